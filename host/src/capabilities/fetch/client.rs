@@ -1,0 +1,325 @@
+//! The HTTP client behind a charm's `fetch`.
+//!
+//! Owns the reqwest clients and the rules applied on the wire: the URL is
+//! checked against the charm's [`AllowList`] before the request and on every
+//! redirect; the addresses a name resolves to are checked by a resolver that
+//! carries the same allow-list, so the check happens after DNS and on the
+//! address actually dialled; proxies from the environment are ignored;
+//! hop-by-hop headers and `Host` from the charm are dropped; response bodies
+//! are read with a size cap that applies after decompression (gzip bombs);
+//! and each fetch has a time limit.
+//!
+//! Clients are cached per distinct allow-list, so that connection pools are
+//! reused across runs of the same charm while a client's resolver never
+//! serves a charm with a different list.
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::redirect;
+use url::Url;
+
+use super::allow_list::{AllowList, Denied};
+
+/// Redirects followed before a fetch fails.
+pub const MAX_REDIRECTS: usize = 10;
+/// Clients kept for distinct allow-lists before the cache is cleared.
+const MAX_CACHED_CLIENTS: usize = 1024;
+/// Largest request body a charm may send, in bytes.
+pub const MAX_REQUEST_BODY_BYTES: usize = 1024 * 1024;
+/// Time allowed to set up a connection (TCP and TLS).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Headers a charm may not set: they would change where or how the request
+/// goes rather than what it says.
+const DROPPED_REQUEST_HEADERS: &[&str] = &[
+    "host",
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-authorization",
+    "proxy-connection",
+];
+
+/// What the guest asked for.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct FetchRequest {
+    pub url: String,
+    #[serde(default = "default_method")]
+    pub method: String,
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+fn default_method() -> String {
+    "GET".to_string()
+}
+
+/// A complete response.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FetchResponse {
+    pub status: u16,
+    pub status_text: String,
+    pub url: String,
+    pub redirected: bool,
+    pub headers: Vec<(String, String)>,
+    #[serde(skip)]
+    pub body: Vec<u8>,
+}
+
+/// Why a fetch did not produce a response. The `Display` text is what the
+/// charm sees as the message of the `TypeError` that `fetch` throws.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchFailure {
+    /// Refused by the allow-list (before connecting, after DNS, or on a redirect).
+    #[error("{0}")]
+    Denied(#[from] Denied),
+    /// The body grew past the response size limit.
+    #[error("fetch from `{host}` failed: the response body exceeded the limit of {limit} bytes (max_fetch_response_bytes)")]
+    TooLarge { host: String, limit: u64 },
+    /// The fetch took longer than its time limit.
+    #[error(
+        "fetch from `{host}` failed: no complete response within {limit_ms} ms (fetch_timeout_ms)"
+    )]
+    TimedOut { host: String, limit_ms: u64 },
+    /// The request itself is malformed (bad URL, method or header).
+    #[error("fetch failed: {0}")]
+    Invalid(String),
+    /// The network or the server failed.
+    #[error("fetch from `{host}` failed: {reason}")]
+    Network { host: String, reason: String },
+}
+
+/// Per-fetch limits, taken from the task's limits.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchLimits {
+    pub max_response_bytes: u64,
+    pub timeout: Duration,
+}
+
+/// Performs charms' HTTP requests. One per process; cheap to share.
+pub struct HttpGateway {
+    clients: Mutex<HashMap<String, reqwest::Client>>,
+}
+
+impl std::fmt::Debug for HttpGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpGateway").finish_non_exhaustive()
+    }
+}
+
+impl Default for HttpGateway {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HttpGateway {
+    pub fn new() -> HttpGateway {
+        // reqwest is built without a default TLS provider; install ring once
+        // per process (a second install is a harmless no-op).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        HttpGateway {
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn client_for(&self, allow: &Arc<AllowList>) -> Result<reqwest::Client, FetchFailure> {
+        let key = allow.to_string();
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        if clients.len() >= MAX_CACHED_CLIENTS {
+            clients.clear();
+        }
+        let redirect_allow = Arc::clone(allow);
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("charm-host/", env!("CARGO_PKG_VERSION")))
+            .no_proxy()
+            .referer(false)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .dns_resolver(PolicyResolver {
+                allow: Arc::clone(allow),
+            })
+            .redirect(redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() >= MAX_REDIRECTS {
+                    let error = format!("more than {MAX_REDIRECTS} redirects");
+                    return attempt.error(error);
+                }
+                match redirect_allow.check_url(attempt.url()) {
+                    Ok(_) => attempt.follow(),
+                    Err(denied) => attempt.error(denied),
+                }
+            }))
+            .build()
+            .map_err(|e| FetchFailure::Invalid(format!("HTTP client unavailable: {e}")))?;
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+
+    /// Performs one request under `allow` and `limits`.
+    ///
+    /// # Errors
+    /// A [`FetchFailure`] whose message names the host and what went wrong.
+    pub async fn fetch(
+        &self,
+        allow: &Arc<AllowList>,
+        request: FetchRequest,
+        limits: FetchLimits,
+    ) -> Result<FetchResponse, FetchFailure> {
+        let url = Url::parse(&request.url)
+            .map_err(|e| FetchFailure::Invalid(format!("invalid URL `{}`: {e}", request.url)))?;
+        allow.check_url(&url)?;
+        let host = url.host_str().unwrap_or_default().to_string();
+        let client = self.client_for(allow)?;
+        let built = build_request(&client, url.clone(), request)?;
+        let exchange = async {
+            let response = client
+                .execute(built)
+                .await
+                .map_err(|e| classify(&host, &e))?;
+            read_response(&host, &url, response, limits.max_response_bytes).await
+        };
+        match tokio::time::timeout(limits.timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchFailure::TimedOut {
+                host,
+                limit_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
+            }),
+        }
+    }
+}
+
+fn build_request(
+    client: &reqwest::Client,
+    url: Url,
+    request: FetchRequest,
+) -> Result<reqwest::Request, FetchFailure> {
+    let method = reqwest::Method::from_bytes(request.method.as_bytes())
+        .map_err(|_| FetchFailure::Invalid(format!("invalid method `{}`", request.method)))?;
+    let mut builder = client.request(method, url);
+    for (name, value) in &request.headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| FetchFailure::Invalid(format!("invalid header name `{name}`")))?;
+        if DROPPED_REQUEST_HEADERS.contains(&name.as_str()) {
+            tracing::debug!(header = %name, "dropped a header the charm may not set");
+            continue;
+        }
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| FetchFailure::Invalid(format!("invalid value for header `{name}`")))?;
+        builder = builder.header(name, value);
+    }
+    if let Some(body) = request.body {
+        if body.len() > MAX_REQUEST_BODY_BYTES {
+            return Err(FetchFailure::Invalid(format!(
+                "request body of {} bytes is over the limit of {MAX_REQUEST_BODY_BYTES}",
+                body.len()
+            )));
+        }
+        builder = builder.body(body);
+    }
+    builder
+        .build()
+        .map_err(|e| FetchFailure::Invalid(e.to_string()))
+}
+
+async fn read_response(
+    host: &str,
+    requested: &Url,
+    mut response: reqwest::Response,
+    limit: u64,
+) -> Result<FetchResponse, FetchFailure> {
+    let too_large = || FetchFailure::TooLarge {
+        host: host.to_string(),
+        limit,
+    };
+    if response.content_length().is_some_and(|len| len > limit) {
+        return Err(too_large());
+    }
+    let status = response.status();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let url = response.url().clone();
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| classify(host, &e))? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(FetchResponse {
+        status: status.as_u16(),
+        status_text: status.canonical_reason().unwrap_or_default().to_string(),
+        redirected: url != *requested,
+        url: url.to_string(),
+        headers,
+        body,
+    })
+}
+
+/// Finds a denial anywhere in a reqwest error's chain; otherwise describes
+/// the network failure briefly (the innermost cause says most).
+fn classify(host: &str, error: &reqwest::Error) -> FetchFailure {
+    let mut source: Option<&(dyn StdError + 'static)> = Some(error);
+    let mut innermost = error.to_string();
+    while let Some(e) = source {
+        if let Some(denied) = e.downcast_ref::<Denied>() {
+            return FetchFailure::Denied(denied.clone());
+        }
+        innermost = e.to_string();
+        source = e.source();
+    }
+    let reason = if error.is_redirect() {
+        format!("redirect failed: {innermost}")
+    } else if error.is_connect() {
+        format!("could not connect: {innermost}")
+    } else if error.is_decode() || error.is_body() {
+        format!("could not read the body: {innermost}")
+    } else {
+        innermost
+    };
+    FetchFailure::Network {
+        host: host.to_string(),
+        reason,
+    }
+}
+
+/// Resolves names with the system resolver, then keeps only the addresses
+/// the allow-list lets this host reach.
+struct PolicyResolver {
+    allow: Arc<AllowList>,
+}
+
+impl Resolve for PolicyResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow = Arc::clone(&self.allow);
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed = allow.filter_resolved(&host, resolved)?;
+            Ok(Box::new(allowed.into_iter()) as Addrs)
+        })
+    }
+}

@@ -1,0 +1,97 @@
+//! The wasmtime engine shared by every task, and the clock that interrupts
+//! guest code.
+//!
+//! Owns the engine configuration (one place, so compiled-module caches and
+//! the snapshot agree with it) and the epoch ticker thread.
+//!
+//! Fuel and epochs are both on. Fuel makes CPU limits deterministic; epochs
+//! give wall-clock interruption at [`EPOCH_TICK`] granularity: at every tick
+//! a running task either yields to the async executor (so other tasks on the
+//! same thread make progress) or, past its deadline, traps. Neither stops a
+//! host call that is blocked; host calls are async and carry their own
+//! deadline (see `capabilities::fetch`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, OptLevel};
+
+/// How often the epoch advances: the granularity of wall-clock limits and of
+/// time-slicing between tasks on one thread.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The native stack compiled guest code may use. QuickJS's interpreter
+/// takes about 600 bytes of it per JavaScript call, so wasmtime's default
+/// (512 KiB) stopped recursion at about 800 frames; 8 MiB allows some ten
+/// thousand, like browsers. It is virtual memory until touched.
+pub const MAX_WASM_STACK: usize = 8 << 20;
+
+/// The stack of the fiber a task runs on: the wasm stack plus room for the
+/// host functions it calls.
+const ASYNC_STACK: usize = MAX_WASM_STACK + (1 << 20);
+
+/// Builds the engine every sandbox uses.
+///
+/// # Errors
+/// When wasmtime rejects the configuration (for example, an unsupported CPU).
+pub fn build_engine() -> wasmtime::Result<Engine> {
+    let mut config = Config::new();
+    config
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .cranelift_opt_level(OptLevel::Speed)
+        .max_wasm_stack(MAX_WASM_STACK)
+        .async_stack_size(ASYNC_STACK)
+        // Memory is initialised copy-on-write from the snapshot image: a new
+        // instance maps the image instead of copying megabytes.
+        .memory_init_cow(true)
+        // The guest is a single-threaded core module; proposals it does not
+        // use are attack surface. (Reference types stay on: Rust's wasm32
+        // target emits their encoding of `call_indirect`.)
+        .wasm_threads(false)
+        .wasm_gc(false)
+        .wasm_component_model(false);
+    Engine::new(&config)
+}
+
+/// Advances an engine's epoch every [`EPOCH_TICK`] until dropped.
+pub struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    pub fn start(engine: &Engine) -> std::io::Result<EpochTicker> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let engine = engine.weak();
+        let thread = std::thread::Builder::new()
+            .name("charm-epoch".to_string())
+            .spawn({
+                let stop = Arc::clone(&stop);
+                move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        match engine.upgrade() {
+                            Some(engine) => engine.increment_epoch(),
+                            None => break,
+                        }
+                    }
+                }
+            })?;
+        Ok(EpochTicker {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
