@@ -1,0 +1,102 @@
+//! Flags shared by several commands: the sandbox limits and the cache.
+//!
+//! Each flag is documented where it is defined, and its default is the
+//! library's named constant, so `--help`, the README and the code agree.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::limits::{self, InvalidLimit, SandboxLimits};
+
+/// The limits of one sandboxed task.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Limits (per task)")]
+pub struct LimitArgs {
+    /// CPU budget in fuel (about one WebAssembly instruction each); running
+    /// out is deterministic, unlike a timeout.
+    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_FUEL)]
+    pub fuel: u64,
+
+    /// Linear memory (QuickJS heap and stack), in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = limits::DEFAULT_MEMORY_MB)]
+    pub memory_mb: u64,
+
+    /// Wall-clock time, in milliseconds, including time spent waiting on fetch.
+    #[arg(long, value_name = "MS", default_value_t = limits::DEFAULT_TIMEOUT_MS)]
+    pub timeout_ms: u64,
+
+    /// Size of the state the charm returns, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_MAX_OUTPUT_BYTES)]
+    pub max_output_bytes: u64,
+
+    /// Console output, in bytes; more ends the task.
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_MAX_LOG_BYTES)]
+    pub max_log_bytes: u64,
+
+    /// Number of fetch calls; one more ends the task.
+    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_FETCHES)]
+    pub max_fetches: u32,
+
+    /// Size of one fetch response body after decompression, in bytes (a
+    /// catchable error in the charm).
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_MAX_FETCH_RESPONSE_BYTES)]
+    pub max_fetch_response_bytes: u64,
+
+    /// Time for one fetch, request to last body byte, in milliseconds (a
+    /// catchable error in the charm).
+    #[arg(long, value_name = "MS", default_value_t = limits::DEFAULT_FETCH_TIMEOUT_MS)]
+    pub fetch_timeout_ms: u64,
+}
+
+impl LimitArgs {
+    /// The validated limits.
+    ///
+    /// # Errors
+    /// [`InvalidLimit`] naming the flag's field that is out of range.
+    pub fn to_limits(&self) -> Result<SandboxLimits, InvalidLimit> {
+        let limits = SandboxLimits {
+            fuel: self.fuel,
+            memory_mb: self.memory_mb,
+            timeout_ms: self.timeout_ms,
+            max_output_bytes: self.max_output_bytes,
+            max_log_bytes: self.max_log_bytes,
+            max_fetches: self.max_fetches,
+            max_fetch_response_bytes: self.max_fetch_response_bytes,
+            fetch_timeout_ms: self.fetch_timeout_ms,
+        };
+        limits.validate()?;
+        Ok(limits)
+    }
+}
+
+/// Where compiled code is cached between processes.
+#[derive(Debug, Clone, Args)]
+pub struct CacheArgs {
+    /// Directory for the compiled runtime (about 10 MB). Default:
+    /// $XDG_CACHE_HOME/charm-host, else ~/.cache/charm-host.
+    #[arg(long, value_name = "DIR", env = "CHARM_HOST_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Do not read or write the cache: compile the runtime in this process
+    /// (about two seconds).
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl CacheArgs {
+    /// The cache directory to use, if any.
+    pub fn resolve(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            return None;
+        }
+        if let Some(dir) = &self.cache_dir {
+            return Some(dir.clone());
+        }
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+        Some(base.join("charm-host"))
+    }
+}
