@@ -1,0 +1,321 @@
+//! The queue's consumer: claims queued runs and executes them.
+//!
+//! Owns concurrency (at most `max_concurrent` runs in flight, each a tokio
+//! task; a run waiting on `fetch` is a parked future, not a thread), the
+//! execution of one claimed run (load the charm and its state, run
+//! `bgUpdater` in a fresh sandbox task, record the outcome through the
+//! store), and the two-stage shutdown: stop claiming, let running tasks
+//! finish within a grace period, then cancel the rest (dropping a task's
+//! future interrupts its guest at the next epoch tick) and record them as
+//! cancelled.
+//!
+//! The queue itself is the `runs` table (see `store`), so it survives
+//! restarts; which run goes next is the store's `claim_next`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::capabilities::console::LogIdentity;
+use crate::capabilities::fetch::AllowList;
+use crate::limits::LimitExceeded;
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+use crate::run::{run, RunContext, RunError, StateChange};
+use crate::sandbox::{Sandbox, TaskSpec};
+use crate::scheduler::SchedulePolicy;
+use crate::store::{now_ms, ClaimedRun, Finished, RunOutcome, Store};
+
+/// Default bound on runs in flight.
+pub const DEFAULT_MAX_CONCURRENT: usize = 64;
+/// How long the dispatcher sleeps when the queue is empty and nothing wakes it.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// Counts since start, for the periodic summary.
+#[derive(Debug, Default)]
+pub struct RunCounters {
+    pub ok: AtomicU64,
+    pub failed: AtomicU64,
+    pub cancelled: AtomicU64,
+}
+
+/// Everything a run needs; shared by all run tasks.
+pub struct Dispatcher {
+    pub store: Store,
+    pub registry: Registry,
+    pub sandbox: Sandbox,
+    pub policy: SchedulePolicy,
+    pub metrics: Arc<Metrics>,
+    pub counters: Arc<RunCounters>,
+    pub max_concurrent: usize,
+    /// Notified when runs are queued or a run finishes.
+    pub wake: Arc<Notify>,
+}
+
+/// A running dispatcher.
+pub struct DispatcherHandle {
+    loop_task: tokio::task::JoinHandle<()>,
+    tracker: TaskTracker,
+    cancel_runs: CancellationToken,
+}
+
+impl Dispatcher {
+    /// Starts claiming runs until `stop` is cancelled.
+    pub fn spawn(self, stop: CancellationToken) -> DispatcherHandle {
+        let tracker = TaskTracker::new();
+        let cancel_runs = CancellationToken::new();
+        let shared = Arc::new(self);
+        let loop_task = tokio::spawn(claim_loop(
+            Arc::clone(&shared),
+            stop,
+            tracker.clone(),
+            cancel_runs.clone(),
+        ));
+        DispatcherHandle {
+            loop_task,
+            tracker,
+            cancel_runs,
+        }
+    }
+}
+
+impl DispatcherHandle {
+    /// After `stop` was cancelled: waits for the claim loop, then up to
+    /// `grace` for runs in flight, then cancels the rest and waits for them
+    /// to record themselves.
+    pub async fn drain(self, grace: Duration) {
+        let _ = self.loop_task.await;
+        self.tracker.close();
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                grace_ms = grace.as_millis() as u64,
+                "runs still in flight after the grace period; cancelling them"
+            );
+            self.cancel_runs.cancel();
+            self.tracker.wait().await;
+        }
+    }
+}
+
+async fn claim_loop(
+    d: Arc<Dispatcher>,
+    stop: CancellationToken,
+    tracker: TaskTracker,
+    cancel_runs: CancellationToken,
+) {
+    let slots = Arc::new(Semaphore::new(d.max_concurrent.max(1)));
+    loop {
+        let permit = tokio::select! {
+            _ = stop.cancelled() => return,
+            permit = Arc::clone(&slots).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+        };
+        if stop.is_cancelled() {
+            return;
+        }
+        match d.store.claim_next().await {
+            Ok(Some(claimed)) => {
+                let span = tracing::info_span!("run", charm = %claimed.charm_id, run = claimed.id, space = tracing::field::Empty);
+                let (d, cancel) = (Arc::clone(&d), cancel_runs.clone());
+                tracker.spawn(
+                    async move {
+                        execute(&d, claimed, cancel).await;
+                        drop(permit);
+                        d.wake.notify_one();
+                    }
+                    .instrument(span),
+                );
+            }
+            Ok(None) => {
+                drop(permit);
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = d.wake.notified() => {}
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                }
+            }
+            Err(error) => {
+                drop(permit);
+                tracing::error!(%error, "could not claim a run; retrying in a second");
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+}
+
+fn outcome_of(error: &RunError) -> RunOutcome {
+    match error {
+        RunError::Charm(_) => RunOutcome::Error,
+        RunError::Denied(_) => RunOutcome::Denied,
+        RunError::Limit(LimitExceeded::Fuel { .. }) => RunOutcome::Fuel,
+        RunError::Limit(LimitExceeded::Memory { .. }) => RunOutcome::Memory,
+        RunError::Limit(LimitExceeded::Timeout { .. }) => RunOutcome::Timeout,
+        RunError::Limit(_) => RunOutcome::Limit,
+        RunError::Fault(_) => RunOutcome::Fault,
+    }
+}
+
+fn failed(outcome: RunOutcome, error: impl Into<String>) -> Finished {
+    Finished {
+        outcome,
+        error: Some(error.into()),
+        new_state: None,
+        fuel: 0,
+        memory_bytes: 0,
+        duration_ms: 0,
+        log: String::new(),
+    }
+}
+
+/// Runs one claimed run and records it. Never panics on charm behaviour:
+/// every failure becomes an outcome.
+async fn execute(d: &Dispatcher, claimed: ClaimedRun, cancel: CancellationToken) {
+    d.metrics.running(1);
+    let started = std::time::Instant::now();
+    let (finished, interval_s) = tokio::select! {
+        result = prepare_and_run(d, &claimed) => result,
+        _ = cancel.cancelled() => (failed(RunOutcome::Cancelled, "the daemon shut down before this run finished"), None),
+    };
+    let interval_s = match interval_s {
+        Some(i) => i,
+        None => match d.store.charm_code(&claimed.charm_id).await {
+            Ok(Some(code)) => code.interval_s,
+            _ => crate::registry::DEFAULT_INTERVAL_S,
+        },
+    };
+    let outcome = finished.outcome;
+    let policy = d.policy;
+    let error = finished.error.clone();
+    let recorded = d
+        .store
+        .finish(claimed.id, &claimed.charm_id, &finished, |before| {
+            policy.after_run(outcome, error.as_deref(), before, interval_s, now_ms())
+        })
+        .await;
+    d.metrics.running(-1);
+    d.metrics
+        .run_finished(outcome, started.elapsed().as_secs_f64(), finished.fuel);
+    let counter = match outcome {
+        RunOutcome::Ok => &d.counters.ok,
+        RunOutcome::Cancelled | RunOutcome::Interrupted => &d.counters.cancelled,
+        _ => &d.counters.failed,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    match recorded {
+        Ok(version) => tracing::info!(
+            outcome = %outcome,
+            duration_ms = finished.duration_ms,
+            fuel = finished.fuel,
+            state_version = version,
+            error = finished.error.as_deref().and_then(|e| e.lines().next()),
+            "run finished"
+        ),
+        Err(error) => {
+            tracing::error!(%error, outcome = %outcome, "could not record a finished run; it will be recovered as interrupted")
+        }
+    }
+}
+
+/// Loads what the run needs and runs it. Returns the record to write and the
+/// charm's interval (for the scheduling policy).
+async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Option<u32>) {
+    let code = match d.store.charm_code(&claimed.charm_id).await {
+        Ok(Some(code)) => code,
+        Ok(None) => return (failed(RunOutcome::Cancelled, "the charm was removed"), None),
+        Err(e) => {
+            return (
+                failed(RunOutcome::Fault, format!("loading the charm failed: {e}")),
+                None,
+            )
+        }
+    };
+    tracing::Span::current().record("space", code.space.as_str());
+    let interval = Some(code.interval_s);
+    let state = match d.store.state(&claimed.charm_id).await {
+        Ok(Some(state)) => state.state,
+        Ok(None) => "{}".to_string(),
+        Err(e) => {
+            return (
+                failed(RunOutcome::Fault, format!("loading the state failed: {e}")),
+                interval,
+            )
+        }
+    };
+    let compiled = match d.registry.compiled(&code).await {
+        Ok(compiled) => compiled,
+        Err(e) => {
+            return (
+                failed(
+                    RunOutcome::Error,
+                    format!("the charm no longer compiles: {e}"),
+                ),
+                interval,
+            )
+        }
+    };
+    let allow = match AllowList::parse(&code.allowed_hosts) {
+        Ok(allow) => Arc::new(allow),
+        Err(e) => {
+            return (
+                failed(
+                    RunOutcome::Fault,
+                    format!("the stored allow-list is invalid: {e}"),
+                ),
+                interval,
+            )
+        }
+    };
+    let input = claimed
+        .input
+        .as_deref()
+        .and_then(|i| serde_json::from_str(i).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let run_id = claimed.id.to_string();
+    let spec = TaskSpec {
+        limits: code.limits.clone(),
+        allow,
+        identity: LogIdentity {
+            charm_id: code.id.clone(),
+            space: code.space.clone(),
+            run_id: run_id.clone(),
+        },
+    };
+    let ctx = RunContext {
+        charm_id: code.id.clone(),
+        space: code.space.clone(),
+        integration: code.integration.clone(),
+        run_id,
+        input,
+        now: u64::try_from(now_ms()).unwrap_or(0),
+    };
+    let report = run(&d.sandbox, &compiled, &state, &ctx, &spec).await;
+    let stats = report.stats;
+    let (outcome, error, new_state) = match report.outcome {
+        Ok(StateChange::Keep) => (RunOutcome::Ok, None, None),
+        Ok(StateChange::Replace(state)) => (RunOutcome::Ok, None, Some(state)),
+        Err(e) => (outcome_of(&e), Some(e.to_string()), None),
+    };
+    let finished = Finished {
+        outcome,
+        error,
+        new_state,
+        fuel: stats.fuel,
+        memory_bytes: stats.memory_bytes,
+        duration_ms: u64::try_from(stats.duration.as_millis()).unwrap_or(u64::MAX),
+        log: report.log_excerpt,
+    };
+    (finished, interval)
+}
