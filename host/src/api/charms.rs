@@ -1,0 +1,149 @@
+//! The `/api/charms` and `/api/runs` routes.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::error::{ApiError, ApiJson, ApiQuery};
+use super::AppState;
+use crate::registry::{is_valid_id, CharmChanges, CharmSpec};
+use crate::store::CharmFilter;
+
+/// The most items one page holds.
+const MAX_PAGE: u32 = 1000;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/charms", post(create).get(list))
+        .route("/api/charms/{id}", get(show).patch(update).delete(remove))
+        .route("/api/charms/{id}/state", get(state))
+        .route("/api/charms/{id}/runs", get(runs))
+        .route("/api/charms/{id}/run", post(trigger))
+        .route("/api/runs/{id}", get(run))
+}
+
+async fn create(
+    State(app): State<AppState>,
+    ApiJson(spec): ApiJson<CharmSpec>,
+) -> Result<Response, ApiError> {
+    let charm = app.registry.register(spec).await?;
+    Ok((StatusCode::CREATED, Json(charm)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    space: Option<String>,
+    integration: Option<String>,
+    /// `enabled` or `disabled`.
+    status: Option<String>,
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+async fn list(
+    State(app): State<AppState>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Response, ApiError> {
+    let enabled = match q.status.as_deref() {
+        None => None,
+        Some("enabled") => Some(true),
+        Some("disabled") => Some(false),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "status must be `enabled` or `disabled`, got `{other}`"
+            )))
+        }
+    };
+    let filter = CharmFilter {
+        space: q.space,
+        integration: q.integration,
+        enabled,
+        limit: q.limit.unwrap_or(100).min(MAX_PAGE),
+        offset: q.offset.unwrap_or(0),
+    };
+    let (charms, total) = app.store.charms(&filter).await?;
+    Ok(Json(
+        json!({ "charms": charms, "total": total, "limit": filter.limit, "offset": filter.offset }),
+    )
+    .into_response())
+}
+
+async fn show(State(app): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(Json(app.registry.get(&id).await?).into_response())
+}
+
+async fn update(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(changes): ApiJson<CharmChanges>,
+) -> Result<Response, ApiError> {
+    Ok(Json(app.registry.update(&id, changes).await?).into_response())
+}
+
+async fn remove(State(app): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    app.registry.remove(&id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn state(State(app): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no charm with id `{id}`"));
+    if !is_valid_id(&id) {
+        return Err(not_found());
+    }
+    let state = app.store.state(&id).await?.ok_or_else(not_found)?;
+    Ok(Json(state).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunsQuery {
+    limit: Option<u32>,
+}
+
+async fn runs(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<RunsQuery>,
+) -> Result<Response, ApiError> {
+    app.registry.get(&id).await?;
+    let runs = app
+        .store
+        .runs_of(&id, q.limit.unwrap_or(50).min(MAX_PAGE))
+        .await?;
+    Ok(Json(json!({ "runs": runs })).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TriggerBody {
+    input: Option<serde_json::Value>,
+}
+
+async fn trigger(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    // The body is optional: an empty one means no input.
+    let body: TriggerBody = if body.iter().all(u8::is_ascii_whitespace) {
+        TriggerBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?
+    };
+    let queued = app.registry.trigger(&id, body.input).await?;
+    Ok((StatusCode::ACCEPTED, Json(queued)).into_response())
+}
+
+async fn run(State(app): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no run with id `{id}`"));
+    let id: i64 = id.parse().map_err(|_| not_found())?;
+    let run = app.store.run(id).await?.ok_or_else(not_found)?;
+    Ok(Json(run).into_response())
+}

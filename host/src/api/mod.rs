@@ -1,0 +1,123 @@
+//! The HTTP API of `charm-host serve`.
+//!
+//! Owns routing, authentication, request limits and the JSON shapes. It
+//! goes through the registry and the store and never touches wasmtime.
+//!
+//! | method and path | does |
+//! |---|---|
+//! | `GET /healthz` | `{"status": "ok"}` when the database answers (no auth) |
+//! | `GET /metrics` | Prometheus text format (no auth) |
+//! | `POST /api/charms` | register a charm; 201, or 400 with the compile error's line and column |
+//! | `GET /api/charms` | list, filtered by `space`, `integration`, `status`, paged by `limit`, `offset` |
+//! | `GET /api/charms/{id}` | one charm |
+//! | `PATCH /api/charms/{id}` | change `enabled`, `interval_s`, `allowed_hosts`, `limits`, `source`, `name` |
+//! | `DELETE /api/charms/{id}` | remove it with its state and runs; 204 |
+//! | `GET /api/charms/{id}/state` | `{"state": ..., "version": n}` |
+//! | `GET /api/charms/{id}/runs` | its newest runs (`limit`, default 50) |
+//! | `POST /api/charms/{id}/run` | `{"input"?}`: queue a manual run; 202 `{"run_id", "coalesced"}` |
+//! | `GET /api/runs/{id}` | one run |
+//!
+//! When a token is configured, every `/api` request must carry
+//! `Authorization: Bearer <token>`.
+
+mod charms;
+pub mod error;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+use crate::store::Store;
+use error::ApiError;
+
+/// Default limit on request bodies: a charm's source (1 MiB) plus room.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub registry: Registry,
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    pub token: Option<Arc<str>>,
+}
+
+/// The whole router.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    error::BODY_LIMIT.store(max_body_bytes, std::sync::atomic::Ordering::Relaxed);
+    let api = charms::router()
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .merge(api)
+        .fallback(|| async {
+            ApiError::NotFound("no such path; the API lives under /api".to_string())
+        })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+/// Compares in time independent of where the inputs differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if let Some(token) = &state.token {
+        let presented = request
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !presented.is_some_and(|p| same_secret(p.as_bytes(), token.as_bytes())) {
+            return ApiError::Unauthorized.into_response();
+        }
+    }
+    next.run(request).await
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => Json(serde_json::json!({ "status": "ok" })).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: the database does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "status": "unavailable" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let counts = state.store.counts().await?;
+    let body = state.metrics.render(counts);
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn secrets_compare_by_content_and_length() {
+        assert!(super::same_secret(b"abc", b"abc"));
+        assert!(!super::same_secret(b"abc", b"abd"));
+        assert!(!super::same_secret(b"abc", b"abcd"));
+    }
+}
