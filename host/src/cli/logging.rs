@@ -5,7 +5,7 @@
 //! `charm_host=debug`). For `charm-host run`, a charm's own console lines are
 //! echoed to stderr plainly, the way a charm author expects to read them.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -36,6 +36,7 @@ pub fn init_for_run(format: LogFormat) {
     let host = match format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
             .without_time()
             .with_filter(filter("warn"))
             .with_filter(not_console)
@@ -51,6 +52,26 @@ pub fn init_for_run(format: LogFormat) {
         .with(host)
         .with(ConsoleEcho)
         .try_init();
+}
+
+/// Logging for `charm-host serve`: everything at `info` and above by default,
+/// charms' console lines included, as structured events with their charm,
+/// space and run ids.
+pub fn init_for_service(format: LogFormat) {
+    let layer = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_filter(filter("info"))
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_writer(std::io::stderr)
+            .with_filter(filter("info"))
+            .boxed(),
+    };
+    let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
 /// Writes charm console lines to stderr as `[level: ]message`.

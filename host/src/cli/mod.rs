@@ -1,5 +1,5 @@
-//! The command line: `charm-host run` (and, as the service grows, `serve`
-//! and `charms`).
+//! The command line: `charm-host run`, `charm-host serve` and
+//! `charm-host charms ...`.
 //!
 //! Owns argument parsing, logging setup and the mapping of outcomes to exit
 //! codes, in one place. Library modules never print or exit; this module
@@ -9,9 +9,11 @@
 //! input, 3 compile error, 4 a resource limit was exceeded, 5 the host
 //! itself failed.
 
+mod charms;
 mod flags;
 mod logging;
 mod run;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -37,6 +39,10 @@ pub struct Cli {
 enum Command {
     /// Run a charm's bgUpdater once and print the new state (for charm authors).
     Run(run::RunArgs),
+    /// Run the background service: HTTP API, scheduler, queue, SQLite store.
+    Serve(serve::ServeArgs),
+    /// Manage the charms of a running service (a client of its API).
+    Charms(charms::ClientArgs),
 }
 
 /// The process exit codes.
@@ -77,19 +83,36 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    match cli.command {
+    let runtime = match cli.command {
+        Command::Serve(_) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    };
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return Exit::HostFailure.into();
+        }
+    };
+    let exit = match cli.command {
         Command::Run(args) => {
             logging::init_for_run(cli.log_format);
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            match runtime {
-                Ok(runtime) => runtime.block_on(run::execute(args)).into(),
-                Err(e) => {
-                    eprintln!("error: could not start the async runtime: {e}");
-                    Exit::HostFailure.into()
-                }
-            }
+            runtime.block_on(run::execute(args))
         }
-    }
+        Command::Serve(args) => {
+            logging::init_for_service(cli.log_format);
+            runtime.block_on(serve::execute(args))
+        }
+        Command::Charms(args) => {
+            logging::init_for_run(cli.log_format);
+            runtime.block_on(charms::execute(args))
+        }
+    };
+    // Do not wait for stray blocking tasks (DNS lookups) at exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    exit.into()
 }
