@@ -241,3 +241,226 @@ fn serve(
         }
     }
 }
+
+/// A blocking HTTP/1.1 request to a loopback server: (status, parsed JSON
+/// body or the raw text as a JSON string).
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> (u16, serde_json::Value) {
+    let mut stream = TcpStream::connect(addr).expect("connect to the daemon");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let body = body.unwrap_or_default();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    // The server may answer (413) before reading a large body.
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status: u16 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let payload = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    let json = serde_json::from_str(payload)
+        .unwrap_or_else(|_| serde_json::Value::String(payload.to_string()));
+    (status, json)
+}
+
+/// `http` with a JSON body.
+pub fn http_json(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    http(
+        addr,
+        method,
+        path,
+        &[("content-type", "application/json")],
+        Some(body.to_string().as_bytes()),
+    )
+}
+
+/// Polls `check` until it returns Some, or panics after `secs` seconds.
+pub fn wait_for<T>(what: &str, secs: u64, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {secs}s waiting for {what}"
+        );
+        thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A `charm-host serve` process on a random loopback port with its own
+/// data directory (SQLite file), killed when dropped.
+pub struct Daemon {
+    pub child: Option<std::process::Child>,
+    pub dir: PathBuf,
+    pub addr: String,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts a daemon on a new temporary data directory.
+    pub fn start(args: &[&str]) -> Daemon {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "daemon-{}-{}",
+            std::process::id(),
+            NEXT_DAEMON.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Daemon::start_in(dir, args)
+    }
+
+    /// Starts a daemon on an existing data directory (a restart).
+    pub fn start_in(dir: PathBuf, args: &[&str]) -> Daemon {
+        warm_cache();
+        let addr_file = dir.join("addr");
+        let _ = std::fs::remove_file(&addr_file);
+        let log = dir.join(format!(
+            "daemon-{}.log",
+            NEXT_DAEMON.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
+        let child = charm_host()
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--summary-interval-s",
+                "3600",
+            ])
+            .arg("--data-dir")
+            .arg(&dir)
+            .arg("--addr-file")
+            .arg(&addr_file)
+            .args(args)
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start charm-host serve");
+        let mut daemon = Daemon {
+            child: Some(child),
+            dir,
+            addr: String::new(),
+            log,
+        };
+        daemon.addr = wait_for("the daemon to listen", 60, || {
+            if let Some(status) = daemon
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("the daemon exited early ({status}): {}", daemon.log_text());
+            }
+            std::fs::read_to_string(&addr_file)
+                .ok()
+                .filter(|a| !a.is_empty())
+        });
+        daemon
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        http(&self.addr, "GET", path, &[], None)
+    }
+
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        http_json(&self.addr, "POST", path, body)
+    }
+
+    pub fn patch(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        http_json(&self.addr, "PATCH", path, body)
+    }
+
+    /// Registers a fixture charm; returns its id.
+    pub fn register(&self, fixture_name: &str, extra: serde_json::Value) -> String {
+        let source = std::fs::read_to_string(fixture(fixture_name)).unwrap();
+        let mut body = serde_json::json!({ "source": source, "name": fixture_name });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let (status, charm) = self.post("/api/charms", &body);
+        assert_eq!(status, 201, "registering {fixture_name}: {charm}");
+        charm["id"].as_str().unwrap().to_string()
+    }
+
+    /// Triggers a run and waits until it is done; returns the run.
+    pub fn run_now(&self, id: &str, input: serde_json::Value) -> serde_json::Value {
+        let (status, queued) = self.post(
+            &format!("/api/charms/{id}/run"),
+            &serde_json::json!({ "input": input }),
+        );
+        assert_eq!(status, 202, "{queued}");
+        self.wait_run(queued["run_id"].as_i64().unwrap())
+    }
+
+    /// Waits until a run is done; returns it.
+    pub fn wait_run(&self, run_id: i64) -> serde_json::Value {
+        wait_for(&format!("run {run_id} to finish"), 60, || {
+            let (_, run) = self.get(&format!("/api/runs/{run_id}"));
+            (run["status"] == "done").then_some(run)
+        })
+    }
+
+    pub fn state(&self, id: &str) -> serde_json::Value {
+        let (status, state) = self.get(&format!("/api/charms/{id}/state"));
+        assert_eq!(status, 200, "{state}");
+        state
+    }
+
+    /// Sends a signal to the daemon.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        let ok = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {signal} {pid}");
+    }
+
+    /// Waits for the daemon to exit; returns its exit code.
+    pub fn wait_exit(&mut self, secs: u64) -> Option<i32> {
+        let child = self.child.as_mut().unwrap();
+        let status = wait_for("the daemon to exit", secs, || {
+            child.try_wait().ok().flatten()
+        });
+        self.child = None;
+        status.code()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+static NEXT_DAEMON: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
