@@ -1,5 +1,6 @@
 # charm-host: the commands a contributor and CI use.
 #
+#   make serve         run the service on 127.0.0.1:8080 with the example charms
 #   make test          the whole test suite (what CI runs)
 #   make lint          rustfmt and clippy, warnings as errors
 #   make guest         rebuild the guest runtime from guest-runtime/ (installs its toolchain with apt)
@@ -10,7 +11,11 @@ CARGO ?= cargo
 RUNTIME := host/runtime/charm-runtime.wasm
 BUILD_INFO := host/runtime/charm-runtime.build-info
 
-.PHONY: test lint guest guest-check run
+.PHONY: serve test lint guest guest-check run
+
+serve:
+	$(CARGO) build --release --locked
+	scripts/serve-demo.sh
 
 test:
 	$(CARGO) test --workspace --locked
