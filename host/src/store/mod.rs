@@ -126,3 +126,232 @@ fn corrupt(what: &'static str, reason: impl std::fmt::Display) -> StoreError {
         reason: reason.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::SandboxLimits;
+
+    async fn store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        (Store::open(&dir.path().join("test.db")).await.unwrap(), dir)
+    }
+
+    fn code(id: &str) -> CharmCode {
+        CharmCode {
+            id: id.to_string(),
+            space: "s".into(),
+            name: "c.js".into(),
+            integration: None,
+            source: "export function bgUpdater() {}".into(),
+            source_sha256: "x".into(),
+            bytecode: vec![1, 2, 3],
+            runtime_sha256: "r".into(),
+            interval_s: 60,
+            limits: SandboxLimits::default(),
+            allowed_hosts: vec![],
+            enabled: true,
+            disabled_reason: None,
+            disabled_at: None,
+            consecutive_failures: 0,
+            next_run_at: 0,
+        }
+    }
+
+    async fn add(store: &Store, id: &str) {
+        store
+            .insert_charm(&NewCharm {
+                code: code(id),
+                state: "{\"n\":0}".into(),
+            })
+            .await
+            .unwrap();
+    }
+
+    fn ok(state: Option<&str>) -> Finished {
+        Finished {
+            outcome: RunOutcome::Ok,
+            error: None,
+            new_state: state.map(str::to_string),
+            fuel: 1,
+            memory_bytes: 1,
+            duration_ms: 1,
+            log: String::new(),
+        }
+    }
+
+    fn keep(failures: u32) -> CharmUpdate {
+        CharmUpdate {
+            consecutive_failures: failures,
+            next_run_at: None,
+            disable: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn triggers_coalesce_and_manual_work_is_claimed_first() {
+        let (s, _dir) = store().await;
+        for id in ["a", "b"] {
+            add(&s, id).await;
+        }
+        let scheduled = s
+            .enqueue("a", Trigger::Schedule, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!scheduled.coalesced);
+        let again = s
+            .enqueue("a", Trigger::Schedule, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((again.run_id, again.coalesced), (scheduled.run_id, true));
+        let manual = s
+            .enqueue("b", Trigger::Manual, Some("{\"x\":1}"))
+            .await
+            .unwrap()
+            .unwrap();
+        let first = s.claim_next().await.unwrap().unwrap();
+        assert_eq!(
+            (first.id, first.input.as_deref()),
+            (manual.run_id, Some("{\"x\":1}"))
+        );
+        assert_eq!(s.claim_next().await.unwrap().unwrap().id, scheduled.run_id);
+        assert!(s.claim_next().await.unwrap().is_none());
+        assert!(s
+            .enqueue("nope", Trigger::Manual, None)
+            .await
+            .unwrap()
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn a_charm_never_runs_twice_at_once() {
+        let (s, _dir) = store().await;
+        add(&s, "a").await;
+        s.enqueue("a", Trigger::Schedule, None).await.unwrap();
+        let running = s.claim_next().await.unwrap().unwrap();
+        // One more may queue behind the running one, but not start.
+        let next = s
+            .enqueue("a", Trigger::Manual, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!next.coalesced);
+        assert!(
+            s.claim_next().await.unwrap().is_none(),
+            "the charm is already running"
+        );
+        s.finish(running.id, "a", &ok(None), |_| keep(0))
+            .await
+            .unwrap();
+        assert_eq!(s.claim_next().await.unwrap().unwrap().id, next.run_id);
+    }
+
+    #[tokio::test]
+    async fn state_is_written_only_by_successful_runs_with_the_run() {
+        let (s, _dir) = store().await;
+        add(&s, "a").await;
+        s.enqueue("a", Trigger::Manual, None).await.unwrap();
+        let run = s.claim_next().await.unwrap().unwrap();
+        let failed = Finished {
+            outcome: RunOutcome::Error,
+            error: Some("boom".into()),
+            ..ok(Some("{\"n\":9}"))
+        };
+        assert_eq!(
+            s.finish(run.id, "a", &failed, |f| keep(f + 1))
+                .await
+                .unwrap(),
+            None
+        );
+        let state = s.state("a").await.unwrap().unwrap();
+        assert_eq!(
+            (state.state.as_str(), state.version),
+            ("{\"n\":0}", 0),
+            "a failed run never writes"
+        );
+        assert_eq!(s.charm("a").await.unwrap().unwrap().consecutive_failures, 1);
+
+        s.enqueue("a", Trigger::Manual, None).await.unwrap();
+        let run = s.claim_next().await.unwrap().unwrap();
+        assert_eq!(
+            s.finish(run.id, "a", &ok(Some("{\"n\":1}")), |_| keep(0))
+                .await
+                .unwrap(),
+            Some(1)
+        );
+        assert_eq!(s.run(run.id).await.unwrap().unwrap().state_version, Some(1));
+        // Finishing the same run twice writes nothing the second time.
+        assert_eq!(
+            s.finish(run.id, "a", &ok(Some("{\"n\":2}")), |_| keep(0))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(s.state("a").await.unwrap().unwrap().version, 1);
+    }
+
+    #[tokio::test]
+    async fn disabling_cancels_the_queued_run_and_recovery_requeues_interrupted_ones() {
+        let (s, _dir) = store().await;
+        add(&s, "a").await;
+        add(&s, "b").await;
+        let queued = s
+            .enqueue("a", Trigger::Schedule, None)
+            .await
+            .unwrap()
+            .unwrap();
+        s.modify_charm("a", |c| -> Result<(), StoreError> {
+            c.enabled = false;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            s.run(queued.run_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .outcome
+                .as_deref(),
+            Some("cancelled")
+        );
+        assert!(
+            s.enqueue("a", Trigger::Manual, None)
+                .await
+                .unwrap()
+                .is_none(),
+            "a disabled charm takes no runs"
+        );
+
+        s.enqueue("b", Trigger::Manual, None).await.unwrap();
+        let lost = s.claim_next().await.unwrap().unwrap();
+        assert_eq!(
+            s.recover_interrupted().await.unwrap(),
+            vec!["b".to_string()]
+        );
+        assert_eq!(
+            s.run(lost.id).await.unwrap().unwrap().outcome.as_deref(),
+            Some("interrupted")
+        );
+        let retry = s.claim_next().await.unwrap().unwrap();
+        assert_eq!(retry.trigger, "recovery");
+    }
+
+    #[tokio::test]
+    async fn pruning_keeps_the_newest_runs_of_each_charm() {
+        let (s, _dir) = store().await;
+        add(&s, "a").await;
+        for _ in 0..5 {
+            s.enqueue("a", Trigger::Manual, None).await.unwrap();
+            let run = s.claim_next().await.unwrap().unwrap();
+            s.finish(run.id, "a", &ok(None), |_| keep(0)).await.unwrap();
+        }
+        assert_eq!(s.prune_runs(2).await.unwrap(), 3);
+        let runs = s.runs_of("a", 100).await.unwrap();
+        assert_eq!(runs.len(), 2);
+        assert!(runs[0].id > runs[1].id);
+        assert_eq!(s.prune_runs(2).await.unwrap(), 0);
+    }
+}
