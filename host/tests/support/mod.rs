@@ -464,3 +464,35 @@ impl Drop for Daemon {
 }
 
 static NEXT_DAEMON: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A loopback server that reads a request head and hands the raw connection
+/// to `behave`, for servers that misbehave below HTTP (hang, trickle, lie).
+pub struct RawServer {
+    pub addr: SocketAddr,
+}
+
+impl RawServer {
+    pub fn start(behave: impl Fn(TcpStream) + Send + Sync + 'static) -> RawServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().unwrap();
+        let behave = Arc::new(behave);
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let behave = Arc::clone(&behave);
+                thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                        line.clear();
+                    }
+                    behave(stream);
+                });
+            }
+        });
+        RawServer { addr }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}

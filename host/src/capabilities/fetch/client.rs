@@ -155,7 +155,8 @@ impl HttpGateway {
                 allow: Arc::clone(allow),
             })
             .redirect(redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() >= MAX_REDIRECTS {
+                // `previous` holds every URL requested so far, the first included.
+                if attempt.previous().len() > MAX_REDIRECTS {
                     let error = format!("more than {MAX_REDIRECTS} redirects");
                     return attempt.error(error);
                 }
