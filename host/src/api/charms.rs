@@ -12,7 +12,7 @@ use serde_json::json;
 use super::error::{ApiError, ApiJson, ApiQuery};
 use super::AppState;
 use crate::registry::{is_valid_id, CharmChanges, CharmSpec};
-use crate::store::CharmFilter;
+use crate::store::{now_ms, CharmFilter, SortKey};
 
 /// The most items one page holds.
 const MAX_PAGE: u32 = 1000;
@@ -24,7 +24,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/charms/{id}/state", get(state))
         .route("/api/charms/{id}/runs", get(runs))
         .route("/api/charms/{id}/run", post(trigger))
+        .route("/api/charms/{id}/source", get(source))
         .route("/api/runs/{id}", get(run))
+        .route("/api/stats", get(stats))
 }
 
 async fn create(
@@ -42,6 +44,11 @@ struct ListQuery {
     integration: Option<String>,
     /// `enabled` or `disabled`.
     status: Option<String>,
+    /// A column: `created`, `space`, `integration`, `interval`, `enabled`,
+    /// `last_run`, `failures`, `next_run`.
+    sort: Option<String>,
+    /// `asc` (default) or `desc`.
+    order: Option<String>,
     limit: Option<u32>,
     offset: Option<u32>,
 }
@@ -60,10 +67,31 @@ async fn list(
             )))
         }
     };
+    let sort = match q.sort.as_deref() {
+        None => SortKey::default(),
+        Some(name) => SortKey::parse(name).ok_or_else(|| {
+            let names: Vec<&str> = SortKey::ALL.iter().map(|k| k.name()).collect();
+            ApiError::BadRequest(format!(
+                "sort must be one of {}, got `{name}`",
+                names.join(", ")
+            ))
+        })?,
+    };
+    let descending = match q.order.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "order must be `asc` or `desc`, got `{other}`"
+            )))
+        }
+    };
     let filter = CharmFilter {
-        space: q.space,
-        integration: q.integration,
+        space: q.space.filter(|s| !s.is_empty()),
+        integration: q.integration.filter(|s| !s.is_empty()),
         enabled,
+        sort,
+        descending,
         limit: q.limit.unwrap_or(100).min(MAX_PAGE),
         offset: q.offset.unwrap_or(0),
     };
@@ -139,6 +167,27 @@ async fn trigger(
     };
     let queued = app.registry.trigger(&id, body.input).await?;
     Ok((StatusCode::ACCEPTED, Json(queued)).into_response())
+}
+
+async fn source(State(app): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no charm with id `{id}`"));
+    if !is_valid_id(&id) {
+        return Err(not_found());
+    }
+    let code = app.store.charm_code(&id).await?.ok_or_else(not_found)?;
+    Ok(Json(
+        json!({ "name": code.name, "source": code.source, "source_sha256": code.source_sha256 }),
+    )
+    .into_response())
+}
+
+/// Minutes of history the stats cover.
+const STATS_MINUTES: u32 = 60;
+
+async fn stats(State(app): State<AppState>) -> Result<Response, ApiError> {
+    let counts = app.store.counts().await?;
+    let per_minute = app.store.runs_per_minute(now_ms(), STATS_MINUTES).await?;
+    Ok(Json(json!({ "counts": counts, "per_minute": per_minute })).into_response())
 }
 
 async fn run(State(app): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {

@@ -5,7 +5,7 @@
 //!
 //! | method and path | does |
 //! |---|---|
-//! | `GET /healthz` | `{"status": "ok"}` when the database answers (no auth) |
+//! | `GET /healthz` | `{"status": "ok", "token_required": bool}` when the database answers (no auth) |
 //! | `GET /metrics` | Prometheus text format (no auth) |
 //! | `POST /api/charms` | register a charm; 201, or 400 with the compile error's line and column |
 //! | `GET /api/charms` | list, filtered by `space`, `integration`, `status`, paged by `limit`, `offset` |
@@ -15,12 +15,16 @@
 //! | `GET /api/charms/{id}/state` | `{"state": ..., "version": n}` |
 //! | `GET /api/charms/{id}/runs` | its newest runs (`limit`, default 50) |
 //! | `POST /api/charms/{id}/run` | `{"input"?}`: queue a manual run; 202 `{"run_id", "coalesced"}` |
+//! | `GET /api/charms/{id}/source` | `{"name", "source", "source_sha256"}` |
 //! | `GET /api/runs/{id}` | one run |
+//! | `GET /api/stats` | counts, and runs and failures per minute over the last hour |
+//! | `GET /` | the operator's dashboard (static; it calls the API with the token) |
 //!
 //! When a token is configured, every `/api` request must carry
 //! `Authorization: Bearer <token>`.
 
 mod charms;
+mod dashboard;
 pub mod error;
 
 use std::sync::Arc;
@@ -58,6 +62,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .merge(dashboard::router())
         .merge(api)
         .fallback(|| async {
             ApiError::NotFound("no such path; the API lives under /api".to_string())
@@ -87,7 +92,10 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
 
 async fn healthz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => Json(serde_json::json!({ "status": "ok" })).into_response(),
+        Ok(()) => {
+            Json(serde_json::json!({ "status": "ok", "token_required": state.token.is_some() }))
+                .into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, "health check: the database does not answer");
             (

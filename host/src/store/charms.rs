@@ -63,14 +63,75 @@ pub struct NewCharm {
 /// change in place.
 pub type CharmPatch = CharmCode;
 
-/// Which charms to list.
+/// Which charms to list, in which order.
 #[derive(Debug, Clone, Default)]
 pub struct CharmFilter {
     pub space: Option<String>,
     pub integration: Option<String>,
     pub enabled: Option<bool>,
+    pub sort: SortKey,
+    pub descending: bool,
     pub limit: u32,
     pub offset: u32,
+}
+
+/// The columns a listing can be sorted by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum SortKey {
+    #[default]
+    Created,
+    Space,
+    Integration,
+    Interval,
+    Enabled,
+    LastRun,
+    Failures,
+    NextRun,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 8] = [
+        SortKey::Created,
+        SortKey::Space,
+        SortKey::Integration,
+        SortKey::Interval,
+        SortKey::Enabled,
+        SortKey::LastRun,
+        SortKey::Failures,
+        SortKey::NextRun,
+    ];
+
+    /// The name the API uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            SortKey::Created => "created",
+            SortKey::Space => "space",
+            SortKey::Integration => "integration",
+            SortKey::Interval => "interval",
+            SortKey::Enabled => "enabled",
+            SortKey::LastRun => "last_run",
+            SortKey::Failures => "failures",
+            SortKey::NextRun => "next_run",
+        }
+    }
+
+    /// Parses an API name.
+    pub fn parse(name: &str) -> Option<SortKey> {
+        SortKey::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            SortKey::Created => "c.created_at",
+            SortKey::Space => "c.space",
+            SortKey::Integration => "c.integration",
+            SortKey::Interval => "c.interval_s",
+            SortKey::Enabled => "c.enabled",
+            SortKey::LastRun => "r.finished_at",
+            SortKey::Failures => "c.consecutive_failures",
+            SortKey::NextRun => "c.next_run_at",
+        }
+    }
 }
 
 /// A charm's state document.
@@ -231,7 +292,7 @@ impl Store {
         &self,
         filter: &CharmFilter,
     ) -> Result<(Vec<CharmRecord>, u64), StoreError> {
-        let rows = sqlx::query(const_format_list())
+        let rows = sqlx::query(list_sql(filter.sort, filter.descending))
             .bind(&filter.space)
             .bind(&filter.integration)
             .bind(filter.enabled)
@@ -385,6 +446,62 @@ impl Store {
     }
 }
 
+/// Runs finished in one minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MinuteStats {
+    /// The minute's start, ms since the epoch.
+    pub minute: i64,
+    pub runs: u64,
+    pub failures: u64,
+}
+
+impl Store {
+    /// Finished runs per minute over the last `minutes` minutes, oldest
+    /// first, every minute present (zeros included).
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn runs_per_minute(
+        &self,
+        now: i64,
+        minutes: u32,
+    ) -> Result<Vec<MinuteStats>, StoreError> {
+        let first = (now / 60_000 - i64::from(minutes) + 1) * 60_000;
+        let rows = sqlx::query(
+            "SELECT finished_at / 60000 AS m, COUNT(*) AS runs, \
+             SUM(outcome NOT IN ('ok', 'cancelled', 'interrupted')) AS failures \
+             FROM runs WHERE status = 'done' AND finished_at >= ? GROUP BY m",
+        )
+        .bind(first)
+        .fetch_all(&self.read)
+        .await?;
+        let mut by_minute = std::collections::HashMap::new();
+        for row in &rows {
+            let m: i64 = row.try_get("m")?;
+            let runs: i64 = row.try_get("runs")?;
+            let failures: i64 = row.try_get("failures")?;
+            by_minute.insert(
+                m,
+                (
+                    u64::try_from(runs).unwrap_or(0),
+                    u64::try_from(failures).unwrap_or(0),
+                ),
+            );
+        }
+        Ok((0..i64::from(minutes))
+            .map(|i| {
+                let minute = first + i * 60_000;
+                let (runs, failures) = by_minute.get(&(minute / 60_000)).copied().unwrap_or((0, 0));
+                MinuteStats {
+                    minute,
+                    runs,
+                    failures,
+                }
+            })
+            .collect())
+    }
+}
+
 /// Counts of charms and runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
@@ -422,12 +539,30 @@ fn const_format_where_id() -> &'static str {
     SQL.get_or_init(|| format!("{SELECT_RECORD} WHERE c.id = ?"))
 }
 
-fn const_format_list() -> &'static str {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SQL.get_or_init(|| {
-        format!(
-            "{SELECT_RECORD} WHERE (?1 IS NULL OR c.space = ?1) AND (?2 IS NULL OR c.integration = ?2) \
-             AND (?3 IS NULL OR c.enabled = ?3) ORDER BY c.created_at, c.id LIMIT ?4 OFFSET ?5"
-        )
-    })
+/// One statement per sort key and direction, built once from the fixed
+/// column names above (never from request text).
+fn list_sql(sort: SortKey, descending: bool) -> &'static str {
+    static SQL: std::sync::OnceLock<std::collections::HashMap<(SortKey, bool), String>> =
+        std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        let mut all = std::collections::HashMap::new();
+        for key in SortKey::ALL {
+            for desc in [false, true] {
+                let dir = if desc { "DESC" } else { "ASC" };
+                all.insert(
+                    (key, desc),
+                    format!(
+                        "{SELECT_RECORD} WHERE (?1 IS NULL OR c.space = ?1) AND (?2 IS NULL OR c.integration = ?2) \
+                         AND (?3 IS NULL OR c.enabled = ?3) ORDER BY {} {dir} NULLS LAST, c.created_at {dir}, c.id \
+                         LIMIT ?4 OFFSET ?5",
+                        key.column()
+                    ),
+                );
+            }
+        }
+        all
+    });
+    all.get(&(sort, descending))
+        .map(String::as_str)
+        .unwrap_or("SELECT NULL WHERE 0")
 }

@@ -32,7 +32,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use charms::{CharmCode, CharmFilter, CharmPatch, CharmRecord, Counts, NewCharm, StateRecord};
+pub use charms::{
+    CharmCode, CharmFilter, CharmPatch, CharmRecord, Counts, MinuteStats, NewCharm, SortKey,
+    StateRecord,
+};
 pub use runs::{
     CharmUpdate, ClaimedRun, Enqueued, Finished, RunOutcome, RunRecord, RunSummary, Trigger,
 };

@@ -1,0 +1,359 @@
+// The charm-host dashboard: an overview of all charms and a page per charm.
+//
+// Rules this file keeps:
+// - Everything that comes from the API is put into the page with
+//   textContent / createTextNode, never as HTML: charm names, logs, state and
+//   errors are text, whatever they contain.
+// - The view refreshes itself every few seconds by replacing data in place,
+//   so filters, sort order, page and open details stay where the user left them.
+// - The token is asked for once, when the API first answers 401, and kept in
+//   sessionStorage for the browser session.
+"use strict";
+
+const REFRESH_MS = 5000;
+const PAGE_SIZE = 50;
+const TOKEN_KEY = "charm-host-token";
+
+const view = {
+  list: { space: "", integration: "", status: "", sort: "created", order: "desc", offset: 0 },
+  openRuns: new Set(),
+  timer: null,
+  refresh: null,
+};
+
+// ---- small helpers -------------------------------------------------------
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    node.append(child instanceof Node ? child : document.createTextNode(child === undefined || child === null ? "" : String(child)));
+  }
+  return node;
+}
+
+function setStatus(text, isError) {
+  const status = document.getElementById("status");
+  status.textContent = text;
+  status.className = isError ? "bad" : "";
+}
+
+// 45 -> "45s", 300 -> "5m", 3600 -> "1h", 5400 -> "1.5h", 172800 -> "2d".
+function duration(seconds) {
+  const s = Math.abs(Math.round(seconds));
+  const round = (v) => (v >= 10 || Number.isInteger(v) ? Math.round(v) : Math.round(v * 10) / 10);
+  if (s < 60) return `${s}s`;
+  if (Math.round(s / 60) < 60) return `${Math.round(s / 60)}m`;
+  if (Math.round(s / 3600) < 24) return `${round(s / 3600)}h`;
+  return `${round(s / 86400)}d`;
+}
+
+function ago(ms) {
+  if (!ms) return "—";
+  const s = (Date.now() - ms) / 1000;
+  return s >= 0 ? `${duration(s)} ago` : `in ${duration(-s)}`;
+}
+
+function when(ms) {
+  return el("span", { title: ms ? new Date(ms).toISOString() : "" }, ago(ms));
+}
+
+function outcomeText(outcome) {
+  const cls = outcome === "ok" ? "ok" : outcome === "cancelled" || outcome === "interrupted" ? "warn" : outcome ? "bad" : "muted";
+  return el("span", { class: `pill ${cls}`, "data-outcome": outcome || "" }, outcome || "never run");
+}
+
+// ---- the API -------------------------------------------------------------
+
+class ApiError extends Error {}
+
+// One prompt at a time: callers that hit 401 together share it.
+let pendingLogin = null;
+
+function askToken(message) {
+  if (pendingLogin) return pendingLogin;
+  const dialog = document.getElementById("login");
+  const form = document.getElementById("login-form");
+  const input = document.getElementById("token-input");
+  document.getElementById("login-error").textContent = message || "";
+  pendingLogin = new Promise((resolve) => {
+    form.onsubmit = (event) => {
+      event.preventDefault();
+      sessionStorage.setItem(TOKEN_KEY, input.value);
+      dialog.close();
+      pendingLogin = null;
+      resolve();
+    };
+    dialog.showModal();
+    input.focus();
+  });
+  return pendingLogin;
+}
+
+async function api(path, options = {}, retried = false) {
+  const headers = { ...(options.body ? { "content-type": "application/json" } : {}) };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.authorization = `Bearer ${token}`;
+  const response = await fetch(path, { ...options, headers });
+  if (response.status === 401 && !retried) {
+    await askToken(token ? "That token was not accepted." : "");
+    return api(path, options, true);
+  }
+  const text = await response.text();
+  const body = text ? JSON.parse(text) : null;
+  if (!response.ok) throw new ApiError(body && body.error ? body.error : `HTTP ${response.status}`);
+  return body;
+}
+
+// ---- the overview --------------------------------------------------------
+
+function chart(points, key, cls, label) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `0 0 ${points.length * 4} 48`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", label);
+  const max = Math.max(1, ...points.map((p) => p[key]));
+  points.forEach((p, i) => {
+    const h = Math.round((p[key] / max) * 46);
+    const rect = document.createElementNS(ns, "rect");
+    rect.setAttribute("x", i * 4);
+    rect.setAttribute("y", 48 - h);
+    rect.setAttribute("width", 3);
+    rect.setAttribute("height", h);
+    rect.setAttribute("class", cls);
+    const title = document.createElementNS(ns, "title");
+    title.textContent = `${new Date(p.minute).toLocaleTimeString()}: ${p[key]}`;
+    rect.append(title);
+    svg.append(rect);
+  });
+  return svg;
+}
+
+function card(label, value, name) {
+  return el("div", { class: "card" }, el("div", { class: "label" }, label), el("div", { class: "value", "data-count": name }, value));
+}
+
+function renderStats(container, stats) {
+  const total = (key) => stats.per_minute.reduce((sum, p) => sum + p[key], 0);
+  container.replaceChildren(
+    card("Enabled", stats.counts.enabled, "enabled"),
+    card("Disabled", stats.counts.disabled, "disabled"),
+    card("Running", stats.counts.running, "running"),
+    card("Queued", stats.counts.queued, "queued"),
+    el("div", { class: "card" }, el("div", { class: "label" }, `Runs per minute (last hour: ${total("runs")})`), chart(stats.per_minute, "runs", "runs", "runs per minute")),
+    el("div", { class: "card" }, el("div", { class: "label" }, `Failures per minute (last hour: ${total("failures")})`), chart(stats.per_minute, "failures", "failures", "failures per minute")),
+  );
+}
+
+const COLUMNS = [
+  ["space", "Space"],
+  [null, "Charm"],
+  ["integration", "Integration"],
+  ["interval", "Interval"],
+  ["enabled", "Status"],
+  ["last_run", "Last run"],
+  ["failures", "Failures"],
+  ["next_run", "Next run"],
+];
+
+function listQuery() {
+  const q = new URLSearchParams({ limit: PAGE_SIZE, offset: view.list.offset, sort: view.list.sort, order: view.list.order });
+  for (const key of ["space", "integration", "status"]) if (view.list[key]) q.set(key, view.list[key]);
+  return q;
+}
+
+function renderRows(tbody, charms) {
+  tbody.replaceChildren(
+    ...charms.map((c) =>
+      el(
+        "tr",
+        { class: "link", "data-charm-id": c.id, tabindex: 0, onclick: () => (location.hash = `#/charms/${c.id}`), onkeydown: (e) => e.key === "Enter" && (location.hash = `#/charms/${c.id}`) },
+        el("td", {}, c.space),
+        el("td", { class: "mono" }, el("div", {}, c.name), el("div", { class: "muted" }, c.id)),
+        el("td", {}, c.integration || "—"),
+        el("td", { title: `${c.interval_s} s` }, `every ${duration(c.interval_s)}`),
+        el("td", {}, c.enabled ? el("span", { class: "pill ok" }, "enabled") : el("span", { class: "pill bad", title: c.disabled_reason || "" }, "disabled"), c.enabled ? "" : el("div", { class: "muted" }, c.disabled_reason || "")),
+        el("td", {}, c.last_run ? [outcomeText(c.last_run.outcome), " ", when(c.last_run.finished_at)] : outcomeText(null)),
+        el("td", { class: c.consecutive_failures ? "bad" : "" }, c.consecutive_failures),
+        el("td", {}, c.enabled ? when(c.next_run_at) : "—"),
+      ),
+    ),
+  );
+}
+
+async function showOverview(main) {
+  const stats = el("section", { class: "cards", "aria-label": "overview" });
+  const input = (key, label, attrs) =>
+    el("label", {}, label, el("input", { ...attrs, value: view.list[key], name: key, oninput: (e) => { view.list[key] = e.target.value.trim(); view.list.offset = 0; reload(); } }));
+  const status = el("select", { name: "status", onchange: (e) => { view.list.status = e.target.value; view.list.offset = 0; reload(); } },
+    ...[["", "any"], ["enabled", "enabled"], ["disabled", "disabled"]].map(([v, t]) => el("option", { value: v, selected: view.list.status === v }, t)));
+  const head = el("tr", {}, ...COLUMNS.map(([key, label]) => {
+    if (!key) return el("th", {}, label);
+    const sorted = view.list.sort === key ? (view.list.order === "asc" ? "ascending" : "descending") : "none";
+    return el("th", {}, el("button", { type: "button", "aria-sort": sorted, "data-sort": key, onclick: () => {
+      view.list.order = view.list.sort === key && view.list.order === "asc" ? "desc" : "asc";
+      view.list.sort = key;
+      view.list.offset = 0;
+      showOverview(main);
+    } }, label));
+  }));
+  const tbody = el("tbody");
+  const pageInfo = el("span");
+  const prev = el("button", { type: "button", onclick: () => { view.list.offset = Math.max(0, view.list.offset - PAGE_SIZE); reload(); } }, "← Previous");
+  const next = el("button", { type: "button", onclick: () => { view.list.offset += PAGE_SIZE; reload(); } }, "Next →");
+  main.replaceChildren(
+    stats,
+    el("div", { class: "filters" }, input("space", "Space", { placeholder: "any" }), input("integration", "Integration", { placeholder: "any" }), el("label", {}, "Status", status)),
+    el("table", { "aria-label": "charms" }, el("thead", {}, head), tbody),
+    el("div", { class: "pager" }, prev, pageInfo, next),
+  );
+
+  async function reload() {
+    const [s, page] = await Promise.all([api("/api/stats"), api(`/api/charms?${listQuery()}`)]);
+    renderStats(stats, s);
+    renderRows(tbody, page.charms);
+    const last = Math.min(page.offset + page.charms.length, page.total);
+    pageInfo.textContent = page.total ? `${page.offset + 1}–${last} of ${page.total}` : "no charms match";
+    prev.disabled = page.offset === 0;
+    next.disabled = last >= page.total;
+  }
+  view.refresh = reload;
+  await reload();
+}
+
+// ---- one charm ------------------------------------------------------------
+
+function runRows(tbody, runs) {
+  tbody.replaceChildren(
+    ...runs.map((r) => {
+      const details = r.error || r.log
+        ? el("details", { open: view.openRuns.has(r.id), ontoggle: (e) => (e.target.open ? view.openRuns.add(r.id) : view.openRuns.delete(r.id)) },
+            el("summary", {}, r.error ? r.error.split("\n")[0] : "log"),
+            r.error ? el("pre", { class: "run-error" }, r.error) : "",
+            r.log ? el("pre", { class: "run-log" }, r.log) : "")
+        : "";
+      return el("tr", { "data-run-id": r.id, "data-status": r.status },
+        el("td", { class: "mono" }, r.id),
+        el("td", {}, r.trigger),
+        el("td", {}, r.status === "done" ? outcomeText(r.outcome) : el("span", { class: "pill" }, r.status)),
+        el("td", {}, when(r.started_at || r.queued_at)),
+        el("td", {}, r.duration_ms === null ? "—" : `${r.duration_ms} ms`),
+        el("td", {}, r.fuel === null ? "—" : r.fuel.toLocaleString()),
+        el("td", {}, r.memory_bytes === null ? "—" : `${(r.memory_bytes / 1048576).toFixed(1)} MiB`),
+        el("td", {}, details));
+    }),
+  );
+}
+
+async function showCharm(main, id) {
+  const meta = el("dl", { class: "meta" });
+  const actions = el("div", { class: "actions" });
+  const state = el("pre", { id: "charm-state" });
+  const source = el("pre", { id: "charm-source" });
+  const lastError = el("pre", { id: "charm-error", hidden: true });
+  const runs = el("tbody");
+  const title = el("h2", {}, "Charm");
+  main.replaceChildren(
+    el("p", {}, el("a", { href: "#/" }, "← All charms")),
+    title,
+    meta,
+    actions,
+    lastError,
+    el("h2", {}, "Recent runs"),
+    el("table", { "aria-label": "runs" },
+      el("thead", {}, el("tr", {}, ...["Run", "Trigger", "Outcome", "Started", "Duration", "Fuel", "Memory", "Error / log"].map((h) => el("th", {}, h)))),
+      runs),
+    el("div", { class: "grid2" }, el("section", {}, el("h2", {}, "State"), state), el("section", {}, el("h2", {}, "Source"), source)),
+  );
+  const act = async (label, work) => {
+    try {
+      setStatus(`${label}…`);
+      await work();
+      setStatus(`${label}: done`);
+      await reload();
+    } catch (e) {
+      setStatus(`${label} failed: ${e.message}`, true);
+    }
+  };
+
+  async function reload() {
+    const [charm, st, rs] = await Promise.all([api(`/api/charms/${id}`), api(`/api/charms/${id}/state`), api(`/api/charms/${id}/runs?limit=25`)]);
+    title.textContent = `${charm.name} (${charm.space})`;
+    const rows = [
+      ["Id", charm.id],
+      ["Integration", charm.integration || "—"],
+      ["Status", charm.enabled ? "enabled" : `disabled: ${charm.disabled_reason || ""}`],
+      ["Interval", `every ${duration(charm.interval_s)} (${charm.interval_s} s)`],
+      ["Consecutive failures", charm.consecutive_failures],
+      ["Next run", charm.enabled ? when(charm.next_run_at) : "—"],
+      ["Allowed hosts", charm.allowed_hosts.length ? charm.allowed_hosts.join(", ") : "none"],
+      ["State version", st.version],
+    ];
+    meta.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", { "data-field": k.toLowerCase().replaceAll(" ", "-") }, v)]));
+    actions.replaceChildren(
+      el("button", { type: "button", class: "primary", disabled: !charm.enabled, onclick: () => act("Run now", () => api(`/api/charms/${id}/run`, { method: "POST", body: "{}" })) }, "Run now"),
+      charm.enabled
+        ? el("button", { type: "button", onclick: () => act("Disable", () => api(`/api/charms/${id}`, { method: "PATCH", body: JSON.stringify({ enabled: false }) })) }, "Disable")
+        : el("button", { type: "button", onclick: () => act("Enable", () => api(`/api/charms/${id}`, { method: "PATCH", body: JSON.stringify({ enabled: true }) })) }, "Enable"),
+      el("button", { type: "button", class: "danger", onclick: () => {
+        if (!confirm(`Delete charm ${charm.name} (${charm.id}) with its state and runs?`)) return;
+        act("Delete", async () => { await api(`/api/charms/${id}`, { method: "DELETE" }); location.hash = "#/"; });
+      } }, "Delete"),
+    );
+    const failed = charm.last_run && charm.last_run.outcome !== "ok" && charm.last_run.error;
+    lastError.hidden = !failed;
+    lastError.textContent = failed ? `Last run failed (${charm.last_run.outcome}):\n${charm.last_run.error}` : "";
+    state.textContent = JSON.stringify(st.state, null, 2);
+    runRows(runs, rs.runs);
+    if (!source.textContent) source.textContent = (await api(`/api/charms/${id}/source`)).source;
+  }
+  view.refresh = reload;
+  await reload();
+}
+
+// ---- routing and refresh ----------------------------------------------------
+
+async function route() {
+  const main = document.getElementById("app");
+  const match = location.hash.match(/^#\/charms\/([0-9a-f]{32})$/);
+  view.refresh = null;
+  view.openRuns.clear();
+  try {
+    if (match) await showCharm(main, match[1]);
+    else await showOverview(main);
+    setStatus(`updated ${new Date().toLocaleTimeString()}`);
+  } catch (e) {
+    main.replaceChildren(el("p", { class: "bad" }, `Could not load: ${e.message}`));
+    setStatus(e.message, true);
+  }
+}
+
+async function tick() {
+  if (view.refresh && !document.getElementById("login").open) {
+    try {
+      await view.refresh();
+      setStatus(`updated ${new Date().toLocaleTimeString()}`);
+    } catch (e) {
+      setStatus(`refresh failed: ${e.message}`, true);
+    }
+  }
+  view.timer = setTimeout(tick, REFRESH_MS);
+}
+
+async function start() {
+  // Ask for the token before the first API call, when the service wants one.
+  const health = await fetch("/healthz").then((r) => r.json()).catch(() => ({}));
+  if (health.token_required && !sessionStorage.getItem(TOKEN_KEY)) await askToken("");
+  window.addEventListener("hashchange", route);
+  await route();
+  view.timer = setTimeout(tick, REFRESH_MS);
+}
+
+start();
