@@ -1,7 +1,8 @@
 # charm-host: the commands a contributor and CI use.
 #
 #   make serve         run the service on 127.0.0.1:8080 with the example charms
-#   make test          the whole test suite (what CI runs)
+#   make test          the whole test suite (what CI runs; installs the browser-test tools first)
+#   make e2e-deps      Chromium (apt) and playwright-core (npm ci) for the dashboard tests
 #   make lint          rustfmt and clippy, warnings as errors
 #   make guest         rebuild the guest runtime from guest-runtime/ (installs its toolchain with apt)
 #   make guest-check   rebuild it and check it matches the committed runtime
@@ -11,14 +12,18 @@ CARGO ?= cargo
 RUNTIME := host/runtime/charm-runtime.wasm
 BUILD_INFO := host/runtime/charm-runtime.build-info
 
-.PHONY: serve test lint guest guest-check run
+.PHONY: serve test e2e-deps lint guest guest-check run
 
 serve:
 	$(CARGO) build --release --locked
 	scripts/serve-demo.sh
 
-test:
+test: e2e-deps
 	$(CARGO) test --workspace --locked
+
+e2e-deps:
+	@command -v chromium >/dev/null || { echo "installing chromium (apt)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@test -d host/tests/e2e/node_modules/playwright-core || { echo "installing playwright-core (npm ci)"; npm ci --prefix host/tests/e2e --no-audit --no-fund; }
 
 lint:
 	$(CARGO) fmt --all --check

@@ -1,0 +1,88 @@
+//! The dashboard in a real browser: headless Chromium (Debian's package)
+//! driven by playwright-core (`host/tests/e2e`, installed by `make test`),
+//! against a real daemon with a token. Missing prerequisites fail the test
+//! with the command that installs them; the case is never skipped.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::json;
+use support::{http, Daemon};
+
+#[test]
+fn an_operator_finds_a_failing_charm_disables_it_and_runs_another() {
+    let e2e = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
+    assert!(
+        e2e.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is not installed: run `make e2e-deps` (npm ci in host/tests/e2e)"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "{chromium} is missing: run `make e2e-deps` (apt-get install chromium)"
+    );
+
+    let d = Daemon::start(&["--token", "dash-token"]);
+    let auth = [
+        ("authorization", "Bearer dash-token"),
+        ("content-type", "application/json"),
+    ];
+    let register = |fixture: &str| {
+        let source = std::fs::read_to_string(support::fixture(fixture)).unwrap();
+        let body = json!({ "source": source, "name": fixture, "interval_s": 3600, "space": "e2e" })
+            .to_string();
+        let (status, charm) = http(&d.addr, "POST", "/api/charms", &auth, Some(body.as_bytes()));
+        assert_eq!(status, 201, "{charm}");
+        charm["id"].as_str().unwrap().to_string()
+    };
+    let run = |id: &str| {
+        let (status, queued) = http(
+            &d.addr,
+            "POST",
+            &format!("/api/charms/{id}/run"),
+            &auth,
+            Some(b"{}"),
+        );
+        assert_eq!(status, 202, "{queued}");
+        let run_id = queued["run_id"].as_i64().unwrap();
+        support::wait_for("the run", 30, || {
+            let (_, r) = http(&d.addr, "GET", &format!("/api/runs/{run_id}"), &auth, None);
+            (r["status"] == "done").then_some(())
+        });
+    };
+    let failing = register("thrower.js");
+    let good = register("counter.js");
+    let xss = register("xss.js");
+    for id in [&failing, &good, &xss] {
+        run(id);
+    }
+
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let screenshot = out_dir.join("dashboard-overview.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let out = Command::new("node")
+        .arg(e2e.join("dashboard.mjs"))
+        .env("DASHBOARD_URL", format!("http://{}/", d.addr))
+        .env("TOKEN", "dash-token")
+        .env("FAILING_ID", &failing)
+        .env("GOOD_ID", &good)
+        .env("XSS_ID", &xss)
+        .env("SCREENSHOT", &screenshot)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .expect("run node (install Node.js to run the dashboard tests)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{stdout}\n{stderr}\ndaemon log:\n{}",
+        d.log_text()
+    );
+    assert!(stdout.contains("dashboard: all checks passed"), "{stdout}");
+    let png = std::fs::read(&screenshot).expect("the overview screenshot is kept");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    eprintln!("overview screenshot: {}", screenshot.display());
+}

@@ -1,0 +1,91 @@
+// Drives the dashboard in headless Chromium against a real daemon.
+//
+// Run by host/tests/dashboard.rs, which starts the daemon and registers the
+// charms first. Environment: DASHBOARD_URL, TOKEN, FAILING_ID, GOOD_ID,
+// XSS_ID, SCREENSHOT (path of the overview screenshot to keep).
+// Exits non-zero with a message on the first failed expectation.
+import { chromium } from "playwright-core";
+
+const { DASHBOARD_URL, TOKEN, FAILING_ID, GOOD_ID, XSS_ID, SCREENSHOT } = process.env;
+const TIMEOUT = 20_000;
+
+function expect(condition, message) {
+  if (!condition) throw new Error(`expectation failed: ${message}`);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.setDefaultTimeout(TIMEOUT);
+  const consoleErrors = [];
+  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+  page.on("dialog", (d) => d.accept());
+
+  // The token is asked for once.
+  await page.goto(DASHBOARD_URL);
+  await page.locator("#login").waitFor({ state: "visible" });
+  await page.fill("#token-input", TOKEN);
+  await page.click("#login-form button[type=submit]");
+  await page.locator(`tr[data-charm-id="${FAILING_ID}"]`).waitFor();
+  expect((await page.locator("tbody tr[data-charm-id]").count()) === 3, "three charms listed");
+  expect((await page.textContent('[data-count="enabled"]')).trim() === "3", "three enabled");
+  await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+  // Filtering by status happens on the server and keeps the filter.
+  await page.selectOption("select[name=status]", "disabled");
+  await page.locator("tbody tr[data-charm-id]").first().waitFor({ state: "detached" });
+  expect(/no charms match/.test(await page.textContent(".pager")), "no disabled charm yet");
+  await page.selectOption("select[name=status]", "");
+  await page.locator(`tr[data-charm-id="${FAILING_ID}"]`).waitFor();
+
+  // Find the failing charm, open it, read its error.
+  const failingRow = page.locator(`tr[data-charm-id="${FAILING_ID}"]`);
+  expect((await failingRow.locator("[data-outcome]").getAttribute("data-outcome")) === "error", "the failing charm shows its error outcome");
+  await failingRow.click();
+  await page.locator("#charm-error").waitFor({ state: "visible" });
+  const error = await page.textContent("#charm-error");
+  expect(error.includes("TypeError: cannot read property 'trim' of undefined"), `the error is shown: ${error}`);
+  expect(error.includes("at parse ("), "with its stack");
+  await page.screenshot({ path: SCREENSHOT.replace(/overview\.png$/, "failing-charm.png"), fullPage: true });
+
+  // Disable it.
+  await page.click("button:text-is('Disable')");
+  await page.locator("button:text-is('Enable')").waitFor();
+  expect((await page.textContent('[data-field="status"]')).includes("disabled by a user"), "the reason is shown");
+
+  // Back to the overview: the filter finds it now.
+  await page.click("a[href='#/']");
+  await page.selectOption("select[name=status]", "disabled");
+  await page.locator(`tr[data-charm-id="${GOOD_ID}"]`).waitFor({ state: "detached" });
+  expect((await page.locator("tbody tr[data-charm-id]").count()) === 1, "only the disabled charm");
+  await page.selectOption("select[name=status]", "");
+
+  // Run another one now and see its run appear.
+  await page.locator(`tr[data-charm-id="${GOOD_ID}"]`).click();
+  await page.locator("tr[data-run-id]").first().waitFor();
+  const before = await page.locator("tr[data-run-id]").count();
+  await page.click("button:text-is('Run now')");
+  await page.waitForFunction((n) => {
+    const rows = document.querySelectorAll("tr[data-run-id]");
+    return rows.length > n && rows[0].querySelector("[data-outcome='ok']");
+  }, before);
+
+  // A charm that logs and stores markup shows it as text; nothing runs.
+  await page.goto(`${DASHBOARD_URL}#/charms/${XSS_ID}`);
+  await page.locator("tr[data-run-id]").first().waitFor();
+  await page.locator("tr[data-run-id] details").first().evaluate((d) => (d.open = true));
+  const log = await page.textContent(".run-log");
+  expect(log.includes("<script>window.__pwned = 1</script>"), `the log is shown as text: ${log}`);
+  const state = await page.textContent("#charm-state");
+  expect(state.includes("<img src=x onerror=window.__pwned=2>"), "the state is shown as text");
+  expect((await page.evaluate(() => window.__pwned)) === undefined, "no charm markup ran");
+  expect((await page.locator("#app script, #app img").count()) === 0, "no charm markup became elements");
+
+  expect(consoleErrors.length === 0, `no console errors: ${consoleErrors.join("; ")}`);
+  console.log("dashboard: all checks passed");
+} finally {
+  await browser.close();
+}
