@@ -404,3 +404,21 @@ fn bad_input_is_a_usage_error() {
     assert_eq!(ran.code, 2, "{ran:?}");
     assert!(ran.stderr.contains("cannot read"), "{ran:?}");
 }
+
+#[test]
+fn regression_a_closed_stdout_ends_quietly_instead_of_panicking() {
+    support::warm_cache();
+    let mut child = support::charm_host()
+        .arg("run")
+        .arg(support::fixture("counter.js"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end before the charm has even compiled.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

@@ -262,7 +262,7 @@ async fn run(client: &Client, command: CharmsCommand) -> Result<Exit, Failure> {
                 body["limits"] = parse_json("--limits", &limits)?;
             }
             let (_, charm) = client.call(Method::POST, "/api/charms", Some(body)).await?;
-            println!("{}", cell(&charm["id"]));
+            super::say(cell(&charm["id"]));
             eprintln!(
                 "registered `{}` in space `{}` (integration {}), every {}s",
                 cell(&charm["name"]),
@@ -291,12 +291,12 @@ async fn run(client: &Client, command: CharmsCommand) -> Result<Exit, Failure> {
             let (_, page) = client
                 .call(Method::GET, &format!("/api/charms?{}", qs.join("&")), None)
                 .await?;
-            println!(
+            super::say(format_args!(
                 "{:<32}  {:<12}  {:<12}  {:>8}  {:<8}  {:<10}  FAILURES",
                 "ID", "SPACE", "INTEGRATION", "INTERVAL", "ENABLED", "LAST RUN"
-            );
+            ));
             for c in page["charms"].as_array().into_iter().flatten() {
-                println!(
+                super::say(format_args!(
                     "{:<32}  {:<12}  {:<12}  {:>7}s  {:<8}  {:<10}  {}",
                     cell(&c["id"]),
                     cell(&c["space"]),
@@ -305,14 +305,14 @@ async fn run(client: &Client, command: CharmsCommand) -> Result<Exit, Failure> {
                     cell(&c["enabled"]),
                     cell(&c["last_run"]["outcome"]),
                     cell(&c["consecutive_failures"])
-                );
+                ));
             }
         }
         CharmsCommand::Show { id } => {
             let (_, charm) = client
                 .call(Method::GET, &format!("/api/charms/{id}"), None)
                 .await?;
-            println!("{}", pretty(&charm));
+            super::say(pretty(&charm));
         }
         CharmsCommand::Enable { id } => {
             client
@@ -349,14 +349,14 @@ async fn run(client: &Client, command: CharmsCommand) -> Result<Exit, Failure> {
                 .call(Method::POST, &format!("/api/charms/{id}/run"), Some(body))
                 .await?;
             let run_id = cell(&queued["run_id"]);
-            println!("{run_id}");
+            super::say(&run_id);
             if wait {
                 loop {
                     let (_, run) = client
                         .call(Method::GET, &format!("/api/runs/{run_id}"), None)
                         .await?;
                     if run["status"] == "done" {
-                        println!("{}", pretty(&run));
+                        super::say(pretty(&run));
                         return Ok(if run["outcome"] == "ok" {
                             Exit::Success
                         } else {
@@ -375,16 +375,16 @@ async fn run(client: &Client, command: CharmsCommand) -> Result<Exit, Failure> {
                     None,
                 )
                 .await?;
-            println!(
+            super::say(format_args!(
                 "{:>8}  {:<9}  {:<8}  {:<11}  {:>9}  {:>12}  ERROR",
                 "RUN", "TRIGGER", "STATUS", "OUTCOME", "MS", "FUEL"
-            );
+            ));
             for r in runs["runs"].as_array().into_iter().flatten() {
                 let error = r["error"]
                     .as_str()
                     .and_then(|e| e.lines().next())
                     .unwrap_or("");
-                println!(
+                super::say(format_args!(
                     "{:>8}  {:<9}  {:<8}  {:<11}  {:>9}  {:>12}  {}",
                     cell(&r["id"]),
                     cell(&r["trigger"]),
@@ -393,14 +393,14 @@ async fn run(client: &Client, command: CharmsCommand) -> Result<Exit, Failure> {
                     cell(&r["duration_ms"]),
                     cell(&r["fuel"]),
                     error
-                );
+                ));
             }
         }
         CharmsCommand::State { id } => {
             let (_, state) = client
                 .call(Method::GET, &format!("/api/charms/{id}/state"), None)
                 .await?;
-            println!("{}", pretty(&state));
+            super::say(pretty(&state));
         }
     }
     Ok(Exit::Success)

@@ -70,6 +70,16 @@ impl From<Exit> for ExitCode {
     }
 }
 
+/// Writes one line to stdout. When stdout is gone (`charm-host ... | head`),
+/// the process ends quietly, as command-line tools do, instead of panicking.
+pub(crate) fn say(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+        std::process::exit(0);
+    }
+}
+
 /// Parses the command line, runs it and returns its exit code.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

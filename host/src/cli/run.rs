@@ -142,11 +142,11 @@ pub async fn execute(args: RunArgs) -> Exit {
     let report = run(&sandbox, &charm, &state.to_string(), &ctx, &spec).await;
     match report.outcome {
         Ok(StateChange::Keep) => {
-            println!("{state}");
+            super::say(state);
             Exit::Success
         }
         Ok(StateChange::Replace(new_state)) => {
-            println!("{new_state}");
+            super::say(new_state);
             Exit::Success
         }
         Err(RunError::Limit(limit)) => {
