@@ -59,21 +59,6 @@ pub enum RunError {
     Fault(String),
 }
 
-impl RunError {
-    /// The outcome's short name, as run records and metrics spell it.
-    pub fn outcome(&self) -> &'static str {
-        match self {
-            RunError::Charm(_) => "error",
-            RunError::Denied(_) => "denied",
-            RunError::Limit(LimitExceeded::Fuel { .. }) => "fuel",
-            RunError::Limit(LimitExceeded::Memory { .. }) => "memory",
-            RunError::Limit(LimitExceeded::Timeout { .. }) => "timeout",
-            RunError::Limit(_) => "limit",
-            RunError::Fault(_) => "fault",
-        }
-    }
-}
-
 /// Everything a run produced.
 #[derive(Debug)]
 pub struct RunReport {
