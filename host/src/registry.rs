@@ -25,6 +25,8 @@ use crate::store::{
 pub const DEFAULT_INTERVAL_S: u32 = 60;
 /// The longest interval accepted: a year.
 pub const MAX_INTERVAL_S: u32 = 366 * 24 * 3600;
+/// Compiles that may run at once (each holds a sandbox task); more wait.
+pub const COMPILE_SLOTS: usize = 4;
 /// The space of a charm registered without one.
 pub const DEFAULT_SPACE: &str = "default";
 /// The longest space, integration or module name accepted.
@@ -94,6 +96,7 @@ pub struct Registry {
     sandbox: Sandbox,
     defaults: SandboxLimits,
     policy: SchedulePolicy,
+    compiles: Arc<tokio::sync::Semaphore>,
 }
 
 fn invalid(message: impl Into<String>) -> RegistryError {
@@ -157,6 +160,7 @@ impl Registry {
             sandbox,
             defaults,
             policy,
+            compiles: Arc::new(tokio::sync::Semaphore::new(COMPILE_SLOTS)),
         }
     }
 
@@ -185,6 +189,12 @@ impl Registry {
     }
 
     async fn compile(&self, name: &str, source: &str) -> Result<CompiledCharm, RegistryError> {
+        // The semaphore is never closed; a closed one would only mean shutdown.
+        let _slot = self
+            .compiles
+            .acquire()
+            .await
+            .map_err(|_| invalid("the service is shutting down"))?;
         let spec = TaskSpec {
             limits: self.defaults.clone(),
             allow: Arc::new(AllowList::default()),

@@ -97,8 +97,13 @@ pub async fn serve(
 ) -> Result<(), ServiceError> {
     config.validate()?;
     let store = Store::open(&config.db).await?;
+    // Every task needs a pool slot: the dispatcher's runs, the registry's
+    // compiles, and one for pre-initialisation.
+    let max_instances = u32::try_from(config.max_concurrent + crate::registry::COMPILE_SLOTS + 1)
+        .unwrap_or(u32::MAX);
     let sandbox = Sandbox::new(SandboxOptions {
         cache_dir: config.cache_dir.clone(),
+        max_instances,
     })
     .await?;
     let interrupted = store.recover_interrupted().await?;

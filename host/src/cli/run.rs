@@ -91,6 +91,7 @@ pub async fn execute(args: RunArgs) -> Exit {
 
     let sandbox = match Sandbox::new(SandboxOptions {
         cache_dir: args.cache.resolve(),
+        ..SandboxOptions::default()
     })
     .await
     {

@@ -16,7 +16,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, OptLevel};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig,
+};
 
 /// How often the epoch advances: the granularity of wall-clock limits and of
 /// time-slicing between tasks on one thread.
@@ -32,11 +34,25 @@ pub const MAX_WASM_STACK: usize = 8 << 20;
 /// host functions it calls.
 const ASYNC_STACK: usize = MAX_WASM_STACK + (1 << 20);
 
-/// Builds the engine every sandbox uses.
+/// Default number of instances that may exist at once (pool slots).
+pub const DEFAULT_MAX_INSTANCES: u32 = 1000;
+
+/// How much of a linear memory stays resident in a pool slot between tasks.
+///
+/// A task's cost was dominated by page faults on fresh copy-on-write memory
+/// and by `madvise` resetting it, not by JavaScript. With the pool keeping
+/// slots resident and resetting only the pages a task dirtied (found with
+/// Linux's `PAGEMAP_SCAN` where the kernel has it, 6.7+), a trivial charm's
+/// run went from p50 151 µs to 39 µs (p99 257 -> 75 µs) on this project's
+/// 2-core machine, measured side by side.
+const KEEP_RESIDENT_BYTES: usize = 16 << 20;
+
+/// Builds the engine every sandbox uses, with a pool of `max_instances`
+/// instance slots (each a virtual reservation; only touched pages cost RSS).
 ///
 /// # Errors
 /// When wasmtime rejects the configuration (for example, an unsupported CPU).
-pub fn build_engine() -> wasmtime::Result<Engine> {
+pub fn build_engine(max_instances: u32) -> wasmtime::Result<Engine> {
     let mut config = Config::new();
     config
         .consume_fuel(true)
@@ -53,6 +69,15 @@ pub fn build_engine() -> wasmtime::Result<Engine> {
         .wasm_threads(false)
         .wasm_gc(false)
         .wasm_component_model(false);
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_core_instances(max_instances)
+        .total_memories(max_instances)
+        .total_tables(max_instances)
+        .total_stacks(max_instances)
+        .max_memory_size(usize::try_from(crate::limits::MAX_MEMORY_MB << 20).unwrap_or(usize::MAX))
+        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+        .pagemap_scan(Enabled::Auto);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config)
 }
 

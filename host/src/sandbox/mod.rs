@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use charm_host_abi::{export, Status};
 use wasmtime::{Engine, InstancePre, Linker, Store};
 
-pub use engine::EPOCH_TICK;
+pub use engine::{DEFAULT_MAX_INSTANCES, EPOCH_TICK};
 pub use task::{TaskError, TaskSpec, TaskState};
 
 use crate::capabilities::fetch::{FetchFailure, HttpGateway};
@@ -39,11 +39,24 @@ use crate::capabilities::{console, fetch};
 use crate::runtime::AbiMismatch;
 
 /// How to build a [`Sandbox`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SandboxOptions {
     /// Where the compiled runtime is cached between processes. `None`
     /// compiles it in every process (about two seconds).
     pub cache_dir: Option<PathBuf>,
+    /// Tasks that may exist at once (instance pool slots). A task beyond
+    /// this fails to start, so callers bound their concurrency below it.
+    /// Default [`DEFAULT_MAX_INSTANCES`].
+    pub max_instances: u32,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        SandboxOptions {
+            cache_dir: None,
+            max_instances: DEFAULT_MAX_INSTANCES,
+        }
+    }
 }
 
 /// The sandbox could not be built.
@@ -128,7 +141,8 @@ impl Sandbox {
     /// [`SandboxError`] when the runtime does not match this host or cannot
     /// be initialised.
     pub async fn new(options: SandboxOptions) -> Result<Sandbox, SandboxError> {
-        let engine = engine::build_engine().map_err(SandboxError::from_wasmtime)?;
+        let engine = engine::build_engine(options.max_instances.max(2))
+            .map_err(SandboxError::from_wasmtime)?;
         let mut linker: Linker<TaskState> = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut TaskState| &mut s.wasi)
             .map_err(SandboxError::from_wasmtime)?;
