@@ -18,6 +18,11 @@ mkdir -p "$data"
 
 python3 -m http.server "$feed_port" --bind 127.0.0.1 --directory "$root/examples" >"$data/feed-server.log" 2>&1 &
 feed_pid=$!
+# Overdue charms run as soon as the daemon starts: let the feed answer first.
+for _ in $(seq 50); do
+  curl -fsS "http://127.0.0.1:$feed_port/feed.xml" >/dev/null 2>&1 && break
+  sleep 0.1
+done
 "$bin" serve --listen "$listen" --data-dir "$data" &
 serve_pid=$!
 trap 'kill $serve_pid $feed_pid 2>/dev/null; wait $serve_pid 2>/dev/null' EXIT INT TERM
