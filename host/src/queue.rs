@@ -191,7 +191,7 @@ async fn execute(d: &Dispatcher, claimed: ClaimedRun, cancel: CancellationToken)
     };
     let interval_s = match interval_s {
         Some(i) => i,
-        None => match d.store.charm_code(&claimed.charm_id).await {
+        None => match d.store.charm_for_run(&claimed.charm_id).await {
             Ok(Some(code)) => code.interval_s,
             _ => crate::registry::DEFAULT_INTERVAL_S,
         },
@@ -232,7 +232,7 @@ async fn execute(d: &Dispatcher, claimed: ClaimedRun, cancel: CancellationToken)
 /// Loads what the run needs and runs it. Returns the record to write and the
 /// charm's interval (for the scheduling policy).
 async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Option<u32>) {
-    let code = match d.store.charm_code(&claimed.charm_id).await {
+    let code = match d.store.charm_for_run(&claimed.charm_id).await {
         Ok(Some(code)) => code,
         Ok(None) => return (failed(RunOutcome::Cancelled, "the charm was removed"), None),
         Err(e) => {

@@ -410,7 +410,9 @@ impl Registry {
     }
 
     /// The bytecode to run `code` with: the stored bytecode, or, when the
-    /// runtime changed since it was compiled, a fresh compile (stored back).
+    /// runtime changed since it was compiled, a fresh compile of the stored
+    /// source (stored back). `code` may come without its source
+    /// (`Store::charm_for_run`); it is read only when needed.
     ///
     /// # Errors
     /// When the source no longer compiles, or on a store failure.
@@ -424,7 +426,11 @@ impl Registry {
                 runtime_sha256: code.runtime_sha256.clone(),
             });
         }
-        let compiled = self.compile(&code.name, &code.source).await?;
+        let source = match self.store.charm_code(&code.id).await? {
+            Some(full) => full.source,
+            None => return Err(RegistryError::NotFound(code.id.clone())),
+        };
+        let compiled = self.compile(&code.name, &source).await?;
         let fresh = compiled.clone();
         self.store
             .modify_charm(&code.id, |c| -> Result<(), RegistryError> {

@@ -328,6 +328,24 @@ impl Store {
         row.as_ref().map(code_from).transpose()
     }
 
+    /// What a run needs: the charm's code and settings without its source
+    /// (`source` is left empty). A run reads this on every execution, and the
+    /// source, up to 1 MiB, is only needed to recompile.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn charm_for_run(&self, id: &str) -> Result<Option<CharmCode>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, space, name, integration, '' AS source, source_sha256, bytecode, runtime_sha256, \
+             interval_s, limits, allowed_hosts, enabled, disabled_reason, disabled_at, \
+             consecutive_failures, next_run_at FROM charms WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(code_from).transpose()
+    }
+
     /// Reads a charm, lets `change` edit it, and writes it back, in one
     /// transaction. Disabling a charm also cancels its queued run, so that a
     /// disabled charm never runs. Returns `None` for an unknown id.

@@ -343,6 +343,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_run_reads_the_charm_without_its_source() {
+        let (s, _dir) = store().await;
+        add(&s, "a").await;
+        let for_run = s.charm_for_run("a").await.unwrap().unwrap();
+        let full = s.charm_code("a").await.unwrap().unwrap();
+        assert_eq!(for_run.source, "");
+        assert_eq!(
+            CharmCode {
+                source: full.source.clone(),
+                ..for_run
+            },
+            full,
+            "everything else is the same"
+        );
+        assert!(s.charm_for_run("nope").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
     async fn pruning_keeps_the_newest_runs_of_each_charm() {
         let (s, _dir) = store().await;
         add(&s, "a").await;
