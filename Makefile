@@ -7,12 +7,13 @@
 #   make guest         rebuild the guest runtime from guest-runtime/ (installs its toolchain with apt)
 #   make guest-check   rebuild it and check it matches the committed runtime
 #   make run FILE=...  run one charm once, e.g. make run FILE=charms-fixtures/counter.js
+#   make bench         the performance table against Deno workers (installs Deno from PyPI if missing)
 
 CARGO ?= cargo
 RUNTIME := host/runtime/charm-runtime.wasm
 BUILD_INFO := host/runtime/charm-runtime.build-info
 
-.PHONY: serve test e2e-deps lint guest guest-check run
+.PHONY: serve test e2e-deps lint guest guest-check run bench
 
 serve:
 	$(CARGO) build --release --locked
@@ -39,3 +40,14 @@ guest-check:
 
 run:
 	$(CARGO) run --quiet --locked -- run $(FILE)
+
+# Deno for the bench's baseline rows: the one on the PATH, else PyPI's `deno`
+# package in a venv under target/bench.
+DENO_VENV := target/bench/venv
+bench:
+	@if command -v deno >/dev/null; then echo "Deno: $$(command -v deno)"; \
+	elif test -x $(DENO_VENV)/bin/deno; then echo "Deno: $(DENO_VENV)/bin/deno"; \
+	else echo "installing Deno from PyPI into $(DENO_VENV)"; \
+	  python3 -m venv $(DENO_VENV) && $(DENO_VENV)/bin/pip install --quiet deno; fi
+	DENO="$$(command -v deno || echo $(CURDIR)/$(DENO_VENV)/bin/deno)" \
+	  $(CARGO) bench --locked -p charm-host --bench charm-bench

@@ -1,0 +1,270 @@
+//! The cost of a registered, idle charm: disk and the daemon's RSS, from
+//! two stores of 1,000 and 10,000 charms. The difference divided by 9,000
+//! is what one more charm costs; fixed costs (the runtime, warm pool slots,
+//! SQLite's page cache) cancel out.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use charm_host::limits::SandboxLimits;
+use charm_host::registry::{CharmSpec, Registry};
+use charm_host::sandbox::Sandbox;
+use charm_host::scheduler::SchedulePolicy;
+use charm_host::store::Store;
+use futures_util::stream::{self, StreamExt};
+
+use crate::rows::{wait_until, BenchResult};
+use crate::stats::{percentile, proc_status_bytes};
+
+pub struct Idle {
+    pub small: usize,
+    pub large: usize,
+    /// Database bytes per registered charm beyond its source and state.
+    pub disk_per_charm: f64,
+    pub source_bytes: usize,
+    /// Database bytes one finished run adds (run history, pruned to
+    /// `--keep-runs` per charm).
+    pub disk_per_run: f64,
+    /// Daemon RSS per charm, after every charm ran once and went idle.
+    pub rss_per_charm: f64,
+    pub rss_large: u64,
+    /// Median time of the dashboard's first page (50 charms, sorted by
+    /// name) with `large` charms registered.
+    pub list_page_ms: f64,
+    /// Median time to read a charm's bytecode and settings for a run.
+    pub load_for_run_us: f64,
+}
+
+fn db_bytes(db: &Path) -> u64 {
+    ["", "-wal", "-shm"]
+        .iter()
+        .filter_map(|suffix| {
+            let mut name = db.as_os_str().to_owned();
+            name.push(suffix);
+            std::fs::metadata(PathBuf::from(name)).ok()
+        })
+        .map(|m| m.len())
+        .sum()
+}
+
+async fn register(
+    sandbox: &Sandbox,
+    db: &Path,
+    source: &str,
+    range: std::ops::Range<usize>,
+) -> BenchResult<()> {
+    let store = Store::open(db).await?;
+    let registry = Registry::new(
+        store.clone(),
+        sandbox.clone(),
+        SandboxLimits::default(),
+        SchedulePolicy::default(),
+    );
+    let total = range.len();
+    let mut done = 0;
+    let mut results = stream::iter(range)
+        .map(|i| {
+            let registry = registry.clone();
+            async move {
+                registry
+                    .register(CharmSpec {
+                        source: source.to_string(),
+                        name: Some(format!("counter-{i:05}.js")),
+                        space: Some(format!("space-{}", i % 100)),
+                        integration: None,
+                        // Idle for a day after the first run.
+                        interval_s: Some(86_400),
+                        allowed_hosts: None,
+                        limits: None,
+                        state: None,
+                        enabled: Some(true),
+                    })
+                    .await
+            }
+        })
+        .buffer_unordered(8);
+    while let Some(result) = results.next().await {
+        result?;
+        done += 1;
+        if done % 2000 == 0 {
+            eprintln!("      registered {done}/{total}");
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+struct Daemon {
+    child: Child,
+    base: String,
+}
+
+impl Daemon {
+    async fn start(binary: &Path, db: &Path, cache: &Path, scratch: &Path) -> BenchResult<Daemon> {
+        let addr_file = scratch.join(format!(
+            "{}.addr",
+            db.file_name().unwrap_or_default().to_string_lossy()
+        ));
+        let _ = std::fs::remove_file(&addr_file);
+        let child = Command::new(binary)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--summary-interval-s",
+                "3600",
+            ])
+            .arg("--db")
+            .arg(db)
+            .arg("--cache-dir")
+            .arg(cache)
+            .arg("--addr-file")
+            .arg(&addr_file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let mut daemon = Daemon {
+            child,
+            base: String::new(),
+        };
+        wait_until("the daemon to listen", Duration::from_secs(60), || {
+            let ready = std::fs::read_to_string(&addr_file)
+                .ok()
+                .filter(|a| !a.is_empty());
+            async move { ready.is_some() }
+        })
+        .await?;
+        daemon.base = format!("http://{}", std::fs::read_to_string(&addr_file)?.trim());
+        Ok(daemon)
+    }
+
+    fn rss(&self) -> u64 {
+        proc_status_bytes(&self.child.id().to_string(), "VmRSS").unwrap_or(0)
+    }
+
+    /// Waits until `charms` runs have finished and nothing is queued.
+    async fn wait_all_ran(&self, client: &reqwest::Client, charms: usize) -> BenchResult<()> {
+        let url = format!("{}/api/stats", self.base);
+        wait_until("every charm's first run", Duration::from_secs(300), || {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                let Ok(response) = client.get(&url).send().await else {
+                    return false;
+                };
+                let Ok(body) = response.bytes().await else {
+                    return false;
+                };
+                let Ok(stats) = serde_json::from_slice::<serde_json::Value>(&body) else {
+                    return false;
+                };
+                let runs: u64 = stats["per_minute"]
+                    .as_array()
+                    .map(|m| m.iter().filter_map(|x| x["runs"].as_u64()).sum())
+                    .unwrap_or(0);
+                runs >= charms as u64
+                    && stats["counts"]["queued"] == 0
+                    && stats["counts"]["running"] == 0
+            }
+        })
+        .await
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn idle_charms(
+    sandbox: &Sandbox,
+    binary: &Path,
+    source_path: &Path,
+    scratch: &Path,
+    small: usize,
+    large: usize,
+) -> BenchResult<Idle> {
+    let source = std::fs::read_to_string(source_path)?;
+    let client = reqwest::Client::new();
+    let cache = scratch.join("daemon-cache");
+    let small_db = scratch.join("idle-small.db");
+    let large_db = scratch.join("idle-large.db");
+    for db in [&small_db, &large_db] {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = db.as_os_str().to_owned();
+            name.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(name));
+        }
+    }
+
+    eprintln!("      registering {large} charms");
+    register(sandbox, &small_db, &source, 0..small).await?;
+    std::fs::copy(&small_db, &large_db)?;
+    register(sandbox, &large_db, &source, small..large).await?;
+    let (small_disk, large_disk) = (db_bytes(&small_db), db_bytes(&large_db));
+    let extra = (large - small) as f64;
+    let state_bytes = 2; // `{}` until the first run
+    let disk_per_charm =
+        (large_disk - small_disk) as f64 / extra - (source.len() + state_bytes) as f64;
+
+    let mut rss = Vec::new();
+    let mut list_ms = Vec::new();
+    for (db, charms) in [(&small_db, small), (&large_db, large)] {
+        eprintln!("      daemon with {charms} charms: waiting for every first run");
+        let daemon = Daemon::start(binary, db, &cache, scratch).await?;
+        daemon.wait_all_ran(&client, charms).await?;
+        rss.push(daemon.rss());
+        if charms == large {
+            for _ in 0..50 {
+                let started = Instant::now();
+                let page = client
+                    .get(format!(
+                        "{}/api/charms?limit=50&sort=last_run&order=desc",
+                        daemon.base
+                    ))
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .bytes()
+                    .await?;
+                list_ms.push(started.elapsed().as_secs_f64() * 1e3);
+                if page.is_empty() {
+                    return Err("the charm listing was empty".into());
+                }
+            }
+        }
+    }
+    // What a run reads before it starts: bytecode and settings.
+    let store = Store::open(&large_db).await?;
+    let (page, _) = store
+        .charms(&charm_host::store::CharmFilter {
+            limit: 500,
+            ..Default::default()
+        })
+        .await?;
+    let mut load_us = Vec::new();
+    for charm in &page {
+        let started = Instant::now();
+        store
+            .charm_for_run(&charm.id)
+            .await?
+            .ok_or("a listed charm vanished")?;
+        load_us.push(started.elapsed().as_secs_f64() * 1e6);
+    }
+    store.close().await;
+    let after_runs = db_bytes(&large_db);
+
+    Ok(Idle {
+        small,
+        large,
+        disk_per_charm,
+        source_bytes: source.len(),
+        disk_per_run: after_runs.saturating_sub(large_disk) as f64 / large as f64,
+        rss_per_charm: (rss[1] as f64 - rss[0] as f64) / extra,
+        rss_large: rss[1],
+        list_page_ms: percentile(&mut list_ms, 50.0),
+        load_for_run_us: percentile(&mut load_us, 50.0),
+    })
+}

@@ -1,0 +1,467 @@
+//! `make bench`: charm-host against the original service's Deno Web Workers,
+//! measured side by side in one run on this machine.
+//!
+//! Prints one Markdown table and writes it to `$BENCH_OUT` (default
+//! `target/bench/results.md`). Progress goes to stderr. Every figure comes
+//! from the library paths the service uses (`compile`, `run`, `Registry`,
+//! `Store`) or from the real `charm-host serve` binary; the baselines run
+//! `benches/deno/baseline.js` under `$DENO`.
+//!
+//! Rows (see issue #4 for the targets):
+//! 1. the trivial charm, a fresh sandbox per task, one thread: p50 and p99;
+//! 2. the same on every core: tasks per second;
+//! 3. 2,000 charms at once, each awaiting a 500 ms loopback fetch;
+//! 4. compile: a cold start (wizer + Cranelift), a warm start from the
+//!    cache, the RSS fixture's compile, and a charm's load before a run;
+//! 5. 10,000 registered idle charms: disk and daemon RSS per charm, and the
+//!    dashboard's first page.
+//!
+//! Sizes can be scaled down for a quick look with `BENCH_SCALE=0.1`.
+
+mod deno;
+mod idle;
+mod loopback;
+mod rows;
+mod stats;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use charm_host::sandbox::{Sandbox, SandboxOptions};
+
+use rows::BenchResult;
+
+struct Sizes {
+    trivial: usize,
+    throughput: usize,
+    io_charms: usize,
+    deno_fresh: usize,
+    deno_reused: usize,
+    deno_pool: usize,
+    idle_small: usize,
+    idle_large: usize,
+}
+
+impl Sizes {
+    fn scaled(scale: f64) -> Sizes {
+        let s = |n: f64| ((n * scale).round() as usize).max(10);
+        Sizes {
+            trivial: s(5_000.0),
+            throughput: s(50_000.0),
+            io_charms: s(2_000.0),
+            deno_fresh: s(200.0),
+            deno_reused: s(5_000.0),
+            deno_pool: s(100.0),
+            idle_small: s(1_000.0),
+            idle_large: s(10_000.0),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    // `cargo bench` passes `--bench`; nothing else is accepted.
+    if std::env::args().skip(1).any(|a| a != "--bench") {
+        eprintln!(
+            "usage: cargo bench --bench charm-bench  (settings: BENCH_OUT, BENCH_SCALE, DENO)"
+        );
+        return ExitCode::from(2);
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("bench: cannot start tokio: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(bench()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn bench() -> BenchResult<()> {
+    let benches = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("no workspace root")?
+        .to_path_buf();
+    let out = std::env::var_os("BENCH_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/bench/results.md"));
+    let scratch = root.join("target/bench/scratch");
+    std::fs::create_dir_all(&scratch)?;
+    let scale: f64 = std::env::var("BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    let sizes = Sizes::scaled(scale);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let trivial_js = benches.join("charms/trivial.js");
+    let io_js = benches.join("charms/io.js");
+    let deno = deno::Deno::find(&benches)?;
+
+    eprintln!("[1/7] starting a sandbox (runtime from the cache, or compiled once)");
+    let sandbox = Sandbox::new(SandboxOptions {
+        cache_dir: Some(scratch.join("cache")),
+        max_instances: u32::try_from(sizes.io_charms + 16)?,
+    })
+    .await?;
+    let trivial = rows::compile_file(&sandbox, &trivial_js).await?;
+    let io_charm = rows::compile_file(&sandbox, &io_js).await?;
+
+    eprintln!("[2/7] row 1: {} trivial tasks on one thread", sizes.trivial);
+    let latency = {
+        let (sandbox, trivial) = (sandbox.clone(), trivial.clone());
+        let tasks = sizes.trivial;
+        std::thread::spawn(move || -> BenchResult<rows::Latency> {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(rows::trivial_latency(&sandbox, &trivial, tasks))
+        })
+        .join()
+        .map_err(|_| "the one-thread row panicked")??
+    };
+
+    eprintln!(
+        "[3/7] row 2: {} trivial tasks on {cores} threads",
+        sizes.throughput
+    );
+    let per_second =
+        rows::trivial_throughput(&sandbox, &trivial, sizes.throughput, cores * 2).await?;
+
+    eprintln!(
+        "[4/7] row 3: {} charms at once, each awaiting a 500 ms loopback fetch",
+        sizes.io_charms
+    );
+    let server = loopback::SlowServer::start()?;
+    let io = rows::io_bound(&sandbox, &io_charm, &server, sizes.io_charms).await?;
+
+    eprintln!("[5/7] row 4: cold and warm starts, the RSS fixture's compile");
+    let compile = rows::compile_costs(&root.join("charms-fixtures/rss.js"), &scratch).await?;
+
+    eprintln!(
+        "[6/7] idle charms: {} and {} registered, each run once",
+        sizes.idle_small, sizes.idle_large
+    );
+    let idle = idle::idle_charms(
+        &sandbox,
+        Path::new(env!("CARGO_BIN_EXE_charm-host")),
+        &root.join("charms-fixtures/counter.js"),
+        &scratch,
+        sizes.idle_small,
+        sizes.idle_large,
+    )
+    .await?;
+
+    eprintln!(
+        "[7/7] Deno baselines ({}): fresh worker x{}, reused worker x{}, pool of 5 x{}",
+        deno.version(),
+        sizes.deno_fresh,
+        sizes.deno_reused,
+        sizes.deno_pool
+    );
+    let fresh = deno.latency("fresh", sizes.deno_fresh, &trivial_js)?;
+    let reused = deno.latency("reused", sizes.deno_reused, &trivial_js)?;
+    let pool = deno.pool(sizes.deno_pool, &io_js, &server.url())?;
+
+    let table = render(&Results {
+        latency,
+        per_second,
+        io,
+        compile,
+        idle,
+        fresh,
+        reused,
+        pool,
+        deno_version: deno.version(),
+        cores,
+    });
+    print!("{table}");
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&out, &table)?;
+    eprintln!("written to {}", out.display());
+    Ok(())
+}
+
+struct Results {
+    latency: rows::Latency,
+    per_second: f64,
+    io: rows::Io,
+    compile: rows::Compile,
+    idle: idle::Idle,
+    fresh: deno::DenoLatency,
+    reused: deno::DenoLatency,
+    pool: deno::DenoPool,
+    deno_version: String,
+    cores: usize,
+}
+
+/// A target: the bound and whether smaller is better.
+enum Target {
+    AtMost(f64),
+    AtLeast(f64),
+    None,
+}
+
+impl Target {
+    fn show(&self, unit: &str) -> String {
+        match self {
+            Target::AtMost(v) => format!("≤ {} {unit}", num(*v)),
+            Target::AtLeast(v) => format!("≥ {} {unit}", num(*v)),
+            Target::None => String::new(),
+        }
+    }
+
+    fn met(&self, value: f64) -> &'static str {
+        match self {
+            Target::AtMost(v) if value <= *v => "yes",
+            Target::AtLeast(v) if value >= *v => "yes",
+            Target::None => "",
+            _ => "**no**",
+        }
+    }
+}
+
+fn num(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn render(r: &Results) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "charm-host bench, {}: {}\n\nDeno: {}. Each row measured in the same run; ratios are charm-host / Deno.\n",
+        today(),
+        stats::machine(),
+        r.deno_version
+    );
+    let _ = writeln!(
+        t,
+        "| Row | Measure | charm-host | Deno baseline | Deno | charm-host / Deno | Target | Met |"
+    );
+    let _ = writeln!(t, "|---|---|---|---|---|---|---|---|");
+    let mut row =
+        |n: &str, what: &str, value: f64, unit: &str, base: Option<(&str, f64)>, target: Target| {
+            let (how, deno, ratio) = match base {
+                Some((how, d)) => (
+                    how.to_string(),
+                    format!("{} {unit}", num(d)),
+                    format!("{:.3}", value / d),
+                ),
+                None => (String::new(), String::new(), String::new()),
+            };
+            let _ = writeln!(
+                t,
+                "| {n} | {what} | {} {unit} | {how} | {deno} | {ratio} | {} | {} |",
+                num(value),
+                target.show(unit),
+                target.met(value)
+            );
+        };
+    let l = &r.latency;
+    row(
+        "1",
+        "trivial task p50, fresh sandbox, 1 thread",
+        l.p50_us,
+        "µs",
+        Some(("fresh worker per task", r.fresh.p50_us)),
+        Target::AtMost(20.0),
+    );
+    row(
+        "1",
+        "trivial task p50 (vs reused worker)",
+        l.p50_us,
+        "µs",
+        Some(("reused worker, postMessage", r.reused.p50_us)),
+        Target::None,
+    );
+    row(
+        "1",
+        "trivial task p99, fresh sandbox, 1 thread",
+        l.p99_us,
+        "µs",
+        Some(("fresh worker per task", r.fresh.p99_us)),
+        Target::AtMost(60.0),
+    );
+    row(
+        "1",
+        "trivial task p99 (vs reused worker)",
+        l.p99_us,
+        "µs",
+        Some(("reused worker, postMessage", r.reused.p99_us)),
+        Target::None,
+    );
+    row(
+        "2",
+        &format!("trivial tasks per second, {} cores", r.cores),
+        r.per_second,
+        "tasks/s",
+        None,
+        Target::AtLeast(50_000.0),
+    );
+    let io = &r.io;
+    row(
+        "3",
+        &format!(
+            "{} charms awaiting a 500 ms fetch: completed per second",
+            io.charms
+        ),
+        io.charms_per_s,
+        "charms/s",
+        Some((
+            &format!("pool of 5 workers, {} charms", r.pool.charms),
+            r.pool.charms_per_s,
+        )),
+        Target::AtLeast(3000.0),
+    );
+    row(
+        "3",
+        "p99 delay added beyond the 500 ms",
+        io.p99_added_ms,
+        "ms",
+        Some(("pool of 5 workers", r.pool.p99_added_ms)),
+        Target::AtMost(20.0),
+    );
+    row(
+        "3",
+        "p50 delay added beyond the 500 ms",
+        io.p50_added_ms,
+        "ms",
+        None,
+        Target::None,
+    );
+    row(
+        "3",
+        "peak RSS of the process",
+        io.peak_rss as f64 / (1 << 20) as f64,
+        "MiB",
+        None,
+        Target::AtMost(1536.0),
+    );
+    let c = &r.compile;
+    row(
+        "4",
+        "cold start: pre-initialise + compile the runtime, cache it",
+        c.runtime_cold_ms,
+        "ms",
+        None,
+        Target::None,
+    );
+    row(
+        "4",
+        "warm start: compiled runtime from the cache",
+        c.runtime_warm_ms,
+        "ms",
+        None,
+        Target::None,
+    );
+    row(
+        "4",
+        &format!(
+            "register the RSS fixture: compile to bytecode ({} bytes)",
+            c.charm_bytecode_bytes
+        ),
+        c.charm_compile_ms,
+        "ms",
+        None,
+        Target::None,
+    );
+    let i = &r.idle;
+    row(
+        "4",
+        &format!(
+            "warm load of a charm before a run (bytecode from the store, {} charms)",
+            i.large
+        ),
+        i.load_for_run_us / 1e3,
+        "ms",
+        None,
+        Target::AtMost(5.0),
+    );
+    row(
+        "5",
+        &format!(
+            "disk per idle charm beyond its {}-byte source and state",
+            i.source_bytes
+        ),
+        i.disk_per_charm / 1e3,
+        "KB",
+        None,
+        Target::AtMost(200.0),
+    );
+    row(
+        "5",
+        &format!(
+            "daemon RSS per idle charm ({} vs {} registered, each run once)",
+            i.large, i.small
+        ),
+        i.rss_per_charm / 1e3,
+        "KB",
+        None,
+        Target::AtMost(200.0),
+    );
+    row(
+        "5",
+        &format!("daemon RSS with {} charms", i.large),
+        i.rss_large as f64 / (1 << 20) as f64,
+        "MiB",
+        None,
+        Target::None,
+    );
+    row(
+        "5",
+        "disk per finished run kept in history (pruned to --keep-runs)",
+        i.disk_per_run / 1e3,
+        "KB",
+        None,
+        Target::None,
+    );
+    row(
+        "5",
+        &format!(
+            "dashboard's first page of {} charms, by last run (p50)",
+            i.large
+        ),
+        i.list_page_ms,
+        "ms",
+        None,
+        Target::None,
+    );
+    let _ = writeln!(
+        t,
+        "\nFuel per trivial task: {}. The Deno pool row ran {} charms (at 5 at a time, {} would take {:.0} s).",
+        r.latency.fuel,
+        r.pool.charms,
+        r.io.charms,
+        r.io.charms as f64 / r.pool.charms_per_s
+    );
+    t
+}
+
+/// Today's date (UTC), from the system's `date`.
+fn today() -> String {
+    std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,249 @@
+//! charm-host's rows: the same `run()` path the service uses, on one sandbox.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use charm_host::capabilities::console::LogIdentity;
+use charm_host::capabilities::fetch::AllowList;
+use charm_host::compile::{compile, CompiledCharm};
+use charm_host::limits::SandboxLimits;
+use charm_host::run::{run, RunContext, StateChange};
+use charm_host::sandbox::{Sandbox, SandboxOptions, TaskSpec};
+
+use crate::loopback::{SlowServer, IO_DELAY};
+use crate::stats::{micros, percentile, proc_status_bytes, reset_peak_rss};
+
+pub type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Row 1.
+pub struct Latency {
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub fuel: u64,
+}
+
+/// Row 3.
+pub struct Io {
+    pub charms: usize,
+    pub charms_per_s: f64,
+    pub p50_added_ms: f64,
+    pub p99_added_ms: f64,
+    pub peak_rss: u64,
+}
+
+/// Row 4.
+pub struct Compile {
+    /// A process's first start: wizer pre-initialisation plus Cranelift,
+    /// written to the cache.
+    pub runtime_cold_ms: f64,
+    /// A process's later starts: the compiled runtime read from the cache.
+    pub runtime_warm_ms: f64,
+    /// Registering the RSS fixture: its source to bytecode (median).
+    pub charm_compile_ms: f64,
+    pub charm_bytecode_bytes: usize,
+}
+
+pub fn spec(allow: AllowList) -> TaskSpec {
+    TaskSpec {
+        limits: SandboxLimits::default(),
+        allow: Arc::new(allow),
+        identity: LogIdentity {
+            charm_id: "bench".to_string(),
+            ..LogIdentity::default()
+        },
+    }
+}
+
+fn context(input: serde_json::Value) -> RunContext {
+    RunContext {
+        charm_id: "bench".to_string(),
+        space: "default".to_string(),
+        integration: None,
+        run_id: "0".to_string(),
+        input,
+        now: 0,
+    }
+}
+
+pub async fn compile_file(sandbox: &Sandbox, path: &Path) -> BenchResult<CompiledCharm> {
+    let source = std::fs::read_to_string(path)?;
+    let name = path
+        .file_name()
+        .map_or("charm.js".into(), |n| n.to_string_lossy());
+    Ok(compile(sandbox, &name, &source).await?)
+}
+
+/// Row 1: `tasks` runs of the trivial charm one after another, each in a
+/// fresh sandbox task, its state carried from one run to the next.
+pub async fn trivial_latency(
+    sandbox: &Sandbox,
+    charm: &CompiledCharm,
+    tasks: usize,
+) -> BenchResult<Latency> {
+    let spec = spec(AllowList::default());
+    let ctx = context(serde_json::Value::Null);
+    let mut state = "{}".to_string();
+    let mut samples = Vec::with_capacity(tasks);
+    let mut fuel = 0;
+    for i in 0..tasks + tasks / 10 {
+        let started = Instant::now();
+        let report = run(sandbox, charm, &state, &ctx, &spec).await;
+        let elapsed = started.elapsed();
+        match report.outcome {
+            Ok(StateChange::Replace(next)) => state = next,
+            other => return Err(format!("the trivial charm failed: {other:?}").into()),
+        }
+        // The first tenth warms the pool's slots and the allocator.
+        if i >= tasks / 10 {
+            samples.push(micros(elapsed));
+            fuel = report.stats.fuel;
+        }
+    }
+    let expected = format!("{{\"count\":{}}}", tasks + tasks / 10);
+    if state != expected {
+        return Err(format!("the counter ended at {state}, expected {expected}").into());
+    }
+    Ok(Latency {
+        p50_us: percentile(&mut samples, 50.0),
+        p99_us: percentile(&mut samples, 99.0),
+        fuel,
+    })
+}
+
+/// Row 2: `tasks` trivial runs spread over every worker thread of the
+/// current (multi-threaded) runtime. Returns tasks per second.
+pub async fn trivial_throughput(
+    sandbox: &Sandbox,
+    charm: &CompiledCharm,
+    tasks: usize,
+    workers: usize,
+) -> BenchResult<f64> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..workers {
+        let (sandbox, charm) = (sandbox.clone(), charm.clone());
+        let (next, failed) = (Arc::clone(&next), Arc::clone(&failed));
+        handles.push(tokio::spawn(async move {
+            let spec = spec(AllowList::default());
+            let ctx = context(serde_json::Value::Null);
+            while next.fetch_add(1, Ordering::Relaxed) < tasks {
+                let report = run(&sandbox, &charm, "{\"count\":1}", &ctx, &spec).await;
+                if report.outcome.is_err() {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for handle in handles {
+        handle.await?;
+    }
+    let elapsed = started.elapsed();
+    match failed.load(Ordering::Relaxed) {
+        0 => Ok(tasks as f64 / elapsed.as_secs_f64()),
+        n => Err(format!("{n} of {tasks} trivial runs failed").into()),
+    }
+}
+
+/// Row 3: `charms` runs started at once, each awaiting the slow server.
+pub async fn io_bound(
+    sandbox: &Sandbox,
+    charm: &CompiledCharm,
+    server: &SlowServer,
+    charms: usize,
+) -> BenchResult<Io> {
+    let allow = AllowList::parse([server.addr.to_string()])?;
+    let spec = Arc::new(spec(allow));
+    let ctx = Arc::new(context(serde_json::json!({ "url": server.url() })));
+    // One run first: the gateway builds this allow-list's HTTP client once.
+    run(sandbox, charm, "{}", &ctx, &spec).await.outcome?;
+    let served_before = server.served();
+    reset_peak_rss();
+    let started = Instant::now();
+    let mut handles = Vec::with_capacity(charms);
+    for _ in 0..charms {
+        let (sandbox, charm) = (sandbox.clone(), charm.clone());
+        let (spec, ctx) = (Arc::clone(&spec), Arc::clone(&ctx));
+        handles.push(tokio::spawn(async move {
+            let report = run(&sandbox, &charm, "{}", &ctx, &spec).await;
+            (report.outcome, started.elapsed())
+        }));
+    }
+    let mut added_ms = Vec::with_capacity(charms);
+    for handle in handles {
+        let (outcome, done_at) = handle.await?;
+        if let Err(e) = outcome {
+            return Err(format!("an I/O-bound run failed: {e}").into());
+        }
+        added_ms.push(done_at.saturating_sub(IO_DELAY).as_secs_f64() * 1e3);
+    }
+    let wall = started.elapsed();
+    let peak_rss = proc_status_bytes("self", "VmHWM").unwrap_or(0);
+    let served = server.served() - served_before;
+    if served != charms as u64 {
+        return Err(format!("the server answered {served} requests for {charms} charms").into());
+    }
+    Ok(Io {
+        charms,
+        charms_per_s: charms as f64 / wall.as_secs_f64(),
+        p50_added_ms: percentile(&mut added_ms, 50.0),
+        p99_added_ms: percentile(&mut added_ms, 99.0),
+        peak_rss,
+    })
+}
+
+/// Row 4: a cold start (empty cache), a warm start, and the RSS fixture's
+/// compile.
+pub async fn compile_costs(rss_fixture: &Path, scratch: &Path) -> BenchResult<Compile> {
+    let cache = scratch.join("cold-cache");
+    let _ = std::fs::remove_dir_all(&cache);
+    let options = SandboxOptions {
+        cache_dir: Some(cache.clone()),
+        max_instances: 8,
+    };
+    let started = Instant::now();
+    let sandbox = Sandbox::new(options.clone()).await?;
+    let runtime_cold = started.elapsed();
+    drop(sandbox);
+    let mut warm = Vec::new();
+    let mut sandbox = None;
+    for _ in 0..5 {
+        let started = Instant::now();
+        sandbox = Some(Sandbox::new(options.clone()).await?);
+        warm.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    let sandbox = sandbox.ok_or("no sandbox")?;
+    let mut compiles = Vec::new();
+    let mut bytecode = 0;
+    for _ in 0..20 {
+        let started = Instant::now();
+        let charm = compile_file(&sandbox, rss_fixture).await?;
+        compiles.push(started.elapsed().as_secs_f64() * 1e3);
+        bytecode = charm.bytecode.len();
+    }
+    Ok(Compile {
+        runtime_cold_ms: runtime_cold.as_secs_f64() * 1e3,
+        runtime_warm_ms: percentile(&mut warm, 50.0),
+        charm_compile_ms: percentile(&mut compiles, 50.0),
+        charm_bytecode_bytes: bytecode,
+    })
+}
+
+/// Waits for `what` to hold, checking every 100 ms, for at most `limit`.
+pub async fn wait_until<F, Fut>(what: &str, limit: Duration, mut check: F) -> BenchResult<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        if started.elapsed() > limit {
+            return Err(format!("timed out after {limit:?} waiting for {what}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
