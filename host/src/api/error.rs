@@ -44,6 +44,10 @@ pub enum ApiError {
     /// 415: the body is not declared as JSON.
     #[error("send the body as JSON with `Content-Type: application/json`")]
     UnsupportedMediaType,
+    /// 503: the store cannot take writes for now (a full disk, a busy
+    /// database); the request may be retried as is.
+    #[error("{0}; try again later")]
+    Unavailable(String),
     /// 500: a fault of the service; details go to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -59,6 +63,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -98,14 +103,20 @@ impl From<RegistryError> for ApiError {
             RegistryError::Compile(c) => ApiError::Compile(c),
             e @ RegistryError::NotFound(_) => ApiError::NotFound(e.to_string()),
             e @ RegistryError::Disabled { .. } => ApiError::Conflict(e.to_string()),
-            RegistryError::Store(s) => ApiError::Internal(s.to_string()),
+            RegistryError::Store(s) => s.into(),
         }
     }
 }
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> ApiError {
-        ApiError::Internal(e.to_string())
+        match e.unavailable() {
+            Some(reason) => {
+                tracing::warn!(error = %e, "the store refused a request");
+                ApiError::Unavailable(reason.to_string())
+            }
+            None => ApiError::Internal(e.to_string()),
+        }
     }
 }
 
@@ -151,6 +162,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
             Err(rejection) => Err(query_rejection(rejection)),
+        }
+    }
+}
+
+/// A path parameter whose rejections (say, an id that is not valid UTF-8
+/// once percent-decoded) are [`ApiError`]s.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) if rejection.status().is_server_error() => {
+                Err(ApiError::Internal(rejection.body_text()))
+            }
+            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
         }
     }
 }

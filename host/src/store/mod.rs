@@ -60,6 +60,24 @@ pub enum StoreError {
     Corrupt { what: &'static str, reason: String },
 }
 
+impl StoreError {
+    /// Why the database cannot take this request for now, when the failure
+    /// is a condition that passes (a full disk, a busy or locked database)
+    /// rather than a fault: the API answers these with 503.
+    pub fn unavailable(&self) -> Option<&'static str> {
+        let StoreError::Database(sqlx::Error::Database(e)) = self else {
+            return None;
+        };
+        // SQLite's primary result code is the low byte of the extended one.
+        let code: i64 = e.code()?.parse().ok()?;
+        match code & 0xff {
+            13 => Some("the database's disk is full"),
+            5 | 6 => Some("the database is busy"),
+            _ => None,
+        }
+    }
+}
+
 /// The database.
 #[derive(Clone, Debug)]
 pub struct Store {

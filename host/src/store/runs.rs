@@ -378,12 +378,44 @@ impl Store {
         finished: &Finished,
         policy: impl FnOnce(u32) -> CharmUpdate,
     ) -> Result<Option<i64>, StoreError> {
+        let mut conn = self.write.acquire().await?;
+        let outcome = async {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let version = finish_in(&mut tx, run_id, charm_id, finished, policy).await?;
+            match version {
+                Some(_) => tx.commit().await?,
+                None => tx.rollback().await?,
+            }
+            Ok::<_, StoreError>(version.flatten())
+        }
+        .await;
+        if outcome.is_err() {
+            // After a failed write (a full disk) the connection's transaction
+            // state cannot be trusted, and reusing it was seen to hang the
+            // next statement: close it, and the pool opens a fresh one.
+            if let Err(e) = conn.close().await {
+                tracing::warn!(error = %e, "closing the write connection after a failed finish failed");
+            }
+        }
+        outcome
+    }
+}
+
+/// The body of [`Store::finish`]: `Ok(None)` when nothing is to be written
+/// (the run is no longer ours), else the state version to report.
+async fn finish_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    run_id: i64,
+    charm_id: &str,
+    finished: &Finished,
+    policy: impl FnOnce(u32) -> CharmUpdate,
+) -> Result<Option<Option<i64>>, StoreError> {
+    {
         let now = now_ms();
-        let mut tx = self.write.begin().await?;
         let failures: Option<i64> =
             sqlx::query_scalar("SELECT consecutive_failures FROM charms WHERE id = ?")
                 .bind(charm_id)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?;
         let Some(failures) = failures else {
             return Ok(None);
@@ -397,7 +429,7 @@ impl Store {
                 .bind(state)
                 .bind(now)
                 .bind(charm_id)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut **tx)
                 .await?,
             ),
             _ => None,
@@ -416,11 +448,10 @@ impl Store {
         .bind(&finished.log)
         .bind(version)
         .bind(run_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         if done.rows_affected() == 0 {
             // Not ours any more (recovered or deleted): write nothing.
-            tx.rollback().await?;
             return Ok(None);
         }
         let update = policy(u32::try_from(failures).unwrap_or(u32::MAX));
@@ -437,15 +468,16 @@ impl Store {
         .bind(&update.disable)
         .bind(now)
         .bind(charm_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         if update.disable.is_some() {
-            cancel_queued(&mut tx, charm_id, now).await?;
+            cancel_queued(tx, charm_id, now).await?;
         }
-        tx.commit().await?;
-        Ok(version)
+        Ok(Some(version))
     }
+}
 
+impl Store {
     /// Marks every run left `running` by a previous process as interrupted
     /// and queues a recovery run for each charm. Call once, before the
     /// dispatcher starts. Returns the charms that were interrupted.
