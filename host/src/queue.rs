@@ -196,15 +196,8 @@ async fn execute(d: &Dispatcher, claimed: ClaimedRun, cancel: CancellationToken)
             _ => crate::registry::DEFAULT_INTERVAL_S,
         },
     };
+    let (finished, recorded) = record(d, &claimed, finished, interval_s, &cancel).await;
     let outcome = finished.outcome;
-    let policy = d.policy;
-    let error = finished.error.clone();
-    let recorded = d
-        .store
-        .finish(claimed.id, &claimed.charm_id, &finished, |before| {
-            policy.after_run(outcome, error.as_deref(), before, interval_s, now_ms())
-        })
-        .await;
     d.metrics.running(-1);
     d.metrics
         .run_finished(outcome, started.elapsed().as_secs_f64(), finished.fuel);
@@ -224,8 +217,61 @@ async fn execute(d: &Dispatcher, claimed: ClaimedRun, cancel: CancellationToken)
             "run finished"
         ),
         Err(error) => {
-            tracing::error!(%error, outcome = %outcome, "could not record a finished run; it will be recovered as interrupted")
+            tracing::error!(%error, outcome = %outcome, "could not record a finished run before shutdown; it will be recovered as interrupted")
         }
+    }
+}
+
+/// How long a run's result is retried when the store refuses it (a full
+/// disk, a locked database) before it is recorded as a failure instead.
+const RECORD_RETRY: Duration = Duration::from_secs(2);
+/// The longest pause between attempts to record a failure.
+const RECORD_BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Records a finished run. A run whose row cannot be closed would hold its
+/// charm's single running slot until the next restart, so this never gives
+/// up while the service runs: the result is retried for [`RECORD_RETRY`];
+/// then the run is recorded as a fault that changes no state (a smaller
+/// write, and the honest outcome: its result was lost), retried with
+/// backoff. The state is written in the same transaction as the run, so it
+/// is either the new state with its run or untouched.
+async fn record(
+    d: &Dispatcher,
+    claimed: &ClaimedRun,
+    finished: Finished,
+    interval_s: u32,
+    cancel: &CancellationToken,
+) -> (Finished, Result<Option<i64>, crate::store::StoreError>) {
+    let mut finished = finished;
+    let mut pause = Duration::from_millis(50);
+    let give_up_result_at = tokio::time::Instant::now() + RECORD_RETRY;
+    loop {
+        let (outcome, error, policy) = (finished.outcome, finished.error.clone(), d.policy);
+        let result = d
+            .store
+            .finish(claimed.id, &claimed.charm_id, &finished, |before| {
+                policy.after_run(outcome, error.as_deref(), before, interval_s, now_ms())
+            })
+            .await;
+        let error = match result {
+            Ok(version) => return (finished, Ok(version)),
+            Err(error) => error,
+        };
+        if finished.outcome != RunOutcome::Fault && tokio::time::Instant::now() >= give_up_result_at
+        {
+            tracing::error!(%error, outcome = %finished.outcome, "could not record the run's result; recording it as a fault, state unchanged");
+            finished = failed(
+                RunOutcome::Fault,
+                format!("the run's result could not be stored ({error}); the state is unchanged"),
+            );
+        } else {
+            tracing::warn!(%error, retry_in_ms = pause.as_millis() as u64, "could not record a finished run; retrying");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = cancel.cancelled() => return (finished, Err(error)),
+        }
+        pause = (pause * 2).min(RECORD_BACKOFF_MAX);
     }
 }
 
