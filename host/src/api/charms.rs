@@ -1,7 +1,7 @@
 //! The `/api/charms` and `/api/runs` routes.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::error::{ApiError, ApiJson, ApiQuery};
+use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::AppState;
 use crate::registry::{is_valid_id, CharmChanges, CharmSpec};
 use crate::store::{now_ms, CharmFilter, SortKey};
@@ -102,24 +102,33 @@ async fn list(
     .into_response())
 }
 
-async fn show(State(app): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn show(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, ApiError> {
     Ok(Json(app.registry.get(&id).await?).into_response())
 }
 
 async fn update(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(changes): ApiJson<CharmChanges>,
 ) -> Result<Response, ApiError> {
     Ok(Json(app.registry.update(&id, changes).await?).into_response())
 }
 
-async fn remove(State(app): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn remove(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, ApiError> {
     app.registry.remove(&id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn state(State(app): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn state(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, ApiError> {
     let not_found = || ApiError::NotFound(format!("no charm with id `{id}`"));
     if !is_valid_id(&id) {
         return Err(not_found());
@@ -136,7 +145,7 @@ struct RunsQuery {
 
 async fn runs(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<RunsQuery>,
 ) -> Result<Response, ApiError> {
     app.registry.get(&id).await?;
@@ -155,7 +164,7 @@ struct TriggerBody {
 
 async fn trigger(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     // The body is optional: an empty one means no input.
@@ -169,7 +178,10 @@ async fn trigger(
     Ok((StatusCode::ACCEPTED, Json(queued)).into_response())
 }
 
-async fn source(State(app): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn source(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, ApiError> {
     let not_found = || ApiError::NotFound(format!("no charm with id `{id}`"));
     if !is_valid_id(&id) {
         return Err(not_found());
@@ -190,7 +202,10 @@ async fn stats(State(app): State<AppState>) -> Result<Response, ApiError> {
     Ok(Json(json!({ "counts": counts, "per_minute": per_minute })).into_response())
 }
 
-async fn run(State(app): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn run(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, ApiError> {
     let not_found = || ApiError::NotFound(format!("no run with id `{id}`"));
     let id: i64 = id.parse().map_err(|_| not_found())?;
     let run = app.store.run(id).await?.ok_or_else(not_found)?;
