@@ -50,6 +50,29 @@ pub fn warm_cache() {
     });
 }
 
+/// `unshare` running `sh -c SCRIPT sh ARGS...` (add the ARGS) in a private
+/// mount namespace, with the environment of [`charm_host`]: for tests that
+/// need their own `/etc/hosts` or a small file system. Needs root, as CI has.
+pub fn in_mount_namespace(script: &str) -> Command {
+    let mut command = Command::new("unshare");
+    command.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+        "sh",
+    ]);
+    for (key, value) in charm_host().get_envs() {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    command
+}
+
 /// The result of running the binary.
 #[derive(Debug)]
 pub struct Ran {
@@ -324,6 +347,44 @@ pub struct Daemon {
 impl Daemon {
     /// Starts a daemon on a new temporary data directory.
     pub fn start(args: &[&str]) -> Daemon {
+        Daemon::start_in(Daemon::new_dir(), args)
+    }
+
+    /// Starts a daemon on an existing data directory (a restart).
+    pub fn start_in(dir: PathBuf, args: &[&str]) -> Daemon {
+        let mut command = charm_host();
+        command.arg("serve").arg("--data-dir").arg(&dir);
+        Daemon::spawn(command, dir, args)
+    }
+
+    /// Starts a daemon whose data directory is a fresh tmpfs of `size`
+    /// (e.g. `4m`), mounted in a private mount namespace: a disk that can
+    /// really fill up. The addr file and log stay outside it.
+    pub fn start_on_tmpfs(size: &str, args: &[&str]) -> Daemon {
+        let dir = Daemon::new_dir();
+        let data = dir.join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let mut command =
+            in_mount_namespace(r#"mount -t tmpfs -o size="$1" tmpfs "$2" && shift 2 && exec "$@""#);
+        command
+            .arg(size)
+            .arg(&data)
+            .arg(charm_host().get_program())
+            .args(["serve", "--data-dir"])
+            .arg(&data);
+        Daemon::spawn(command, dir, args)
+    }
+
+    /// Runs a shell script inside the daemon's mount namespace (as root).
+    pub fn in_namespace(&self, script: &str) -> std::process::Output {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        Command::new("nsenter")
+            .args(["-t", &pid, "-m", "sh", "-c", script])
+            .output()
+            .expect("run nsenter")
+    }
+
+    fn new_dir() -> PathBuf {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
             "daemon-{}-{}",
             std::process::id(),
@@ -331,11 +392,10 @@ impl Daemon {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        Daemon::start_in(dir, args)
+        dir
     }
 
-    /// Starts a daemon on an existing data directory (a restart).
-    pub fn start_in(dir: PathBuf, args: &[&str]) -> Daemon {
+    fn spawn(mut command: Command, dir: PathBuf, args: &[&str]) -> Daemon {
         warm_cache();
         let addr_file = dir.join("addr");
         let _ = std::fs::remove_file(&addr_file);
@@ -343,16 +403,8 @@ impl Daemon {
             "daemon-{}.log",
             NEXT_DAEMON.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
         ));
-        let child = charm_host()
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--summary-interval-s",
-                "3600",
-            ])
-            .arg("--data-dir")
-            .arg(&dir)
+        let child = command
+            .args(["--listen", "127.0.0.1:0", "--summary-interval-s", "3600"])
             .arg("--addr-file")
             .arg(&addr_file)
             .args(args)
