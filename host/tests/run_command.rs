@@ -340,6 +340,42 @@ fn a_memory_bomb_hits_the_memory_limit_and_cannot_catch_it() {
 }
 
 #[test]
+fn a_giant_string_that_catches_every_error_still_ends_at_the_memory_limit() {
+    let ran = run_fixture("limit-catcher.js", &["--memory-mb", "32"]);
+    assert_eq!(ran.code, 4, "{ran:?}");
+    assert!(
+        ran.stderr.contains("exceeded the memory limit (32 MiB"),
+        "{ran:?}"
+    );
+}
+
+#[test]
+fn thousands_of_fetches_stop_at_the_fetch_count_even_when_caught() {
+    let server = TestServer::start(vec![("/", Box::new(|_| Reply::ok("text/plain", "hi")))]);
+    let input = json!({ "url": server.url("/") }).to_string();
+    let allow = server.host_port();
+    let ran = run_fixture(
+        "fetch-flood.js",
+        &[
+            "--input",
+            &input,
+            "--allow-host",
+            &allow,
+            "--max-fetches",
+            "20",
+        ],
+    );
+    assert_eq!(ran.code, 4, "{ran:?}");
+    assert!(ran.stderr.contains("20"), "the limit is named: {ran:?}");
+    assert!(ran.stdout.is_empty(), "{ran:?}");
+    assert_eq!(
+        server.requests().len(),
+        20,
+        "not one request past the limit"
+    );
+}
+
+#[test]
 fn deep_recursion_is_stopped_cleanly_and_ordinary_depths_work() {
     let ran = run_fixture("deep-recursion.js", &["--input", r#"{"depth": 5000}"#]);
     assert_eq!(ran.code, 0, "{ran:?}");
