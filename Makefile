@@ -8,12 +8,13 @@
 #   make guest-check   rebuild it and check it matches the committed runtime
 #   make run FILE=...  run one charm once, e.g. make run FILE=charms-fixtures/counter.js
 #   make bench         the performance table against Deno workers (installs Deno from PyPI if missing)
+#   make soak          1,000 hostile + 100 good charms for 10 minutes (SOAK_SECS), report in target/soak-report.md
 
 CARGO ?= cargo
 RUNTIME := host/runtime/charm-runtime.wasm
 BUILD_INFO := host/runtime/charm-runtime.build-info
 
-.PHONY: serve test e2e-deps lint guest guest-check run bench
+.PHONY: serve test e2e-deps lint guest guest-check run bench soak
 
 serve:
 	$(CARGO) build --release --locked
@@ -51,3 +52,10 @@ bench:
 	  python3 -m venv $(DENO_VENV) && $(DENO_VENV)/bin/pip install --quiet deno; fi
 	DENO="$$(command -v deno || echo $(CURDIR)/$(DENO_VENV)/bin/deno)" \
 	  $(CARGO) bench --locked -p charm-host --bench charm-bench
+
+# The crowd test of `make test`, watched for SOAK_SECS against a release build.
+SOAK_SECS ?= 600
+soak:
+	CHARM_HOST_SOAK_SECS=$(SOAK_SECS) $(CARGO) test --release --locked -p charm-host --test crowd -- --nocapture
+	cp target/release/tmp/crowd-report.md target/soak-report.md
+	@echo "report: target/soak-report.md"
