@@ -57,5 +57,5 @@ bench:
 SOAK_SECS ?= 600
 soak:
 	CHARM_HOST_SOAK_SECS=$(SOAK_SECS) $(CARGO) test --release --locked -p charm-host --test crowd -- --nocapture
-	cp target/release/tmp/crowd-report.md target/soak-report.md
+	cp target/tmp/crowd-report.md target/soak-report.md
 	@echo "report: target/soak-report.md"
