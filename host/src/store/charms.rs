@@ -439,6 +439,19 @@ impl Store {
             .collect()
     }
 
+    /// When the next enabled charm falls due after `now`, if any.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn next_due_after(&self, now: i64) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT MIN(next_run_at) FROM charms WHERE enabled = 1 AND next_run_at > ?",
+        )
+        .bind(now)
+        .fetch_one(&self.read)
+        .await?)
+    }
+
     /// Counts for metrics and the summary line.
     ///
     /// # Errors
