@@ -255,23 +255,24 @@ impl Store {
     pub async fn insert_charm(&self, new: &NewCharm) -> Result<(), StoreError> {
         let c = &new.code;
         let now = now_ms();
-        let mut tx = self.write.begin().await?;
-        let insert = sqlx::query(insert_sql()).bind(&c.id).bind(&c.space);
-        bind_code(insert, c)?
+        self.write_tx(async |conn| {
+            let insert = sqlx::query(insert_sql()).bind(&c.id).bind(&c.space);
+            bind_code(insert, c)?
+                .bind(now)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(
+                "INSERT INTO charm_state (charm_id, state, version, updated_at) VALUES (?, ?, 0, ?)",
+            )
+            .bind(&c.id)
+            .bind(&new.state)
             .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-        sqlx::query(
-            "INSERT INTO charm_state (charm_id, state, version, updated_at) VALUES (?, ?, 0, ?)",
-        )
-        .bind(&c.id)
-        .bind(&new.state)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+            Ok(())
+        })
+        .await
     }
 
     /// One charm, or `None`.
@@ -361,26 +362,32 @@ impl Store {
         E: From<StoreError>,
     {
         let now = now_ms();
-        let mut tx = self.write.begin().await.map_err(StoreError::from)?;
-        let row = sqlx::query("SELECT * FROM charms WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
-        let Some(row) = row else { return Ok(None) };
-        let before = code_from(&row)?;
-        let mut c = before.clone();
-        change(&mut c)?;
-        bind_code(sqlx::query(update_sql()), &c)?
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
-        if before.enabled && !c.enabled {
-            cancel_queued(&mut tx, id, now).await?;
+        let found = self
+            .write_tx(async |conn| -> Result<bool, E> {
+                let row = sqlx::query("SELECT * FROM charms WHERE id = ?")
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(StoreError::from)?;
+                let Some(row) = row else { return Ok(false) };
+                let before = code_from(&row)?;
+                let mut c = before.clone();
+                change(&mut c)?;
+                bind_code(sqlx::query(update_sql()), &c)?
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(StoreError::from)?;
+                if before.enabled && !c.enabled {
+                    cancel_queued(conn, id, now).await?;
+                }
+                Ok(true)
+            })
+            .await?;
+        if !found {
+            return Ok(None);
         }
-        tx.commit().await.map_err(StoreError::from)?;
         Ok(self.charm(id).await?)
     }
 

@@ -29,8 +29,10 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
+use sqlx::Connection;
 
 pub use charms::{
     CharmCode, CharmFilter, CharmPatch, CharmRecord, Counts, MinuteStats, NewCharm, SortKey,
@@ -132,6 +134,44 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
+    }
+
+    /// Runs `body` in one write transaction and commits it.
+    ///
+    /// Every multi-statement write goes through here. When `body` fails the
+    /// transaction is rolled back at once; when the commit or the rollback
+    /// fails, the connection is closed and the pool opens a fresh one. A
+    /// connection reused after a COMMIT that failed on a full disk was seen
+    /// to hang its next statement, stalling every write of the service
+    /// (`tests/adversarial.rs`, the full-disk case).
+    ///
+    /// # Errors
+    /// `body`'s error, or the database's.
+    pub(crate) async fn write_tx<T, E>(
+        &self,
+        body: impl AsyncFnOnce(&mut SqliteConnection) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut conn = self.write.acquire().await.map_err(StoreError::from)?;
+        let mut tx = conn.begin().await.map_err(StoreError::from)?;
+        let (result, clean) = match body(&mut tx).await {
+            Ok(value) => match tx.commit().await {
+                Ok(()) => (Ok(value), true),
+                Err(e) => (Err(StoreError::from(e).into()), false),
+            },
+            Err(e) => {
+                let clean = tx.rollback().await.is_ok();
+                (Err(e), clean)
+            }
+        };
+        if !clean {
+            if let Err(e) = conn.close().await {
+                tracing::warn!(error = %e, "closing a write connection after a failed transaction failed");
+            }
+        }
+        result
     }
 
     /// Closes both pools, waiting for connections to be returned.

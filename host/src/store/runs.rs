@@ -305,10 +305,8 @@ impl Store {
         trigger: Trigger,
         input: Option<&str>,
     ) -> Result<Option<Enqueued>, StoreError> {
-        let mut tx = self.write.begin().await?;
-        let queued = enqueue_in(&mut tx, charm_id, trigger, input).await?;
-        tx.commit().await?;
-        Ok(queued)
+        self.write_tx(async |conn| enqueue_in(conn, charm_id, trigger, input).await)
+            .await
     }
 
     /// Queues a scheduled run and moves the charm's next run to
@@ -321,15 +319,16 @@ impl Store {
         charm_id: &str,
         next_run_at: i64,
     ) -> Result<Option<Enqueued>, StoreError> {
-        let mut tx = self.write.begin().await?;
-        let queued = enqueue_in(&mut tx, charm_id, Trigger::Schedule, None).await?;
-        sqlx::query("UPDATE charms SET next_run_at = ? WHERE id = ?")
-            .bind(next_run_at)
-            .bind(charm_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(queued)
+        self.write_tx(async |conn| {
+            let queued = enqueue_in(conn, charm_id, Trigger::Schedule, None).await?;
+            sqlx::query("UPDATE charms SET next_run_at = ? WHERE id = ?")
+                .bind(next_run_at)
+                .bind(charm_id)
+                .execute(&mut *conn)
+                .await?;
+            Ok(queued)
+        })
+        .await
     }
 
     /// Claims the most urgent queued run whose charm is enabled and not
@@ -378,103 +377,100 @@ impl Store {
         finished: &Finished,
         policy: impl FnOnce(u32) -> CharmUpdate,
     ) -> Result<Option<i64>, StoreError> {
-        let mut conn = self.write.acquire().await?;
-        let outcome = async {
-            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            let version = finish_in(&mut tx, run_id, charm_id, finished, policy).await?;
-            match version {
-                Some(_) => tx.commit().await?,
-                None => tx.rollback().await?,
-            }
-            Ok::<_, StoreError>(version.flatten())
-        }
-        .await;
-        if outcome.is_err() {
-            // After a failed write (a full disk) the connection's transaction
-            // state cannot be trusted, and reusing it was seen to hang the
-            // next statement: close it, and the pool opens a fresh one.
-            if let Err(e) = conn.close().await {
-                tracing::warn!(error = %e, "closing the write connection after a failed finish failed");
-            }
-        }
-        outcome
+        let version = self
+            .write_tx(async |conn| finish_in(conn, run_id, charm_id, finished, policy).await)
+            .await?;
+        Ok(version.flatten())
     }
 }
 
 /// The body of [`Store::finish`]: `Ok(None)` when nothing is to be written
-/// (the run is no longer ours), else the state version to report.
+/// (the charm is gone or the run is no longer ours), else the state version
+/// to report.
 async fn finish_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    conn: &mut SqliteConnection,
     run_id: i64,
     charm_id: &str,
     finished: &Finished,
     policy: impl FnOnce(u32) -> CharmUpdate,
 ) -> Result<Option<Option<i64>>, StoreError> {
-    {
-        let now = now_ms();
-        let failures: Option<i64> =
-            sqlx::query_scalar("SELECT consecutive_failures FROM charms WHERE id = ?")
-                .bind(charm_id)
-                .fetch_optional(&mut **tx)
-                .await?;
-        let Some(failures) = failures else {
-            return Ok(None);
-        };
-        let version: Option<i64> = match &finished.new_state {
-            Some(state) if finished.outcome == RunOutcome::Ok => Some(
-                sqlx::query_scalar(
-                    "UPDATE charm_state SET state = ?, version = version + 1, updated_at = ? \
+    let now = now_ms();
+    let failures: Option<i64> =
+        sqlx::query_scalar("SELECT consecutive_failures FROM charms WHERE id = ?")
+            .bind(charm_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(failures) = failures else {
+        return Ok(None);
+    };
+    // Not ours any more (recovered, or finished already): write nothing.
+    // Checked first, because the state is written before the run row.
+    let ours: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM runs WHERE id = ? AND status = 'running'")
+            .bind(run_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if ours.is_none() {
+        return Ok(None);
+    }
+    let version: Option<i64> = match &finished.new_state {
+        Some(state) if finished.outcome == RunOutcome::Ok => Some(
+            sqlx::query_scalar(
+                "UPDATE charm_state SET state = ?, version = version + 1, updated_at = ? \
                      WHERE charm_id = ? RETURNING version",
-                )
-                .bind(state)
-                .bind(now)
-                .bind(charm_id)
-                .fetch_one(&mut **tx)
-                .await?,
-            ),
-            _ => None,
-        };
-        let done = sqlx::query(
-            "UPDATE runs SET status = 'done', outcome = ?, error = ?, finished_at = ?, fuel = ?, \
+            )
+            .bind(state)
+            .bind(now)
+            .bind(charm_id)
+            .fetch_one(&mut *conn)
+            .await?,
+        ),
+        _ => None,
+    };
+    let done = sqlx::query(
+        "UPDATE runs SET status = 'done', outcome = ?, error = ?, finished_at = ?, fuel = ?, \
              memory_bytes = ?, duration_ms = ?, log = ?, state_version = ? \
              WHERE id = ? AND status = 'running'",
-        )
-        .bind(finished.outcome.as_str())
-        .bind(&finished.error)
-        .bind(now)
-        .bind(clamp_i64(finished.fuel))
-        .bind(clamp_i64(finished.memory_bytes))
-        .bind(clamp_i64(finished.duration_ms))
-        .bind(&finished.log)
-        .bind(version)
-        .bind(run_id)
-        .execute(&mut **tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            // Not ours any more (recovered or deleted): write nothing.
-            return Ok(None);
-        }
-        let update = policy(u32::try_from(failures).unwrap_or(u32::MAX));
-        sqlx::query(
-            "UPDATE charms SET consecutive_failures = ?, next_run_at = COALESCE(?, next_run_at), \
+    )
+    .bind(finished.outcome.as_str())
+    .bind(&finished.error)
+    .bind(now)
+    .bind(clamp_i64(finished.fuel))
+    .bind(clamp_i64(finished.memory_bytes))
+    .bind(clamp_i64(finished.duration_ms))
+    .bind(&finished.log)
+    .bind(version)
+    .bind(run_id)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        // Cannot happen (the one write connection serialises writers); an
+        // error rolls the state back if it ever does.
+        return Err(super::corrupt(
+            "runs",
+            format!("run {run_id} changed during its finish"),
+        ));
+    }
+    let update = policy(u32::try_from(failures).unwrap_or(u32::MAX));
+    sqlx::query(
+        "UPDATE charms SET consecutive_failures = ?, next_run_at = COALESCE(?, next_run_at), \
              enabled = CASE WHEN ? IS NULL THEN enabled ELSE 0 END, \
              disabled_reason = COALESCE(?, disabled_reason), \
              disabled_at = CASE WHEN ? IS NULL THEN disabled_at ELSE ? END WHERE id = ?",
-        )
-        .bind(i64::from(update.consecutive_failures))
-        .bind(update.next_run_at)
-        .bind(&update.disable)
-        .bind(&update.disable)
-        .bind(&update.disable)
-        .bind(now)
-        .bind(charm_id)
-        .execute(&mut **tx)
-        .await?;
-        if update.disable.is_some() {
-            cancel_queued(tx, charm_id, now).await?;
-        }
-        Ok(Some(version))
+    )
+    .bind(i64::from(update.consecutive_failures))
+    .bind(update.next_run_at)
+    .bind(&update.disable)
+    .bind(&update.disable)
+    .bind(&update.disable)
+    .bind(now)
+    .bind(charm_id)
+    .execute(&mut *conn)
+    .await?;
+    if update.disable.is_some() {
+        cancel_queued(conn, charm_id, now).await?;
     }
+    Ok(Some(version))
 }
 
 impl Store {
