@@ -11,8 +11,8 @@
 #   make soak          1,000 hostile + 100 good charms for 10 minutes (SOAK_SECS), report in target/soak-report.md
 
 CARGO ?= cargo
-RUNTIME := host/runtime/charm-runtime.wasm
-BUILD_INFO := host/runtime/charm-runtime.build-info
+RUNTIME := engine/runtime/charm-runtime.wasm
+BUILD_INFO := engine/runtime/charm-runtime.build-info
 
 .PHONY: serve test e2e-deps lint guest guest-check run bench soak
 

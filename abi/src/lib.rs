@@ -1,87 +1,189 @@
-//! The guest/host boundary of charm-host, version 1.
+//! The guest/host boundary of charm-host, version 2.
 //!
-//! Every name that crosses the boundary between the `charm-runtime` guest (a
-//! Javy plugin running QuickJS inside WebAssembly) and the `charm-host`
-//! process is defined here, once, and both sides depend on this crate. The
-//! boundary is deliberately small:
+//! Every name, signature and payload format that crosses the boundary between
+//! the `charm-runtime` guest (a Javy plugin running QuickJS inside
+//! WebAssembly) and the `charm-host` process is defined here, once, and both
+//! sides depend on this crate. The boundary is deliberately small:
 //!
-//! * the guest **imports** three host functions from the module
-//!   [`IMPORT_MODULE`] (`console`, `fetch`, `fetch-take`), plus WASI preview 1;
-//! * the guest **exports** [`export::INITIALIZE`] (run once, before the
-//!   snapshot is taken), [`export::COMPILE`] and [`export::RUN`], and the
-//!   canonical allocator [`export::REALLOC`] through which the host places
-//!   inputs in guest memory.
-//!
-//! Results come back through a fixed "return area" of three little-endian
-//! `u32`s (status, pointer, length), the same convention as Javy's own
-//! `compile-src`.
+//! * the guest **imports** the host functions listed in [`import::ALL`] from
+//!   the module [`IMPORT_MODULE`], plus WASI preview 1;
+//! * the guest **exports** the functions listed in [`export::ALL`]: an
+//!   initialiser run once before the snapshot is taken, `charm-compile`,
+//!   `charm-run`, and the allocator through which the host places inputs in
+//!   guest memory;
+//! * results come back through a fixed [`ret_area`] of three little-endian
+//!   `u32`s (status, pointer, length), the convention of Javy's own
+//!   `compile-src`; payloads with metadata use the [`envelope`] format;
+//! * a failure is a JSON payload whose fields and kinds are in [`error`]: the
+//!   host classifies failures by their [`error::ErrorKind`] code, never by
+//!   their message text.
 //!
 //! # Compatibility
 //!
-//! Any change to a name, a signature or a payload format below is a breaking
+//! Any change to a name, a signature or a payload format is a breaking
 //! change: bump [`ABI_VERSION`] and the version suffix of [`IMPORT_MODULE`],
 //! rebuild the runtime (`make guest`), and keep the host able to say which
-//! version it found. The host refuses a runtime whose `import_namespace`
-//! custom section does not equal [`IMPORT_MODULE`].
+//! version it found. The guest writes [`IMPORT_MODULE`] into its
+//! [`IMPORT_NAMESPACE_SECTION`] custom section (the Javy convention), and the
+//! host refuses a runtime whose section says anything else.
+//!
+//! | version | change |
+//! |---|---|
+//! | 1 | `console`, `fetch`, `fetch-take`; errors as `{name, message, stack}` |
+//! | 2 | errors carry a `kind` (and a `limit` for limit errors); fetch failures say their kind |
 #![no_std]
+#![warn(missing_docs)]
+
+pub mod envelope;
+pub mod error;
+pub mod ret_area;
 
 /// The version of this boundary; the suffix of [`IMPORT_MODULE`].
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// The wasm import module under which the host provides its capabilities.
-/// It is also written to the runtime's `import_namespace` custom section (the
-/// Javy convention), which is how the host checks the version of a runtime.
-pub const IMPORT_MODULE: &str = "charm-host-v1";
+pub const IMPORT_MODULE: &str = "charm-host-v2";
 
-/// Names of the host functions the guest imports from [`IMPORT_MODULE`].
-pub mod import {
-    /// `console(level: i32, ptr: i32, len: i32)`: one console line, UTF-8.
-    /// `level` is a [`crate::LogLevel`]. The host may end the run (trap) when
-    /// the run's log volume limit is exceeded.
-    pub const CONSOLE: &str = "console";
+/// The name of the custom section in which the guest records the import
+/// module it was built for (Javy's `import_namespace!`).
+pub const IMPORT_NAMESPACE_SECTION: &str = "import_namespace";
 
-    /// `fetch(ptr: i32, len: i32) -> i32`: perform the HTTP request described
-    /// by the JSON at `ptr..ptr+len` (see [`crate::fetch`]) and return the
-    /// length of the response envelope, which the host keeps until
-    /// [`FETCH_TAKE`] copies it into guest memory. A denied or failed request
-    /// is a response envelope with an `error` field, not a trap; the host
-    /// traps only when a limit of the run is exceeded.
-    pub const FETCH: &str = "fetch";
-
-    /// `fetch-take(ptr: i32, len: i32) -> i32`: copy the pending response
-    /// envelope into `ptr..ptr+len` and return the number of bytes written.
-    pub const FETCH_TAKE: &str = "fetch-take";
+/// Whether two strings are equal, usable in constants: the guest and the
+/// host check at build time that literals they must repeat (link names,
+/// serde field names) are the ABI's.
+pub const fn same_str(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
-/// Names of the functions the guest exports.
+/// The WebAssembly value types the boundary uses (wasm32: pointers and
+/// lengths are `i32`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValType {
+    /// A 32-bit integer, pointer or length.
+    I32,
+    /// A 64-bit integer.
+    I64,
+}
+
+/// A function that crosses the boundary: its name and signature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Function {
+    /// The import or export name.
+    pub name: &'static str,
+    /// Parameter types, in order.
+    pub params: &'static [ValType],
+    /// Result types, in order.
+    pub results: &'static [ValType],
+}
+
+use ValType::I32;
+
+/// The host functions the guest imports from [`IMPORT_MODULE`]. Each host
+/// capability owns some of them; [`ALL`](import::ALL) is the whole table,
+/// which the host validates a runtime against.
+pub mod import {
+    use super::{Function, I32};
+
+    /// `console(level, ptr, len)`: one console line, UTF-8. `level` is a
+    /// [`crate::LogLevel`]. The host may end the run (trap) when the run's
+    /// log volume limit is exceeded.
+    pub const CONSOLE: Function = Function {
+        name: "console",
+        params: &[I32, I32, I32],
+        results: &[],
+    };
+
+    /// `fetch(ptr, len) -> len`: perform the HTTP request described by the
+    /// JSON at `ptr..ptr+len` (see [`crate::envelope`]) and return the length
+    /// of the response envelope, which the host keeps until [`FETCH_TAKE`]
+    /// copies it into guest memory. A denied or failed request is a response
+    /// envelope with an `error`, not a trap; the host traps only when a limit
+    /// of the run is exceeded.
+    pub const FETCH: Function = Function {
+        name: "fetch",
+        params: &[I32, I32],
+        results: &[I32],
+    };
+
+    /// `fetch-take(ptr, len) -> written`: copy the pending response envelope
+    /// into `ptr..ptr+len` and return the number of bytes written.
+    pub const FETCH_TAKE: Function = Function {
+        name: "fetch-take",
+        params: &[I32, I32],
+        results: &[I32],
+    };
+
+    /// Every import of this version.
+    pub const ALL: &[Function] = &[CONSOLE, FETCH, FETCH_TAKE];
+}
+
+/// The functions the guest exports.
 pub mod export {
+    use super::{Function, I32};
+
     /// `initialize-runtime()`: builds the QuickJS runtime and evaluates the
     /// charm prelude. The host runs it once under `wasmtime-wizer` and keeps
-    /// the resulting memory as the pre-initialised snapshot.
-    pub const INITIALIZE: &str = "initialize-runtime";
+    /// the resulting memory as the pre-initialised snapshot; the snapshot no
+    /// longer exports it.
+    pub const INITIALIZE: Function = Function {
+        name: "initialize-runtime",
+        params: &[],
+        results: &[],
+    };
 
     /// `cabi_realloc(old_ptr, old_len, align, new_len) -> ptr`: the guest's
     /// allocator, used by the host to place inputs in guest memory.
-    pub const REALLOC: &str = "cabi_realloc";
+    pub const REALLOC: Function = Function {
+        name: "cabi_realloc",
+        params: &[I32, I32, I32, I32],
+        results: &[I32],
+    };
 
     /// `charm-compile(src_ptr, src_len, name_ptr, name_len) -> ret_area_ptr`:
     /// compile a charm's source (an ES module) to QuickJS bytecode, then
     /// evaluate it once to check that it exports a `bgUpdater` function.
-    /// On success the payload is the bytecode; on failure it is a
-    /// [`crate::Status::Error`] JSON error.
-    pub const COMPILE: &str = "charm-compile";
+    /// On success the payload is an [`crate::envelope`] of
+    /// `{"integration": string | null}` and the bytecode; on failure it is
+    /// an [`crate::error`] payload.
+    pub const COMPILE: Function = Function {
+        name: "charm-compile",
+        params: &[I32, I32, I32, I32],
+        results: &[I32],
+    };
 
     /// `charm-run(bytecode_ptr, bytecode_len, input_ptr, input_len) -> ret_area_ptr`:
     /// load the bytecode, evaluate the module, call
     /// `bgUpdater(input.state, input.ctx)` and settle its promise. On success
     /// the payload is the new state as JSON text, or empty when `bgUpdater`
     /// returned `undefined` (keep the old state).
-    pub const RUN: &str = "charm-run";
+    pub const RUN: Function = Function {
+        name: "charm-run",
+        params: &[I32, I32, I32, I32],
+        results: &[I32],
+    };
+
+    /// The exports a pre-initialised snapshot must have (the initialiser is
+    /// gone by then).
+    pub const ALL: &[Function] = &[REALLOC, COMPILE, RUN];
 
     /// The `__stack_pointer` global (mutable `i32`). After an out-of-bounds
     /// trap, a value above [`crate::SHADOW_STACK_BYTES`] means the shadow
     /// stack overflowed (wrapped below zero).
     pub const STACK_POINTER: &str = "__stack_pointer";
+
+    /// The guest's linear memory.
+    pub const MEMORY: &str = "memory";
 }
 
 /// Size of the runtime's shadow stack (QuickJS's C stack), placed at the
@@ -95,8 +197,7 @@ pub const SHADOW_STACK_BYTES: u32 = 4 * 1024 * 1024;
 pub enum Status {
     /// The payload is the result.
     Ok = 0,
-    /// The payload is a JSON object `{"name", "message", "stack"}` describing
-    /// a JavaScript error (or a runtime error the guest could describe).
+    /// The payload is an [`error`] payload.
     Error = 1,
 }
 
@@ -138,68 +239,38 @@ impl LogLevel {
     }
 }
 
-/// The envelope used for payloads that carry metadata and bytes: a
-/// little-endian `u32` giving the length of a JSON metadata object, the
-/// metadata, then the bytes.
-///
-/// * A successful [`export::COMPILE`] returns `{"integration": string | null}`
-///   and the bytecode.
-/// * The response to [`import::FETCH`] is
-///   `{"status", "statusText", "url", "redirected", "headers": [[name, value], ...]}`
-///   and the body, or `{"error": string}` and no body for a request that was
-///   refused or failed, which the guest throws as a `TypeError` (as `fetch`
-///   does in browsers).
-///
-/// The fetch *request* the guest sends is plain JSON:
-/// `{"url": string, "method": string, "headers": [[name, value], ...], "body": string | null}`.
-pub mod envelope {
-    /// Size of the metadata length prefix.
-    pub const PREFIX_LEN: usize = 4;
-
-    /// Splits an envelope into its JSON metadata and its bytes. Returns
-    /// `None` when the envelope is shorter than its own prefix says.
-    pub fn split(envelope: &[u8]) -> Option<(&[u8], &[u8])> {
-        let prefix = envelope.get(..PREFIX_LEN)?;
-        let meta_len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
-        let rest = &envelope[PREFIX_LEN..];
-        if meta_len > rest.len() {
-            return None;
-        }
-        Some(rest.split_at(meta_len))
-    }
-
-    /// The prefix to write before `meta_len` bytes of metadata.
-    pub fn prefix(meta_len: u32) -> [u8; PREFIX_LEN] {
-        meta_len.to_le_bytes()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn envelope_round_trip() {
-        let meta = br#"{"status":200}"#;
-        let mut envelope = [0u8; 64];
-        let prefix = envelope::prefix(meta.len() as u32);
-        envelope[..4].copy_from_slice(&prefix);
-        envelope[4..4 + meta.len()].copy_from_slice(meta);
-        envelope[4 + meta.len()..4 + meta.len() + 2].copy_from_slice(b"hi");
-        let (m, body) = envelope::split(&envelope[..4 + meta.len() + 2]).unwrap();
-        assert_eq!(m, meta);
-        assert_eq!(body, b"hi");
+    fn the_import_module_carries_the_version() {
+        let mut digits = [0u8; 10];
+        let mut n = ABI_VERSION;
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let suffix = &digits[i..];
+        let module = IMPORT_MODULE.as_bytes();
+        assert!(module.ends_with(suffix));
+        assert_eq!(
+            module[module.len() - suffix.len() - 2..module.len() - suffix.len()],
+            *b"-v"
+        );
     }
 
     #[test]
-    fn truncated_envelope_is_rejected() {
-        assert!(envelope::split(&[9, 0, 0, 0, b'{']).is_none());
-        assert!(envelope::split(&[1, 0]).is_none());
-    }
-
-    #[test]
-    fn import_module_carries_the_version() {
-        assert!(IMPORT_MODULE.ends_with("-v1"));
-        assert_eq!(ABI_VERSION, 1);
+    fn names_are_unique() {
+        for (i, a) in import::ALL.iter().enumerate() {
+            for b in &import::ALL[i + 1..] {
+                assert_ne!(a.name, b.name);
+            }
+        }
     }
 }

@@ -8,6 +8,8 @@ mod support;
 
 use std::path::Path;
 
+use charm_store::sqlite::SqliteStore;
+use charm_store::{CharmId, RunOutcome, RunStatus, Store};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{json, Value};
@@ -201,17 +203,6 @@ fn fuzzed_api_requests_never_get_a_500_or_take_the_daemon_down() {
 // ---------------------------------------------------------------------------
 // Crashes and faults
 
-/// A loopback server whose every answer takes `ms`.
-fn slow_server(ms: u64) -> TestServer {
-    TestServer::start(vec![(
-        "/slow",
-        Box::new(move |_| {
-            std::thread::sleep(std::time::Duration::from_millis(ms));
-            Reply::ok("text/plain", "slow")
-        }),
-    )])
-}
-
 fn stats(d: &Daemon) -> Value {
     let (status, stats) = d.get("/api/stats");
     assert_eq!(status, 200, "{stats}");
@@ -222,7 +213,7 @@ fn stats(d: &Daemon) -> Value {
 fn repeated_kill_9_under_load_loses_and_duplicates_no_state() {
     const CHARMS: usize = 200;
     const KILLS: usize = 3;
-    let server = slow_server(2_000);
+    let server = support::slow_server(2_000);
     let args = ["--max-concurrent", "300"];
     let mut d = Daemon::start(&args);
     let ids: Vec<String> = (0..CHARMS)
@@ -263,14 +254,15 @@ fn repeated_kill_9_under_load_loses_and_duplicates_no_state() {
         .build()
         .unwrap()
         .block_on(async {
-            let store = charm_host::store::Store::open(&db).await.unwrap();
+            let store = SqliteStore::open(&db).await.unwrap();
             let mut interrupted = 0;
             for id in &ids {
-                let state = store.state(id).await.unwrap().unwrap();
-                let runs = store.runs_of(id, 1000).await.unwrap();
+                let id = CharmId::parse(id).expect("a charm id");
+                let state = store.state(&id).await.unwrap().unwrap();
+                let runs = store.runs_of(&id, 1000).await.unwrap();
                 let mut versions: Vec<i64> = runs
                     .iter()
-                    .filter(|r| r.outcome.as_deref() == Some("ok"))
+                    .filter(|r| r.outcome == Some(RunOutcome::Ok))
                     .map(|r| r.state_version.expect("an ok run records its version"))
                     .collect();
                 versions.sort_unstable();
@@ -280,10 +272,10 @@ fn repeated_kill_9_under_load_loses_and_duplicates_no_state() {
                 assert_eq!(count, json!(state.version), "charm {id}: {}", state.state);
                 assert!(runs
                     .iter()
-                    .all(|r| r.status == "done" || r.status == "queued"));
+                    .all(|r| r.status == RunStatus::Done || r.status == RunStatus::Queued));
                 interrupted += runs
                     .iter()
-                    .filter(|r| r.outcome.as_deref() == Some("interrupted"))
+                    .filter(|r| r.outcome == Some(RunOutcome::Interrupted))
                     .count();
             }
             store.close().await;
@@ -297,7 +289,7 @@ fn repeated_kill_9_under_load_loses_and_duplicates_no_state() {
 
 #[test]
 fn a_full_disk_fails_runs_cleanly_keeps_reads_and_recovers() {
-    let server = slow_server(1_500);
+    let server = support::slow_server(1_500);
     let d = Daemon::start_on_tmpfs("6m", &[]);
     // Waits on the network (so the disk can fill meanwhile), then returns
     // a 400 KB state.

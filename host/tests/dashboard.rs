@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::json;
-use support::{http, Daemon};
+use support::Daemon;
 
 #[test]
 fn an_operator_finds_a_failing_charm_disables_it_and_runs_another() {
@@ -24,39 +24,14 @@ fn an_operator_finds_a_failing_charm_disables_it_and_runs_another() {
         "{chromium} is missing: run `make e2e-deps` (apt-get install chromium)"
     );
 
-    let d = Daemon::start(&["--token", "dash-token"]);
-    let auth = [
-        ("authorization", "Bearer dash-token"),
-        ("content-type", "application/json"),
-    ];
-    let register = |fixture: &str| {
-        let source = std::fs::read_to_string(support::fixture(fixture)).unwrap();
-        let body = json!({ "source": source, "name": fixture, "interval_s": 3600, "space": "e2e" })
-            .to_string();
-        let (status, charm) = http(&d.addr, "POST", "/api/charms", &auth, Some(body.as_bytes()));
-        assert_eq!(status, 201, "{charm}");
-        charm["id"].as_str().unwrap().to_string()
-    };
-    let run = |id: &str| {
-        let (status, queued) = http(
-            &d.addr,
-            "POST",
-            &format!("/api/charms/{id}/run"),
-            &auth,
-            Some(b"{}"),
-        );
-        assert_eq!(status, 202, "{queued}");
-        let run_id = queued["run_id"].as_i64().unwrap();
-        support::wait_for("the run", 30, || {
-            let (_, r) = http(&d.addr, "GET", &format!("/api/runs/{run_id}"), &auth, None);
-            (r["status"] == "done").then_some(())
-        });
-    };
+    let d = Daemon::start_with_token("dash-token", &[]);
+    let register =
+        |fixture: &str| d.register(fixture, json!({ "interval_s": 3600, "space": "e2e" }));
     let failing = register("thrower.js");
     let good = register("counter.js");
     let xss = register("xss.js");
     for id in [&failing, &good, &xss] {
-        run(id);
+        d.run_now(id, json!(null));
     }
 
     let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e");

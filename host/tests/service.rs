@@ -4,27 +4,11 @@
 
 mod support;
 
-use std::thread;
-use std::time::Duration;
-
 use serde_json::{json, Value};
-use support::{charm_host, http, wait_for, Daemon, Reply, TestServer};
+use support::{charm_host, http, wait_for, Daemon, TestServer};
 
-/// A loopback server whose `/slow?ms=N` answers after N milliseconds.
 fn slow_server() -> TestServer {
-    TestServer::start(vec![(
-        "/slow",
-        Box::new(|req| {
-            let ms: u64 = req
-                .path
-                .split("ms=")
-                .nth(1)
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(1000);
-            thread::sleep(Duration::from_millis(ms));
-            Reply::ok("text/plain", "slow")
-        }),
-    )])
+    support::slow_server(1000)
 }
 
 fn runs_of(d: &Daemon, id: &str) -> Vec<Value> {
@@ -37,13 +21,6 @@ fn charm(d: &Daemon, id: &str) -> Value {
     let (status, body) = d.get(&format!("/api/charms/{id}"));
     assert_eq!(status, 200, "{body}");
     body
-}
-
-fn wait_running(d: &Daemon, run_id: i64) {
-    wait_for(&format!("run {run_id} to start"), 30, || {
-        let (_, run) = d.get(&format!("/api/runs/{run_id}"));
-        (run["status"] == "running").then_some(())
-    });
 }
 
 fn trigger(d: &Daemon, id: &str) -> Value {
@@ -112,7 +89,7 @@ fn manual_runs_go_before_scheduled_work_and_triggers_coalesce() {
 
     // Occupy the only slot, let scheduled runs pile up behind it.
     let blocker = trigger(&d, &slow)["run_id"].as_i64().unwrap();
-    wait_running(&d, blocker);
+    d.wait_running(blocker);
     let queued_scheduled = |id: &str| {
         runs_of(&d, id)
             .into_iter()
@@ -271,7 +248,7 @@ fn a_killed_daemon_recovers_interrupted_runs_without_losing_or_duplicating_state
     );
     assert_eq!(d.run_now(&id, Value::Null)["outcome"], "ok");
     let in_flight = trigger(&d, &id)["run_id"].as_i64().unwrap();
-    wait_running(&d, in_flight);
+    d.wait_running(in_flight);
     d.signal("-KILL");
     assert_eq!(d.wait_exit(10), None, "killed by a signal");
 
@@ -314,7 +291,7 @@ fn graceful_shutdown_lets_runs_finish_within_the_grace_period() {
         json!({ "interval_s": 3600, "allowed_hosts": [server.host_port()], "state": { "url": server.url("/slow?ms=1500") } }),
     );
     let run_id = trigger(&d, &id)["run_id"].as_i64().unwrap();
-    wait_running(&d, run_id);
+    d.wait_running(run_id);
     d.signal("-TERM");
     assert_eq!(d.wait_exit(30), Some(0), "{}", d.log_text());
     let log = d.log_text();
@@ -336,7 +313,7 @@ fn graceful_shutdown_cancels_runs_that_outlast_the_grace_period() {
         json!({ "interval_s": 3600, "allowed_hosts": [server.host_port()], "state": { "url": server.url("/slow?ms=20000") } }),
     );
     let run_id = trigger(&d, &id)["run_id"].as_i64().unwrap();
-    wait_running(&d, run_id);
+    d.wait_running(run_id);
     d.signal("-TERM");
     assert_eq!(d.wait_exit(15), Some(0), "{}", d.log_text());
     let dir = d.dir.clone();

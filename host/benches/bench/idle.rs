@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use charm_host::limits::SandboxLimits;
-use charm_host::registry::{CharmSpec, Registry};
-use charm_host::sandbox::Sandbox;
-use charm_host::scheduler::SchedulePolicy;
-use charm_host::store::Store;
+use std::sync::Arc;
+
+use charm_engine::limits::SandboxLimits;
+use charm_engine::Sandbox;
+use charm_host::service::{CharmSpec, Registry, SchedulePolicy};
+use charm_store::sqlite::SqliteStore;
+use charm_store::Store;
 use futures_util::stream::{self, StreamExt};
 
 use crate::rows::{wait_until, BenchResult};
@@ -54,9 +56,9 @@ async fn register(
     source: &str,
     range: std::ops::Range<usize>,
 ) -> BenchResult<()> {
-    let store = Store::open(db).await?;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(db).await?);
     let registry = Registry::new(
-        store.clone(),
+        Arc::clone(&store),
         sandbox.clone(),
         SandboxLimits::default(),
         SchedulePolicy::default(),
@@ -237,9 +239,9 @@ pub async fn idle_charms(
         }
     }
     // What a run reads before it starts: bytecode and settings.
-    let store = Store::open(&large_db).await?;
+    let store = SqliteStore::open(&large_db).await?;
     let (page, _) = store
-        .charms(&charm_host::store::CharmFilter {
+        .charms(&charm_store::CharmFilter {
             limit: 500,
             ..Default::default()
         })

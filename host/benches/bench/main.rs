@@ -31,7 +31,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use charm_host::sandbox::{Sandbox, SandboxOptions};
+use charm_engine::{Sandbox, SandboxOptions};
 
 use rows::BenchResult;
 
@@ -115,6 +115,8 @@ async fn bench() -> BenchResult<()> {
     let sandbox = Sandbox::new(SandboxOptions {
         cache_dir: Some(scratch.join("cache")),
         max_instances: u32::try_from(sizes.io_charms + 16)?,
+        perf_map: std::env::var_os("CHARM_HOST_PERFMAP").is_some_and(|v| v == "1"),
+        ..SandboxOptions::default()
     })
     .await?;
     let trivial = rows::compile_file(&sandbox, &trivial_js).await?;

@@ -5,12 +5,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use charm_host::capabilities::console::LogIdentity;
-use charm_host::capabilities::fetch::AllowList;
-use charm_host::compile::{compile, CompiledCharm};
-use charm_host::limits::SandboxLimits;
-use charm_host::run::{run, RunContext, StateChange};
-use charm_host::sandbox::{Sandbox, SandboxOptions, TaskSpec};
+use charm_engine::limits::SandboxLimits;
+use charm_engine::{
+    compile, run, AllowList, CompiledCharm, LogIdentity, RunContext, Sandbox, SandboxOptions,
+    StateChange, TaskSpec,
+};
 
 use crate::loopback::{SlowServer, IO_DELAY};
 use crate::stats::{micros, percentile, proc_status_bytes, reset_peak_rss};
@@ -203,6 +202,7 @@ pub async fn compile_costs(rss_fixture: &Path, scratch: &Path) -> BenchResult<Co
     let options = SandboxOptions {
         cache_dir: Some(cache.clone()),
         max_instances: 8,
+        ..SandboxOptions::default()
     };
     let started = Instant::now();
     let sandbox = Sandbox::new(options.clone()).await?;

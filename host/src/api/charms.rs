@@ -9,15 +9,16 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use charm_store::{CharmFilter, SortKey};
+
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use super::AppState;
-use crate::registry::{is_valid_id, CharmChanges, CharmSpec};
-use crate::store::{now_ms, CharmFilter, SortKey};
+use super::{AppState, RouterState};
+use crate::service::{charm_id, minute_stats, CharmChanges, CharmSpec};
 
 /// The most items one page holds.
 const MAX_PAGE: u32 = 1000;
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<RouterState> {
     Router::new()
         .route("/api/charms", post(create).get(list))
         .route("/api/charms/{id}", get(show).patch(update).delete(remove))
@@ -130,10 +131,8 @@ async fn state(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::NotFound(format!("no charm with id `{id}`"));
-    if !is_valid_id(&id) {
-        return Err(not_found());
-    }
-    let state = app.store.state(&id).await?.ok_or_else(not_found)?;
+    let charm = charm_id(&id)?;
+    let state = app.store.state(&charm).await?.ok_or_else(not_found)?;
     Ok(Json(state).into_response())
 }
 
@@ -148,10 +147,10 @@ async fn runs(
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<RunsQuery>,
 ) -> Result<Response, ApiError> {
-    app.registry.get(&id).await?;
+    let charm = app.registry.get(&id).await?;
     let runs = app
         .store
-        .runs_of(&id, q.limit.unwrap_or(50).min(MAX_PAGE))
+        .runs_of(&charm.id, q.limit.unwrap_or(50).min(MAX_PAGE))
         .await?;
     Ok(Json(json!({ "runs": runs })).into_response())
 }
@@ -183,10 +182,8 @@ async fn source(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::NotFound(format!("no charm with id `{id}`"));
-    if !is_valid_id(&id) {
-        return Err(not_found());
-    }
-    let code = app.store.charm_code(&id).await?.ok_or_else(not_found)?;
+    let charm = charm_id(&id)?;
+    let code = app.store.charm_code(&charm).await?.ok_or_else(not_found)?;
     Ok(Json(
         json!({ "name": code.name, "source": code.source, "source_sha256": code.source_sha256 }),
     )
@@ -198,7 +195,8 @@ const STATS_MINUTES: u32 = 60;
 
 async fn stats(State(app): State<AppState>) -> Result<Response, ApiError> {
     let counts = app.store.counts().await?;
-    let per_minute = app.store.runs_per_minute(now_ms(), STATS_MINUTES).await?;
+    let now = i64::try_from(charm_engine::unix_ms()).unwrap_or(i64::MAX);
+    let per_minute = minute_stats(&*app.store, now, STATS_MINUTES).await?;
     Ok(Json(json!({ "counts": counts, "per_minute": per_minute })).into_response())
 }
 

@@ -11,8 +11,6 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
-use super::AppState;
-
 const INDEX: &str = include_str!("dashboard/index.html");
 const SCRIPT: &str = include_str!("dashboard/app.js");
 const STYLE: &str = include_str!("dashboard/app.css");
@@ -21,7 +19,7 @@ const STYLE: &str = include_str!("dashboard/app.css");
 /// charm text were ever rendered as markup, no inline script could run.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<super::RouterState> {
     Router::new()
         .route(
             "/",

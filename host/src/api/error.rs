@@ -1,12 +1,14 @@
 //! API errors and the request extractors that produce them.
 //!
-//! Every error is JSON, `{"error": "..."}` (compile errors add `line` and
-//! `column`), with the status its variant documents. Internal failures are
-//! logged in full and answered with a generic message: a client never sees
-//! database details. Malformed requests are always 4xx, never 500.
+//! Every error is JSON, `{"error": "...", "code": "..."}` (compile errors
+//! add `line` and `column`), with the status its variant documents. `code`
+//! is stable, for programs; `error` is for people and may be reworded.
+//! Internal failures are logged in full and answered with a generic
+//! message: a client never sees database details. Malformed requests are
+//! always 4xx, never 500.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -14,8 +16,10 @@ use axum::Json;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::compile::CompileError;
-use crate::registry::RegistryError;
+use charm_engine::CompileError;
+use charm_store::StoreError;
+
+use crate::service::RegistryError;
 
 /// An API error.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +29,7 @@ pub enum ApiError {
     BadRequest(String),
     /// 400: the charm's source does not compile.
     #[error("{0}")]
-    Compile(CompileError),
+    Compile(Box<CompileError>),
     /// 401: a token is configured and the request did not carry it.
     #[error("missing or wrong bearer token: send `Authorization: Bearer <token>`")]
     Unauthorized,
@@ -54,6 +58,22 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The stable machine code of this error, sent as `code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Compile(_) => "compile_error",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) | ApiError::Compile(_) => StatusCode::BAD_REQUEST,
@@ -72,18 +92,19 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let code = self.code();
         let body = match &self {
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error answering a request");
-                json!({ "error": "internal error; the service log has the details" })
+                json!({ "error": "internal error; the service log has the details", "code": code })
             }
             ApiError::Compile(e) => match e.location() {
                 Some((line, column)) => {
-                    json!({ "error": e.to_string(), "line": line, "column": column })
+                    json!({ "error": e.to_string(), "code": code, "line": line, "column": column })
                 }
-                None => json!({ "error": e.to_string() }),
+                None => json!({ "error": e.to_string(), "code": code }),
             },
-            other => json!({ "error": other.to_string() }),
+            other => json!({ "error": other.to_string(), "code": code }),
         };
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
@@ -103,13 +124,14 @@ impl From<RegistryError> for ApiError {
             RegistryError::Compile(c) => ApiError::Compile(c),
             e @ RegistryError::NotFound(_) => ApiError::NotFound(e.to_string()),
             e @ RegistryError::Disabled { .. } => ApiError::Conflict(e.to_string()),
+            e @ RegistryError::Stored { .. } => ApiError::Internal(e.to_string()),
             RegistryError::Store(s) => s.into(),
         }
     }
 }
 
-impl From<crate::store::StoreError> for ApiError {
-    fn from(e: crate::store::StoreError) -> ApiError {
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
         match e.unavailable() {
             Some(reason) => {
                 tracing::warn!(error = %e, "the store refused a request");
@@ -120,14 +142,14 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
-/// The body limit, for the 413 message.
-pub static BODY_LIMIT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// The request body limit, in bytes, for the 413 message: part of the
+/// router's state.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
 
-fn from_rejection(status: StatusCode, text: String) -> ApiError {
+fn from_rejection(status: StatusCode, text: String, limit: BodyLimit) -> ApiError {
     match status {
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::PayloadTooLarge(BODY_LIMIT.load(std::sync::atomic::Ordering::Relaxed))
-        }
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(limit.0),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
         // Wrong types and unknown fields (422 in axum) are bad requests here.
         _ => ApiError::BadRequest(text),
@@ -137,19 +159,24 @@ fn from_rejection(status: StatusCode, text: String) -> ApiError {
 /// A JSON body whose rejections are [`ApiError`]s.
 pub struct ApiJson<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+    BodyLimit: FromRef<S>,
+{
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+            Err(rejection) => Err(json_rejection(rejection, BodyLimit::from_ref(state))),
         }
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> ApiError {
-    from_rejection(rejection.status(), rejection.body_text())
+fn json_rejection(rejection: JsonRejection, limit: BodyLimit) -> ApiError {
+    from_rejection(rejection.status(), rejection.body_text(), limit)
 }
 
 /// A query string whose rejections are [`ApiError`]s.
@@ -186,4 +213,32 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
 
 fn query_rejection(rejection: QueryRejection) -> ApiError {
     ApiError::BadRequest(rejection.body_text())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_has_a_stable_code_and_a_4xx_or_5xx_status() {
+        let all = [
+            ApiError::BadRequest("x".into()),
+            ApiError::Unauthorized,
+            ApiError::NotFound("x".into()),
+            ApiError::MethodNotAllowed,
+            ApiError::Conflict("x".into()),
+            ApiError::PayloadTooLarge(1),
+            ApiError::UnsupportedMediaType,
+            ApiError::Unavailable("x".into()),
+            ApiError::Internal("x".into()),
+        ];
+        let mut codes: Vec<&str> = all.iter().map(ApiError::code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), all.len(), "codes are distinct");
+        for e in &all {
+            assert!(e.status().is_client_error() || e.status().is_server_error());
+            assert!(e.code().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+        }
+    }
 }

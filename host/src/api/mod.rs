@@ -25,37 +25,61 @@
 
 mod charms;
 mod dashboard;
-pub mod error;
+mod error;
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRef, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
-use crate::metrics::Metrics;
-use crate::registry::Registry;
-use crate::store::Store;
-use error::ApiError;
+use charm_store::Store;
 
-/// Default limit on request bodies: a charm's source (1 MiB) plus room.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+use crate::service::{Metrics, Registry};
+pub use error::ApiError;
+use error::BodyLimit;
 
 /// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
+    /// Registers and edits charms.
     pub registry: Registry,
-    pub store: Store,
+    /// Reads for listings, state, runs and stats.
+    pub store: Arc<dyn Store>,
+    /// The service's metrics.
     pub metrics: Arc<Metrics>,
+    /// The bearer token every `/api` request must carry, if any.
     pub token: Option<Arc<str>>,
 }
 
-/// The whole router.
+/// The state of the router: the handlers' state and the body limit.
+#[derive(Clone)]
+pub(crate) struct RouterState {
+    app: AppState,
+    body_limit: BodyLimit,
+}
+
+impl FromRef<RouterState> for AppState {
+    fn from_ref(state: &RouterState) -> AppState {
+        state.app.clone()
+    }
+}
+
+impl FromRef<RouterState> for BodyLimit {
+    fn from_ref(state: &RouterState) -> BodyLimit {
+        state.body_limit
+    }
+}
+
+/// The whole router; request bodies are limited to `max_body_bytes`.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    error::BODY_LIMIT.store(max_body_bytes, std::sync::atomic::Ordering::Relaxed);
+    let state = RouterState {
+        app: state,
+        body_limit: BodyLimit(max_body_bytes),
+    };
     let api = charms::router()
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::Exit;
+use super::{CliError, CliResult, Exit};
 
 /// Where the daemon is.
 #[derive(Debug, Args)]
@@ -43,31 +43,7 @@ pub struct ClientArgs {
 #[derive(Debug, Subcommand)]
 enum CharmsCommand {
     /// Register a charm from a file.
-    Add {
-        #[arg(value_name = "FILE.js")]
-        file: PathBuf,
-        /// Time between scheduled runs: `90`, `90s`, `5m`, `2h`.
-        #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_interval)]
-        interval: u32,
-        /// A host the charm may fetch from; repeat for more.
-        #[arg(long = "allow-host", value_name = "PATTERN")]
-        allow_hosts: Vec<String>,
-        /// The tenant.
-        #[arg(long, value_name = "NAME")]
-        space: Option<String>,
-        /// A label (default: the charm's `export const integration`).
-        #[arg(long, value_name = "NAME")]
-        integration: Option<String>,
-        /// The initial state, as JSON.
-        #[arg(long, value_name = "JSON")]
-        state: Option<String>,
-        /// Limits over the daemon's defaults, as JSON, e.g. '{"fuel": 1000000000}'.
-        #[arg(long, value_name = "JSON")]
-        limits: Option<String>,
-        /// Register it disabled.
-        #[arg(long)]
-        disabled: bool,
-    },
+    Add(AddArgs),
     /// List charms.
     List {
         #[arg(long, value_name = "NAME")]
@@ -104,6 +80,35 @@ enum CharmsCommand {
     State { id: String },
 }
 
+/// Arguments of `charms add`.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The charm's source file; its name becomes the module name.
+    #[arg(value_name = "FILE.js")]
+    file: PathBuf,
+    /// Time between scheduled runs: `90`, `90s`, `5m`, `2h`.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_interval)]
+    interval: u32,
+    /// A host the charm may fetch from; repeat for more.
+    #[arg(long = "allow-host", value_name = "PATTERN")]
+    allow_hosts: Vec<String>,
+    /// The tenant.
+    #[arg(long, value_name = "NAME")]
+    space: Option<String>,
+    /// A label (default: the charm's `export const integration`).
+    #[arg(long, value_name = "NAME")]
+    integration: Option<String>,
+    /// The initial state, as JSON.
+    #[arg(long, value_name = "JSON")]
+    state: Option<String>,
+    /// Limits over the daemon's defaults, as JSON, e.g. '{"fuel": 1000000000}'.
+    #[arg(long, value_name = "JSON")]
+    limits: Option<String>,
+    /// Register it disabled.
+    #[arg(long)]
+    disabled: bool,
+}
+
 /// Parses `90`, `90s`, `5m`, `2h` or `1d` into seconds.
 fn parse_interval(text: &str) -> Result<u32, String> {
     let (digits, unit) = text.split_at(
@@ -127,12 +132,18 @@ fn parse_interval(text: &str) -> Result<u32, String> {
 
 struct Client {
     http: reqwest::Client,
-    base: String,
+    base: url::Url,
     token: Option<String>,
 }
 
-enum Failure {
-    Exit(Exit),
+/// The API's machine code for a compile error (see `api::error`).
+const COMPILE_ERROR_CODE: &str = "compile_error";
+
+/// `/api/charms/{id}{rest}` with the id as one path segment, whatever the
+/// user typed.
+fn charm_path(id: &str, rest: &str) -> String {
+    let segment: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+    format!("/api/charms/{segment}{rest}")
 }
 
 impl Client {
@@ -141,8 +152,8 @@ impl Client {
         method: Method,
         path: &str,
         body: Option<Value>,
-    ) -> Result<(StatusCode, Value), Failure> {
-        let url = format!("{}{path}", self.base.trim_end_matches('/'));
+    ) -> Result<Value, CliError> {
+        let url = format!("{}{path}", self.base.as_str().trim_end_matches('/'));
         let mut request = self.http.request(method, &url);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
@@ -153,11 +164,10 @@ impl Client {
                 .body(body.to_string());
         }
         let response = request.send().await.map_err(|e| {
-            eprintln!(
-                "error: cannot reach the daemon at {}: {e}; is `charm-host serve` running?",
+            CliError::host(format!(
+                "cannot reach the daemon at {}: {e}; is `charm-host serve` running?",
                 self.base
-            );
-            Failure::Exit(Exit::HostFailure)
+            ))
         })?;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
@@ -167,28 +177,28 @@ impl Client {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
         if status.is_success() {
-            return Ok((status, value));
+            return Ok(value);
         }
         let message = value
             .get("error")
             .and_then(Value::as_str)
             .map(str::to_string)
             .unwrap_or_else(|| value.to_string());
-        eprintln!("error: {message} (HTTP {})", status.as_u16());
-        let is_compile_error = value.get("line").is_some() || message.contains("does not export");
-        Err(Failure::Exit(if is_compile_error {
+        let exit = if value.get("code").and_then(Value::as_str) == Some(COMPILE_ERROR_CODE) {
             Exit::Compile
         } else {
             Exit::CharmFailed
-        }))
+        };
+        Err(CliError::new(
+            exit,
+            format!("{message} (HTTP {})", status.as_u16()),
+        ))
     }
 }
 
-fn parse_json(flag: &str, text: &str) -> Result<Value, Failure> {
-    serde_json::from_str(text).map_err(|e| {
-        eprintln!("error: {flag} is not valid JSON: {e}");
-        Failure::Exit(Exit::Usage)
-    })
+fn parse_json(flag: &str, text: &str) -> Result<Value, CliError> {
+    serde_json::from_str(text)
+        .map_err(|e| CliError::usage(format!("{flag} is not valid JSON: {e}")))
 }
 
 fn pretty(value: &Value) -> String {
@@ -203,212 +213,218 @@ fn cell(value: &Value) -> String {
     }
 }
 
+/// Checks `--server`: an `http` or `https` URL, nothing else.
+fn server_url(text: &str) -> Result<url::Url, CliError> {
+    let url = url::Url::parse(text).map_err(|e| {
+        CliError::usage(format!(
+            "--server `{text}` is not a URL ({e}); give one like http://127.0.0.1:8080"
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(CliError::usage(format!(
+            "--server `{text}` must be an http:// or https:// URL with a host"
+        )));
+    }
+    Ok(url)
+}
+
 /// Runs the client command.
-pub async fn execute(args: ClientArgs) -> Exit {
+pub async fn execute(args: ClientArgs) -> CliResult {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = match reqwest::Client::builder()
+    let base = server_url(&args.server)?;
+    let http = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(60))
         .build()
-    {
-        Ok(http) => http,
-        Err(e) => {
-            eprintln!("error: cannot build an HTTP client: {e}");
-            return Exit::HostFailure;
-        }
-    };
+        .map_err(|e| CliError::host(format!("cannot build an HTTP client: {e}")))?;
     let client = Client {
         http,
-        base: args.server,
+        base,
         token: args.token,
     };
-    match run(&client, args.command).await {
-        Ok(exit) => exit,
-        Err(Failure::Exit(exit)) => exit,
+    match args.command {
+        CharmsCommand::Add(args) => add(&client, args).await,
+        CharmsCommand::List { space, status } => list(&client, space, status).await,
+        CharmsCommand::Show { id } => show(&client, &id, "").await,
+        CharmsCommand::State { id } => show(&client, &id, "/state").await,
+        CharmsCommand::Enable { id } => set_enabled(&client, &id, true).await,
+        CharmsCommand::Disable { id } => set_enabled(&client, &id, false).await,
+        CharmsCommand::Rm { id } => remove(&client, &id).await,
+        CharmsCommand::Trigger { id, input, wait } => trigger(&client, &id, input, wait).await,
+        CharmsCommand::Runs { id, limit } => runs(&client, &id, limit).await,
     }
 }
 
-async fn run(client: &Client, command: CharmsCommand) -> Result<Exit, Failure> {
-    match command {
-        CharmsCommand::Add {
-            file,
-            interval,
-            allow_hosts,
-            space,
-            integration,
-            state,
-            limits,
-            disabled,
-        } => {
-            let source = std::fs::read_to_string(&file).map_err(|e| {
-                eprintln!("error: cannot read `{}`: {e}", file.display());
-                Failure::Exit(Exit::Usage)
-            })?;
-            let name = file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "charm.js".into());
-            let mut body = json!({ "source": source, "name": name, "interval_s": interval, "allowed_hosts": allow_hosts, "enabled": !disabled });
-            if let Some(space) = space {
-                body["space"] = json!(space);
-            }
-            if let Some(integration) = integration {
-                body["integration"] = json!(integration);
-            }
-            if let Some(state) = state {
-                body["state"] = parse_json("--state", &state)?;
-            }
-            if let Some(limits) = limits {
-                body["limits"] = parse_json("--limits", &limits)?;
-            }
-            let (_, charm) = client.call(Method::POST, "/api/charms", Some(body)).await?;
-            super::say(cell(&charm["id"]));
-            eprintln!(
-                "registered `{}` in space `{}` (integration {}), every {}s",
-                cell(&charm["name"]),
-                cell(&charm["space"]),
-                cell(&charm["integration"]),
-                cell(&charm["interval_s"])
-            );
+async fn add(client: &Client, options: AddArgs) -> CliResult {
+    let file = &options.file;
+    let source = std::fs::read_to_string(file)
+        .map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", file.display())))?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "charm.js".into());
+    let mut body = json!({
+        "source": source,
+        "name": name,
+        "interval_s": options.interval,
+        "allowed_hosts": options.allow_hosts,
+        "enabled": !options.disabled,
+    });
+    if let Some(space) = options.space {
+        body["space"] = json!(space);
+    }
+    if let Some(integration) = options.integration {
+        body["integration"] = json!(integration);
+    }
+    if let Some(state) = options.state {
+        body["state"] = parse_json("--state", &state)?;
+    }
+    if let Some(limits) = options.limits {
+        body["limits"] = parse_json("--limits", &limits)?;
+    }
+    let charm = client.call(Method::POST, "/api/charms", Some(body)).await?;
+    super::say(cell(&charm["id"]));
+    eprintln!(
+        "registered `{}` in space `{}` (integration {}), every {}s",
+        cell(&charm["name"]),
+        cell(&charm["space"]),
+        cell(&charm["integration"]),
+        cell(&charm["interval_s"])
+    );
+    Ok(Exit::Success)
+}
+
+async fn list(client: &Client, space: Option<String>, status: Option<String>) -> CliResult {
+    let mut query = vec![("limit", "1000".to_string())];
+    if let Some(space) = space {
+        query.push(("space", space));
+    }
+    if let Some(status) = status {
+        query.push(("status", status));
+    }
+    let qs: Vec<String> = query
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+            )
+        })
+        .collect();
+    let page = client
+        .call(Method::GET, &format!("/api/charms?{}", qs.join("&")), None)
+        .await?;
+    super::say(format_args!(
+        "{:<32}  {:<12}  {:<12}  {:>8}  {:<8}  {:<10}  FAILURES",
+        "ID", "SPACE", "INTEGRATION", "INTERVAL", "ENABLED", "LAST RUN"
+    ));
+    for c in page["charms"].as_array().into_iter().flatten() {
+        super::say(format_args!(
+            "{:<32}  {:<12}  {:<12}  {:>7}s  {:<8}  {:<10}  {}",
+            cell(&c["id"]),
+            cell(&c["space"]),
+            cell(&c["integration"]),
+            cell(&c["interval_s"]),
+            cell(&c["enabled"]),
+            cell(&c["last_run"]["outcome"]),
+            cell(&c["consecutive_failures"])
+        ));
+    }
+    Ok(Exit::Success)
+}
+
+/// `charms show` (`rest` empty) and `charms state` (`rest` = `/state`).
+async fn show(client: &Client, id: &str, rest: &str) -> CliResult {
+    let value = client
+        .call(Method::GET, &charm_path(id, rest), None)
+        .await?;
+    super::say(pretty(&value));
+    Ok(Exit::Success)
+}
+
+async fn set_enabled(client: &Client, id: &str, enabled: bool) -> CliResult {
+    client
+        .call(
+            Method::PATCH,
+            &charm_path(id, ""),
+            Some(json!({ "enabled": enabled })),
+        )
+        .await?;
+    eprintln!("{} {id}", if enabled { "enabled" } else { "disabled" });
+    Ok(Exit::Success)
+}
+
+async fn remove(client: &Client, id: &str) -> CliResult {
+    client
+        .call(Method::DELETE, &charm_path(id, ""), None)
+        .await?;
+    eprintln!("removed {id}");
+    Ok(Exit::Success)
+}
+
+async fn trigger(client: &Client, id: &str, input: Option<String>, wait: bool) -> CliResult {
+    let body = match input {
+        Some(input) => json!({ "input": parse_json("--input", &input)? }),
+        None => json!({}),
+    };
+    let queued = client
+        .call(Method::POST, &charm_path(id, "/run"), Some(body))
+        .await?;
+    let run_id = cell(&queued["run_id"]);
+    super::say(&run_id);
+    if !wait {
+        return Ok(Exit::Success);
+    }
+    loop {
+        let run = client
+            .call(Method::GET, &format!("/api/runs/{run_id}"), None)
+            .await?;
+        if run["status"] == "done" {
+            super::say(pretty(&run));
+            return Ok(if run["outcome"] == "ok" {
+                Exit::Success
+            } else {
+                Exit::CharmFailed
+            });
         }
-        CharmsCommand::List { space, status } => {
-            let mut query = vec![("limit", "1000".to_string())];
-            if let Some(space) = space {
-                query.push(("space", space));
-            }
-            if let Some(status) = status {
-                query.push(("status", status));
-            }
-            let qs: Vec<String> = query
-                .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{k}={}",
-                        url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
-                    )
-                })
-                .collect();
-            let (_, page) = client
-                .call(Method::GET, &format!("/api/charms?{}", qs.join("&")), None)
-                .await?;
-            super::say(format_args!(
-                "{:<32}  {:<12}  {:<12}  {:>8}  {:<8}  {:<10}  FAILURES",
-                "ID", "SPACE", "INTEGRATION", "INTERVAL", "ENABLED", "LAST RUN"
-            ));
-            for c in page["charms"].as_array().into_iter().flatten() {
-                super::say(format_args!(
-                    "{:<32}  {:<12}  {:<12}  {:>7}s  {:<8}  {:<10}  {}",
-                    cell(&c["id"]),
-                    cell(&c["space"]),
-                    cell(&c["integration"]),
-                    cell(&c["interval_s"]),
-                    cell(&c["enabled"]),
-                    cell(&c["last_run"]["outcome"]),
-                    cell(&c["consecutive_failures"])
-                ));
-            }
-        }
-        CharmsCommand::Show { id } => {
-            let (_, charm) = client
-                .call(Method::GET, &format!("/api/charms/{id}"), None)
-                .await?;
-            super::say(pretty(&charm));
-        }
-        CharmsCommand::Enable { id } => {
-            client
-                .call(
-                    Method::PATCH,
-                    &format!("/api/charms/{id}"),
-                    Some(json!({ "enabled": true })),
-                )
-                .await?;
-            eprintln!("enabled {id}");
-        }
-        CharmsCommand::Disable { id } => {
-            client
-                .call(
-                    Method::PATCH,
-                    &format!("/api/charms/{id}"),
-                    Some(json!({ "enabled": false })),
-                )
-                .await?;
-            eprintln!("disabled {id}");
-        }
-        CharmsCommand::Rm { id } => {
-            client
-                .call(Method::DELETE, &format!("/api/charms/{id}"), None)
-                .await?;
-            eprintln!("removed {id}");
-        }
-        CharmsCommand::Trigger { id, input, wait } => {
-            let body = match input {
-                Some(input) => json!({ "input": parse_json("--input", &input)? }),
-                None => json!({}),
-            };
-            let (_, queued) = client
-                .call(Method::POST, &format!("/api/charms/{id}/run"), Some(body))
-                .await?;
-            let run_id = cell(&queued["run_id"]);
-            super::say(&run_id);
-            if wait {
-                loop {
-                    let (_, run) = client
-                        .call(Method::GET, &format!("/api/runs/{run_id}"), None)
-                        .await?;
-                    if run["status"] == "done" {
-                        super::say(pretty(&run));
-                        return Ok(if run["outcome"] == "ok" {
-                            Exit::Success
-                        } else {
-                            Exit::CharmFailed
-                        });
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-        CharmsCommand::Runs { id, limit } => {
-            let (_, runs) = client
-                .call(
-                    Method::GET,
-                    &format!("/api/charms/{id}/runs?limit={limit}"),
-                    None,
-                )
-                .await?;
-            super::say(format_args!(
-                "{:>8}  {:<9}  {:<8}  {:<11}  {:>9}  {:>12}  ERROR",
-                "RUN", "TRIGGER", "STATUS", "OUTCOME", "MS", "FUEL"
-            ));
-            for r in runs["runs"].as_array().into_iter().flatten() {
-                let error = r["error"]
-                    .as_str()
-                    .and_then(|e| e.lines().next())
-                    .unwrap_or("");
-                super::say(format_args!(
-                    "{:>8}  {:<9}  {:<8}  {:<11}  {:>9}  {:>12}  {}",
-                    cell(&r["id"]),
-                    cell(&r["trigger"]),
-                    cell(&r["status"]),
-                    cell(&r["outcome"]),
-                    cell(&r["duration_ms"]),
-                    cell(&r["fuel"]),
-                    error
-                ));
-            }
-        }
-        CharmsCommand::State { id } => {
-            let (_, state) = client
-                .call(Method::GET, &format!("/api/charms/{id}/state"), None)
-                .await?;
-            super::say(pretty(&state));
-        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn runs(client: &Client, id: &str, limit: u32) -> CliResult {
+    let runs = client
+        .call(
+            Method::GET,
+            &charm_path(id, &format!("/runs?limit={limit}")),
+            None,
+        )
+        .await?;
+    super::say(format_args!(
+        "{:>8}  {:<9}  {:<8}  {:<11}  {:>9}  {:>12}  ERROR",
+        "RUN", "TRIGGER", "STATUS", "OUTCOME", "MS", "FUEL"
+    ));
+    for r in runs["runs"].as_array().into_iter().flatten() {
+        let error = r["error"]
+            .as_str()
+            .and_then(|e| e.lines().next())
+            .unwrap_or("");
+        super::say(format_args!(
+            "{:>8}  {:<9}  {:<8}  {:<11}  {:>9}  {:>12}  {}",
+            cell(&r["id"]),
+            cell(&r["trigger"]),
+            cell(&r["status"]),
+            cell(&r["outcome"]),
+            cell(&r["duration_ms"]),
+            cell(&r["fuel"]),
+            error
+        ));
     }
     Ok(Exit::Success)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_interval;
+    use super::*;
 
     #[test]
     fn intervals_parse_with_units() {
@@ -419,5 +435,17 @@ mod tests {
         assert!(parse_interval("0s").is_err());
         assert!(parse_interval("5x").unwrap_err().contains("unknown unit"));
         assert!(parse_interval("soon").is_err());
+    }
+
+    #[test]
+    fn ids_are_one_path_segment_and_servers_are_http_urls() {
+        assert_eq!(
+            charm_path("a/../b?x", "/state"),
+            "/api/charms/a%2F..%2Fb%3Fx/state"
+        );
+        assert!(server_url("http://127.0.0.1:8080").is_ok());
+        for bad in ["127.0.0.1:8080", "ftp://host", "/tmp/sock", "http://"] {
+            assert_eq!(server_url(bad).unwrap_err().exit, Exit::Usage, "{bad}");
+        }
     }
 }

@@ -1,13 +1,10 @@
-//! Flags shared by several commands: the sandbox limits and the cache.
+//! Flags shared by several commands: the sandbox limits.
 //!
 //! Each flag is documented where it is defined, and its default is the
 //! library's named constant, so `--help`, the README and the code agree.
 
-use std::path::PathBuf;
-
+use charm_engine::limits::{self, InvalidLimit, SandboxLimits};
 use clap::Args;
-
-use crate::limits::{self, InvalidLimit, SandboxLimits};
 
 /// The limits of one sandboxed task.
 #[derive(Debug, Clone, Args)]
@@ -67,36 +64,5 @@ impl LimitArgs {
         };
         limits.validate()?;
         Ok(limits)
-    }
-}
-
-/// Where compiled code is cached between processes.
-#[derive(Debug, Clone, Args)]
-pub struct CacheArgs {
-    /// Directory for the compiled runtime (about 10 MB). Default:
-    /// $XDG_CACHE_HOME/charm-host, else ~/.cache/charm-host.
-    #[arg(long, value_name = "DIR", env = "CHARM_HOST_CACHE_DIR")]
-    pub cache_dir: Option<PathBuf>,
-
-    /// Do not read or write the cache: compile the runtime in this process
-    /// (about two seconds).
-    #[arg(long)]
-    pub no_cache: bool,
-}
-
-impl CacheArgs {
-    /// The cache directory to use, if any.
-    pub fn resolve(&self) -> Option<PathBuf> {
-        if self.no_cache {
-            return None;
-        }
-        if let Some(dir) = &self.cache_dir {
-            return Some(dir.clone());
-        }
-        let base = std::env::var_os("XDG_CACHE_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
-        Some(base.join("charm-host"))
     }
 }

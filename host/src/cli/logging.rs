@@ -13,7 +13,7 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{filter, EnvFilter, Layer};
 
-use crate::capabilities::console::CONSOLE_TARGET;
+use charm_engine::CONSOLE_TARGET;
 
 /// The environment variable holding the log filter.
 pub const LOG_ENV: &str = "CHARM_HOST_LOG";
@@ -21,7 +21,9 @@ pub const LOG_ENV: &str = "CHARM_HOST_LOG";
 /// How host logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
+    /// Lines for people.
     Text,
+    /// One JSON object per line, for log collectors.
     Json,
 }
 

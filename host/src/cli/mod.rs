@@ -2,8 +2,10 @@
 //! `charm-host charms ...`.
 //!
 //! Owns argument parsing, logging setup and the mapping of outcomes to exit
-//! codes, in one place. Library modules never print or exit; this module
-//! never touches wasmtime directly.
+//! codes, in one place: each command returns its result, and [`main`]
+//! prints an error once and exits with its code. Library modules never print
+//! or exit; this module never touches wasmtime directly. Environment
+//! switches are read here, at the edge, and passed down as options.
 //!
 //! Exit codes (see [`Exit`]): 0 success, 1 the charm failed, 2 usage or bad
 //! input, 3 compile error, 4 a resource limit was exceeded, 5 the host
@@ -19,7 +21,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use flags::{CacheArgs, LimitArgs};
+pub use flags::LimitArgs;
 pub use logging::LogFormat;
 
 /// Run untrusted JavaScript charms, each task in a fresh WebAssembly sandbox.
@@ -70,6 +72,62 @@ impl From<Exit> for ExitCode {
     }
 }
 
+/// Why a command failed: the message `main` prints (after `error: `) and
+/// the exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliError {
+    /// The exit code.
+    pub exit: Exit,
+    /// What went wrong and, where it helps, what to do.
+    pub message: String,
+}
+
+impl CliError {
+    /// An error with `exit` as its code.
+    pub fn new(exit: Exit, message: impl std::fmt::Display) -> CliError {
+        CliError {
+            exit,
+            message: message.to_string(),
+        }
+    }
+
+    /// Usage or bad input (exit 2).
+    pub fn usage(message: impl std::fmt::Display) -> CliError {
+        CliError::new(Exit::Usage, message)
+    }
+
+    /// The host failed (exit 5).
+    pub fn host(message: impl std::fmt::Display) -> CliError {
+        CliError::new(Exit::HostFailure, message)
+    }
+}
+
+/// What a command returns: its exit code on success (a command may succeed
+/// with a non-zero code, as `trigger --wait` does for a failed run that it
+/// printed), or the error to print.
+pub type CliResult = Result<Exit, CliError>;
+
+/// A runtime file to use instead of the embedded one, from
+/// `CHARM_HOST_RUNTIME_WASM` (for developing the guest, and for
+/// `make guest-check` when the toolchain moved).
+pub const RUNTIME_OVERRIDE_ENV: &str = "CHARM_HOST_RUNTIME_WASM";
+
+/// `CHARM_HOST_PERFMAP=1` makes wasmtime write a perf map, so that `perf`
+/// names guest functions.
+pub const PERFMAP_ENV: &str = "CHARM_HOST_PERFMAP";
+
+/// The runtime override named in [`RUNTIME_OVERRIDE_ENV`], if any.
+pub(crate) fn runtime_override() -> Option<std::path::PathBuf> {
+    std::env::var_os(RUNTIME_OVERRIDE_ENV)
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+}
+
+/// Whether [`PERFMAP_ENV`] asks for a perf map.
+pub(crate) fn perf_map() -> bool {
+    std::env::var_os(PERFMAP_ENV).is_some_and(|v| v == "1")
+}
+
 /// Writes one line to stdout. When stdout is gone (`charm-host ... | head`),
 /// the process ends quietly, as command-line tools do, instead of panicking.
 pub(crate) fn say(line: impl std::fmt::Display) {
@@ -108,7 +166,7 @@ pub fn main() -> ExitCode {
             return Exit::HostFailure.into();
         }
     };
-    let exit = match cli.command {
+    let result = match cli.command {
         Command::Run(args) => {
             logging::init_for_run(cli.log_format);
             runtime.block_on(run::execute(args))
@@ -124,5 +182,11 @@ pub fn main() -> ExitCode {
     };
     // Do not wait for stray blocking tasks (DNS lookups) at exit.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    exit.into()
+    match result {
+        Ok(exit) => exit.into(),
+        Err(error) => {
+            eprintln!("error: {}", error.message);
+            error.exit.into()
+        }
+    }
 }

@@ -5,18 +5,16 @@
 //! cached (see `--cache-dir`), so a warm run takes milliseconds.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use charm_engine::limits::LimitHint;
+use charm_engine::{
+    compile_with, unix_ms, CharmSettings, CompileError, RunError, RunPlan, RunRequest, Sandbox,
+    SandboxOptions, StateChange,
+};
 use clap::Args;
 
-use super::flags::{CacheArgs, LimitArgs};
-use super::Exit;
-use crate::capabilities::console::LogIdentity;
-use crate::capabilities::fetch::AllowList;
-use crate::compile::{compile_with, CompileError};
-use crate::run::{run, RunContext, RunError, StateChange};
-use crate::sandbox::{Sandbox, SandboxOptions, TaskSpec};
+use super::flags::LimitArgs;
+use super::{CliError, CliResult, Exit};
 
 /// Arguments of `charm-host run`.
 #[derive(Debug, Args)]
@@ -46,121 +44,113 @@ pub struct RunArgs {
     #[command(flatten)]
     limits: LimitArgs,
 
-    #[command(flatten)]
-    cache: CacheArgs,
+    /// Directory for the compiled runtime (about 10 MB). Default:
+    /// $XDG_CACHE_HOME/charm-host, else ~/.cache/charm-host.
+    #[arg(long, value_name = "DIR", env = "CHARM_HOST_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+
+    /// Do not read or write the cache: compile the runtime in this process
+    /// (about two seconds).
+    #[arg(long)]
+    no_cache: bool,
 }
 
 /// Reads a `JSON|@FILE` argument and checks that it is JSON.
-fn json_arg(flag: &str, value: &str) -> Result<serde_json::Value, String> {
+fn json_arg(flag: &str, value: &str) -> Result<serde_json::Value, CliError> {
     let text = match value.strip_prefix('@') {
         Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| format!("{flag}: cannot read `{path}`: {e}"))?,
+            .map_err(|e| CliError::usage(format!("{flag}: cannot read `{path}`: {e}")))?,
         None => value.to_string(),
     };
-    serde_json::from_str(&text).map_err(|e| format!("{flag} is not valid JSON: {e}"))
+    serde_json::from_str(&text)
+        .map_err(|e| CliError::usage(format!("{flag} is not valid JSON: {e}")))
 }
 
-fn usage(message: impl std::fmt::Display) -> Exit {
-    eprintln!("error: {message}");
-    Exit::Usage
+/// The cache directory to use, if any.
+fn cache_dir(args: &RunArgs) -> Result<Option<PathBuf>, CliError> {
+    if args.no_cache {
+        return Ok(None);
+    }
+    if let Some(dir) = &args.cache_dir {
+        crate::service::check_path("--cache-dir", dir).map_err(CliError::usage)?;
+        return Ok(Some(dir.clone()));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")));
+    Ok(base.map(|base| base.join("charm-host")))
 }
 
-/// Runs the command; prints the state or the error, and returns the exit code.
-pub async fn execute(args: RunArgs) -> Exit {
+/// Runs the command: prints the new state, and returns the exit code or
+/// the error to print.
+pub async fn execute(args: RunArgs) -> CliResult {
     let name = args.file.display().to_string();
-    let source = match std::fs::read_to_string(&args.file) {
-        Ok(source) => source,
-        Err(e) => return usage(format_args!("cannot read `{name}`: {e}")),
-    };
-    let state = match json_arg("--state", &args.state) {
-        Ok(state) => state,
-        Err(e) => return usage(e),
-    };
-    let input = match json_arg("--input", &args.input) {
-        Ok(input) => input,
-        Err(e) => return usage(e),
-    };
-    let allow = match AllowList::parse(&args.allow_hosts) {
-        Ok(allow) => Arc::new(allow),
-        Err(e) => return usage(e),
-    };
-    let limits = match args.limits.to_limits() {
-        Ok(limits) => limits,
-        Err(e) => return usage(e),
-    };
-
-    let sandbox = match Sandbox::new(SandboxOptions {
-        cache_dir: args.cache.resolve(),
-        ..SandboxOptions::default()
-    })
-    .await
-    {
-        Ok(sandbox) => sandbox,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::HostFailure;
-        }
-    };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
+    let source = std::fs::read_to_string(&args.file)
+        .map_err(|e| CliError::usage(format!("cannot read `{name}`: {e}")))?;
+    let state = json_arg("--state", &args.state)?;
+    let input = json_arg("--input", &args.input)?;
+    let limits = args.limits.to_limits().map_err(CliError::usage)?;
     let charm_id = args
         .file
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| name.clone());
-    let run_id = format!("local-{now}");
-    let spec = TaskSpec {
-        limits,
-        allow,
-        identity: LogIdentity {
-            charm_id: charm_id.clone(),
-            space: args.space.clone(),
-            run_id: run_id.clone(),
-        },
+    let now = unix_ms();
+    let settings = CharmSettings {
+        id: &charm_id,
+        space: &args.space,
+        integration: None,
+        limits: &limits,
+        allowed_hosts: &args.allow_hosts,
     };
-
-    let charm = match compile_with(&sandbox, &name, &source, &spec).await {
-        Ok(charm) => charm,
-        Err(e @ CompileError::Limit { .. }) => {
-            eprintln!("error: {e}");
-            return Exit::Limit;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Compile;
-        }
-    };
-    let ctx = RunContext {
-        charm_id,
-        space: args.space,
-        integration: charm.integration.clone(),
-        run_id,
+    let request = RunRequest {
+        run_id: format!("local-{now}"),
         input,
-        now,
+        now_ms: now,
     };
-    let report = run(&sandbox, &charm, &state.to_string(), &ctx, &spec).await;
+    let mut plan = RunPlan::new(settings, request).map_err(CliError::usage)?;
+
+    let sandbox = Sandbox::new(SandboxOptions {
+        cache_dir: cache_dir(&args)?,
+        runtime_override: super::runtime_override(),
+        perf_map: super::perf_map(),
+        ..SandboxOptions::default()
+    })
+    .await
+    .map_err(CliError::host)?;
+
+    let charm = compile_with(&sandbox, &name, &source, &plan.spec)
+        .await
+        .map_err(|e| match e {
+            CompileError::Limit { file, limit } => CliError::new(
+                Exit::Limit,
+                format!("{file}: compiling {}", limit.hinted(LimitHint::Flag)),
+            ),
+            e => CliError::new(Exit::Compile, e),
+        })?;
+    plan.ctx.integration = charm.integration.clone();
+    let report = plan.run(&sandbox, &charm, &state.to_string()).await;
     match report.outcome {
         Ok(StateChange::Keep) => {
             super::say(state);
-            Exit::Success
+            Ok(Exit::Success)
         }
         Ok(StateChange::Replace(new_state)) => {
             super::say(new_state);
-            Exit::Success
+            Ok(Exit::Success)
         }
-        Err(RunError::Limit(limit)) => {
-            eprintln!("error: charm `{name}` {limit}");
-            Exit::Limit
-        }
-        Err(e @ RunError::Fault(_)) => {
-            eprintln!("error: charm `{name}` crashed the sandbox: {e}");
-            Exit::CharmFailed
-        }
-        Err(e) => {
-            eprintln!("error: charm `{name}` failed: {e}");
-            Exit::CharmFailed
-        }
+        Err(RunError::Limit(limit)) => Err(CliError::new(
+            Exit::Limit,
+            format!("charm `{name}` {}", limit.hinted(LimitHint::Flag)),
+        )),
+        Err(e @ RunError::Fault(_)) => Err(CliError::new(
+            Exit::CharmFailed,
+            format!("charm `{name}` crashed the sandbox: {e}"),
+        )),
+        Err(e) => Err(CliError::new(
+            Exit::CharmFailed,
+            format!("charm `{name}` failed: {e}"),
+        )),
     }
 }

@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::flags::{CacheArgs, LimitArgs};
-use super::Exit;
-use crate::api::DEFAULT_MAX_BODY_BYTES;
-use crate::queue::DEFAULT_MAX_CONCURRENT;
-use crate::scheduler::{SchedulePolicy, DEFAULT_MAX_BACKOFF_S, DEFAULT_MAX_FAILURES};
-use crate::service::{serve, ServiceConfig, ServiceError};
+use super::flags::LimitArgs;
+use super::{CliError, CliResult, Exit};
+use crate::service::policy::{DEFAULT_MAX_BACKOFF_S, DEFAULT_MAX_FAILURES};
+use crate::service::{
+    check_path, serve, SchedulePolicy, ServiceConfig, DEFAULT_KEEP_RUNS, DEFAULT_LISTEN,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT, DEFAULT_SHUTDOWN_GRACE_MS,
+    DEFAULT_SUMMARY_INTERVAL_S,
+};
 
 /// Arguments of `charm-host serve`.
 #[derive(Debug, Args)]
@@ -20,7 +22,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         value_name = "ADDR:PORT",
-        default_value = "127.0.0.1:8080",
+        default_value = DEFAULT_LISTEN,
         env = "CHARM_HOST_LISTEN"
     )]
     listen: SocketAddr,
@@ -57,16 +59,16 @@ pub struct ServeArgs {
     max_backoff_s: u64,
 
     /// Finished runs kept per charm; older ones are pruned.
-    #[arg(long, value_name = "N", default_value_t = 200)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_KEEP_RUNS)]
     keep_runs: u32,
 
     /// On SIGTERM/SIGINT, how long runs in flight may take to finish before
     /// they are cancelled, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_SHUTDOWN_GRACE_MS)]
     shutdown_grace_ms: u64,
 
     /// Seconds between summary log lines.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_SUMMARY_INTERVAL_S)]
     summary_interval_s: u64,
 
     /// Largest request body, in bytes.
@@ -81,8 +83,15 @@ pub struct ServeArgs {
     #[command(flatten)]
     limits: LimitArgs,
 
-    #[command(flatten)]
-    cache: CacheArgs,
+    /// Directory for the compiled runtime (about 10 MB). Default:
+    /// DATA_DIR/cache.
+    #[arg(long, value_name = "DIR", env = "CHARM_HOST_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+
+    /// Do not read or write the cache: compile the runtime in this process
+    /// (about two seconds).
+    #[arg(long)]
+    no_cache: bool,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -118,51 +127,42 @@ async fn shutdown_signal() {
 }
 
 /// Runs the service until a signal stops it.
-pub async fn execute(args: ServeArgs) -> Exit {
-    let defaults = match args.limits.to_limits() {
-        Ok(limits) => limits,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Usage;
+pub async fn execute(args: ServeArgs) -> CliResult {
+    let defaults = args.limits.to_limits().map_err(CliError::usage)?;
+    let data_dir = match args.data_dir {
+        Some(dir) => {
+            check_path("--data-dir", &dir).map_err(CliError::usage)?;
+            dir
         }
+        None => default_data_dir(),
     };
-    let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
-    let cache_dir = if args.cache.no_cache {
-        None
-    } else {
-        Some(
-            args.cache
-                .cache_dir
-                .clone()
-                .unwrap_or_else(|| data_dir.join("cache")),
-        )
+    let cache_dir = match (args.no_cache, args.cache_dir) {
+        (true, _) => None,
+        (false, Some(dir)) => Some(dir),
+        (false, None) => Some(data_dir.join("cache")),
     };
     let config = ServiceConfig {
         listen: args.listen,
         db: args.db.unwrap_or_else(|| data_dir.join("charm-host.db")),
         cache_dir,
+        runtime_override: super::runtime_override(),
         token: args.token,
-        max_concurrent: args.max_concurrent.max(1),
+        max_concurrent: args.max_concurrent,
         defaults,
         policy: SchedulePolicy {
-            max_failures: args.max_failures.max(1),
+            max_failures: args.max_failures,
             max_backoff_s: args.max_backoff_s,
         },
-        keep_runs: args.keep_runs.max(1),
+        keep_runs: args.keep_runs,
         shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
-        summary_interval: Duration::from_secs(args.summary_interval_s.max(1)),
-        max_body_bytes: args.max_body_bytes.max(1024),
+        summary_interval: Duration::from_secs(args.summary_interval_s),
+        max_body_bytes: args.max_body_bytes,
         addr_file: args.addr_file,
+        perf_map: super::perf_map(),
     };
     match serve(config, shutdown_signal()).await {
-        Ok(()) => Exit::Success,
-        Err(e @ (ServiceError::Insecure(_) | ServiceError::EmptyToken)) => {
-            eprintln!("error: {e}");
-            Exit::Usage
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Exit::HostFailure
-        }
+        Ok(()) => Ok(Exit::Success),
+        Err(e) if e.is_usage() => Err(CliError::usage(e)),
+        Err(e) => Err(CliError::host(e)),
     }
 }

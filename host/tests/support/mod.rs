@@ -335,19 +335,48 @@ pub fn wait_for<T>(what: &str, secs: u64, mut check: impl FnMut() -> Option<T>) 
     }
 }
 
+/// A loopback server whose `/slow` answers after `?ms=N` milliseconds, or
+/// after `default_ms` without one.
+pub fn slow_server(default_ms: u64) -> TestServer {
+    TestServer::start(vec![(
+        "/slow",
+        Box::new(move |req| {
+            let ms: u64 = req
+                .path
+                .split("ms=")
+                .nth(1)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default_ms);
+            thread::sleep(std::time::Duration::from_millis(ms));
+            Reply::ok("text/plain", "slow")
+        }),
+    )])
+}
+
 /// A `charm-host serve` process on a random loopback port with its own
-/// data directory (SQLite file), killed when dropped.
+/// data directory (SQLite file), killed when dropped. Its request helpers
+/// send the daemon's token when it was started with one.
 pub struct Daemon {
     pub child: Option<std::process::Child>,
     pub dir: PathBuf,
     pub addr: String,
     pub log: PathBuf,
+    pub token: Option<String>,
 }
 
 impl Daemon {
     /// Starts a daemon on a new temporary data directory.
     pub fn start(args: &[&str]) -> Daemon {
         Daemon::start_in(Daemon::new_dir(), args)
+    }
+
+    /// Starts a daemon that requires `token`; its helpers send it.
+    pub fn start_with_token(token: &str, args: &[&str]) -> Daemon {
+        let mut all = vec!["--token", token];
+        all.extend_from_slice(args);
+        let mut daemon = Daemon::start(&all);
+        daemon.token = Some(token.to_string());
+        daemon
     }
 
     /// Starts a daemon on an existing data directory (a restart).
@@ -416,6 +445,7 @@ impl Daemon {
             dir,
             addr: String::new(),
             log,
+            token: None,
         };
         daemon.addr = wait_for("the daemon to listen", 60, || {
             if let Some(status) = daemon
@@ -436,16 +466,38 @@ impl Daemon {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// A request with the daemon's token, if it has one.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let bearer = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(bearer) = &bearer {
+            headers.push(("authorization", bearer.as_str()));
+        }
+        let body = body.map(|b| b.to_string());
+        http(
+            &self.addr,
+            method,
+            path,
+            &headers,
+            body.as_deref().map(str::as_bytes),
+        )
+    }
+
     pub fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        http(&self.addr, "GET", path, &[], None)
+        self.request("GET", path, None)
     }
 
     pub fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
-        http_json(&self.addr, "POST", path, body)
+        self.request("POST", path, Some(body))
     }
 
     pub fn patch(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
-        http_json(&self.addr, "PATCH", path, body)
+        self.request("PATCH", path, Some(body))
     }
 
     /// Registers a fixture charm; returns its id.
@@ -468,6 +520,14 @@ impl Daemon {
         );
         assert_eq!(status, 202, "{queued}");
         self.wait_run(queued["run_id"].as_i64().unwrap())
+    }
+
+    /// Waits until a run has started.
+    pub fn wait_running(&self, run_id: i64) {
+        wait_for(&format!("run {run_id} to start"), 30, || {
+            let (_, run) = self.get(&format!("/api/runs/{run_id}"));
+            (run["status"] == "running").then_some(())
+        });
     }
 
     /// Waits until a run is done; returns it.

@@ -1,0 +1,194 @@
+//! Running a charm once: `bgUpdater(state, ctx)` in a fresh sandbox task.
+//!
+//! Owns the run's input (state and [`RunContext`]), its outcome
+//! ([`StateChange`] or [`RunError`]) and the report that carries both with
+//! the task's cost and log excerpt. It never stores anything: the caller
+//! decides what to do with a new state, and a failed run has none to offer.
+//!
+//! The new state is checked on the host side too (it must parse as JSON and
+//! fit the output limit), whatever the guest claims.
+
+use std::sync::Arc;
+
+use charm_host_abi::error::ErrorKind;
+use charm_host_abi::{export, Status};
+use serde::Serialize;
+
+use crate::compile::CompiledCharm;
+use crate::js_error::JsError;
+use crate::limits::LimitExceeded;
+use crate::sandbox::{Sandbox, TaskError, TaskReport, TaskSpec, TaskStats};
+
+/// The `ctx` argument of `bgUpdater`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunContext {
+    /// The charm's id.
+    pub charm_id: String,
+    /// The charm's space (tenant).
+    pub space: String,
+    /// The charm's integration label, if any.
+    pub integration: Option<String>,
+    /// The run's id.
+    pub run_id: String,
+    /// What the trigger passed (`null` for scheduled runs).
+    pub input: serde_json::Value,
+    /// Milliseconds since the Unix epoch when the run was started.
+    pub now: u64,
+}
+
+/// What a successful run does to the charm's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateChange {
+    /// `bgUpdater` returned `undefined`: keep the state as it is.
+    Keep,
+    /// The new state, as compact JSON text.
+    Replace(String),
+}
+
+/// Why a run failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    /// The charm threw, rejected, or returned something that is not JSON.
+    #[error("{0}")]
+    Charm(JsError),
+    /// A fetch the charm did not catch was refused by its allow-list.
+    #[error("{0}")]
+    Denied(JsError),
+    /// A limit ended the run. Shown without a hint; callers add the one
+    /// their user can act on ([`LimitExceeded::hinted`]).
+    #[error("{0}")]
+    Limit(LimitExceeded),
+    /// The sandbox or the runtime failed (a defect, not the charm's doing).
+    #[error("{0}")]
+    Fault(String),
+}
+
+/// Everything a run produced.
+#[derive(Debug)]
+pub struct RunReport {
+    /// The new state, or why there is none.
+    pub outcome: Result<StateChange, RunError>,
+    /// What the run cost.
+    pub stats: TaskStats,
+    /// The first part of its console output.
+    pub log_excerpt: String,
+}
+
+/// Runs `charm` once with `state` (JSON text) and `ctx` under `spec`.
+pub async fn run(
+    sandbox: &Sandbox,
+    charm: &CompiledCharm,
+    state: &str,
+    ctx: &RunContext,
+    spec: &TaskSpec,
+) -> RunReport {
+    #[derive(Serialize)]
+    struct Input<'a> {
+        state: &'a serde_json::value::RawValue,
+        ctx: &'a RunContext,
+    }
+    let input = serde_json::value::RawValue::from_string(state.to_string())
+        .map_err(|e| RunError::Fault(format!("the stored state is not valid JSON: {e}")))
+        .and_then(|state| {
+            serde_json::to_vec(&Input { state: &state, ctx })
+                .map_err(|e| RunError::Fault(format!("encoding the run input failed: {e}")))
+        });
+    let input = match input {
+        Ok(input) => input,
+        Err(e) => {
+            return RunReport {
+                outcome: Err(e),
+                stats: TaskStats::default(),
+                log_excerpt: String::new(),
+            }
+        }
+    };
+    let bytecode = Arc::clone(&charm.bytecode);
+    let result = sandbox
+        .call(
+            export::RUN.name,
+            [&bytecode, &input],
+            spec,
+            spec.limits.max_output_bytes,
+        )
+        .await;
+    let outcome = match result.answer {
+        Err(TaskError::Limit(limit)) => Err(RunError::Limit(limit)),
+        Err(TaskError::Fault(message)) => Err(RunError::Fault(message)),
+        Ok(answer) => match answer.status {
+            Status::Ok if answer.payload.is_empty() => Ok(StateChange::Keep),
+            Status::Ok => new_state(answer.payload),
+            Status::Error => Err(explain(JsError::from_payload(&answer.payload))),
+        },
+    };
+    let TaskReport { stats, log_excerpt } = result.report;
+    RunReport {
+        outcome,
+        stats,
+        log_excerpt,
+    }
+}
+
+fn new_state(payload: Vec<u8>) -> Result<StateChange, RunError> {
+    let text = String::from_utf8(payload).map_err(|_| {
+        RunError::Charm(JsError::new(
+            "TypeError",
+            "bgUpdater returned a state that is not valid UTF-8",
+        ))
+    })?;
+    match serde_json::from_str::<serde::de::IgnoredAny>(&text) {
+        Ok(_) => Ok(StateChange::Replace(text)),
+        Err(e) => Err(RunError::Charm(JsError::new(
+            "TypeError",
+            format!("bgUpdater returned a state that is not valid JSON: {e}"),
+        ))),
+    }
+}
+
+/// What an uncaught error means, by the kind the guest gave it: a fetch
+/// refused by the allow-list, a fetch limit the charm let escape, a defect
+/// of the runtime, or the charm's own failure.
+fn explain(error: JsError) -> RunError {
+    match error.kind {
+        ErrorKind::Denied => RunError::Denied(error),
+        ErrorKind::Limit => match error.reported_limit() {
+            Some(limit) => RunError::Limit(limit),
+            None => RunError::Charm(error),
+        },
+        ErrorKind::Internal => RunError::Fault(error.to_string()),
+        ErrorKind::Charm | ErrorKind::Syntax | ErrorKind::Contract => RunError::Charm(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uncaught_errors_are_explained_by_their_kind() {
+        let with = |kind| JsError {
+            kind,
+            ..JsError::new("TypeError", "fetch to `x` denied")
+        };
+        assert!(matches!(
+            explain(with(ErrorKind::Denied)),
+            RunError::Denied(_)
+        ));
+        assert!(matches!(
+            explain(with(ErrorKind::Charm)),
+            RunError::Charm(_)
+        ));
+        let limit = JsError {
+            limit: Some(crate::js_error::ReportedLimit {
+                kind: crate::limits::LimitKind::FetchTimeout,
+                value: 300,
+            }),
+            ..with(ErrorKind::Limit)
+        };
+        assert_eq!(
+            explain(limit),
+            RunError::Limit(LimitExceeded::FetchTimeout { limit_ms: 300 })
+        );
+    }
+}

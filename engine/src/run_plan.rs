@@ -1,0 +1,160 @@
+//! One run plan: everything a run of a charm needs, built in one place.
+//!
+//! The dispatcher (a charm from the store) and `charm-host run` (a file and
+//! flags) both turn a charm's settings and a run's particulars into a
+//! [`RunPlan`]: the task's spec (limits, allow-list, log identity) and the
+//! `ctx` that `bgUpdater` receives. Whatever a run gains later (secrets,
+//! recorded inputs) is added here, once.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::capabilities::console::LogIdentity;
+use crate::capabilities::fetch::{AllowList, InvalidEntry};
+use crate::compile::CompiledCharm;
+use crate::limits::{InvalidLimit, SandboxLimits};
+use crate::run::{run, RunContext, RunReport};
+use crate::sandbox::{Sandbox, TaskSpec};
+
+/// A charm's settings, as a run needs them.
+#[derive(Debug, Clone, Copy)]
+pub struct CharmSettings<'a> {
+    /// The charm's id.
+    pub id: &'a str,
+    /// Its space (tenant).
+    pub space: &'a str,
+    /// Its integration label, if any.
+    pub integration: Option<&'a str>,
+    /// Its limits.
+    pub limits: &'a SandboxLimits,
+    /// Its allow-list entries (see [`AllowList::parse`]).
+    pub allowed_hosts: &'a [String],
+}
+
+/// A run's particulars.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// The run's id.
+    pub run_id: String,
+    /// `ctx.input`: what the trigger passed (`null` for scheduled runs).
+    pub input: serde_json::Value,
+    /// `ctx.now`: when the run starts, in ms since the Unix epoch
+    /// (see [`unix_ms`]).
+    pub now_ms: u64,
+}
+
+/// Why a run cannot be planned: the charm's settings are not valid.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// An allow-list entry does not parse.
+    #[error("the allow-list is invalid: {0}")]
+    AllowList(#[from] InvalidEntry),
+    /// A limit is out of range.
+    #[error("the limits are invalid: {0}")]
+    Limits(#[from] InvalidLimit),
+}
+
+/// Everything one run of a charm needs besides its bytecode and state.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    /// What the task may do.
+    pub spec: TaskSpec,
+    /// What `bgUpdater` receives as `ctx`.
+    pub ctx: RunContext,
+}
+
+impl RunPlan {
+    /// Plans a run of `charm`.
+    ///
+    /// # Errors
+    /// [`PlanError`] when the allow-list or the limits are invalid.
+    pub fn new(charm: CharmSettings<'_>, request: RunRequest) -> Result<RunPlan, PlanError> {
+        charm.limits.validate()?;
+        let allow = Arc::new(AllowList::parse(charm.allowed_hosts)?);
+        let spec = TaskSpec {
+            limits: charm.limits.clone(),
+            allow,
+            identity: LogIdentity {
+                charm_id: charm.id.to_string(),
+                space: charm.space.to_string(),
+                run_id: request.run_id.clone(),
+            },
+        };
+        let ctx = RunContext {
+            charm_id: charm.id.to_string(),
+            space: charm.space.to_string(),
+            integration: charm.integration.map(str::to_string),
+            run_id: request.run_id,
+            input: request.input,
+            now: request.now_ms,
+        };
+        Ok(RunPlan { spec, ctx })
+    }
+
+    /// Runs `charm` once with `state` (JSON text) under this plan.
+    pub async fn run(&self, sandbox: &Sandbox, charm: &CompiledCharm, state: &str) -> RunReport {
+        run(sandbox, charm, state, &self.ctx, &self.spec).await
+    }
+}
+
+/// Milliseconds since the Unix epoch, the clock of `ctx.now`.
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings<'a>(limits: &'a SandboxLimits, hosts: &'a [String]) -> CharmSettings<'a> {
+        CharmSettings {
+            id: "c1",
+            space: "team",
+            integration: Some("rss"),
+            limits,
+            allowed_hosts: hosts,
+        }
+    }
+
+    #[test]
+    fn a_plan_carries_the_ids_into_the_spec_and_the_context() {
+        let limits = SandboxLimits::default();
+        let hosts = vec!["example.com".to_string()];
+        let plan = RunPlan::new(
+            settings(&limits, &hosts),
+            RunRequest {
+                run_id: "7".into(),
+                input: serde_json::json!({"x": 1}),
+                now_ms: 42,
+            },
+        )
+        .unwrap();
+        assert_eq!(plan.spec.identity.run_id, "7");
+        assert_eq!(plan.spec.identity.space, "team");
+        assert_eq!(plan.spec.allow.entries(), &hosts[..]);
+        assert_eq!(plan.ctx.integration.as_deref(), Some("rss"));
+        assert_eq!((plan.ctx.now, plan.ctx.input["x"].as_i64()), (42, Some(1)));
+    }
+
+    #[test]
+    fn invalid_settings_are_refused_with_the_reason() {
+        let limits = SandboxLimits::default();
+        let hosts = vec!["http://example.com/".to_string()];
+        let request = RunRequest {
+            run_id: "1".into(),
+            input: serde_json::Value::Null,
+            now_ms: 0,
+        };
+        let err = RunPlan::new(settings(&limits, &hosts), request.clone()).unwrap_err();
+        assert!(matches!(err, PlanError::AllowList(_)), "{err}");
+        let limits = SandboxLimits {
+            memory_mb: 1,
+            ..SandboxLimits::default()
+        };
+        let err = RunPlan::new(settings(&limits, &[]), request).unwrap_err();
+        assert!(err.to_string().contains("memory_mb"), "{err}");
+    }
+}

@@ -1,0 +1,5 @@
+//! Native functions the prelude calls, one file per family. Each turns a
+//! JavaScript call into host imports (`crate::imports`) and back.
+
+pub mod console;
+pub mod fetch;

@@ -1,0 +1,356 @@
+//! The queue's consumer: claims queued runs and executes them.
+//!
+//! Owns concurrency (at most `max_concurrent` runs in flight, each a tokio
+//! task; a run waiting on `fetch` is a parked future, not a thread), the
+//! execution of one claimed run (load the charm and its state, run
+//! `bgUpdater` in a fresh sandbox task, record the outcome through the
+//! store), and the two-stage shutdown: stop claiming, let running tasks
+//! finish within a grace period, then cancel the rest (dropping a task's
+//! future interrupts its guest at the next epoch tick) and record them as
+//! cancelled.
+//!
+//! The queue itself is the store's runs (see `charm_store`), so it survives
+//! restarts; which run goes next is the store's `claim_next_run`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use charm_engine::{CharmSettings, RunPlan, RunRequest, Sandbox, StateChange};
+use charm_store::{ClaimedRun, Finished, RunOutcome, Store, StoreError};
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use super::clock::now_ms;
+use super::metrics::Metrics;
+use super::policy::{self, SchedulePolicy};
+use super::registry::Registry;
+
+/// How long the dispatcher sleeps when the queue is empty and nothing wakes it.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// Counts since start, for the periodic summary.
+#[derive(Debug, Default)]
+pub struct RunCounters {
+    /// Runs that succeeded.
+    pub ok: AtomicU64,
+    /// Runs that failed (any outcome that counts as a failure).
+    pub failed: AtomicU64,
+    /// Runs cut short by the host (cancelled, interrupted).
+    pub cancelled: AtomicU64,
+}
+
+/// Everything a run needs; shared by all run tasks.
+pub(crate) struct Dispatcher {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) registry: Registry,
+    pub(crate) sandbox: Sandbox,
+    pub(crate) policy: SchedulePolicy,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) counters: Arc<RunCounters>,
+    pub(crate) max_concurrent: usize,
+    /// Notified when runs are queued or a run finishes.
+    pub(crate) wake: Arc<Notify>,
+}
+
+/// A running dispatcher.
+pub(crate) struct DispatcherHandle {
+    loop_task: tokio::task::JoinHandle<()>,
+    tracker: TaskTracker,
+    cancel_runs: CancellationToken,
+}
+
+impl Dispatcher {
+    /// Starts claiming runs until `stop` is cancelled.
+    pub(crate) fn spawn(self, stop: CancellationToken) -> DispatcherHandle {
+        let tracker = TaskTracker::new();
+        let cancel_runs = CancellationToken::new();
+        let shared = Arc::new(self);
+        let loop_task = tokio::spawn(claim_loop(
+            Arc::clone(&shared),
+            stop,
+            tracker.clone(),
+            cancel_runs.clone(),
+        ));
+        DispatcherHandle {
+            loop_task,
+            tracker,
+            cancel_runs,
+        }
+    }
+}
+
+impl DispatcherHandle {
+    /// After `stop` was cancelled: waits for the claim loop, then up to
+    /// `grace` for runs in flight, then cancels the rest and waits for them
+    /// to record themselves.
+    pub(crate) async fn drain(self, grace: Duration) {
+        let _ = self.loop_task.await;
+        self.tracker.close();
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
+                "runs still in flight after the grace period; cancelling them"
+            );
+            self.cancel_runs.cancel();
+            self.tracker.wait().await;
+        }
+    }
+}
+
+async fn claim_loop(
+    d: Arc<Dispatcher>,
+    stop: CancellationToken,
+    tracker: TaskTracker,
+    cancel_runs: CancellationToken,
+) {
+    let slots = Arc::new(Semaphore::new(d.max_concurrent.max(1)));
+    loop {
+        let permit = tokio::select! {
+            _ = stop.cancelled() => return,
+            permit = Arc::clone(&slots).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+        };
+        if stop.is_cancelled() {
+            return;
+        }
+        match d.store.claim_next_run().await {
+            Ok(Some(claimed)) => {
+                let span = tracing::info_span!("run", charm = %claimed.charm_id, run = claimed.id, space = tracing::field::Empty);
+                let (d, cancel) = (Arc::clone(&d), cancel_runs.clone());
+                tracker.spawn(
+                    async move {
+                        execute(&d, claimed, cancel).await;
+                        drop(permit);
+                        d.wake.notify_one();
+                    }
+                    .instrument(span),
+                );
+            }
+            Ok(None) => {
+                drop(permit);
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = d.wake.notified() => {}
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                }
+            }
+            Err(error) => {
+                drop(permit);
+                tracing::error!(%error, "could not claim a run; retrying in a second");
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+}
+
+fn failed(outcome: RunOutcome, error: impl Into<String>) -> Finished {
+    Finished {
+        outcome,
+        error: Some(error.into()),
+        new_state: None,
+        fuel: 0,
+        memory_bytes: 0,
+        duration_ms: 0,
+        log: String::new(),
+    }
+}
+
+/// Runs one claimed run and records it. Never panics on charm behaviour:
+/// every failure becomes an outcome.
+async fn execute(d: &Dispatcher, claimed: ClaimedRun, cancel: CancellationToken) {
+    d.metrics.running(1);
+    let started = std::time::Instant::now();
+    let (finished, interval_s) = tokio::select! {
+        result = prepare_and_run(d, &claimed) => result,
+        _ = cancel.cancelled() => (failed(RunOutcome::Cancelled, "the daemon shut down before this run finished"), None),
+    };
+    let interval_s = match interval_s {
+        Some(i) => i,
+        None => match d.store.charm_for_run(&claimed.charm_id).await {
+            Ok(Some(code)) => code.interval_s,
+            _ => super::registry::DEFAULT_INTERVAL_S,
+        },
+    };
+    let (finished, recorded) = record(d, &claimed, finished, interval_s, &cancel).await;
+    let outcome = finished.outcome;
+    d.metrics.running(-1);
+    d.metrics
+        .run_finished(outcome, started.elapsed().as_secs_f64(), finished.fuel);
+    let counter = match outcome {
+        RunOutcome::Ok => &d.counters.ok,
+        outcome if policy::is_failure(outcome) => &d.counters.failed,
+        _ => &d.counters.cancelled,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    match recorded {
+        Ok(version) => tracing::info!(
+            outcome = %outcome,
+            duration_ms = finished.duration_ms,
+            fuel = finished.fuel,
+            state_version = version,
+            error = finished.error.as_deref().and_then(|e| e.lines().next()),
+            "run finished"
+        ),
+        Err(error) => {
+            tracing::error!(%error, outcome = %outcome, "could not record a finished run before shutdown; it will be recovered as interrupted")
+        }
+    }
+}
+
+/// How long a run's result is retried when the store refuses it (a full
+/// disk, a locked database) before it is recorded as a failure instead.
+const RECORD_RETRY: Duration = Duration::from_secs(2);
+/// The longest pause between attempts to record a failure.
+const RECORD_BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Records a finished run. A run whose row cannot be closed would hold its
+/// charm's single running slot until the next restart, so this never gives
+/// up while the service runs: the result is retried for [`RECORD_RETRY`];
+/// then the run is recorded as a fault that changes no state (a smaller
+/// write, and the honest outcome: its result was lost), retried with
+/// backoff. The state is written in the same transaction as the run, so it
+/// is either the new state with its run or untouched.
+async fn record(
+    d: &Dispatcher,
+    claimed: &ClaimedRun,
+    finished: Finished,
+    interval_s: u32,
+    cancel: &CancellationToken,
+) -> (Finished, Result<Option<i64>, StoreError>) {
+    let mut finished = finished;
+    let mut pause = Duration::from_millis(50);
+    let give_up_result_at = tokio::time::Instant::now() + RECORD_RETRY;
+    loop {
+        let (outcome, error, policy) = (finished.outcome, finished.error.clone(), d.policy);
+        let decide = move |before: u32| {
+            policy.after_run(outcome, error.as_deref(), before, interval_s, now_ms())
+        };
+        let result = d
+            .store
+            .finish_run_if_running(claimed.id, &claimed.charm_id, &finished, &decide)
+            .await;
+        let error = match result {
+            Ok(version) => return (finished, Ok(version)),
+            Err(error) => error,
+        };
+        if finished.outcome != RunOutcome::Fault && tokio::time::Instant::now() >= give_up_result_at
+        {
+            tracing::error!(%error, outcome = %finished.outcome, "could not record the run's result; recording it as a fault, state unchanged");
+            finished = failed(
+                RunOutcome::Fault,
+                format!("the run's result could not be stored ({error}); the state is unchanged"),
+            );
+        } else {
+            tracing::warn!(%error, retry_in_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX), "could not record a finished run; retrying");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = cancel.cancelled() => return (finished, Err(error)),
+        }
+        pause = (pause * 2).min(RECORD_BACKOFF_MAX);
+    }
+}
+
+/// Loads what the run needs and runs it. Returns the record to write and the
+/// charm's interval (for the scheduling policy).
+async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Option<u32>) {
+    let code = match d.store.charm_for_run(&claimed.charm_id).await {
+        Ok(Some(code)) => code,
+        Ok(None) => return (failed(RunOutcome::Cancelled, "the charm was removed"), None),
+        Err(e) => {
+            return (
+                failed(RunOutcome::Fault, format!("loading the charm failed: {e}")),
+                None,
+            )
+        }
+    };
+    tracing::Span::current().record("space", code.space.as_str());
+    let interval = Some(code.interval_s);
+    let state = match d.store.state(&claimed.charm_id).await {
+        Ok(Some(state)) => state.state,
+        Ok(None) => "{}".to_string(),
+        Err(e) => {
+            return (
+                failed(RunOutcome::Fault, format!("loading the state failed: {e}")),
+                interval,
+            )
+        }
+    };
+    let compiled = match d.registry.compiled(&code).await {
+        Ok(compiled) => compiled,
+        Err(e) => {
+            return (
+                failed(
+                    RunOutcome::Error,
+                    format!("the charm no longer compiles: {e}"),
+                ),
+                interval,
+            )
+        }
+    };
+    let limits = match d.registry.stored_limits(&code.id, &code.limits) {
+        Ok(limits) => limits,
+        Err(e) => return (failed(RunOutcome::Fault, e.to_string()), interval),
+    };
+    let input = claimed
+        .input
+        .as_deref()
+        .and_then(|i| serde_json::from_str(i).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let settings = CharmSettings {
+        id: code.id.as_str(),
+        space: &code.space,
+        integration: code.integration.as_deref(),
+        limits: &limits,
+        allowed_hosts: &code.allowed_hosts,
+    };
+    let request = RunRequest {
+        run_id: claimed.id.to_string(),
+        input,
+        now_ms: charm_engine::unix_ms(),
+    };
+    let plan = match RunPlan::new(settings, request) {
+        Ok(plan) => plan,
+        Err(e) => {
+            return (
+                failed(
+                    RunOutcome::Fault,
+                    format!("the stored charm is invalid: {e}"),
+                ),
+                interval,
+            )
+        }
+    };
+    let report = plan.run(&d.sandbox, &compiled, &state).await;
+    let stats = report.stats;
+    let (outcome, error, new_state) = match report.outcome {
+        Ok(StateChange::Keep) => (RunOutcome::Ok, None, None),
+        Ok(StateChange::Replace(state)) => (RunOutcome::Ok, None, Some(state)),
+        Err(e) => (
+            policy::outcome_of(&e),
+            Some(policy::recorded_error(&e)),
+            None,
+        ),
+    };
+    let finished = Finished {
+        outcome,
+        error,
+        new_state,
+        fuel: stats.fuel,
+        memory_bytes: stats.memory_bytes,
+        duration_ms: u64::try_from(stats.duration.as_millis()).unwrap_or(u64::MAX),
+        log: report.log_excerpt,
+    };
+    (finished, interval)
+}

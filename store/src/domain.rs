@@ -1,0 +1,530 @@
+//! What the store keeps: charms, their state, and runs, as typed records.
+//!
+//! Plain data with no policy: which trigger goes first, what counts as a
+//! failure and when a charm is disabled are the service's decisions, handed
+//! to the store as values ([`CharmUpdate`], a priority). Times are
+//! milliseconds since the Unix epoch (`i64`), sizes are bytes.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A charm's id: 32 lowercase hex digits (a UUID v7 without dashes, so ids
+/// sort by creation time).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CharmId(String);
+
+impl CharmId {
+    /// Parses an id; `None` for anything that cannot name a charm, so that
+    /// a path segment like `../x` never reaches a query.
+    pub fn parse(text: &str) -> Option<CharmId> {
+        let valid = text.len() == 32
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        valid.then(|| CharmId(text.to_string()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CharmId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A run's id: increasing in the order runs were queued.
+pub type RunId = i64;
+
+/// Why a run was queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// A user (or a client of the API) asked for it.
+    Manual,
+    /// The charm's interval came round.
+    Schedule,
+    /// Re-queued after its process stopped while it was running.
+    Recovery,
+}
+
+impl Trigger {
+    /// Every trigger.
+    pub const ALL: [Trigger; 3] = [Trigger::Manual, Trigger::Schedule, Trigger::Recovery];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Manual => "manual",
+            Trigger::Schedule => "schedule",
+            Trigger::Recovery => "recovery",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(name: &str) -> Option<Trigger> {
+        Trigger::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+/// Where a run is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Waiting in the queue.
+    Queued,
+    /// Claimed and executing.
+    Running,
+    /// Finished, with an outcome.
+    Done,
+}
+
+impl RunStatus {
+    /// Every status.
+    pub const ALL: [RunStatus; 3] = [RunStatus::Queued, RunStatus::Running, RunStatus::Done];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Done => "done",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(name: &str) -> Option<RunStatus> {
+        RunStatus::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// `bgUpdater` settled with a state (or kept the old one).
+    Ok,
+    /// The charm threw, rejected or returned something that is not JSON.
+    Error,
+    /// The wall-clock limit ended it.
+    Timeout,
+    /// The fuel limit ended it.
+    Fuel,
+    /// The memory limit ended it.
+    Memory,
+    /// An uncaught fetch was refused by the allow-list.
+    Denied,
+    /// Another limit (output, logs, fetches, stack, a fetch's size or time).
+    Limit,
+    /// The sandbox failed, or the run's result could not be stored.
+    Fault,
+    /// Stopped by the host (shutdown, a disabled or removed charm).
+    Cancelled,
+    /// Its process stopped while it ran (found at the next start).
+    Interrupted,
+}
+
+impl RunOutcome {
+    /// Every outcome.
+    pub const ALL: [RunOutcome; 10] = [
+        RunOutcome::Ok,
+        RunOutcome::Error,
+        RunOutcome::Timeout,
+        RunOutcome::Fuel,
+        RunOutcome::Memory,
+        RunOutcome::Denied,
+        RunOutcome::Limit,
+        RunOutcome::Fault,
+        RunOutcome::Cancelled,
+        RunOutcome::Interrupted,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Ok => "ok",
+            RunOutcome::Error => "error",
+            RunOutcome::Timeout => "timeout",
+            RunOutcome::Fuel => "fuel",
+            RunOutcome::Memory => "memory",
+            RunOutcome::Denied => "denied",
+            RunOutcome::Limit => "limit",
+            RunOutcome::Fault => "fault",
+            RunOutcome::Cancelled => "cancelled",
+            RunOutcome::Interrupted => "interrupted",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(name: &str) -> Option<RunOutcome> {
+        RunOutcome::ALL.into_iter().find(|o| o.as_str() == name)
+    }
+}
+
+impl fmt::Display for RunOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A charm as the API shows it (no source or bytecode).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CharmRecord {
+    /// Its id.
+    pub id: CharmId,
+    /// Its space (tenant).
+    pub space: String,
+    /// Its module name (errors and stacks show it).
+    pub name: String,
+    /// Its integration label, if any.
+    pub integration: Option<String>,
+    /// Seconds between scheduled runs.
+    pub interval_s: u32,
+    /// Whether it runs.
+    pub enabled: bool,
+    /// Why it was disabled, if it is.
+    pub disabled_reason: Option<String>,
+    /// When it was disabled (ms since the epoch).
+    pub disabled_at: Option<i64>,
+    /// Failed runs in a row since the last success.
+    pub consecutive_failures: u32,
+    /// When its next scheduled run is due (ms since the epoch).
+    pub next_run_at: i64,
+    /// Its allow-list entries.
+    pub allowed_hosts: Vec<String>,
+    /// Its limits: a JSON object of the engine's `SandboxLimits`, stored as
+    /// given (the store does not interpret it).
+    pub limits: serde_json::Value,
+    /// Hex sha256 of its source.
+    pub source_sha256: String,
+    /// When it was registered (ms since the epoch).
+    pub created_at: i64,
+    /// When it last changed (ms since the epoch).
+    pub updated_at: i64,
+    /// The last finished run, if any.
+    pub last_run: Option<RunSummary>,
+}
+
+/// Everything needed to run a charm, or to edit it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CharmCode {
+    /// Its id.
+    pub id: CharmId,
+    /// Its space (tenant).
+    pub space: String,
+    /// Its module name.
+    pub name: String,
+    /// Its integration label, if any.
+    pub integration: Option<String>,
+    /// Its source; empty when read for a run ([`Store::charm_for_run`](crate::Store::charm_for_run)).
+    pub source: String,
+    /// Hex sha256 of its source.
+    pub source_sha256: String,
+    /// QuickJS bytecode, valid for [`CharmCode::runtime_sha256`] only.
+    pub bytecode: Vec<u8>,
+    /// Hex sha256 of the runtime that compiled the bytecode.
+    pub runtime_sha256: String,
+    /// Seconds between scheduled runs.
+    pub interval_s: u32,
+    /// Its limits, a JSON object (see [`CharmRecord::limits`]).
+    pub limits: serde_json::Value,
+    /// Its allow-list entries.
+    pub allowed_hosts: Vec<String>,
+    /// Whether it runs.
+    pub enabled: bool,
+    /// Why it was disabled, if it is.
+    pub disabled_reason: Option<String>,
+    /// When it was disabled (ms since the epoch).
+    pub disabled_at: Option<i64>,
+    /// Failed runs in a row since the last success.
+    pub consecutive_failures: u32,
+    /// When its next scheduled run is due (ms since the epoch).
+    pub next_run_at: i64,
+}
+
+/// A charm to insert, with its first state.
+#[derive(Debug, Clone)]
+pub struct NewCharm {
+    /// The charm.
+    pub code: CharmCode,
+    /// The initial state, as JSON text (version 0).
+    pub state: String,
+}
+
+/// A change to a stored charm, applied inside the store's transaction to
+/// the charm as it is then.
+pub type CharmChange = Box<dyn FnOnce(&mut CharmCode) + Send>;
+
+/// Which charms to list, in which order.
+#[derive(Debug, Clone, Default)]
+pub struct CharmFilter {
+    /// Only this space.
+    pub space: Option<String>,
+    /// Only this integration.
+    pub integration: Option<String>,
+    /// Only enabled (`true`) or disabled (`false`) charms.
+    pub enabled: Option<bool>,
+    /// The sort column.
+    pub sort: SortKey,
+    /// Largest first.
+    pub descending: bool,
+    /// Page size.
+    pub limit: u32,
+    /// Charms to skip.
+    pub offset: u32,
+}
+
+/// The columns a listing can be sorted by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum SortKey {
+    /// Registration time (the default).
+    #[default]
+    Created,
+    /// Space name.
+    Space,
+    /// Integration label.
+    Integration,
+    /// Interval.
+    Interval,
+    /// Enabled first or last.
+    Enabled,
+    /// When the last run finished.
+    LastRun,
+    /// Consecutive failures.
+    Failures,
+    /// When the next run is due.
+    NextRun,
+}
+
+impl SortKey {
+    /// Every key.
+    pub const ALL: [SortKey; 8] = [
+        SortKey::Created,
+        SortKey::Space,
+        SortKey::Integration,
+        SortKey::Interval,
+        SortKey::Enabled,
+        SortKey::LastRun,
+        SortKey::Failures,
+        SortKey::NextRun,
+    ];
+
+    /// The name the API uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            SortKey::Created => "created",
+            SortKey::Space => "space",
+            SortKey::Integration => "integration",
+            SortKey::Interval => "interval",
+            SortKey::Enabled => "enabled",
+            SortKey::LastRun => "last_run",
+            SortKey::Failures => "failures",
+            SortKey::NextRun => "next_run",
+        }
+    }
+
+    /// Parses an API name.
+    pub fn parse(name: &str) -> Option<SortKey> {
+        SortKey::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// A charm's state document.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StateRecord {
+    /// The JSON document, as stored.
+    #[serde(serialize_with = "raw_json")]
+    pub state: String,
+    /// 0 at registration, one more with each successful run that wrote it.
+    pub version: i64,
+    /// When it was last written (ms since the epoch).
+    pub updated_at: i64,
+}
+
+fn raw_json<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+    match serde_json::value::RawValue::from_string(text.to_string()) {
+        Ok(raw) => raw.serialize(s),
+        Err(e) => Err(serde::ser::Error::custom(e)),
+    }
+}
+
+fn raw_json_opt<S: serde::Serializer>(text: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match text {
+        None => s.serialize_none(),
+        Some(text) => raw_json(text, s),
+    }
+}
+
+/// A run as the API shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunRecord {
+    /// Its id.
+    pub id: RunId,
+    /// Its charm.
+    pub charm_id: CharmId,
+    /// Why it was queued.
+    pub trigger: Trigger,
+    /// Where it is in its life.
+    pub status: RunStatus,
+    /// `ctx.input`, JSON.
+    #[serde(serialize_with = "raw_json_opt")]
+    pub input: Option<String>,
+    /// When it was queued (ms since the epoch).
+    pub queued_at: i64,
+    /// When it started (ms since the epoch).
+    pub started_at: Option<i64>,
+    /// When it finished (ms since the epoch).
+    pub finished_at: Option<i64>,
+    /// How it ended, once done.
+    pub outcome: Option<RunOutcome>,
+    /// The JavaScript message and stack, or the limit, when it failed.
+    pub error: Option<String>,
+    /// Fuel it used.
+    pub fuel: Option<i64>,
+    /// Its largest linear memory, in bytes.
+    pub memory_bytes: Option<i64>,
+    /// Its wall-clock time, in ms.
+    pub duration_ms: Option<i64>,
+    /// The first part of its console output.
+    pub log: Option<String>,
+    /// The state version it wrote, if any.
+    pub state_version: Option<i64>,
+}
+
+/// The last run of a charm, as listings show it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunSummary {
+    /// Its id.
+    pub id: RunId,
+    /// How it ended.
+    pub outcome: Option<RunOutcome>,
+    /// Its error, if it failed.
+    pub error: Option<String>,
+    /// When it finished (ms since the epoch).
+    pub finished_at: Option<i64>,
+    /// Its wall-clock time, in ms.
+    pub duration_ms: Option<i64>,
+}
+
+/// The result of queueing a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Enqueued {
+    /// The queued run (new, or the one this request joined).
+    pub run_id: RunId,
+    /// True when an already queued run absorbed this request.
+    pub coalesced: bool,
+}
+
+/// A run the dispatcher now owns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedRun {
+    /// Its id.
+    pub id: RunId,
+    /// Its charm.
+    pub charm_id: CharmId,
+    /// Why it was queued.
+    pub trigger: Trigger,
+    /// `ctx.input`, JSON.
+    pub input: Option<String>,
+    /// When it was queued (ms since the epoch).
+    pub queued_at: i64,
+    /// When it was claimed (ms since the epoch).
+    pub started_at: i64,
+}
+
+/// What a finished run recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finished {
+    /// How it ended.
+    pub outcome: RunOutcome,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// The new state (JSON text), only for a successful run that returned one.
+    pub new_state: Option<String>,
+    /// Fuel it used.
+    pub fuel: u64,
+    /// Its largest linear memory, in bytes.
+    pub memory_bytes: u64,
+    /// Its wall-clock time, in ms.
+    pub duration_ms: u64,
+    /// The first part of its console output.
+    pub log: String,
+}
+
+/// How a finished run changes its charm; decided by the service's policy
+/// from the charm's failure count before the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CharmUpdate {
+    /// The new count of failures in a row.
+    pub consecutive_failures: u32,
+    /// A new time for the next scheduled run (backoff), if any.
+    pub next_run_at: Option<i64>,
+    /// Disable the charm with this reason.
+    pub disable: Option<String>,
+}
+
+/// Decides a finished run's [`CharmUpdate`] from the charm's failures before
+/// it.
+pub type UpdatePolicy<'a> = &'a (dyn Fn(u32) -> CharmUpdate + Send + Sync);
+
+/// Counts of charms and runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Enabled charms.
+    pub enabled: u64,
+    /// Disabled charms.
+    pub disabled: u64,
+    /// Queued runs.
+    pub queued: u64,
+    /// Running runs.
+    pub running: u64,
+}
+
+/// How many runs finished with one outcome in one minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinuteOutcomes {
+    /// The minute's start (ms since the epoch).
+    pub minute: i64,
+    /// The outcome.
+    pub outcome: RunOutcome,
+    /// How many runs.
+    pub runs: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_32_lowercase_hex_digits() {
+        assert!(CharmId::parse("0192f1c2a3b4c5d6e7f8a9b0c1d2e3f4").is_some());
+        for bad in [
+            "",
+            "../../etc/passwd",
+            "0192F1C2A3B4C5D6E7F8A9B0C1D2E3F4",
+            "0192f1c2a3b4c5d6e7f8a9b0c1d2e3f",
+            "0192f1c2a3b4c5d6e7f8a9b0c1d2e3fg",
+        ] {
+            assert!(CharmId::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for t in Trigger::ALL {
+            assert_eq!(Trigger::parse(t.as_str()), Some(t));
+        }
+        for s in RunStatus::ALL {
+            assert_eq!(RunStatus::parse(s.as_str()), Some(s));
+        }
+        for o in RunOutcome::ALL {
+            assert_eq!(RunOutcome::parse(o.as_str()), Some(o));
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+        }
+    }
+}
