@@ -3,15 +3,15 @@
 //!
 //! * A successful [`crate::export::COMPILE`] returns
 //!   `{"integration": string | null}` and the bytecode.
-//! * The response to [`crate::import::FETCH`] is
+//! * A fetch request ([`crate::import::FETCH_START`]) is
+//!   `{"url", "method", "headers": [[name, value], ...], "redirect": "follow" | "manual" | "error", "hasBody": bool}`
+//!   and the body's bytes, exactly as the charm gave them.
+//! * A fetch operation completes with
 //!   `{"status", "statusText", "url", "redirected", "headers": [[name, value], ...]}`
 //!   and the body; or, for a request that was refused or failed,
 //!   `{"error": message, "kind": kind, "limit"?: {"kind", "value"}}` and no
 //!   body, which the guest throws as a `TypeError` (as `fetch` does in
 //!   browsers) and remembers the kind of (see [`crate::error`]).
-//!
-//! The fetch *request* the guest sends is plain JSON:
-//! `{"url": string, "method": string, "headers": [[name, value], ...], "body": string | null}`.
 
 /// Size of the metadata length prefix.
 pub const PREFIX_LEN: usize = 4;

@@ -30,7 +30,7 @@
 //! | version | change |
 //! |---|---|
 //! | 1 | `console`, `fetch`, `fetch-take`; errors as `{name, message, stack}` |
-//! | 2 | errors carry a `kind` (and a `limit` for limit errors); fetch failures say their kind |
+//! | 2 | errors carry a `kind` (and a `limit` for limit errors); fetch failures say their kind; asynchronous operations (`fetch-start`, `op-wait`, `op-take`, `op-cancel`) replace the blocking `fetch`/`fetch-take`; request bodies are bytes |
 #![no_std]
 #![warn(missing_docs)]
 
@@ -87,13 +87,20 @@ pub struct Function {
     pub results: &'static [ValType],
 }
 
-use ValType::I32;
+use ValType::{I32, I64};
 
 /// The host functions the guest imports from [`IMPORT_MODULE`]. Each host
 /// capability owns some of them; [`ALL`](import::ALL) is the whole table,
 /// which the host validates a runtime against.
+///
+/// Asynchronous work is an *operation*: a capability's start import returns
+/// a handle (a positive `i32`), the operation runs on the host while the
+/// guest goes on, and the guest's event loop collects completions with
+/// [`OP_WAIT`](import::OP_WAIT) and [`OP_TAKE`](import::OP_TAKE). While the
+/// guest waits, no fuel burns and no host thread is held; the run's
+/// wall-clock deadline still ends the run.
 pub mod import {
-    use super::{Function, I32};
+    use super::{Function, I32, I64};
 
     /// `console(level, ptr, len)`: one console line, UTF-8. `level` is a
     /// [`crate::LogLevel`]. The host may end the run (trap) when the run's
@@ -104,28 +111,68 @@ pub mod import {
         results: &[],
     };
 
-    /// `fetch(ptr, len) -> len`: perform the HTTP request described by the
-    /// JSON at `ptr..ptr+len` (see [`crate::envelope`]) and return the length
-    /// of the response envelope, which the host keeps until [`FETCH_TAKE`]
-    /// copies it into guest memory. A denied or failed request is a response
-    /// envelope with an `error`, not a trap; the host traps only when a limit
-    /// of the run is exceeded.
-    pub const FETCH: Function = Function {
-        name: "fetch",
+    /// `fetch-start(ptr, len) -> handle`: start the HTTP request whose
+    /// [`crate::envelope`] (request metadata and body bytes) is at
+    /// `ptr..ptr+len`. The operation completes with a response envelope, or
+    /// with an error envelope for a request that was refused or failed
+    /// (including one over the run's concurrent-fetch limit). The host traps
+    /// only when the run's fetch count limit is exceeded.
+    pub const FETCH_START: Function = Function {
+        name: "fetch-start",
         params: &[I32, I32],
         results: &[I32],
     };
 
-    /// `fetch-take(ptr, len) -> written`: copy the pending response envelope
-    /// into `ptr..ptr+len` and return the number of bytes written.
-    pub const FETCH_TAKE: Function = Function {
-        name: "fetch-take",
-        params: &[I32, I32],
+    /// `op-wait(timeout_ms) -> completion`: wait until an operation
+    /// completes, or `timeout_ms` milliseconds pass (a negative timeout waits
+    /// for an operation only). Returns 0 when the timeout passed first;
+    /// otherwise the completed operation's handle in the low 32 bits and the
+    /// length of its result in the high 32 bits (see [`crate::completion`]).
+    /// Completions that are ready are returned before any waiting.
+    pub const OP_WAIT: Function = Function {
+        name: "op-wait",
+        params: &[I64],
+        results: &[I64],
+    };
+
+    /// `op-take(handle, ptr, len) -> written`: copy a completed operation's
+    /// result into `ptr..ptr+len` (`len` must be the length `op-wait` gave)
+    /// and forget the operation.
+    pub const OP_TAKE: Function = Function {
+        name: "op-take",
+        params: &[I32, I32, I32],
         results: &[I32],
+    };
+
+    /// `op-cancel(handle)`: abandon an operation that has not been taken;
+    /// the host drops its work at once (a fetch's connection is closed). A
+    /// handle that is unknown or already taken is ignored.
+    pub const OP_CANCEL: Function = Function {
+        name: "op-cancel",
+        params: &[I32],
+        results: &[],
     };
 
     /// Every import of this version.
-    pub const ALL: &[Function] = &[CONSOLE, FETCH, FETCH_TAKE];
+    pub const ALL: &[Function] = &[CONSOLE, FETCH_START, OP_WAIT, OP_TAKE, OP_CANCEL];
+}
+
+/// The result of [`import::OP_WAIT`], packed into one `i64`.
+pub mod completion {
+    /// Packs a completed operation: handle in the low 32 bits, result
+    /// length in the high 32 bits.
+    pub const fn pack(handle: u32, len: u32) -> i64 {
+        (((len as u64) << 32) | handle as u64) as i64
+    }
+
+    /// Unpacks [`pack`]: `None` for 0 (the timeout passed first).
+    pub const fn unpack(packed: i64) -> Option<(u32, u32)> {
+        if packed == 0 {
+            return None;
+        }
+        let bits = packed as u64;
+        Some(((bits & 0xffff_ffff) as u32, (bits >> 32) as u32))
+    }
 }
 
 /// The functions the guest exports.
@@ -263,6 +310,16 @@ mod tests {
             module[module.len() - suffix.len() - 2..module.len() - suffix.len()],
             *b"-v"
         );
+    }
+
+    #[test]
+    fn completions_round_trip() {
+        assert_eq!(completion::unpack(0), None);
+        for (handle, len) in [(1, 0), (7, 12_345), (u32::MAX >> 1, u32::MAX)] {
+            let packed = completion::pack(handle, len);
+            assert_ne!(packed, 0);
+            assert_eq!(completion::unpack(packed), Some((handle, len)));
+        }
     }
 
     #[test]

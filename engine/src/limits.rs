@@ -19,6 +19,10 @@
 //!   `fetch_response` and `fetch_timeout` are raised inside the charm as
 //!   catchable errors (a slow or huge response is the server's doing, not the
 //!   charm's), and name the limit; uncaught, they end the run as a limit.
+//! * `timers` and `concurrent_fetches` bound what a task may have pending at
+//!   once; going over is a catchable error at the call (`setTimeout` throws,
+//!   `fetch` rejects), naming the limit; uncaught, it ends the run as a
+//!   limit.
 
 use std::fmt;
 use std::time::Duration;
@@ -45,6 +49,10 @@ pub const DEFAULT_MAX_FETCHES: u32 = 50;
 pub const DEFAULT_MAX_FETCH_RESPONSE_BYTES: u64 = 5 * 1024 * 1024;
 /// Default limit on one fetch, from request to the last body byte, in ms.
 pub const DEFAULT_FETCH_TIMEOUT_MS: u64 = 10_000;
+/// Default limit on timers pending at once per task.
+pub const DEFAULT_MAX_TIMERS: u32 = 1_000;
+/// Default limit on fetches in flight at once per task.
+pub const DEFAULT_MAX_CONCURRENT_FETCHES: u32 = 16;
 
 /// The smallest memory limit accepted, in MiB: the runtime starts with about
 /// 6 MiB (its 4 MiB C stack, QuickJS and the prelude).
@@ -64,6 +72,10 @@ pub const MAX_LOG_BYTES: u64 = 64 * 1024 * 1024;
 pub const MAX_FETCHES: u32 = 10_000;
 /// The largest response size limit accepted, in bytes.
 pub const MAX_FETCH_RESPONSE_BYTES: u64 = 1024 * 1024 * 1024;
+/// The largest pending-timer limit accepted.
+pub const MAX_TIMERS: u32 = 1_000_000;
+/// The largest concurrent-fetch limit accepted.
+pub const MAX_CONCURRENT_FETCHES: u32 = 1_024;
 
 /// Limits for one task. Every field has a `DEFAULT_*` constant and a flag of
 /// the same name on `charm-host run` and `charm-host serve`.
@@ -86,6 +98,10 @@ pub struct SandboxLimits {
     pub max_fetch_response_bytes: u64,
     /// One fetch, in ms. Default [`DEFAULT_FETCH_TIMEOUT_MS`].
     pub fetch_timeout_ms: u64,
+    /// Timers pending at once. Default [`DEFAULT_MAX_TIMERS`].
+    pub max_timers: u32,
+    /// Fetches in flight at once. Default [`DEFAULT_MAX_CONCURRENT_FETCHES`].
+    pub max_concurrent_fetches: u32,
 }
 
 impl Default for SandboxLimits {
@@ -99,6 +115,8 @@ impl Default for SandboxLimits {
             max_fetches: DEFAULT_MAX_FETCHES,
             max_fetch_response_bytes: DEFAULT_MAX_FETCH_RESPONSE_BYTES,
             fetch_timeout_ms: DEFAULT_FETCH_TIMEOUT_MS,
+            max_timers: DEFAULT_MAX_TIMERS,
+            max_concurrent_fetches: DEFAULT_MAX_CONCURRENT_FETCHES,
         }
     }
 }
@@ -159,6 +177,18 @@ impl SandboxLimits {
             MAX_FETCH_RESPONSE_BYTES,
         )?;
         check("fetch_timeout_ms", self.fetch_timeout_ms, 1, MAX_TIMEOUT_MS)?;
+        check(
+            "max_timers",
+            u64::from(self.max_timers),
+            0,
+            u64::from(MAX_TIMERS),
+        )?;
+        check(
+            "max_concurrent_fetches",
+            u64::from(self.max_concurrent_fetches),
+            1,
+            u64::from(MAX_CONCURRENT_FETCHES),
+        )?;
         Ok(())
     }
 
@@ -237,6 +267,18 @@ pub enum LimitExceeded {
         /// The limit, in ms.
         limit_ms: u64,
     },
+    /// More timers were pending than allowed (raised in the charm first).
+    #[error("set more timers than the pending timer limit ({limit})")]
+    Timers {
+        /// The limit, in timers.
+        limit: u32,
+    },
+    /// More fetches were in flight than allowed (raised in the charm first).
+    #[error("started more fetches than the concurrent fetch limit ({limit})")]
+    ConcurrentFetches {
+        /// The limit, in fetches.
+        limit: u32,
+    },
 }
 
 /// How the person reading a limit error raises that limit.
@@ -261,6 +303,8 @@ impl LimitExceeded {
             LimitExceeded::FetchCount { .. } => LimitKind::Fetches,
             LimitExceeded::FetchResponse { .. } => LimitKind::FetchResponse,
             LimitExceeded::FetchTimeout { .. } => LimitKind::FetchTimeout,
+            LimitExceeded::Timers { .. } => LimitKind::Timers,
+            LimitExceeded::ConcurrentFetches { .. } => LimitKind::ConcurrentFetches,
         }
     }
 
@@ -276,6 +320,12 @@ impl LimitExceeded {
             LimitKind::Timeout => LimitExceeded::Timeout { limit_ms: value },
             LimitKind::Log => LimitExceeded::LogVolume { limit: value },
             LimitKind::Fetches => LimitExceeded::FetchCount {
+                limit: u32::try_from(value).ok()?,
+            },
+            LimitKind::Timers => LimitExceeded::Timers {
+                limit: u32::try_from(value).ok()?,
+            },
+            LimitKind::ConcurrentFetches => LimitExceeded::ConcurrentFetches {
                 limit: u32::try_from(value).ok()?,
             },
             LimitKind::Stack | LimitKind::Output => return None,
@@ -319,11 +369,15 @@ pub enum LimitKind {
     FetchResponse,
     /// [`SandboxLimits::fetch_timeout_ms`]
     FetchTimeout,
+    /// [`SandboxLimits::max_timers`]
+    Timers,
+    /// [`SandboxLimits::max_concurrent_fetches`]
+    ConcurrentFetches,
 }
 
 impl LimitKind {
     /// Every kind.
-    pub const ALL: [LimitKind; 9] = [
+    pub const ALL: [LimitKind; 11] = [
         LimitKind::Fuel,
         LimitKind::Memory,
         LimitKind::Timeout,
@@ -333,6 +387,8 @@ impl LimitKind {
         LimitKind::Fetches,
         LimitKind::FetchResponse,
         LimitKind::FetchTimeout,
+        LimitKind::Timers,
+        LimitKind::ConcurrentFetches,
     ];
 
     /// The stable name.
@@ -347,6 +403,8 @@ impl LimitKind {
             LimitKind::Fetches => "fetches",
             LimitKind::FetchResponse => "fetch_response",
             LimitKind::FetchTimeout => "fetch_timeout",
+            LimitKind::Timers => "timers",
+            LimitKind::ConcurrentFetches => "concurrent_fetches",
         }
     }
 
@@ -367,6 +425,8 @@ impl LimitKind {
             LimitKind::Fetches => "max_fetches",
             LimitKind::FetchResponse => "max_fetch_response_bytes",
             LimitKind::FetchTimeout => "fetch_timeout_ms",
+            LimitKind::Timers => "max_timers",
+            LimitKind::ConcurrentFetches => "max_concurrent_fetches",
         })
     }
 
@@ -382,6 +442,8 @@ impl LimitKind {
             LimitKind::Fetches => "--max-fetches",
             LimitKind::FetchResponse => "--max-fetch-response-bytes",
             LimitKind::FetchTimeout => "--fetch-timeout-ms",
+            LimitKind::Timers => "--max-timers",
+            LimitKind::ConcurrentFetches => "--max-concurrent-fetches",
         })
     }
 }

@@ -87,12 +87,26 @@ pub async fn run(
     struct Input<'a> {
         state: &'a serde_json::value::RawValue,
         ctx: &'a RunContext,
+        limits: GuestLimits,
+    }
+    /// The limits the runtime itself enforces (the host enforces the rest).
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct GuestLimits {
+        max_timers: u32,
     }
     let input = serde_json::value::RawValue::from_string(state.to_string())
         .map_err(|e| RunError::Fault(format!("the stored state is not valid JSON: {e}")))
         .and_then(|state| {
-            serde_json::to_vec(&Input { state: &state, ctx })
-                .map_err(|e| RunError::Fault(format!("encoding the run input failed: {e}")))
+            let limits = GuestLimits {
+                max_timers: spec.limits.max_timers,
+            };
+            serde_json::to_vec(&Input {
+                state: &state,
+                ctx,
+                limits,
+            })
+            .map_err(|e| RunError::Fault(format!("encoding the run input failed: {e}")))
         });
     let input = match input {
         Ok(input) => input,

@@ -32,4 +32,33 @@
       ? kinds.get(error)
       : undefined;
   };
+
+  // A limit of the run that the charm went over at a call (`setTimeout`,
+  // `fetch`): a catchable error that, uncaught, ends the run as that limit.
+  internals.limitError = function (ErrorType, message, limitKind, value) {
+    return internals.tagError(new ErrorType(message), "limit", { kind: limitKind, value });
+  };
+
+  // The run's limits that the runtime itself enforces, from the run input
+  // (`limits`); the defaults are `SandboxLimits`'s.
+  internals.limits = { maxTimers: 1000 };
+
+  // Host operations in flight: handle -> { resolve, reject }. The event
+  // loop (90_driver.js) settles them as the host reports completions.
+  internals.ops = new Map();
+  internals.startOp = function (handle) {
+    return new Promise((resolve, reject) => {
+      internals.ops.set(handle, { resolve, reject });
+    });
+  };
+  internals.cancelOp = function (handle) {
+    if (internals.ops.delete(handle)) internals.host.opCancel(handle);
+  };
+
+  // An exception that escaped a callback the runtime called (an event
+  // listener): like an uncaught exception in Deno or Node, it fails the
+  // run, at the event loop's next turn.
+  internals.reportException = function (error) {
+    internals.host.reportException(error);
+  };
 });

@@ -1,14 +1,26 @@
-// The driver: calls `bgUpdater` and describes what a charm threw. It hands
-// `internals.driver = { run, describe }` to the runtime's Rust side.
+// The driver: calls `bgUpdater`, describes what a charm threw, and is the
+// JavaScript half of the event loop whose turns the runtime's Rust side
+// (`src/driver.rs`) runs. It hands `internals.driver` to the Rust side.
 (function (internals) {
   "use strict";
   const stringify = JSON.stringify;
-  const parse = JSON.parse;
+  const parse = internals.nativeJsonParse;
+  const PRELUDE_FRAME = "charm-host:prelude";
+
+  // The stack without the prelude's own frames: a charm's author reads
+  // their code's lines, not the runtime's.
+  function charmStack(stack) {
+    return String(stack || "")
+      .split("\n")
+      .filter((line) => !line.includes(PRELUDE_FRAME))
+      .join("\n");
+  }
+  internals.charmStack = charmStack;
 
   // An error payload (`charm_host_abi::error`) for a thrown value: its
   // kind (from the tag the prelude gave it, else "charm"), name, message and
   // stack; a limit error also carries the limit it reports.
-  function describe(error) {
+  function describe(error, prefix = "") {
     try {
       const tag = internals.errorTag(error);
       const kind = tag && typeof tag.kind === "string" ? tag.kind : "charm";
@@ -16,8 +28,8 @@
         const payload = {
           kind,
           name: String(error.name),
-          message: String(error.message),
-          stack: String(error.stack || ""),
+          message: prefix + String(error.message),
+          stack: charmStack(error.stack),
         };
         if (tag && tag.limit) payload.limit = tag.limit;
         return stringify(payload);
@@ -31,7 +43,7 @@
       return stringify({
         kind: "charm",
         name: "Error",
-        message: `uncaught ${shown === undefined ? typeof error : shown}`,
+        message: `${prefix}uncaught ${shown === undefined ? typeof error : shown}`,
         stack: "",
       });
     } catch (_) {
@@ -39,14 +51,8 @@
     }
   }
 
-  // Calls the charm and returns the new state as JSON text, or undefined to
-  // keep the old state. A rejection carries the charm's own error.
-  async function run(updater, inputJson) {
-    if (typeof updater !== "function") {
-      throw new TypeError("the charm does not export a function named `bgUpdater`");
-    }
-    const input = parse(inputJson);
-    const result = await updater(input.state, input.ctx);
+  // The new state as JSON text, or undefined to keep the old state.
+  function serialize(result) {
     if (result === undefined) return undefined;
     let text;
     try {
@@ -60,5 +66,48 @@
     return text;
   }
 
-  internals.driver = { run, describe };
+  function isThenable(value) {
+    return value !== null && (typeof value === "object" || typeof value === "function") &&
+      typeof value.then === "function";
+  }
+
+  // Calls the charm. A synchronous bgUpdater's new state comes back at once
+  // (as JSON text, or undefined to keep the old state), with no promise or
+  // microtask; an asynchronous one's comes back as a promise, whose state
+  // the Rust side reads. What bgUpdater throws or rejects with is the
+  // charm's own error.
+  function run(updater, inputJson) {
+    if (typeof updater !== "function") {
+      throw new TypeError("the charm does not export a function named `bgUpdater`");
+    }
+    const input = parse(inputJson);
+    if (input.limits !== undefined) internals.limits = input.limits;
+    const result = updater(input.state, input.ctx);
+    if (isThenable(result)) return (async () => serialize(await result))();
+    return serialize(result);
+  }
+
+  internals.driver = {
+    describe,
+    // `describe` for a promise rejection no handler took.
+    describeUnhandled(reason) {
+      return describe(reason, "unhandled promise rejection: ");
+    },
+    run,
+    // [the next timer's deadline or -1, host operations in flight].
+    status() {
+      return [internals.timers.nextDue(), internals.ops.size];
+    },
+    // Fires the first timer if it is due: one task.
+    fireTimer(now) {
+      return internals.timers.fireDue(now);
+    },
+    // Settles the operation `handle` with its result: one task.
+    complete(handle, meta, body) {
+      const op = internals.ops.get(handle);
+      if (!op) return;
+      internals.ops.delete(handle);
+      op.resolve({ meta, body });
+    },
+  };
 });

@@ -8,21 +8,16 @@ use charm_host_abi::error::ErrorKind;
 use charm_host_abi::ret_area::RetArea;
 use charm_host_abi::{envelope, Status};
 use javy_plugin_api::javy::quickjs::module::WriteOptions;
-use javy_plugin_api::javy::quickjs::{Ctx, Error as JsError, Module, Promise, Value};
+use javy_plugin_api::javy::quickjs::promise::PromiseState;
+use javy_plugin_api::javy::quickjs::{ArrayBuffer, Ctx, Error as JsError, Module, Promise, Value};
 
-use crate::errors::{describe, describe_parse_error, json_string, ErrorJson};
+use crate::errors::{describe, describe_parse_error, describe_value, json_string, ErrorJson};
+use crate::ops::event_loop::{self, Woken};
 use crate::{ops, prelude};
 
 thread_local! {
     static RET_AREA: RefCell<[u32; 3]> = const { RefCell::new([0; 3]) };
     static PAYLOAD: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Drives the job queue until `promise` settles.
-fn settle<'js, T: javy_plugin_api::javy::quickjs::FromJs<'js>>(
-    promise: Promise<'js>,
-) -> Result<T, JsError> {
-    promise.finish::<T>()
 }
 
 fn in_context<R>(f: impl FnOnce(Ctx<'_>) -> Result<R, ErrorJson>) -> Result<R, ErrorJson> {
@@ -97,8 +92,9 @@ fn compile_in(ctx: &Ctx<'_>, src: &str, name: &str) -> Result<Vec<u8>, ErrorJson
     let bytecode = module.write(options).map_err(|e| describe(ctx, e))?;
     // Evaluate once, here, so that a module that throws at top level or lacks
     // `bgUpdater` is refused at registration rather than on every run.
+    event_loop::start_clock();
     let (module, done) = module.eval().map_err(|e| describe(ctx, e))?;
-    settle::<()>(done).map_err(|e| describe(ctx, e))?;
+    evaluate(ctx, &done)?;
     let updater: Value = module.get("bgUpdater").map_err(|e| describe(ctx, e))?;
     if !updater.is_function() {
         return Err(ErrorJson::plain(
@@ -143,32 +139,157 @@ pub unsafe extern "C" fn charm_run(
 }
 
 fn run_in(ctx: &Ctx<'_>, bytecode: &[u8], input: &str) -> Result<Vec<u8>, ErrorJson> {
+    event_loop::start_clock();
+    // Nothing from before this task counts against it.
+    drop(prelude::take_unhandled(ctx));
+    drop(prelude::take_uncaught(ctx));
     // SAFETY: the bytecode was produced by `charm-compile` of this same
     // runtime build; the host keys its artifacts by the runtime's hash.
     let module = unsafe { Module::load(ctx.clone(), bytecode) }.map_err(|e| describe(ctx, e))?;
     let (module, done) = module.eval().map_err(|e| describe(ctx, e))?;
-    settle::<()>(done).map_err(|e| describe(ctx, e))?;
+    evaluate(ctx, &done)?;
     let updater: Value = module.get("bgUpdater").map_err(|e| describe(ctx, e))?;
     let run = prelude::with_driver(|d| d.run.clone())
         .ok_or_else(|| ErrorJson::internal("the charm driver is missing"))?
         .restore(ctx)
         .map_err(|e| describe(ctx, e))?;
 
-    let outcome = {
-        let _fetch_allowed = ops::fetch::allow_while_updating();
-        let outcome = run
-            .call::<_, Promise>((updater, input))
-            .and_then(settle::<Option<String>>);
-        // Let fire-and-forget continuations finish (their console output is
-        // part of the run); fuel and the wall clock bound this like
-        // everything else.
-        while ctx.execute_pending_job() {}
-        outcome
+    let _fetch_allowed = ops::fetch::allow_while_updating();
+    let returned: Value = run.call((updater, input)).map_err(|e| describe(ctx, e))?;
+    let state: Option<String> = match returned.clone().into_promise() {
+        Some(main) => {
+            run_until_settled(ctx, &main)?;
+            settled(ctx, &main)?
+        }
+        None => {
+            let state = returned_state(ctx, returned)?;
+            // Fire-and-forget continuations still run (their console output
+            // is part of the run); what they let escape fails it.
+            drain_jobs(ctx)?;
+            report_escaped(ctx)?;
+            state
+        }
     };
+    Ok(state.map(String::into_bytes).unwrap_or_default())
+}
 
-    match outcome {
-        Ok(Some(state)) => Ok(state.into_bytes()),
-        Ok(None) => Ok(Vec::new()),
-        Err(e) => Err(describe(ctx, e)),
+/// A synchronous bgUpdater's result: JSON text, or nothing (keep the state).
+fn returned_state<'js>(ctx: &Ctx<'js>, returned: Value<'js>) -> Result<Option<String>, ErrorJson> {
+    if returned.is_undefined() {
+        return Ok(None);
     }
+    match returned.into_string() {
+        Some(text) => text.to_string().map(Some).map_err(|e| describe(ctx, e)),
+        None => Err(ErrorJson::internal("the driver returned neither text nor a promise")),
+    }
+}
+
+/// Runs a module's evaluation (its promise, `done`) to the end.
+fn evaluate<'js>(ctx: &Ctx<'js>, done: &Promise<'js>) -> Result<(), ErrorJson> {
+    run_until_settled(ctx, done)?;
+    settled::<()>(ctx, done)
+}
+
+/// The value of a settled promise, or the description of its rejection.
+fn settled<'js, T: javy_plugin_api::javy::quickjs::FromJs<'js>>(
+    ctx: &Ctx<'js>,
+    promise: &Promise<'js>,
+) -> Result<T, ErrorJson> {
+    match promise.result::<T>() {
+        Some(result) => result.map_err(|e| describe(ctx, e)),
+        None => Err(describe(ctx, JsError::WouldBlock)),
+    }
+}
+
+/// Calls a driver function.
+fn call_driver<'js, A, R>(
+    ctx: &Ctx<'js>,
+    pick: impl FnOnce(&prelude::Driver) -> javy_plugin_api::javy::quickjs::Persistent<javy_plugin_api::javy::quickjs::Function<'static>>,
+    args: A,
+) -> Result<R, JsError>
+where
+    A: javy_plugin_api::javy::quickjs::function::IntoArgs<'js>,
+    R: javy_plugin_api::javy::quickjs::FromJs<'js>,
+{
+    let function = prelude::with_driver(pick)
+        .ok_or(JsError::Unknown)?
+        .restore(ctx)?;
+    function.call(args)
+}
+
+/// Runs the event loop until `promise` settles. The promise's own
+/// rejection is the caller's to report, never an unhandled rejection.
+///
+/// Each turn: run the microtask queue dry (a job that throws fails the run,
+/// as an uncaught exception does), fail on an exception a callback let
+/// escape or a rejection no handler took; stop when `promise` has settled;
+/// otherwise wait on the host for the next operation to complete or the
+/// next timer to come due, and run that one task. A promise that is pending
+/// with nothing outstanding can never settle, and fails the run.
+fn run_until_settled<'js>(ctx: &Ctx<'js>, promise: &Promise<'js>) -> Result<(), ErrorJson> {
+    loop {
+        drain_jobs(ctx)?;
+        if promise.state() == PromiseState::Rejected {
+            prelude::forget_rejection(ctx, promise.as_value());
+        }
+        report_escaped(ctx)?;
+        if promise.state() != PromiseState::Pending {
+            return Ok(());
+        }
+        let status: Vec<f64> =
+            call_driver(ctx, |d| d.status.clone(), ()).map_err(|e| describe(ctx, e))?;
+        let [next_due, pending_ops] = status[..] else {
+            return Err(ErrorJson::internal("the driver's status is malformed"));
+        };
+        if pending_ops == 0.0 && next_due < 0.0 {
+            return Err(describe(ctx, JsError::WouldBlock));
+        }
+        let timeout_ms = (next_due >= 0.0).then(|| {
+            let wait = (next_due - event_loop::now()).ceil();
+            if wait > 0.0 { wait as u64 } else { 0 }
+        });
+        match event_loop::wait(timeout_ms).map_err(ErrorJson::internal)? {
+            Woken::Timeout => {
+                call_driver::<_, bool>(ctx, |d| d.fire_timer.clone(), (event_loop::now(),))
+                    .map_err(|e| describe(ctx, e))?;
+            }
+            Woken::Completed { handle, result } => {
+                let (meta, body) = envelope::split(&result)
+                    .ok_or_else(|| ErrorJson::internal("the host's operation result is malformed"))?;
+                let meta = String::from_utf8_lossy(meta).into_owned();
+                let body = ArrayBuffer::new(ctx.clone(), body.to_vec()).map_err(|e| describe(ctx, e))?;
+                call_driver::<_, ()>(ctx, |d| d.complete.clone(), (handle, meta, body))
+                    .map_err(|e| describe(ctx, e))?;
+            }
+        }
+    }
+}
+
+/// A microtask checkpoint: runs every queued job; a job that throws fails
+/// the run.
+fn drain_jobs(ctx: &Ctx<'_>) -> Result<(), ErrorJson> {
+    while ctx.execute_pending_job() {
+        if ctx.has_exception() {
+            return Err(describe_value(ctx, ctx.catch()));
+        }
+    }
+    Ok(())
+}
+
+/// After a checkpoint: fails the run on an exception that escaped a
+/// callback, or on a rejection that no handler took by now.
+fn report_escaped(ctx: &Ctx<'_>) -> Result<(), ErrorJson> {
+    if let Some(escaped) = prelude::take_uncaught(ctx) {
+        return Err(describe_value(ctx, escaped));
+    }
+    if let Some(reason) = prelude::take_unhandled(ctx) {
+        let described = prelude::with_driver(|d| d.describe_unhandled.clone())
+            .and_then(|f| f.restore(ctx).ok())
+            .and_then(|f| f.call::<_, String>((reason,)).ok());
+        return Err(match described {
+            Some(json) => ErrorJson(json),
+            None => ErrorJson::internal("a promise rejection that cannot be described"),
+        });
+    }
+    Ok(())
 }

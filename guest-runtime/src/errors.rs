@@ -41,7 +41,7 @@ pub fn describe(ctx: &Ctx<'_>, error: JsError) -> ErrorJson {
             ErrorKind::Charm,
             "Error",
             "bgUpdater's promise never settled: it awaits something that nothing will resolve \
-             (timers and other event sources are not available to charms)",
+             (no fetch or timer was pending)",
         ),
         other => ErrorJson::internal(&other.to_string()),
     }

@@ -9,10 +9,14 @@ use charm_host_abi::{import, same_str as same, Function, IMPORT_MODULE};
 extern "C" {
     #[link_name = "console"]
     pub fn console(level: i32, ptr: *const u8, len: usize);
-    #[link_name = "fetch"]
-    pub fn fetch(ptr: *const u8, len: usize) -> i32;
-    #[link_name = "fetch-take"]
-    pub fn fetch_take(ptr: *mut u8, len: usize) -> i32;
+    #[link_name = "fetch-start"]
+    pub fn fetch_start(ptr: *const u8, len: usize) -> i32;
+    #[link_name = "op-wait"]
+    pub fn op_wait(timeout_ms: i64) -> i64;
+    #[link_name = "op-take"]
+    pub fn op_take(handle: i32, ptr: *mut u8, len: usize) -> i32;
+    #[link_name = "op-cancel"]
+    pub fn op_cancel(handle: i32);
 }
 
 /// `f` is named `name` and takes `params` values and returns `results`.
@@ -25,12 +29,14 @@ const fn declared(f: Function, name: &str, params: usize, results: usize) -> boo
 const _: () = {
     assert!(same(IMPORT_MODULE, "charm-host-v2"));
     assert!(declared(import::CONSOLE, "console", 3, 0));
-    assert!(declared(import::FETCH, "fetch", 2, 1));
-    assert!(declared(import::FETCH_TAKE, "fetch-take", 2, 1));
-    assert!(import::ALL.len() == 3);
+    assert!(declared(import::FETCH_START, "fetch-start", 2, 1));
+    assert!(declared(import::OP_WAIT, "op-wait", 1, 1));
+    assert!(declared(import::OP_TAKE, "op-take", 3, 1));
+    assert!(declared(import::OP_CANCEL, "op-cancel", 1, 0));
+    assert!(import::ALL.len() == 5);
 };
 
-// The exports below are attributes too.
+// The exports are attributes too.
 const _: () = {
     use charm_host_abi::export;
     assert!(same(export::INITIALIZE.name, "initialize-runtime"));

@@ -11,7 +11,8 @@
 //! of their own imports, and never touch storage.
 //!
 //! * [`console`]: `console.*` lines to `tracing` and the run's log excerpt.
-//! * [`fetch`]: HTTP through the charm's allow-list.
+//! * [`ops`]: pending operations, the host half of the guest's event loop.
+//! * [`fetch`]: HTTP through the charm's allow-list, as operations.
 //!
 //! Failures the charm causes or may handle (a denied host, a slow server) go
 //! back to the guest as values; only a limit of the run or a broken guest
@@ -20,6 +21,7 @@
 pub(crate) mod console;
 pub(crate) mod fetch;
 mod guest_memory;
+pub(crate) mod ops;
 
 use std::any::Any;
 use std::sync::Arc;
@@ -90,7 +92,11 @@ impl<C: Capability> Registered for C {
 
 /// Every capability the sandbox links, in a fixed order.
 pub(crate) fn registered() -> Vec<Arc<dyn Registered>> {
-    vec![Arc::new(console::Console), Arc::new(fetch::Fetch::new())]
+    vec![
+        Arc::new(console::Console),
+        Arc::new(ops::Ops),
+        Arc::new(fetch::Fetch::new()),
+    ]
 }
 
 /// Checks that the capabilities provide every import of the ABI's table,
@@ -174,6 +180,9 @@ mod tests {
             "{err}"
         );
         let err = check_coverage(&[]).unwrap_err().to_string();
-        assert!(err.contains("import `fetch` is provided by 0"), "{err}");
+        assert!(
+            err.contains("import `fetch-start` is provided by 0"),
+            "{err}"
+        );
     }
 }

@@ -1,10 +1,11 @@
-//! `fetch`: one HTTP request through the host, which applies the charm's
-//! allow-list and limits.
+//! `fetch`: start one HTTP request as a host operation; the host applies
+//! the charm's allow-list and limits, and the event loop delivers the
+//! response.
 
 use std::cell::Cell;
 
 use charm_host_abi::envelope;
-use javy_plugin_api::javy::quickjs::{ArrayBuffer, Ctx, Error as JsError, Exception, Object};
+use javy_plugin_api::javy::quickjs::{Ctx, Error as JsError, Exception, TypedArray};
 
 use crate::imports;
 
@@ -27,29 +28,32 @@ pub fn allow_while_updating() -> impl Drop {
     Guard
 }
 
-/// `host.fetch(requestJson)`: `{meta, body}` where `meta` is the envelope's
-/// JSON text and `body` an ArrayBuffer.
-pub fn fetch<'js>(ctx: Ctx<'js>, request: String) -> Result<Object<'js>, JsError> {
+/// `host.fetchStart(metaJson, body?) -> handle`: the request envelope is the
+/// metadata and the body's bytes, exactly as given.
+pub fn fetch_start<'js>(
+    ctx: Ctx<'js>,
+    meta: String,
+    body: Option<TypedArray<'js, u8>>,
+) -> Result<i32, JsError> {
     if !IN_UPDATER.with(Cell::get) {
         return Err(Exception::throw_type(
             &ctx,
             "fetch is only available while bgUpdater runs, not at module top level",
         ));
     }
+    let bytes: &[u8] = match &body {
+        Some(array) => array
+            .as_bytes()
+            .ok_or_else(|| Exception::throw_type(&ctx, "the request body's buffer is detached"))?,
+        None => &[],
+    };
+    let meta_len = u32::try_from(meta.len())
+        .map_err(|_| Exception::throw_range(&ctx, "the request is too large"))?;
+    let mut request = Vec::with_capacity(envelope::PREFIX_LEN + meta.len() + bytes.len());
+    request.extend_from_slice(&envelope::prefix(meta_len));
+    request.extend_from_slice(meta.as_bytes());
+    request.extend_from_slice(bytes);
     // SAFETY: the pointer and length describe `request`, alive for the call.
-    let len = unsafe { imports::fetch(request.as_ptr(), request.len()) };
-    let len = usize::try_from(len)
-        .map_err(|_| Exception::throw_internal(&ctx, "host returned a negative fetch length"))?;
-    let mut reply = vec![0u8; len];
-    // SAFETY: the host writes at most `reply.len()` bytes into `reply`.
-    let written = unsafe { imports::fetch_take(reply.as_mut_ptr(), reply.len()) };
-    if usize::try_from(written).ok() != Some(len) {
-        return Err(Exception::throw_internal(&ctx, "host fetch reply was truncated"));
-    }
-    let (meta, body) = envelope::split(&reply)
-        .ok_or_else(|| Exception::throw_internal(&ctx, "host fetch reply is malformed"))?;
-    let result = Object::new(ctx.clone())?;
-    result.set("meta", String::from_utf8_lossy(meta).into_owned())?;
-    result.set("body", ArrayBuffer::new_copy(ctx.clone(), body)?)?;
-    Ok(result)
+    let handle = unsafe { imports::fetch_start(request.as_ptr(), request.len()) };
+    Ok(handle)
 }

@@ -2,4 +2,6 @@
 //! JavaScript call into host imports (`crate::imports`) and back.
 
 pub mod console;
+pub mod event_loop;
 pub mod fetch;
+pub mod json;

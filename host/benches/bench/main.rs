@@ -116,7 +116,8 @@ async fn bench() -> BenchResult<()> {
         cache_dir: Some(scratch.join("cache")),
         max_instances: u32::try_from(sizes.io_charms + 16)?,
         perf_map: std::env::var_os("CHARM_HOST_PERFMAP").is_some_and(|v| v == "1"),
-        ..SandboxOptions::default()
+        // To compare runtime builds side by side without rebuilding the bench.
+        runtime_override: std::env::var_os("CHARM_HOST_RUNTIME_WASM").map(PathBuf::from),
     })
     .await?;
     let trivial = rows::compile_file(&sandbox, &trivial_js).await?;

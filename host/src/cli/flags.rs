@@ -44,6 +44,15 @@ pub struct LimitArgs {
     /// catchable error in the charm).
     #[arg(long, value_name = "MS", default_value_t = limits::DEFAULT_FETCH_TIMEOUT_MS)]
     pub fetch_timeout_ms: u64,
+
+    /// Timers (setTimeout, setInterval) pending at once; one more is a
+    /// catchable error in the charm.
+    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_TIMERS)]
+    pub max_timers: u32,
+
+    /// Fetches in flight at once; one more is a catchable error in the charm.
+    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_CONCURRENT_FETCHES)]
+    pub max_concurrent_fetches: u32,
 }
 
 impl LimitArgs {
@@ -61,6 +70,8 @@ impl LimitArgs {
             max_fetches: self.max_fetches,
             max_fetch_response_bytes: self.max_fetch_response_bytes,
             fetch_timeout_ms: self.fetch_timeout_ms,
+            max_timers: self.max_timers,
+            max_concurrent_fetches: self.max_concurrent_fetches,
         };
         limits.validate()?;
         Ok(limits)

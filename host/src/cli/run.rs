@@ -53,6 +53,11 @@ pub struct RunArgs {
     /// (about two seconds).
     #[arg(long)]
     no_cache: bool,
+
+    /// After the run, print what it cost to stderr: fuel, peak memory,
+    /// wall-clock time and fetches.
+    #[arg(long)]
+    stats: bool,
 }
 
 /// Reads a `JSON|@FILE` argument and checks that it is JSON.
@@ -131,6 +136,16 @@ pub async fn execute(args: RunArgs) -> CliResult {
         })?;
     plan.ctx.integration = charm.integration.clone();
     let report = plan.run(&sandbox, &charm, &state.to_string()).await;
+    if args.stats {
+        let stats = report.stats;
+        eprintln!(
+            "stats: fuel {}, memory {:.1} MiB, {} ms, {} fetches",
+            stats.fuel,
+            stats.memory_bytes as f64 / (1024.0 * 1024.0),
+            stats.duration.as_millis(),
+            stats.fetches
+        );
+    }
     match report.outcome {
         Ok(StateChange::Keep) => {
             super::say(state);

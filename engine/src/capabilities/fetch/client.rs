@@ -9,9 +9,9 @@
 //! are read with a size cap that applies after decompression (gzip bombs);
 //! and each fetch has a time limit.
 //!
-//! Clients are cached per distinct allow-list, so that connection pools are
-//! reused across runs of the same charm while a client's resolver never
-//! serves a charm with a different list.
+//! Clients are cached per distinct allow-list and redirect mode, so that
+//! connection pools are reused across runs of the same charm while a
+//! client's resolver never serves a charm with a different list.
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
@@ -50,16 +50,42 @@ const DROPPED_REQUEST_HEADERS: &[&str] = &[
     "proxy-connection",
 ];
 
-/// What the guest asked for.
+/// What a request does with a redirect: the fetch standard's `redirect`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedirectMode {
+    /// Follow up to [`MAX_REDIRECTS`] hops, each checked against the
+    /// allow-list and the address rules.
+    #[default]
+    Follow,
+    /// Return the 3xx response itself, with its `Location`.
+    Manual,
+    /// Fail on a redirect.
+    Error,
+}
+
+/// What the guest asked for: the request envelope's metadata, and its body.
 #[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct FetchRequest {
+    /// The URL, absolute.
     pub url: String,
+    /// The method, as the charm spelled it (upper-cased by the guest for
+    /// the standard's methods).
     #[serde(default = "default_method")]
     pub method: String,
+    /// Header names and values, in order.
     #[serde(default)]
     pub headers: Vec<(String, String)>,
+    /// The redirect mode.
     #[serde(default)]
-    pub body: Option<String>,
+    pub redirect: RedirectMode,
+    /// Whether the request has a body (an empty one included).
+    #[serde(default)]
+    pub has_body: bool,
+    /// The body's bytes, exactly as the charm gave them.
+    #[serde(skip)]
+    pub body: Vec<u8>,
 }
 
 fn default_method() -> String {
@@ -70,11 +96,17 @@ fn default_method() -> String {
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FetchResponse {
+    /// The HTTP status.
     pub status: u16,
+    /// The status's reason phrase.
     pub status_text: String,
+    /// The URL of the response, after redirects.
     pub url: String,
+    /// Whether a redirect was followed.
     pub redirected: bool,
+    /// Header names (lower case) and values, in the order received.
     pub headers: Vec<(String, String)>,
+    /// The body, decompressed.
     #[serde(skip)]
     pub body: Vec<u8>,
 }
@@ -88,30 +120,53 @@ pub enum FetchFailure {
     Denied(#[from] Denied),
     /// The body grew past the response size limit.
     #[error("fetch from `{host}` failed: the response body exceeded the limit of {limit} bytes (max_fetch_response_bytes)")]
-    TooLarge { host: String, limit: u64 },
+    TooLarge {
+        /// The request's host.
+        host: String,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// The fetch took longer than its time limit.
     #[error(
         "fetch from `{host}` failed: no complete response within {limit_ms} ms (fetch_timeout_ms)"
     )]
-    TimedOut { host: String, limit_ms: u64 },
+    TimedOut {
+        /// The request's host.
+        host: String,
+        /// The limit, in ms.
+        limit_ms: u64,
+    },
+    /// More fetches were in flight than the run allows.
+    #[error("fetch refused: {limit} fetches are already in flight, the concurrent fetch limit (max_concurrent_fetches)")]
+    TooMany {
+        /// The limit, in fetches.
+        limit: u32,
+    },
     /// The request itself is malformed (bad URL, method or header).
     #[error("fetch failed: {0}")]
     Invalid(String),
     /// The network or the server failed.
     #[error("fetch from `{host}` failed: {reason}")]
-    Network { host: String, reason: String },
+    Network {
+        /// The request's host.
+        host: String,
+        /// What failed, briefly.
+        reason: String,
+    },
 }
 
 /// Per-fetch limits, taken from the task's limits.
 #[derive(Debug, Clone, Copy)]
 pub struct FetchLimits {
+    /// One response body, in bytes, after decompression.
     pub max_response_bytes: u64,
+    /// One fetch, request to last body byte.
     pub timeout: Duration,
 }
 
 /// Performs charms' HTTP requests. One per process; cheap to share.
 pub struct HttpGateway {
-    clients: Mutex<HashMap<String, reqwest::Client>>,
+    clients: Mutex<HashMap<(String, RedirectMode), reqwest::Client>>,
 }
 
 impl std::fmt::Debug for HttpGateway {
@@ -127,6 +182,7 @@ impl Default for HttpGateway {
 }
 
 impl HttpGateway {
+    /// A gateway with no clients yet.
     pub fn new() -> HttpGateway {
         // reqwest is built without a default TLS provider; install ring once
         // per process (a second install is a harmless no-op).
@@ -136,8 +192,12 @@ impl HttpGateway {
         }
     }
 
-    fn client_for(&self, allow: &Arc<AllowList>) -> Result<reqwest::Client, FetchFailure> {
-        let key = allow.to_string();
+    fn client_for(
+        &self,
+        allow: &Arc<AllowList>,
+        mode: RedirectMode,
+    ) -> Result<reqwest::Client, FetchFailure> {
+        let key = (allow.to_string(), mode);
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(client) = clients.get(&key) {
             return Ok(client.clone());
@@ -146,15 +206,8 @@ impl HttpGateway {
             clients.clear();
         }
         let redirect_allow = Arc::clone(allow);
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("charm-host/", env!("CARGO_PKG_VERSION")))
-            .no_proxy()
-            .referer(false)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .dns_resolver(PolicyResolver {
-                allow: Arc::clone(allow),
-            })
-            .redirect(redirect::Policy::custom(move |attempt| {
+        let policy = match mode {
+            RedirectMode::Follow => redirect::Policy::custom(move |attempt| {
                 // `previous` holds every URL requested so far, the first included.
                 if attempt.previous().len() > MAX_REDIRECTS {
                     let error = format!("more than {MAX_REDIRECTS} redirects");
@@ -164,7 +217,21 @@ impl HttpGateway {
                     Ok(_) => attempt.follow(),
                     Err(denied) => attempt.error(denied),
                 }
-            }))
+            }),
+            RedirectMode::Manual => redirect::Policy::none(),
+            RedirectMode::Error => redirect::Policy::custom(|attempt| {
+                attempt.error("the request's redirect mode is \"error\"")
+            }),
+        };
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("charm-host/", env!("CARGO_PKG_VERSION")))
+            .no_proxy()
+            .referer(false)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .dns_resolver(PolicyResolver {
+                allow: Arc::clone(allow),
+            })
+            .redirect(policy)
             .build()
             .map_err(|e| FetchFailure::Invalid(format!("HTTP client unavailable: {e}")))?;
         clients.insert(key, client.clone());
@@ -185,7 +252,7 @@ impl HttpGateway {
             .map_err(|e| FetchFailure::Invalid(format!("invalid URL `{}`: {e}", request.url)))?;
         allow.check_url(&url)?;
         let host = url.host_str().unwrap_or_default().to_string();
-        let client = self.client_for(allow)?;
+        let client = self.client_for(allow, request.redirect)?;
         let built = build_request(&client, url.clone(), request)?;
         let exchange = async {
             let response = client
@@ -223,14 +290,14 @@ fn build_request(
             .map_err(|_| FetchFailure::Invalid(format!("invalid value for header `{name}`")))?;
         builder = builder.header(name, value);
     }
-    if let Some(body) = request.body {
-        if body.len() > MAX_REQUEST_BODY_BYTES {
+    if request.has_body {
+        if request.body.len() > MAX_REQUEST_BODY_BYTES {
             return Err(FetchFailure::Invalid(format!(
                 "request body of {} bytes is over the limit of {MAX_REQUEST_BODY_BYTES}",
-                body.len()
+                request.body.len()
             )));
         }
-        builder = builder.body(body);
+        builder = builder.body(request.body);
     }
     builder
         .build()

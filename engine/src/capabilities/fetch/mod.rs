@@ -1,9 +1,10 @@
 //! The `fetch` capability: HTTP for charms, deny by default.
 //!
-//! Owns the per-task fetch context (allow-list, counters, the reply waiting
-//! to be copied into the guest) and the two imports `fetch` and `fetch-take`.
-//! The wire rules live in [`client`], the allow-list in [`allow_list`] and
-//! address classification in [`address`].
+//! Owns the per-task fetch context (allow-list, limits, counters) and the
+//! import `fetch-start`, which starts a request as an operation of the
+//! task's `ops::OpTable`: fetches overlap, and the guest's event loop
+//! collects their responses. The wire rules live in [`client`], the
+//! allow-list in [`allow_list`] and address classification in [`address`].
 //!
 //! The request runs asynchronously on the host: a task waiting on the network
 //! is a parked future, not a blocked thread. Outcomes:
@@ -13,7 +14,7 @@
 //!   `charm_host_abi::error::ErrorKind`, so that an uncaught one is reported
 //!   as "denied" or as the limit it names, whatever its message says;
 //! * a trap that ends the task: more fetches than `max_fetches`, or the run's
-//!   own wall-clock deadline passing while the request is in flight.
+//!   own wall-clock deadline passing while the guest waits for a response.
 
 pub mod address;
 pub mod allow_list;
@@ -23,19 +24,20 @@ use std::sync::Arc;
 
 use charm_host_abi::error::{field, ErrorKind};
 use charm_host_abi::{envelope, import, Function, IMPORT_MODULE};
-use tokio::time::Instant;
 use wasmtime::{Caller, Linker};
 
 pub use allow_list::{AllowList, Denied, InvalidEntry};
 pub use client::{FetchFailure, FetchLimits, FetchRequest, FetchResponse, HttpGateway};
 
-use super::{context, read_guest, write_guest, AbiViolation, Capability, TaskSetup};
+use super::ops::{OpKind, OpTable};
+use super::{context, read_guest, Capability, TaskSetup};
 use crate::limits::{LimitExceeded, LimitKind};
 use crate::sandbox::{TaskReport, TaskState};
 
-/// Largest request description the guest may pass, in bytes (the body is
-/// limited separately by [`client::MAX_REQUEST_BODY_BYTES`]).
-const MAX_REQUEST_JSON_BYTES: u32 = 2 * 1024 * 1024;
+/// Largest request envelope the guest may pass, in bytes: the metadata and
+/// a body of [`client::MAX_REQUEST_BODY_BYTES`] with room to spare. A body
+/// over its own limit is refused by the client with a clear message.
+const MAX_REQUEST_BYTES: u32 = 4 * 1024 * 1024;
 
 /// Per-task fetch state.
 #[derive(Debug)]
@@ -44,10 +46,8 @@ pub struct FetchCtx {
     allow: Arc<AllowList>,
     limits: FetchLimits,
     max_fetches: u32,
-    deadline: Instant,
-    run_timeout_ms: u64,
+    max_concurrent: u32,
     count: u32,
-    pending: Option<Vec<u8>>,
 }
 
 impl FetchFailure {
@@ -62,6 +62,10 @@ impl FetchFailure {
             FetchFailure::TimedOut { limit_ms, .. } => {
                 (ErrorKind::Limit, Some((LimitKind::FetchTimeout, *limit_ms)))
             }
+            FetchFailure::TooMany { limit } => (
+                ErrorKind::Limit,
+                Some((LimitKind::ConcurrentFetches, u64::from(*limit))),
+            ),
             FetchFailure::Invalid(_) | FetchFailure::Network { .. } => (ErrorKind::Charm, None),
         }
     }
@@ -96,6 +100,16 @@ fn envelope_for(result: &Result<FetchResponse, FetchFailure>) -> Vec<u8> {
     out
 }
 
+/// Decodes a request envelope: its metadata, then the body's bytes.
+fn request_from(raw: &[u8]) -> Result<FetchRequest, FetchFailure> {
+    let (meta, body) = envelope::split(raw)
+        .ok_or_else(|| FetchFailure::Invalid("malformed request envelope".to_string()))?;
+    let mut request: FetchRequest = serde_json::from_slice(meta)
+        .map_err(|e| FetchFailure::Invalid(format!("malformed request: {e}")))?;
+    request.body = body.to_vec();
+    Ok(request)
+}
+
 /// The fetch capability: one HTTP gateway per process, shared by all tasks.
 pub(crate) struct Fetch {
     gateway: Arc<HttpGateway>,
@@ -109,13 +123,10 @@ impl Fetch {
     }
 }
 
-/// The body of the `fetch` import: checks the count, reads and performs the
-/// request, and leaves the reply envelope for `fetch-take`.
-async fn fetch_import(
-    caller: &mut Caller<'_, TaskState>,
-    ptr: u32,
-    len: u32,
-) -> wasmtime::Result<i32> {
+/// The body of the `fetch-start` import: checks the count, reads the
+/// request, and starts it as an operation (or completes it at once with a
+/// refusal the charm can catch).
+fn fetch_start(caller: &mut Caller<'_, TaskState>, ptr: u32, len: u32) -> wasmtime::Result<i32> {
     let ctx = context::<FetchCtx>(caller.data_mut())?;
     if ctx.count >= ctx.max_fetches {
         return Err(LimitExceeded::FetchCount {
@@ -124,73 +135,57 @@ async fn fetch_import(
         .into());
     }
     ctx.count += 1;
-    let result = if len > MAX_REQUEST_JSON_BYTES {
+    let max_concurrent = ctx.max_concurrent;
+    let request = if len > MAX_REQUEST_BYTES {
         Err(FetchFailure::Invalid(format!(
-            "request of {len} bytes is over the limit of {MAX_REQUEST_JSON_BYTES}"
+            "request of {len} bytes is over the limit of {MAX_REQUEST_BYTES}"
         )))
     } else {
-        let raw = read_guest(caller, ptr, len)?;
-        match serde_json::from_slice::<FetchRequest>(&raw) {
-            Ok(request) => {
-                let ctx = context::<FetchCtx>(caller.data_mut())?;
-                let (gateway, allow, limits) =
-                    (Arc::clone(&ctx.gateway), Arc::clone(&ctx.allow), ctx.limits);
-                let (deadline, run_timeout_ms) = (ctx.deadline, ctx.run_timeout_ms);
-                let work = async move { gateway.fetch(&allow, request, limits).await };
-                match tokio::time::timeout_at(deadline, work).await {
-                    Ok(result) => result,
-                    Err(_) => {
-                        return Err(LimitExceeded::Timeout {
-                            limit_ms: run_timeout_ms,
-                        }
-                        .into())
-                    }
+        request_from(&read_guest(caller, ptr, len)?)
+    };
+    let ops_running = context::<OpTable>(caller.data_mut())?.running(OpKind::Fetch);
+    let request = request.and_then(|request| {
+        if u32::try_from(ops_running).unwrap_or(u32::MAX) >= max_concurrent {
+            Err(FetchFailure::TooMany {
+                limit: max_concurrent,
+            })
+        } else {
+            Ok(request)
+        }
+    });
+    let handle = match request {
+        Ok(request) => {
+            let ctx = context::<FetchCtx>(caller.data_mut())?;
+            let (gateway, allow, limits) =
+                (Arc::clone(&ctx.gateway), Arc::clone(&ctx.allow), ctx.limits);
+            let work = async move {
+                let result = gateway.fetch(&allow, request, limits).await;
+                if let Err(failure) = &result {
+                    tracing::debug!(%failure, "fetch refused or failed");
                 }
-            }
-            Err(e) => Err(FetchFailure::Invalid(format!("malformed request: {e}"))),
+                envelope_for(&result)
+            };
+            context::<OpTable>(caller.data_mut())?.start(OpKind::Fetch, work)?
+        }
+        Err(failure) => {
+            tracing::debug!(%failure, "fetch refused");
+            let refusal = envelope_for(&Err(failure));
+            context::<OpTable>(caller.data_mut())?.complete_now(OpKind::Fetch, refusal)?
         }
     };
-    if let Err(failure) = &result {
-        tracing::debug!(%failure, "fetch refused or failed");
-    }
-    let reply = envelope_for(&result);
-    let reply_len = i32::try_from(reply.len())
-        .map_err(|_| AbiViolation("fetch reply over 2 GiB".to_string()))?;
-    context::<FetchCtx>(caller.data_mut())?.pending = Some(reply);
-    Ok(reply_len)
+    Ok(i32::try_from(handle)?)
 }
 
 impl Capability for Fetch {
     type Ctx = FetchCtx;
-    const IMPORTS: &'static [Function] = &[import::FETCH, import::FETCH_TAKE];
+    const IMPORTS: &'static [Function] = &[import::FETCH_START];
 
     fn add_to_linker(&self, linker: &mut Linker<TaskState>) -> wasmtime::Result<()> {
-        linker.func_wrap_async(
-            IMPORT_MODULE,
-            import::FETCH.name,
-            |mut caller: Caller<'_, TaskState>, (ptr, len): (u32, u32)| {
-                Box::new(async move { fetch_import(&mut caller, ptr, len).await })
-            },
-        )?;
         linker.func_wrap(
             IMPORT_MODULE,
-            import::FETCH_TAKE.name,
-            |mut caller: Caller<'_, TaskState>, ptr: u32, len: u32| -> wasmtime::Result<i32> {
-                let reply = context::<FetchCtx>(caller.data_mut())?
-                    .pending
-                    .take()
-                    .ok_or_else(|| {
-                        AbiViolation("fetch-take without a pending reply".to_string())
-                    })?;
-                if u32::try_from(reply.len()).ok() != Some(len) {
-                    return Err(AbiViolation(format!(
-                        "fetch-take buffer of {len} bytes for a reply of {}",
-                        reply.len()
-                    ))
-                    .into());
-                }
-                write_guest(&mut caller, ptr, &reply)?;
-                Ok(i32::try_from(reply.len())?)
+            import::FETCH_START.name,
+            |mut caller: Caller<'_, TaskState>, ptr: u32, len: u32| {
+                fetch_start(&mut caller, ptr, len)
             },
         )?;
         Ok(())
@@ -206,10 +201,8 @@ impl Capability for Fetch {
                 timeout: limits.fetch_timeout(),
             },
             max_fetches: limits.max_fetches,
-            deadline: task.deadline,
-            run_timeout_ms: limits.timeout_ms,
+            max_concurrent: limits.max_concurrent_fetches,
             count: 0,
-            pending: None,
         }
     }
 
@@ -221,11 +214,28 @@ impl Capability for Fetch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use client::RedirectMode;
 
     fn meta(result: &Result<FetchResponse, FetchFailure>) -> serde_json::Value {
         let envelope = envelope_for(result);
         let (meta, _) = envelope::split(&envelope).unwrap();
         serde_json::from_slice(meta).unwrap()
+    }
+
+    #[test]
+    fn a_request_envelope_carries_binary_bodies_byte_for_byte() {
+        let meta = br#"{"url":"https://a.example/","method":"POST","headers":[],"redirect":"manual","hasBody":true}"#;
+        let mut raw = envelope::prefix(meta.len() as u32).to_vec();
+        raw.extend_from_slice(meta);
+        raw.extend_from_slice(&[0xff, 0x00, 0x80, 0x41]);
+        let request = request_from(&raw).unwrap();
+        assert_eq!(request.body, [0xff, 0x00, 0x80, 0x41]);
+        assert_eq!(request.redirect, RedirectMode::Manual);
+        assert!(request.has_body);
+        assert!(matches!(
+            request_from(&[200, 0, 0, 0, b'{']),
+            Err(FetchFailure::Invalid(_))
+        ));
     }
 
     #[test]
