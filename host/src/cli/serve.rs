@@ -46,6 +46,29 @@ pub struct ServeArgs {
     )]
     token: Option<String>,
 
+    /// A host name to answer to besides IP addresses, localhost and
+    /// *.localhost, such as a reverse proxy's name or this machine's name on
+    /// your network; on any port. Repeat, or separate with commas. Requests
+    /// naming any other host get 403 (a guard against DNS rebinding).
+    #[arg(
+        long = "allowed-host",
+        value_name = "NAME",
+        env = "CHARM_HOST_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    allowed_hosts: Vec<String>,
+
+    /// A web origin (scheme://host[:port]) whose pages may change charms
+    /// and get CORS headers. Repeat, or separate with commas. By default
+    /// only the dashboard's own origin may, and no CORS header is sent.
+    #[arg(
+        long = "allowed-origin",
+        value_name = "ORIGIN",
+        env = "CHARM_HOST_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    allowed_origins: Vec<String>,
+
     /// Runs in flight at once (a run waiting on fetch holds a slot, not a thread).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONCURRENT)]
     max_concurrent: usize,
@@ -147,6 +170,8 @@ pub async fn execute(args: ServeArgs) -> CliResult {
         cache_dir,
         runtime_override: super::runtime_override(),
         token: args.token,
+        allowed_hosts: args.allowed_hosts,
+        allowed_origins: args.allowed_origins,
         max_concurrent: args.max_concurrent,
         defaults,
         policy: SchedulePolicy {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use charm_engine::limits::SandboxLimits;
 
 use super::policy::SchedulePolicy;
+use crate::api::{AccessError, AccessPolicy};
 
 /// Default API address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -50,6 +51,12 @@ pub struct ServiceConfig {
     pub runtime_override: Option<PathBuf>,
     /// Bearer token required on every `/api` request (`--token`).
     pub token: Option<String>,
+    /// Host names admitted besides IP addresses, `localhost` and
+    /// `*.localhost` (`--allowed-host`); none by default.
+    pub allowed_hosts: Vec<String>,
+    /// Web origins whose pages may change charms and get CORS headers
+    /// (`--allowed-origin`); none by default.
+    pub allowed_origins: Vec<String>,
     /// Runs in flight at once (`--max-concurrent`).
     pub max_concurrent: usize,
     /// Default limits of charms (the limit flags).
@@ -79,6 +86,9 @@ pub enum ConfigError {
     /// `--token ""`.
     #[error("--token must not be empty")]
     EmptyToken,
+    /// An `--allowed-host` or `--allowed-origin` value that is refused.
+    #[error(transparent)]
+    Access(#[from] AccessError),
     /// A number out of its range.
     #[error("{flag} must be between {min} and {max}, got {value}")]
     OutOfRange {
@@ -163,6 +173,7 @@ impl ServiceConfig {
         if !self.listen.ip().is_loopback() && self.token.is_none() {
             return Err(ConfigError::Insecure(self.listen));
         }
+        AccessPolicy::new(&self.allowed_hosts, &self.allowed_origins)?;
         range(
             "--max-concurrent",
             as_u64(self.max_concurrent),
@@ -226,6 +237,8 @@ mod tests {
             cache_dir: None,
             runtime_override: None,
             token: None,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
             max_concurrent: DEFAULT_MAX_CONCURRENT,
             defaults: SandboxLimits::default(),
             policy: SchedulePolicy::default(),
@@ -287,6 +300,20 @@ mod tests {
                     ..config()
                 },
                 "without a token",
+            ),
+            (
+                ServiceConfig {
+                    allowed_hosts: vec!["https://charms.example.com/".into()],
+                    ..config()
+                },
+                "--allowed-host takes a host name such as charms.example.com, not `https://charms.example.com/`: it looks like a URL",
+            ),
+            (
+                ServiceConfig {
+                    allowed_origins: vec!["*".into()],
+                    ..config()
+                },
+                "--allowed-origin takes an origin",
             ),
         ];
         for (config, expected) in cases {

@@ -28,7 +28,7 @@ use charm_store::{Store, StoreError, Trigger};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, AppState};
+use crate::api::{self, AccessPolicy, AppState};
 
 mod clock;
 mod config;
@@ -115,6 +115,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServiceError> {
     config.validate()?;
+    let access = AccessPolicy::new(&config.allowed_hosts, &config.allowed_origins)
+        .map_err(ConfigError::from)?;
     let store: Arc<dyn Store> = match SqliteStore::open(&config.db).await {
         Ok(store) => Arc::new(store),
         Err(source) => {
@@ -203,6 +205,7 @@ pub async fn serve(
             store: Arc::clone(&store),
             metrics,
             token: config.token.as_deref().map(Arc::from),
+            access: Arc::new(access),
         },
         config.max_body_bytes,
     );

@@ -28,7 +28,9 @@ pub fn charm_host() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_charm-host"));
     cmd.env("CHARM_HOST_CACHE_DIR", cache_dir())
         .env_remove("CHARM_HOST_LOG")
-        .env_remove("CHARM_HOST_LOG_FORMAT");
+        .env_remove("CHARM_HOST_LOG_FORMAT")
+        .env_remove("CHARM_HOST_ALLOWED_HOSTS")
+        .env_remove("CHARM_HOST_ALLOWED_ORIGINS");
     cmd
 }
 
@@ -265,8 +267,95 @@ fn serve(
     }
 }
 
-/// A blocking HTTP/1.1 request to a loopback server: (status, parsed JSON
-/// body or the raw text as a JSON string).
+/// An HTTP answer: status, headers (names lowercase, in order) and the
+/// body parsed as JSON (or the raw text as a JSON string).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: serde_json::Value,
+}
+
+impl Answer {
+    /// The values of header `name` (lowercase), joined with `, `; `None`
+    /// if absent.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let values: Vec<&str> = self
+            .headers
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    }
+
+    /// Whether any `access-control-*` header was sent.
+    pub fn has_cors_headers(&self) -> bool {
+        self.headers
+            .iter()
+            .any(|(k, _)| k.starts_with("access-control-"))
+    }
+}
+
+/// Sends `request` (raw bytes, then `body`) to a loopback server and reads
+/// the whole answer.
+pub fn send_raw(addr: &str, request: &[u8], body: &[u8]) -> Answer {
+    let mut stream = TcpStream::connect(addr).expect("connect to the daemon");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    // The server may answer (413) before reading a large body.
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, payload) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let body = serde_json::from_str(payload)
+        .unwrap_or_else(|_| serde_json::Value::String(payload.to_string()));
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A blocking HTTP/1.1 request to a loopback server. `Host` is `addr`
+/// unless `headers` has one.
+pub fn http_answer(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Answer {
+    let body = body.unwrap_or_default();
+    let mut request = format!("{method} {path} HTTP/1.1\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        request.push_str(&format!("host: {addr}\r\n"));
+    }
+    request.push_str(&format!(
+        "connection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    ));
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    send_raw(addr, request.as_bytes(), body)
+}
+
+/// [`http_answer`]'s status and body.
 pub fn http(
     addr: &str,
     method: &str,
@@ -274,34 +363,8 @@ pub fn http(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> (u16, serde_json::Value) {
-    let mut stream = TcpStream::connect(addr).expect("connect to the daemon");
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .unwrap();
-    let body = body.unwrap_or_default();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
-    // The server may answer (413) before reading a large body.
-    let _ = stream.write_all(body);
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status: u16 = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let payload = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    let json = serde_json::from_str(payload)
-        .unwrap_or_else(|_| serde_json::Value::String(payload.to_string()));
-    (status, json)
+    let answer = http_answer(addr, method, path, headers, body);
+    (answer.status, answer.body)
 }
 
 /// `http` with a JSON body.
@@ -466,26 +529,42 @@ impl Daemon {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// A request with the daemon's token, if it has one.
+    /// `http://ADDR`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A request with `headers` and the daemon's token, if it has one.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Answer {
+        let bearer = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let mut all = headers.to_vec();
+        if let Some(bearer) = &bearer {
+            all.push(("authorization", bearer.as_str()));
+        }
+        http_answer(&self.addr, method, path, &all, body)
+    }
+
+    /// A JSON request with the daemon's token, if it has one.
     pub fn request(
         &self,
         method: &str,
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> (u16, serde_json::Value) {
-        let bearer = self.token.as_ref().map(|t| format!("Bearer {t}"));
-        let mut headers = vec![("content-type", "application/json")];
-        if let Some(bearer) = &bearer {
-            headers.push(("authorization", bearer.as_str()));
-        }
         let body = body.map(|b| b.to_string());
-        http(
-            &self.addr,
+        let answer = self.send(
             method,
             path,
-            &headers,
+            &[("content-type", "application/json")],
             body.as_deref().map(str::as_bytes),
-        )
+        );
+        (answer.status, answer.body)
     }
 
     pub fn get(&self, path: &str) -> (u16, serde_json::Value) {
@@ -498,6 +577,10 @@ impl Daemon {
 
     pub fn patch(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
         self.request("PATCH", path, Some(body))
+    }
+
+    pub fn delete(&self, path: &str) -> (u16, serde_json::Value) {
+        self.request("DELETE", path, None)
     }
 
     /// Registers a fixture charm; returns its id.
