@@ -1,12 +1,13 @@
 //! Who may reach `charm-host serve` (issue 17: any web page could drive a
 //! local daemon through DNS rebinding): the Host allow-list, the Origin
-//! check on changes, and CORS for named origins. Through the real binary;
-//! tests wait for conditions, never for a fixed time.
+//! check on changes, CORS for named origins, and the token made by default
+//! with the server file the CLI reads. Through the real binary; tests wait
+//! for conditions, never for a fixed time.
 
 mod support;
 
 use serde_json::{json, Value};
-use support::{charm_host, http_answer, send_raw, Answer, Daemon, Ran};
+use support::{charm_host, http_answer, send_raw, wait_for, Answer, Daemon, Ran};
 
 const EVIL: &str = "evil.example.com";
 
@@ -81,7 +82,7 @@ fn regression_17_a_foreign_host_is_refused_on_every_route() {
             }
         }
     }
-    // The issue's two requests: refused, nothing made.
+    // The issue's two requests, with the token even: refused, nothing made.
     let body = json!({
         "source": std::fs::read_to_string(support::fixture("counter.js")).unwrap(),
         "allowed_hosts": ["10.0.0.5"],
@@ -220,7 +221,7 @@ fn regression_17_cross_origin_changes_are_refused_and_change_nothing() {
         ("PUT", charm_path.clone(), Some(b"{}")),
     ];
     // From another site, from a sandboxed frame, and from the same host on
-    // another port: each is another origin.
+    // another port: each is another origin. With the token, even.
     let port: u16 = d.addr.rsplit(':').next().unwrap().parse().unwrap();
     let other_port = format!("http://127.0.0.1:{}", port.wrapping_add(1));
     for origin in [
@@ -284,15 +285,12 @@ fn regression_17_cross_origin_changes_are_refused_and_change_nothing() {
 #[test]
 fn a_named_origin_gets_cors_and_its_preflight_works() {
     let dash = "https://dash.example.com";
-    let d = Daemon::start_with_token(
-        "cors-token",
-        &[
-            "--allowed-origin",
-            dash,
-            "--allowed-origin",
-            "http://localhost:3000",
-        ],
-    );
+    let d = Daemon::start(&[
+        "--allowed-origin",
+        dash,
+        "--allowed-origin",
+        "http://localhost:3000",
+    ]);
     let preflight = d.send(
         "OPTIONS",
         "/api/charms",
@@ -421,4 +419,159 @@ fn without_named_origins_no_cors_header_is_ever_sent() {
         assert!(answer.status < 500, "{answer:?}");
         assert!(!answer.has_cors_headers(), "{method} {path}: {answer:?}");
     }
+}
+
+#[test]
+fn a_token_is_made_at_first_start_private_kept_and_published_for_the_cli() {
+    let mut d = Daemon::start(&[]);
+    let token_file = d.dir.join("api-token");
+    let token = std::fs::read_to_string(&token_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(token.len(), 64, "32 random bytes in hex: {token}");
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    let health = http_answer(&d.addr, "GET", "/healthz", &[], None);
+    assert_eq!(
+        (health.status, health.body["token_required"].clone()),
+        (200, json!(true))
+    );
+    assert_eq!(
+        http_answer(&d.addr, "GET", "/api/charms", &[], None).status,
+        401
+    );
+    assert_eq!(d.get("/api/charms").0, 200);
+    // The log gives the dashboard's URL with the token in its fragment.
+    let url = format!("dashboard: http://{}/#token={token}", d.addr);
+    wait_for("the dashboard URL in the log", 30, || {
+        d.log_text().contains(&url).then_some(())
+    });
+
+    // The server file: the URL, the token and the pid, private.
+    let port = d.addr.rsplit(':').next().unwrap().to_string();
+    let server_file = d
+        .runtime_dir()
+        .join(format!("charm-host/server-{port}.json"));
+    let info: Value =
+        serde_json::from_str(&std::fs::read_to_string(&server_file).unwrap()).unwrap();
+    assert_eq!(info["url"], d.url());
+    assert_eq!(info["token"], token.as_str());
+    assert_eq!(info["pid"], d.child.as_ref().unwrap().id());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&server_file)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    // The CLI finds it with no flag, as `http://localhost:PORT` too.
+    let cli_with = |runtime: &std::path::Path, args: &[&str]| -> Ran {
+        charm_host()
+            .arg("charms")
+            .args(args)
+            .env("CHARM_HOST_URL", d.url())
+            .env("XDG_RUNTIME_DIR", runtime)
+            .output()
+            .unwrap()
+            .into()
+    };
+    let listed = d.cli(&["list"]);
+    assert_eq!(listed.code, 0, "{listed:?}");
+    let by_name = cli_with(
+        &d.runtime_dir(),
+        &["list", "--server", &format!("http://localhost:{port}")],
+    );
+    assert_eq!(by_name.code, 0, "{by_name:?}");
+    // Without the server file, it says where it looked and what to do.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let lost = cli_with(elsewhere.path(), &["list"]);
+    assert_eq!(lost.code, 1, "{lost:?}");
+    assert!(
+        lost.stderr.contains("HTTP 401")
+            && lost.stderr.contains("--token")
+            && lost.stderr.contains("server-"),
+        "{lost:?}"
+    );
+    // --token still wins over the file.
+    let given = cli_with(elsewhere.path(), &["list", "--token", &token]);
+    assert_eq!(given.code, 0, "{given:?}");
+
+    // A clean stop removes the server file; a restart keeps the token.
+    d.signal("-TERM");
+    assert_eq!(d.wait_exit(30), Some(0), "{}", d.log_text());
+    assert!(
+        !server_file.exists(),
+        "the server file is removed at shutdown"
+    );
+    let dir = d.dir.clone();
+    drop(d);
+    let d = Daemon::start_in(dir, &[]);
+    assert_eq!(
+        d.token.as_deref(),
+        Some(token.as_str()),
+        "the same token after a restart"
+    );
+    assert_eq!(d.get("/api/charms").0, 200);
+    assert_eq!(d.cli(&["list"]).code, 0);
+}
+
+#[test]
+fn no_token_works_on_loopback_and_is_refused_off_it() {
+    let d = Daemon::start(&["--no-token"]);
+    assert_eq!(
+        http_answer(&d.addr, "GET", "/api/charms", &[], None).status,
+        200
+    );
+    let health = http_answer(&d.addr, "GET", "/healthz", &[], None);
+    assert_eq!(health.body["token_required"], false, "{health:?}");
+    assert!(!d.dir.join("api-token").exists(), "no token file is made");
+    assert_eq!(d.cli(&["list"]).code, 0);
+    // The Host and Origin checks hold without a token too.
+    let answer = http_answer(&d.addr, "GET", "/api/charms", &[("host", EVIL)], None);
+    assert_refused(
+        &answer,
+        "host_not_allowed",
+        "--allowed-host",
+        "no token, foreign Host",
+    );
+    let answer = http_answer(
+        &d.addr,
+        "POST",
+        "/api/charms",
+        &[
+            ("origin", "http://evil.example.com"),
+            ("content-type", "application/json"),
+        ],
+        Some(b"{}"),
+    );
+    assert_refused(
+        &answer,
+        "origin_not_allowed",
+        "--allowed-origin",
+        "no token, foreign Origin",
+    );
+
+    serve_refuses(
+        &["--listen", "0.0.0.0:0", "--no-token"],
+        &[],
+        "refusing to listen on 0.0.0.0:0 with --no-token",
+    );
+    serve_refuses(
+        &["--no-token"],
+        &[("CHARM_HOST_TOKEN", "s3cret")],
+        "--no-token conflicts with --token",
+    );
+    serve_refuses(
+        &["--token", "two words"],
+        &[],
+        "--token must be printable ASCII",
+    );
 }

@@ -1,6 +1,6 @@
 //! The dashboard in a real browser: headless Chromium (Debian's package)
 //! driven by playwright-core (`host/tests/e2e`, installed by `make test`),
-//! against a real daemon with a token. Missing prerequisites fail the test
+//! against a real daemon with the token it made. Missing prerequisites fail the test
 //! with the command that installs them; the case is never skipped.
 
 mod support;
@@ -24,7 +24,8 @@ fn an_operator_finds_a_failing_charm_disables_it_and_runs_another() {
         "{chromium} is missing: run `make e2e-deps` (apt-get install chromium)"
     );
 
-    let d = Daemon::start_with_token("dash-token", &[]);
+    let d = Daemon::start(&[]);
+    let token = d.token.clone().expect("a token is made by default");
     let register =
         |fixture: &str| d.register(fixture, json!({ "interval_s": 3600, "space": "e2e" }));
     let failing = register("thrower.js");
@@ -41,7 +42,7 @@ fn an_operator_finds_a_failing_charm_disables_it_and_runs_another() {
     let out = Command::new("node")
         .arg(e2e.join("dashboard.mjs"))
         .env("DASHBOARD_URL", format!("http://{}/", d.addr))
-        .env("TOKEN", "dash-token")
+        .env("TOKEN", &token)
         .env("FAILING_ID", &failing)
         .env("GOOD_ID", &good)
         .env("XSS_ID", &xss)

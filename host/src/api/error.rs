@@ -31,7 +31,7 @@ pub enum ApiError {
     #[error("{0}")]
     Compile(Box<CompileError>),
     /// 401: a token is configured and the request did not carry it.
-    #[error("missing or wrong bearer token: send `Authorization: Bearer <token>`")]
+    #[error("missing or wrong bearer token: send `Authorization: Bearer <token>` (the daemon keeps its token in DATA_DIR/api-token unless it was given --token)")]
     Unauthorized,
     /// 403: the `Host` header does not name this service (a guard against
     /// DNS rebinding); the message names the flag that admits a name.

@@ -22,7 +22,7 @@
 //!
 //! Before any route, the access guard ([`access`]) checks every request's
 //! `Host` and, for a method that changes something, its `Origin`. When a
-//! token is configured, every `/api` request must also carry
+//! token is configured (the default), every `/api` request must also carry
 //! `Authorization: Bearer <token>`.
 
 mod access;

@@ -23,14 +23,33 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The binary, with the shared cache and no inherited log settings.
+/// The folder given to test processes as `XDG_RUNTIME_DIR` (and
+/// `XDG_DATA_HOME`) unless a test sets its own: the tests never read or
+/// write the real ones of whoever runs them.
+pub fn test_home() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("xdg")
+}
+
+/// The binary, with the shared cache, no inherited log, token, server or
+/// access settings, and the XDG folders under [`test_home`].
 pub fn charm_host() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_charm-host"));
     cmd.env("CHARM_HOST_CACHE_DIR", cache_dir())
-        .env_remove("CHARM_HOST_LOG")
-        .env_remove("CHARM_HOST_LOG_FORMAT")
-        .env_remove("CHARM_HOST_ALLOWED_HOSTS")
-        .env_remove("CHARM_HOST_ALLOWED_ORIGINS");
+        .env("XDG_RUNTIME_DIR", test_home().join("runtime"))
+        .env("XDG_DATA_HOME", test_home().join("data"));
+    for inherited in [
+        "CHARM_HOST_LOG",
+        "CHARM_HOST_LOG_FORMAT",
+        "CHARM_HOST_TOKEN",
+        "CHARM_HOST_URL",
+        "CHARM_HOST_LISTEN",
+        "CHARM_HOST_DATA_DIR",
+        "CHARM_HOST_DB",
+        "CHARM_HOST_ALLOWED_HOSTS",
+        "CHARM_HOST_ALLOWED_ORIGINS",
+    ] {
+        cmd.env_remove(inherited);
+    }
     cmd
 }
 
@@ -417,8 +436,10 @@ pub fn slow_server(default_ms: u64) -> TestServer {
 }
 
 /// A `charm-host serve` process on a random loopback port with its own
-/// data directory (SQLite file), killed when dropped. Its request helpers
-/// send the daemon's token when it was started with one.
+/// data directory (SQLite file) and runtime directory (server file),
+/// killed when dropped. Its request helpers send the daemon's token: the
+/// one given with `--token`, or the one it made in its data directory;
+/// none with `--no-token`.
 pub struct Daemon {
     pub child: Option<std::process::Child>,
     pub dir: PathBuf,
@@ -427,26 +448,33 @@ pub struct Daemon {
     pub token: Option<String>,
 }
 
+/// The token a daemon started with `args` requires: `--token`'s value, none
+/// with `--no-token`, else the one `read` finds in its data directory.
+fn token_of(args: &[&str], read: impl FnOnce() -> Option<String>) -> Option<String> {
+    if let Some(at) = args.iter().position(|a| *a == "--token") {
+        return args.get(at + 1).map(|t| t.to_string());
+    }
+    if args.contains(&"--no-token") {
+        return None;
+    }
+    let token = read().expect("the daemon keeps its token in DATA_DIR/api-token");
+    Some(token.trim().to_string())
+}
+
 impl Daemon {
     /// Starts a daemon on a new temporary data directory.
     pub fn start(args: &[&str]) -> Daemon {
         Daemon::start_in(Daemon::new_dir(), args)
     }
 
-    /// Starts a daemon that requires `token`; its helpers send it.
-    pub fn start_with_token(token: &str, args: &[&str]) -> Daemon {
-        let mut all = vec!["--token", token];
-        all.extend_from_slice(args);
-        let mut daemon = Daemon::start(&all);
-        daemon.token = Some(token.to_string());
-        daemon
-    }
-
     /// Starts a daemon on an existing data directory (a restart).
     pub fn start_in(dir: PathBuf, args: &[&str]) -> Daemon {
         let mut command = charm_host();
         command.arg("serve").arg("--data-dir").arg(&dir);
-        Daemon::spawn(command, dir, args)
+        let mut daemon = Daemon::spawn(command, dir, args);
+        let token_file = daemon.dir.join("api-token");
+        daemon.token = token_of(args, || std::fs::read_to_string(token_file).ok());
+        daemon
     }
 
     /// Starts a daemon whose data directory is a fresh tmpfs of `size`
@@ -464,7 +492,15 @@ impl Daemon {
             .arg(charm_host().get_program())
             .args(["serve", "--data-dir"])
             .arg(&data);
-        Daemon::spawn(command, dir, args)
+        let mut daemon = Daemon::spawn(command, dir, args);
+        // The data directory is only visible inside the namespace.
+        let read = daemon.in_namespace(&format!("cat '{}/api-token'", data.display()));
+        daemon.token = token_of(args, || {
+            read.status
+                .success()
+                .then(|| String::from_utf8_lossy(&read.stdout).into_owned())
+        });
+        daemon
     }
 
     /// Runs a shell script inside the daemon's mount namespace (as root).
@@ -496,6 +532,7 @@ impl Daemon {
             NEXT_DAEMON.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
         ));
         let child = command
+            .env("XDG_RUNTIME_DIR", dir.join("runtime"))
             .args(["--listen", "127.0.0.1:0", "--summary-interval-s", "3600"])
             .arg("--addr-file")
             .arg(&addr_file)
@@ -529,9 +566,29 @@ impl Daemon {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The daemon's runtime directory (`XDG_RUNTIME_DIR`): its server file
+    /// is under it.
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.dir.join("runtime")
+    }
+
     /// `http://ADDR`
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// `charm-host charms ARGS` against this daemon, as a user on the same
+    /// machine runs it: `CHARM_HOST_URL` set, no token given (the client
+    /// finds it in the server file under [`Daemon::runtime_dir`]).
+    pub fn cli(&self, args: &[&str]) -> Ran {
+        charm_host()
+            .arg("charms")
+            .args(args)
+            .env("CHARM_HOST_URL", self.url())
+            .env("XDG_RUNTIME_DIR", self.runtime_dir())
+            .output()
+            .expect("run the binary")
+            .into()
     }
 
     /// A request with `headers` and the daemon's token, if it has one.
