@@ -20,7 +20,7 @@
 //! | `GET /api/stats` | counts, and runs and failures per minute over the last hour |
 //! | `GET /` | the operator's dashboard (static; it calls the API with the token) |
 //!
-//! Before any route, the access guard ([`access`]) checks every request's
+//! Before any route, the access guard (`access.rs`) checks every request's
 //! `Host` and, for a method that changes something, its `Origin`. When a
 //! token is configured (the default), every `/api` request must also carry
 //! `Authorization: Bearer <token>`.
@@ -83,7 +83,7 @@ impl FromRef<RouterState> for BodyLimit {
 /// The whole router, behind the access guard; request bodies are limited
 /// to `max_body_bytes`.
 ///
-/// The guard wraps every route [`routes`] builds, the fallback included,
+/// The guard wraps every route `routes` builds, the fallback included,
 /// so a route added there is guarded without a line of its own. The CORS
 /// layer (only when origins are named) sits inside the guard: a request
 /// with a foreign `Host` never gets a CORS header.
