@@ -7,6 +7,8 @@
 #
 # Watch it:  target/release/charm-host charms list
 #            target/release/charm-host charms state <id>
+# The daemon makes an API token in the data directory on first start; the
+# CLI finds it by itself, and the dashboard URL printed at the end carries it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/target/release/charm-host
@@ -36,6 +38,8 @@ if [ -z "$("$bin" charms list --space examples | tail -n +2)" ]; then
   "$bin" charms add "$root/charms-fixtures/rss.js" --space examples --interval 30s \
     --allow-host "127.0.0.1:$feed_port" --state "{\"feedUrl\": \"http://127.0.0.1:$feed_port/feed.xml\"}" >/dev/null
 fi
+token=${CHARM_HOST_TOKEN:-$(cat "$data/api-token" 2>/dev/null || true)}
 echo "charm-host is serving on http://$listen with the example charms:"
 "$bin" charms list --space examples
+echo "dashboard: http://$listen/${token:+#token=$token}"
 wait $serve_pid

@@ -154,9 +154,41 @@ fn any_path(id: String) -> impl Strategy<Value = String> {
     ]
 }
 
+/// Who sends a fuzzed request: mostly the operator (the daemon's token,
+/// its own host, no `Origin`), so that the handlers are exercised; now and
+/// then a stranger, who must be refused by the token or the access guard.
+#[derive(Debug, Clone)]
+struct Sender {
+    token: Option<&'static str>,
+    host: Option<&'static str>,
+    origin: Option<&'static str>,
+}
+
+fn any_sender() -> impl Strategy<Value = Sender> {
+    let token = prop_oneof![8 => Just(Some("good")), 1 => Just(None), 1 => Just(Some("wrong"))];
+    let host = prop_oneof![
+        8 => Just(None),
+        1 => Just(Some("localhost")),
+        1 => Just(Some("evil.example.com")),
+        1 => Just(Some("[::1]:1"))
+    ];
+    let origin = prop_oneof![
+        8 => Just(None),
+        1 => Just(Some("http://evil.example.com")),
+        1 => Just(Some("null"))
+    ];
+    (token, host, origin).prop_map(|(token, host, origin)| Sender {
+        token,
+        host,
+        origin,
+    })
+}
+
 #[test]
 fn fuzzed_api_requests_never_get_a_500_or_take_the_daemon_down() {
     let d = Daemon::start(&[]);
+    let token = d.token.clone().expect("a token is made by default");
+    let bearer = format!("Bearer {token}");
     let id = d.register("counter.js", json!({ "interval_s": 3600 }));
     let methods = prop::sample::select(vec!["GET", "POST", "PATCH", "DELETE", "PUT"]);
     let content_types = prop::sample::select(vec!["application/json", "text/plain", ""]);
@@ -165,8 +197,16 @@ fn fuzzed_api_requests_never_get_a_500_or_take_the_daemon_down() {
         failure_persistence: None,
         ..Config::default()
     });
-    let strategy = (methods, any_path(id), content_types, any_body());
-    let result = runner.run(&strategy, |(method, path, content_type, body)| {
+    let strategy = (
+        methods,
+        any_path(id),
+        content_types,
+        any_body(),
+        any_sender(),
+    );
+    // Answers that came from past the token and the access guard.
+    let reached = std::sync::atomic::AtomicUsize::new(0);
+    let result = runner.run(&strategy, |(method, path, content_type, body, sender)| {
         let bytes = match &body {
             Body::None => None,
             Body::Json(v) => Some(v.to_string().into_bytes()),
@@ -176,15 +216,32 @@ fn fuzzed_api_requests_never_get_a_500_or_take_the_daemon_down() {
             }
             Body::Bytes(b) => Some(b.clone()),
         };
-        let headers: Vec<(&str, &str)> = match content_type {
+        let mut headers: Vec<(&str, &str)> = match content_type {
             "" => vec![],
             ct => vec![("content-type", ct)],
         };
+        match sender.token {
+            Some("good") => headers.push(("authorization", &bearer)),
+            Some(other) => headers.push(("authorization", other)),
+            None => {}
+        }
+        headers.extend(sender.host.map(|h| ("host", h)));
+        headers.extend(sender.origin.map(|o| ("origin", o)));
         let (status, answer) = http(&d.addr, method, &path, &headers, bytes.as_deref());
+        let foreign_host = sender.host == Some("evil.example.com");
+        let foreign_change = sender.origin.is_some() && method != "GET";
+        if (foreign_host || foreign_change) && status != 403 {
+            return Err(TestCaseError::fail(format!(
+                "{method} {path} from {sender:?} answered {status}, not 403: {answer}"
+            )));
+        }
         if !(200..500).contains(&status) {
             return Err(TestCaseError::fail(format!(
                 "{method} {path} answered {status}: {answer}"
             )));
+        }
+        if status != 401 && status != 403 {
+            reached.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         if status >= 400 && !answer["error"].is_string() {
             return Err(TestCaseError::fail(format!(
@@ -196,6 +253,12 @@ fn fuzzed_api_requests_never_get_a_500_or_take_the_daemon_down() {
     if let Err(e) = result {
         panic!("{e}\ndaemon log:\n{}", d.log_text());
     }
+    let reached = reached.into_inner();
+    assert!(
+        reached >= 200,
+        "most fuzzed requests must reach the handlers, {reached} of 400 did"
+    );
+    eprintln!("{reached} of 400 fuzzed requests reached the handlers");
     assert_eq!(d.get("/healthz").0, 200);
     assert!(!d.log_text().contains("panicked"), "{}", d.log_text());
 }

@@ -1,7 +1,8 @@
 //! The dashboard in a real browser: headless Chromium (Debian's package)
 //! driven by playwright-core (`host/tests/e2e`, installed by `make test`),
-//! against a real daemon with a token. Missing prerequisites fail the test
-//! with the command that installs them; the case is never skipped.
+//! against a real daemon with the token it made, which the page takes from
+//! the URL the daemon logs. Missing prerequisites fail the test with the
+//! command that installs them; the case is never skipped.
 
 mod support;
 
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::json;
-use support::Daemon;
+use support::{wait_for, Daemon};
 
 #[test]
 fn an_operator_finds_a_failing_charm_disables_it_and_runs_another() {
@@ -24,7 +25,20 @@ fn an_operator_finds_a_failing_charm_disables_it_and_runs_another() {
         "{chromium} is missing: run `make e2e-deps` (apt-get install chromium)"
     );
 
-    let d = Daemon::start_with_token("dash-token", &[]);
+    let d = Daemon::start(&[]);
+    let token = d.token.clone().expect("a token is made by default");
+    // The URL the operator is given, from the daemon's log.
+    let logged = wait_for("the daemon to log the dashboard's URL", 30, || {
+        d.log_text().lines().find_map(|line| {
+            let url = line
+                .split("dashboard: ")
+                .nth(1)?
+                .split_whitespace()
+                .next()?;
+            Some(url.to_string())
+        })
+    });
+    assert_eq!(logged, format!("http://{}/#token={token}", d.addr));
     let register =
         |fixture: &str| d.register(fixture, json!({ "interval_s": 3600, "space": "e2e" }));
     let failing = register("thrower.js");
@@ -41,7 +55,8 @@ fn an_operator_finds_a_failing_charm_disables_it_and_runs_another() {
     let out = Command::new("node")
         .arg(e2e.join("dashboard.mjs"))
         .env("DASHBOARD_URL", format!("http://{}/", d.addr))
-        .env("TOKEN", "dash-token")
+        .env("LOGGED_URL", &logged)
+        .env("TOKEN", &token)
         .env("FAILING_ID", &failing)
         .env("GOOD_ID", &good)
         .env("XSS_ID", &xss)

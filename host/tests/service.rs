@@ -334,7 +334,7 @@ fn graceful_shutdown_cancels_runs_that_outlast_the_grace_period() {
 }
 
 #[test]
-fn a_token_guards_the_api_and_non_loopback_needs_one() {
+fn a_given_token_guards_the_api() {
     let d = Daemon::start(&["--token", "s3cret"]);
     let (status, body) = http(&d.addr, "GET", "/api/charms", &[], None);
     assert_eq!(status, 401);
@@ -375,16 +375,19 @@ fn a_token_guards_the_api_and_non_loopback_needs_one() {
         .0,
         200
     );
-    assert_eq!(http(&d.addr, "GET", "/healthz", &[], None).0, 200);
-
-    let out = charm_host()
-        .args(["serve", "--listen", "0.0.0.0:0", "--no-cache"])
-        .env_remove("CHARM_HOST_TOKEN")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr)
-        .contains("refusing to listen on 0.0.0.0:0 without a token"));
+    let (status, health) = http(&d.addr, "GET", "/healthz", &[], None);
+    assert_eq!(
+        (status, health["token_required"].clone()),
+        (200, json!(true))
+    );
+    assert!(
+        !d.dir.join("api-token").exists(),
+        "a given token makes no token file"
+    );
+    assert!(
+        !d.log_text().contains("s3cret"),
+        "a given token is not repeated in the log"
+    );
 }
 
 #[test]
@@ -573,7 +576,8 @@ fn malformed_requests_get_json_4xx_and_never_500() {
         ("PUT", "/api/charms".into(), vec![], vec![], 405),
     ];
     for (method, path, headers, body, want) in cases {
-        let (status, reply) = http(&d.addr, method, &path, &headers, Some(&body));
+        let answer = d.send(method, &path, &headers, Some(&body));
+        let (status, reply) = (answer.status, answer.body);
         assert_eq!(
             status,
             want,
@@ -607,19 +611,11 @@ fn malformed_requests_get_json_4xx_and_never_500() {
 
 #[test]
 fn the_cli_manages_charms_through_the_api() {
+    // The daemon makes a token; the CLI finds it in the daemon's server file.
     let d = Daemon::start(&[]);
     let cli = |args: &[&str]| {
-        let out = charm_host()
-            .arg("charms")
-            .args(args)
-            .env("CHARM_HOST_URL", format!("http://{}", d.addr))
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let ran = d.cli(args);
+        (ran.code, ran.stdout, ran.stderr)
     };
     let counter = support::fixture("counter.js");
     let (code, id, err) = cli(&[

@@ -97,6 +97,10 @@ async fn register(
     Ok(())
 }
 
+/// The token the bench's daemons require: given, so that no token file is
+/// made in a data directory the bench does not own.
+const TOKEN: &str = "bench-token";
+
 struct Daemon {
     child: Child,
     base: String,
@@ -123,6 +127,9 @@ impl Daemon {
             .arg(cache)
             .arg("--addr-file")
             .arg(&addr_file)
+            .args(["--token", TOKEN])
+            // Its server file goes to the scratch folder.
+            .env("XDG_RUNTIME_DIR", scratch)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
@@ -151,7 +158,7 @@ impl Daemon {
         wait_until("every charm's first run", Duration::from_secs(300), || {
             let (client, url) = (client.clone(), url.clone());
             async move {
-                let Ok(response) = client.get(&url).send().await else {
+                let Ok(response) = client.get(&url).bearer_auth(TOKEN).send().await else {
                     return false;
                 };
                 let Ok(body) = response.bytes().await else {
@@ -226,6 +233,7 @@ pub async fn idle_charms(
                         "{}/api/charms?limit=50&sort=last_run&order=desc",
                         daemon.base
                     ))
+                    .bearer_auth(TOKEN)
                     .send()
                     .await?
                     .error_for_status()?

@@ -2,7 +2,8 @@
 //! the binary (no build step, no separate server).
 //!
 //! The page is static and public; everything it shows comes from the API,
-//! with the token the operator enters once (kept for the browser session).
+//! with the token from the URL the daemon logs (`/#token=...`) or entered
+//! once, kept for the browser session.
 //! It renders every value that comes from a charm (names, logs, state,
 //! errors) as text, never as markup.
 

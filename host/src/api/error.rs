@@ -31,8 +31,16 @@ pub enum ApiError {
     #[error("{0}")]
     Compile(Box<CompileError>),
     /// 401: a token is configured and the request did not carry it.
-    #[error("missing or wrong bearer token: send `Authorization: Bearer <token>`")]
+    #[error("missing or wrong bearer token: send `Authorization: Bearer <token>` (the daemon keeps its token in DATA_DIR/api-token unless it was given --token)")]
     Unauthorized,
+    /// 403: the `Host` header does not name this service (a guard against
+    /// DNS rebinding); the message names the flag that admits a name.
+    #[error("{0}")]
+    HostNotAllowed(String),
+    /// 403: a request that changes something came from a web page of
+    /// another origin; the message names the flag that admits an origin.
+    #[error("{0}")]
+    OriginNotAllowed(String),
     /// 404: no such resource.
     #[error("{0}")]
     NotFound(String),
@@ -64,6 +72,8 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Compile(_) => "compile_error",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::HostNotAllowed(_) => "host_not_allowed",
+            ApiError::OriginNotAllowed(_) => "origin_not_allowed",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
@@ -78,6 +88,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) | ApiError::Compile(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::HostNotAllowed(_) | ApiError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -224,6 +235,8 @@ mod tests {
         let all = [
             ApiError::BadRequest("x".into()),
             ApiError::Unauthorized,
+            ApiError::HostNotAllowed("x".into()),
+            ApiError::OriginNotAllowed("x".into()),
             ApiError::NotFound("x".into()),
             ApiError::MethodNotAllowed,
             ApiError::Conflict("x".into()),

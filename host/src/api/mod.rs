@@ -20,9 +20,12 @@
 //! | `GET /api/stats` | counts, and runs and failures per minute over the last hour |
 //! | `GET /` | the operator's dashboard (static; it calls the API with the token) |
 //!
-//! When a token is configured, every `/api` request must carry
+//! Before any route, the access guard (`access.rs`) checks every request's
+//! `Host` and, for a method that changes something, its `Origin`. When a
+//! token is configured (the default), every `/api` request must also carry
 //! `Authorization: Bearer <token>`.
 
+mod access;
 mod charms;
 mod dashboard;
 mod error;
@@ -39,6 +42,7 @@ use axum::{Json, Router};
 use charm_store::Store;
 
 use crate::service::{Metrics, Registry};
+pub use access::{AccessError, AccessPolicy};
 pub use error::ApiError;
 use error::BodyLimit;
 
@@ -53,6 +57,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The bearer token every `/api` request must carry, if any.
     pub token: Option<Arc<str>>,
+    /// The host names and origins admitted by the access guard.
+    pub access: Arc<AccessPolicy>,
 }
 
 /// The state of the router: the handlers' state and the body limit.
@@ -74,8 +80,25 @@ impl FromRef<RouterState> for BodyLimit {
     }
 }
 
-/// The whole router; request bodies are limited to `max_body_bytes`.
+/// The whole router, behind the access guard; request bodies are limited
+/// to `max_body_bytes`.
+///
+/// The guard wraps every route `routes` builds, the fallback included,
+/// so a route added there is guarded without a line of its own. The CORS
+/// layer (only when origins are named) sits inside the guard: a request
+/// with a foreign `Host` never gets a CORS header.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let access = Arc::clone(&state.access);
+    let routes = routes(state, max_body_bytes);
+    let routes = match access.cors() {
+        Some(cors) => routes.layer(cors),
+        None => routes,
+    };
+    routes.layer(middleware::from_fn_with_state(access, access::guard))
+}
+
+/// Every route of the service. Add new ones here.
+fn routes(state: AppState, max_body_bytes: usize) -> Router {
     let state = RouterState {
         app: state,
         body_limit: BodyLimit(max_body_bytes),

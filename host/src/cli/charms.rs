@@ -3,6 +3,10 @@
 //! Exit codes follow the rest of the CLI: 0 success, 1 the API refused the
 //! request (the message says why), 2 usage, 3 the charm does not compile,
 //! 5 the daemon cannot be reached.
+//!
+//! The token is `--token` (or `CHARM_HOST_TOKEN`); without one, the token
+//! of the daemon `--server` names, from the server file that daemon wrote
+//! on this machine (see [`crate::token::find_token`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,6 +16,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::{CliError, CliResult, Exit};
+use crate::token::{find_token, Discovery};
 
 /// Where the daemon is.
 #[derive(Debug, Args)]
@@ -26,7 +31,8 @@ pub struct ClientArgs {
     )]
     server: String,
 
-    /// The daemon's bearer token, if it has one.
+    /// The daemon's bearer token. Default: the token of a daemon on this
+    /// machine at --server, read from the server file it writes.
     #[arg(
         long,
         value_name = "TOKEN",
@@ -134,6 +140,8 @@ struct Client {
     http: reqwest::Client,
     base: url::Url,
     token: Option<String>,
+    /// Where the token came from, or why there is none: added to a 401.
+    token_hint: String,
 }
 
 /// The API's machine code for a compile error (see `api::error`).
@@ -189,9 +197,14 @@ impl Client {
         } else {
             Exit::CharmFailed
         };
+        let hint = if status == reqwest::StatusCode::UNAUTHORIZED {
+            format!("; {}", self.token_hint)
+        } else {
+            String::new()
+        };
         Err(CliError::new(
             exit,
-            format!("{message} (HTTP {})", status.as_u16()),
+            format!("{message} (HTTP {}){hint}", status.as_u16()),
         ))
     }
 }
@@ -228,6 +241,39 @@ fn server_url(text: &str) -> Result<url::Url, CliError> {
     Ok(url)
 }
 
+/// The token to send, and a hint for a 401 saying where it came from.
+fn token_for(given: Option<String>, server: &url::Url) -> (Option<String>, String) {
+    if let Some(token) = given {
+        return (
+            Some(token),
+            "the token came from --token or CHARM_HOST_TOKEN".to_string(),
+        );
+    }
+    let Some(dir) = super::runtime_dir() else {
+        return (
+            None,
+            "no token was given: pass --token or set CHARM_HOST_TOKEN".to_string(),
+        );
+    };
+    match find_token(&dir, server) {
+        Discovery::Token { token, file } => {
+            let hint = format!(
+                "the token came from `{}`; pass --token if that file is out of date",
+                file.display()
+            );
+            (Some(token), hint)
+        }
+        Discovery::Nothing { file, why } => {
+            tracing::debug!(file = %file.display(), %why, "no token from the server file");
+            let hint = format!(
+                "no token was given, and none was found in `{}` ({why}): pass --token or set CHARM_HOST_TOKEN",
+                file.display()
+            );
+            (None, hint)
+        }
+    }
+}
+
 /// Runs the client command.
 pub async fn execute(args: ClientArgs) -> CliResult {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -237,10 +283,12 @@ pub async fn execute(args: ClientArgs) -> CliResult {
         .timeout(Duration::from_secs(60))
         .build()
         .map_err(|e| CliError::host(format!("cannot build an HTTP client: {e}")))?;
+    let (token, token_hint) = token_for(args.token, &base);
     let client = Client {
         http,
         base,
-        token: args.token,
+        token,
+        token_hint,
     };
     match args.command {
         CharmsCommand::Add(args) => add(&client, args).await,

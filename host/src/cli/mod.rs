@@ -123,6 +123,29 @@ pub(crate) fn runtime_override() -> Option<std::path::PathBuf> {
         .map(std::path::PathBuf::from)
 }
 
+/// RUNTIME_DIR, where a daemon writes its server file and
+/// `charm-host charms` looks for it: `$XDG_RUNTIME_DIR` (a per-user folder
+/// that lives as long as the login), else `$XDG_STATE_HOME`, else
+/// `~/.local/state`; `None` when none is known.
+pub(crate) fn runtime_dir() -> Option<std::path::PathBuf> {
+    let var = |name| std::env::var_os(name);
+    runtime_dir_from(var("XDG_RUNTIME_DIR"), var("XDG_STATE_HOME"), var("HOME"))
+}
+
+/// [`runtime_dir`] from the variables' values. Empty and relative values
+/// are ignored, as the XDG base directory specification asks.
+fn runtime_dir_from(
+    runtime: Option<std::ffi::OsString>,
+    state: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> Option<std::path::PathBuf> {
+    let absolute =
+        |v: Option<std::ffi::OsString>| v.map(std::path::PathBuf::from).filter(|p| p.is_absolute());
+    absolute(runtime)
+        .or_else(|| absolute(state))
+        .or_else(|| absolute(home).map(|h| h.join(".local/state")))
+}
+
 /// Whether [`PERFMAP_ENV`] asks for a perf map.
 pub(crate) fn perf_map() -> bool {
     std::env::var_os(PERFMAP_ENV).is_some_and(|v| v == "1")
@@ -188,5 +211,29 @@ pub fn main() -> ExitCode {
             eprintln!("error: {}", error.message);
             error.exit.into()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runtime_dir_from;
+    use std::path::PathBuf;
+
+    #[test]
+    fn the_runtime_dir_follows_xdg_and_ignores_relative_values() {
+        let v = |s: &str| Some(std::ffi::OsString::from(s));
+        assert_eq!(
+            runtime_dir_from(v("/run/user/1000"), v("/s"), v("/home/a")),
+            Some(PathBuf::from("/run/user/1000"))
+        );
+        assert_eq!(
+            runtime_dir_from(v(""), v("/s"), v("/home/a")),
+            Some(PathBuf::from("/s"))
+        );
+        assert_eq!(
+            runtime_dir_from(None, v("rel"), v("/home/a")),
+            Some(PathBuf::from("/home/a/.local/state"))
+        );
+        assert_eq!(runtime_dir_from(None, None, None), None);
     }
 }

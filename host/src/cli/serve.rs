@@ -14,11 +14,12 @@ use crate::service::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT, DEFAULT_SHUTDOWN_GRACE_MS,
     DEFAULT_SUMMARY_INTERVAL_S,
 };
+use crate::token::{TokenSetting, TOKEN_FILE};
 
 /// Arguments of `charm-host serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address for the HTTP API. A non-loopback address needs --token.
+    /// Address for the HTTP API. A non-loopback address refuses --no-token.
     #[arg(
         long,
         value_name = "ADDR:PORT",
@@ -36,8 +37,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PATH", env = "CHARM_HOST_DB")]
     db: Option<PathBuf>,
 
-    /// Bearer token required on every /api request. Without one the service
-    /// only listens on loopback.
+    /// Bearer token required on every /api request. Default: the token in
+    /// DATA_DIR/api-token, made on first start (32 random bytes, mode 0600)
+    /// and kept; `charm-host charms` on this machine finds it by itself.
     #[arg(
         long,
         value_name = "TOKEN",
@@ -45,6 +47,35 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     token: Option<String>,
+
+    /// Serve the API without a token (loopback only): every user and
+    /// process on this machine can then use it. No environment variable, so
+    /// that a stray one cannot turn authentication off.
+    #[arg(long)]
+    no_token: bool,
+
+    /// A host name to answer to besides IP addresses, localhost and
+    /// *.localhost, such as a reverse proxy's name or this machine's name on
+    /// your network; on any port. Repeat, or separate with commas. Requests
+    /// naming any other host get 403 (a guard against DNS rebinding).
+    #[arg(
+        long = "allowed-host",
+        value_name = "NAME",
+        env = "CHARM_HOST_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    allowed_hosts: Vec<String>,
+
+    /// A web origin (scheme://host[:port]) whose pages may change charms
+    /// and get CORS headers. Repeat, or separate with commas. By default
+    /// only the dashboard's own origin may, and no CORS header is sent.
+    #[arg(
+        long = "allowed-origin",
+        value_name = "ORIGIN",
+        env = "CHARM_HOST_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    allowed_origins: Vec<String>,
 
     /// Runs in flight at once (a run waiting on fetch holds a slot, not a thread).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONCURRENT)]
@@ -141,12 +172,25 @@ pub async fn execute(args: ServeArgs) -> CliResult {
         (false, Some(dir)) => Some(dir),
         (false, None) => Some(data_dir.join("cache")),
     };
+    let token = match (args.token, args.no_token) {
+        (Some(_), true) => {
+            return Err(CliError::usage(
+                "--no-token conflicts with --token (or CHARM_HOST_TOKEN, if it is set): give one of them",
+            ))
+        }
+        (Some(token), false) => TokenSetting::Given(token),
+        (None, true) => TokenSetting::Off,
+        (None, false) => TokenSetting::File(data_dir.join(TOKEN_FILE)),
+    };
     let config = ServiceConfig {
         listen: args.listen,
         db: args.db.unwrap_or_else(|| data_dir.join("charm-host.db")),
         cache_dir,
         runtime_override: super::runtime_override(),
-        token: args.token,
+        token,
+        allowed_hosts: args.allowed_hosts,
+        allowed_origins: args.allowed_origins,
+        runtime_dir: super::runtime_dir(),
         max_concurrent: args.max_concurrent,
         defaults,
         policy: SchedulePolicy {

@@ -13,6 +13,8 @@ use std::time::Duration;
 use charm_engine::limits::SandboxLimits;
 
 use super::policy::SchedulePolicy;
+use crate::api::{AccessError, AccessPolicy};
+use crate::token::{check_token, TokenSetting};
 
 /// Default API address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -48,8 +50,19 @@ pub struct ServiceConfig {
     pub cache_dir: Option<PathBuf>,
     /// A runtime file to use instead of the embedded one.
     pub runtime_override: Option<PathBuf>,
-    /// Bearer token required on every `/api` request (`--token`).
-    pub token: Option<String>,
+    /// Where the bearer token required on every `/api` request comes from:
+    /// `--token`, the token file in the data directory (the default), or
+    /// nowhere (`--no-token`, loopback only).
+    pub token: TokenSetting,
+    /// Host names admitted besides IP addresses, `localhost` and
+    /// `*.localhost` (`--allowed-host`); none by default.
+    pub allowed_hosts: Vec<String>,
+    /// Web origins whose pages may change charms and get CORS headers
+    /// (`--allowed-origin`); none by default.
+    pub allowed_origins: Vec<String>,
+    /// Where the server file that local clients read is written
+    /// (RUNTIME_DIR); `None` writes none.
+    pub runtime_dir: Option<PathBuf>,
     /// Runs in flight at once (`--max-concurrent`).
     pub max_concurrent: usize,
     /// Default limits of charms (the limit flags).
@@ -73,12 +86,18 @@ pub struct ServiceConfig {
 /// A setting `serve` refuses. Each message names the flag.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
-    /// A listen address off loopback without a token.
-    #[error("refusing to listen on {0} without a token: set --token (or CHARM_HOST_TOKEN), or listen on a loopback address")]
+    /// A listen address off loopback with `--no-token`.
+    #[error("refusing to listen on {0} with --no-token: drop --no-token (a token is then made in the data directory) or set --token, or listen on a loopback address")]
     Insecure(SocketAddr),
     /// `--token ""`.
     #[error("--token must not be empty")]
     EmptyToken,
+    /// A `--token` that cannot travel in an HTTP header.
+    #[error("--token {0}")]
+    BadToken(&'static str),
+    /// An `--allowed-host` or `--allowed-origin` value that is refused.
+    #[error(transparent)]
+    Access(#[from] AccessError),
     /// A number out of its range.
     #[error("{flag} must be between {min} and {max}, got {value}")]
     OutOfRange {
@@ -157,12 +176,15 @@ impl ServiceConfig {
     /// # Errors
     /// [`ConfigError`] for the first bad setting, naming its flag.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.token.as_deref() == Some("") {
-            return Err(ConfigError::EmptyToken);
+        match &self.token {
+            TokenSetting::Given(token) if token.is_empty() => return Err(ConfigError::EmptyToken),
+            TokenSetting::Given(token) => check_token(token).map_err(ConfigError::BadToken)?,
+            TokenSetting::Off if !self.listen.ip().is_loopback() => {
+                return Err(ConfigError::Insecure(self.listen))
+            }
+            TokenSetting::File(_) | TokenSetting::Off => {}
         }
-        if !self.listen.ip().is_loopback() && self.token.is_none() {
-            return Err(ConfigError::Insecure(self.listen));
-        }
+        AccessPolicy::new(&self.allowed_hosts, &self.allowed_origins)?;
         range(
             "--max-concurrent",
             as_u64(self.max_concurrent),
@@ -225,7 +247,10 @@ mod tests {
             db: PathBuf::from("data/charm-host.db"),
             cache_dir: None,
             runtime_override: None,
-            token: None,
+            token: TokenSetting::File(PathBuf::from("data/api-token")),
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            runtime_dir: None,
             max_concurrent: DEFAULT_MAX_CONCURRENT,
             defaults: SandboxLimits::default(),
             policy: SchedulePolicy::default(),
@@ -241,6 +266,29 @@ mod tests {
     #[test]
     fn the_defaults_are_valid() {
         config().validate().unwrap();
+    }
+
+    #[test]
+    fn off_loopback_a_token_is_needed_and_made_by_default() {
+        let anywhere: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        for token in [
+            TokenSetting::File(PathBuf::from("data/api-token")),
+            TokenSetting::Given("s3cret".into()),
+        ] {
+            ServiceConfig {
+                listen: anywhere,
+                token,
+                ..config()
+            }
+            .validate()
+            .unwrap();
+        }
+        ServiceConfig {
+            token: TokenSetting::Off,
+            ..config()
+        }
+        .validate()
+        .unwrap();
     }
 
     #[test]
@@ -284,9 +332,38 @@ mod tests {
             (
                 ServiceConfig {
                     listen: "0.0.0.0:8080".parse().unwrap(),
+                    token: TokenSetting::Off,
                     ..config()
                 },
-                "without a token",
+                "refusing to listen on 0.0.0.0:8080 with --no-token",
+            ),
+            (
+                ServiceConfig {
+                    token: TokenSetting::Given(String::new()),
+                    ..config()
+                },
+                "--token must not be empty",
+            ),
+            (
+                ServiceConfig {
+                    token: TokenSetting::Given("two words".into()),
+                    ..config()
+                },
+                "--token must be printable ASCII",
+            ),
+            (
+                ServiceConfig {
+                    allowed_hosts: vec!["https://charms.example.com/".into()],
+                    ..config()
+                },
+                "--allowed-host takes a host name such as charms.example.com, not `https://charms.example.com/`: it looks like a URL",
+            ),
+            (
+                ServiceConfig {
+                    allowed_origins: vec!["*".into()],
+                    ..config()
+                },
+                "--allowed-origin takes an origin",
             ),
         ];
         for (config, expected) in cases {

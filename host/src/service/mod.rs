@@ -28,7 +28,8 @@ use charm_store::{Store, StoreError, Trigger};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, AppState};
+use crate::api::{self, AccessPolicy, AppState};
+use crate::token::{self, TokenError};
 
 mod clock;
 mod config;
@@ -63,6 +64,9 @@ pub enum ServiceError {
     /// A setting is refused.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The API token file could not be read or made.
+    #[error(transparent)]
+    Token(#[from] TokenError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr} (--listen): {source}")]
     Bind {
@@ -115,6 +119,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServiceError> {
     config.validate()?;
+    let access = AccessPolicy::new(&config.allowed_hosts, &config.allowed_origins)
+        .map_err(ConfigError::from)?;
+    let api_token = config.token.resolve()?;
     let store: Arc<dyn Store> = match SqliteStore::open(&config.db).await {
         Ok(store) => Arc::new(store),
         Err(source) => {
@@ -165,6 +172,9 @@ pub async fn serve(
         addr: config.listen,
         source,
     })?;
+    // Written before the address file, which tells scripts the daemon is
+    // up; removed when dropped, as `serve` returns.
+    let _server_file = token::publish(api_token.as_deref(), addr, config.runtime_dir.as_deref());
     if let Some(path) = &config.addr_file {
         std::fs::write(path, addr.to_string()).map_err(|source| ServiceError::AddrFile {
             path: path.display().to_string(),
@@ -202,11 +212,13 @@ pub async fn serve(
             registry,
             store: Arc::clone(&store),
             metrics,
-            token: config.token.as_deref().map(Arc::from),
+            token: api_token.as_deref().map(Arc::from),
+            access: Arc::new(access),
         },
         config.max_body_bytes,
     );
     tracing::info!(%addr, db = %config.db.display(), max_concurrent = config.max_concurrent, "charm-host is listening on http://{addr}");
+    token::log_dashboard(&config.token, api_token.as_deref(), addr);
     let signal_stop = stop.clone();
     tokio::spawn(async move {
         shutdown.await;

@@ -1,12 +1,14 @@
 // Drives the dashboard in headless Chromium against a real daemon.
 //
 // Run by host/tests/dashboard.rs, which starts the daemon and registers the
-// charms first. Environment: DASHBOARD_URL, TOKEN, FAILING_ID, GOOD_ID,
+// charms first. Environment: DASHBOARD_URL, LOGGED_URL (the dashboard URL
+// with the token, as the daemon logs it), TOKEN, FAILING_ID, GOOD_ID,
 // XSS_ID, SCREENSHOT (path of the overview screenshot to keep).
 // Exits non-zero with a message on the first failed expectation.
 import { chromium } from "playwright-core";
 
-const { DASHBOARD_URL, TOKEN, FAILING_ID, GOOD_ID, XSS_ID, SCREENSHOT } = process.env;
+const { DASHBOARD_URL, LOGGED_URL, TOKEN, FAILING_ID, GOOD_ID, XSS_ID, SCREENSHOT } = process.env;
+const PORT = new URL(DASHBOARD_URL).port;
 const TIMEOUT = 20_000;
 
 function expect(condition, message) {
@@ -15,7 +17,11 @@ function expect(condition, message) {
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  args: [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    // A DNS-rebinding page: a name of someone else's that resolves to the daemon.
+    "--host-resolver-rules=MAP rebind.test 127.0.0.1",
+  ],
 });
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
@@ -24,12 +30,19 @@ try {
   page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
   page.on("dialog", (d) => d.accept());
 
-  // The token is asked for once.
-  await page.goto(DASHBOARD_URL);
-  await page.locator("#login").waitFor({ state: "visible" });
-  await page.fill("#token-input", TOKEN);
-  await page.click("#login-form button[type=submit]");
+  // A page reaching the daemon under someone else's name gets nothing.
+  const attacker = await browser.newPage();
+  const rebound = await attacker.goto(`http://rebind.test:${PORT}/`);
+  expect(rebound.status() === 403, `a foreign Host is refused: ${rebound.status()}`);
+  expect((await rebound.text()).includes("--allowed-host rebind.test"), "the refusal names the flag");
+  await attacker.close();
+
+  // The URL the daemon logs signs in, and the token leaves the address bar.
+  await page.goto(LOGGED_URL);
   await page.locator(`tr[data-charm-id="${FAILING_ID}"]`).waitFor();
+  expect(!(await page.locator("#login").evaluate((d) => d.open)), "no sign-in dialog");
+  expect(!page.url().includes("token") && !page.url().includes(TOKEN), `the token left the address bar: ${page.url()}`);
+  expect((await page.evaluate(() => sessionStorage.getItem("charm-host-token"))) === TOKEN, "the token is kept for the session");
   expect((await page.locator("tbody tr[data-charm-id]").count()) === 3, "three charms listed");
   expect((await page.textContent('[data-count="enabled"]')).trim() === "3", "three enabled");
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
@@ -83,6 +96,15 @@ try {
   expect(state.includes("<img src=x onerror=window.__pwned=2>"), "the state is shown as text");
   expect((await page.evaluate(() => window.__pwned)) === undefined, "no charm markup ran");
   expect((await page.locator("#app script, #app img").count()) === 0, "no charm markup became elements");
+
+  // Without the token in the URL, the page asks for it once.
+  const fresh = await browser.newPage();
+  fresh.setDefaultTimeout(TIMEOUT);
+  await fresh.goto(DASHBOARD_URL);
+  await fresh.locator("#login").waitFor({ state: "visible" });
+  await fresh.fill("#token-input", TOKEN);
+  await fresh.click("#login-form button[type=submit]");
+  await fresh.locator(`tr[data-charm-id="${GOOD_ID}"]`).waitFor();
 
   expect(consoleErrors.length === 0, `no console errors: ${consoleErrors.join("; ")}`);
   console.log("dashboard: all checks passed");

@@ -23,12 +23,33 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The binary, with the shared cache and no inherited log settings.
+/// The folder given to test processes as `XDG_RUNTIME_DIR` (and
+/// `XDG_DATA_HOME`) unless a test sets its own: the tests never read or
+/// write the real ones of whoever runs them.
+pub fn test_home() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("xdg")
+}
+
+/// The binary, with the shared cache, no inherited log, token, server or
+/// access settings, and the XDG folders under [`test_home`].
 pub fn charm_host() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_charm-host"));
     cmd.env("CHARM_HOST_CACHE_DIR", cache_dir())
-        .env_remove("CHARM_HOST_LOG")
-        .env_remove("CHARM_HOST_LOG_FORMAT");
+        .env("XDG_RUNTIME_DIR", test_home().join("runtime"))
+        .env("XDG_DATA_HOME", test_home().join("data"));
+    for inherited in [
+        "CHARM_HOST_LOG",
+        "CHARM_HOST_LOG_FORMAT",
+        "CHARM_HOST_TOKEN",
+        "CHARM_HOST_URL",
+        "CHARM_HOST_LISTEN",
+        "CHARM_HOST_DATA_DIR",
+        "CHARM_HOST_DB",
+        "CHARM_HOST_ALLOWED_HOSTS",
+        "CHARM_HOST_ALLOWED_ORIGINS",
+    ] {
+        cmd.env_remove(inherited);
+    }
     cmd
 }
 
@@ -265,8 +286,95 @@ fn serve(
     }
 }
 
-/// A blocking HTTP/1.1 request to a loopback server: (status, parsed JSON
-/// body or the raw text as a JSON string).
+/// An HTTP answer: status, headers (names lowercase, in order) and the
+/// body parsed as JSON (or the raw text as a JSON string).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: serde_json::Value,
+}
+
+impl Answer {
+    /// The values of header `name` (lowercase), joined with `, `; `None`
+    /// if absent.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let values: Vec<&str> = self
+            .headers
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    }
+
+    /// Whether any `access-control-*` header was sent.
+    pub fn has_cors_headers(&self) -> bool {
+        self.headers
+            .iter()
+            .any(|(k, _)| k.starts_with("access-control-"))
+    }
+}
+
+/// Sends `request` (raw bytes, then `body`) to a loopback server and reads
+/// the whole answer.
+pub fn send_raw(addr: &str, request: &[u8], body: &[u8]) -> Answer {
+    let mut stream = TcpStream::connect(addr).expect("connect to the daemon");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    // The server may answer (413) before reading a large body.
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, payload) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let body = serde_json::from_str(payload)
+        .unwrap_or_else(|_| serde_json::Value::String(payload.to_string()));
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A blocking HTTP/1.1 request to a loopback server. `Host` is `addr`
+/// unless `headers` has one.
+pub fn http_answer(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Answer {
+    let body = body.unwrap_or_default();
+    let mut request = format!("{method} {path} HTTP/1.1\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        request.push_str(&format!("host: {addr}\r\n"));
+    }
+    request.push_str(&format!(
+        "connection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    ));
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    send_raw(addr, request.as_bytes(), body)
+}
+
+/// [`http_answer`]'s status and body.
 pub fn http(
     addr: &str,
     method: &str,
@@ -274,34 +382,8 @@ pub fn http(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> (u16, serde_json::Value) {
-    let mut stream = TcpStream::connect(addr).expect("connect to the daemon");
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .unwrap();
-    let body = body.unwrap_or_default();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
-    // The server may answer (413) before reading a large body.
-    let _ = stream.write_all(body);
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status: u16 = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let payload = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    let json = serde_json::from_str(payload)
-        .unwrap_or_else(|_| serde_json::Value::String(payload.to_string()));
-    (status, json)
+    let answer = http_answer(addr, method, path, headers, body);
+    (answer.status, answer.body)
 }
 
 /// `http` with a JSON body.
@@ -354,8 +436,10 @@ pub fn slow_server(default_ms: u64) -> TestServer {
 }
 
 /// A `charm-host serve` process on a random loopback port with its own
-/// data directory (SQLite file), killed when dropped. Its request helpers
-/// send the daemon's token when it was started with one.
+/// data directory (SQLite file) and runtime directory (server file),
+/// killed when dropped. Its request helpers send the daemon's token: the
+/// one given with `--token`, or the one it made in its data directory;
+/// none with `--no-token`.
 pub struct Daemon {
     pub child: Option<std::process::Child>,
     pub dir: PathBuf,
@@ -364,26 +448,33 @@ pub struct Daemon {
     pub token: Option<String>,
 }
 
+/// The token a daemon started with `args` requires: `--token`'s value, none
+/// with `--no-token`, else the one `read` finds in its data directory.
+fn token_of(args: &[&str], read: impl FnOnce() -> Option<String>) -> Option<String> {
+    if let Some(at) = args.iter().position(|a| *a == "--token") {
+        return args.get(at + 1).map(|t| t.to_string());
+    }
+    if args.contains(&"--no-token") {
+        return None;
+    }
+    let token = read().expect("the daemon keeps its token in DATA_DIR/api-token");
+    Some(token.trim().to_string())
+}
+
 impl Daemon {
     /// Starts a daemon on a new temporary data directory.
     pub fn start(args: &[&str]) -> Daemon {
         Daemon::start_in(Daemon::new_dir(), args)
     }
 
-    /// Starts a daemon that requires `token`; its helpers send it.
-    pub fn start_with_token(token: &str, args: &[&str]) -> Daemon {
-        let mut all = vec!["--token", token];
-        all.extend_from_slice(args);
-        let mut daemon = Daemon::start(&all);
-        daemon.token = Some(token.to_string());
-        daemon
-    }
-
     /// Starts a daemon on an existing data directory (a restart).
     pub fn start_in(dir: PathBuf, args: &[&str]) -> Daemon {
         let mut command = charm_host();
         command.arg("serve").arg("--data-dir").arg(&dir);
-        Daemon::spawn(command, dir, args)
+        let mut daemon = Daemon::spawn(command, dir, args);
+        let token_file = daemon.dir.join("api-token");
+        daemon.token = token_of(args, || std::fs::read_to_string(token_file).ok());
+        daemon
     }
 
     /// Starts a daemon whose data directory is a fresh tmpfs of `size`
@@ -401,7 +492,15 @@ impl Daemon {
             .arg(charm_host().get_program())
             .args(["serve", "--data-dir"])
             .arg(&data);
-        Daemon::spawn(command, dir, args)
+        let mut daemon = Daemon::spawn(command, dir, args);
+        // The data directory is only visible inside the namespace.
+        let read = daemon.in_namespace(&format!("cat '{}/api-token'", data.display()));
+        daemon.token = token_of(args, || {
+            read.status
+                .success()
+                .then(|| String::from_utf8_lossy(&read.stdout).into_owned())
+        });
+        daemon
     }
 
     /// Runs a shell script inside the daemon's mount namespace (as root).
@@ -433,6 +532,7 @@ impl Daemon {
             NEXT_DAEMON.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
         ));
         let child = command
+            .env("XDG_RUNTIME_DIR", dir.join("runtime"))
             .args(["--listen", "127.0.0.1:0", "--summary-interval-s", "3600"])
             .arg("--addr-file")
             .arg(&addr_file)
@@ -466,26 +566,62 @@ impl Daemon {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// A request with the daemon's token, if it has one.
+    /// The daemon's runtime directory (`XDG_RUNTIME_DIR`): its server file
+    /// is under it.
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.dir.join("runtime")
+    }
+
+    /// `http://ADDR`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `charm-host charms ARGS` against this daemon, as a user on the same
+    /// machine runs it: `CHARM_HOST_URL` set, no token given (the client
+    /// finds it in the server file under [`Daemon::runtime_dir`]).
+    pub fn cli(&self, args: &[&str]) -> Ran {
+        charm_host()
+            .arg("charms")
+            .args(args)
+            .env("CHARM_HOST_URL", self.url())
+            .env("XDG_RUNTIME_DIR", self.runtime_dir())
+            .output()
+            .expect("run the binary")
+            .into()
+    }
+
+    /// A request with `headers` and the daemon's token, if it has one.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Answer {
+        let bearer = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let mut all = headers.to_vec();
+        if let Some(bearer) = &bearer {
+            all.push(("authorization", bearer.as_str()));
+        }
+        http_answer(&self.addr, method, path, &all, body)
+    }
+
+    /// A JSON request with the daemon's token, if it has one.
     pub fn request(
         &self,
         method: &str,
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> (u16, serde_json::Value) {
-        let bearer = self.token.as_ref().map(|t| format!("Bearer {t}"));
-        let mut headers = vec![("content-type", "application/json")];
-        if let Some(bearer) = &bearer {
-            headers.push(("authorization", bearer.as_str()));
-        }
         let body = body.map(|b| b.to_string());
-        http(
-            &self.addr,
+        let answer = self.send(
             method,
             path,
-            &headers,
+            &[("content-type", "application/json")],
             body.as_deref().map(str::as_bytes),
-        )
+        );
+        (answer.status, answer.body)
     }
 
     pub fn get(&self, path: &str) -> (u16, serde_json::Value) {
@@ -498,6 +634,10 @@ impl Daemon {
 
     pub fn patch(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
         self.request("PATCH", path, Some(body))
+    }
+
+    pub fn delete(&self, path: &str) -> (u16, serde_json::Value) {
+        self.request("DELETE", path, None)
     }
 
     /// Registers a fixture charm; returns its id.

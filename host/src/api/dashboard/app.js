@@ -6,8 +6,10 @@
 //   errors are text, whatever they contain.
 // - The view refreshes itself every few seconds by replacing data in place,
 //   so filters, sort order, page and open details stay where the user left them.
-// - The token is asked for once, when the API first answers 401, and kept in
-//   sessionStorage for the browser session.
+// - The token comes from the URL the daemon logs (`/#token=...`), or is asked
+//   for once, when the API first answers 401; either way it is kept in
+//   sessionStorage for the browser session, and a `#token=` fragment is
+//   removed from the address bar and the history at once.
 "use strict";
 
 const REFRESH_MS = 5000;
@@ -320,7 +322,19 @@ async function showCharm(main, id) {
 
 // ---- routing and refresh ----------------------------------------------------
 
+// `#token=...` (the dashboard URL the daemon logs) signs in: the token goes to
+// sessionStorage, and the fragment is replaced in the address bar and the
+// history, so that it is not bookmarked, shared or read over a shoulder.
+// Fragments never reach the server.
+function takeTokenFromFragment() {
+  if (!location.hash.startsWith("#token=")) return;
+  const token = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  history.replaceState(null, "", `${location.pathname}${location.search}`);
+}
+
 async function route() {
+  takeTokenFromFragment();
   const main = document.getElementById("app");
   const match = location.hash.match(/^#\/charms\/([0-9a-f]{32})$/);
   view.refresh = null;
@@ -348,6 +362,7 @@ async function tick() {
 }
 
 async function start() {
+  takeTokenFromFragment();
   // Ask for the token before the first API call, when the service wants one.
   const health = await fetch("/healthz").then((r) => r.json()).catch(() => ({}));
   if (health.token_required && !sessionStorage.getItem(TOKEN_KEY)) await askToken("");
