@@ -35,6 +35,11 @@ struct LatencyOut {
 }
 
 #[derive(Deserialize)]
+struct FanoutOut {
+    walls_ms: Vec<f64>,
+}
+
+#[derive(Deserialize)]
 struct PoolOut {
     delays_ms: Vec<f64>,
     wall_ms: f64,
@@ -100,6 +105,24 @@ impl Deno {
             p50_us: percentile(&mut micros, 50.0),
             p99_us: percentile(&mut micros, 99.0),
         })
+    }
+
+    /// One worker running the fan-out charm `repeats` times with `urls`:
+    /// the median wall time of a run, in milliseconds.
+    pub fn fanout(&self, charm: &Path, urls: &[String], repeats: usize) -> BenchResult<f64> {
+        let charm = charm.to_string_lossy();
+        let urls = serde_json::to_string(urls)?;
+        let out: FanoutOut = serde_json::from_slice(&self.baseline(&[
+            "fanout",
+            &repeats.to_string(),
+            &charm,
+            &urls,
+        ])?)?;
+        if out.walls_ms.len() != repeats {
+            return Err(format!("the Deno fan-out ran {} times", out.walls_ms.len()).into());
+        }
+        let mut walls = out.walls_ms;
+        Ok(percentile(&mut walls, 50.0))
     }
 
     /// The original service's shape: 5 workers, `tasks` submitted at once.

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 
@@ -61,8 +61,15 @@ impl SlowServer {
     }
 }
 
-async fn slow(State(served): State<Arc<AtomicU64>>) -> Json<serde_json::Value> {
-    tokio::time::sleep(IO_DELAY).await;
+/// `/slow` answers after [`IO_DELAY`], or after `?ms=N` milliseconds.
+async fn slow(
+    State(served): State<Arc<AtomicU64>>,
+    Query(query): Query<std::collections::HashMap<String, u64>>,
+) -> Json<serde_json::Value> {
+    let delay = query
+        .get("ms")
+        .map_or(IO_DELAY, |ms| Duration::from_millis(*ms));
+    tokio::time::sleep(delay).await;
     let n = served.fetch_add(1, Ordering::Relaxed) + 1;
     Json(serde_json::json!({ "n": n }))
 }

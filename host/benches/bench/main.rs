@@ -62,6 +62,11 @@ impl Sizes {
     }
 }
 
+/// Row 6: a feed reader refreshing 30 feeds that each take a second.
+const FANOUT_FETCHES: usize = 30;
+const FANOUT_DELAY_MS: u64 = 1000;
+const FANOUT_REPEATS: usize = 3;
+
 fn main() -> ExitCode {
     // `cargo bench` passes `--bench`; nothing else is accepted.
     if std::env::args().skip(1).any(|a| a != "--bench") {
@@ -109,9 +114,10 @@ async fn bench() -> BenchResult<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let trivial_js = benches.join("charms/trivial.js");
     let io_js = benches.join("charms/io.js");
+    let fanout_js = benches.join("charms/fanout.js");
     let deno = deno::Deno::find(&benches)?;
 
-    eprintln!("[1/7] starting a sandbox (runtime from the cache, or compiled once)");
+    eprintln!("[1/8] starting a sandbox (runtime from the cache, or compiled once)");
     let sandbox = Sandbox::new(SandboxOptions {
         cache_dir: Some(scratch.join("cache")),
         max_instances: u32::try_from(sizes.io_charms + 16)?,
@@ -122,8 +128,9 @@ async fn bench() -> BenchResult<()> {
     .await?;
     let trivial = rows::compile_file(&sandbox, &trivial_js).await?;
     let io_charm = rows::compile_file(&sandbox, &io_js).await?;
+    let fanout_charm = rows::compile_file(&sandbox, &fanout_js).await?;
 
-    eprintln!("[2/7] row 1: {} trivial tasks on one thread", sizes.trivial);
+    eprintln!("[2/8] row 1: {} trivial tasks on one thread", sizes.trivial);
     if std::env::var("BENCH_ONLY").as_deref() == Ok("latency") {
         // For profilers: row 1 alone, many times over.
         let latency = rows::trivial_latency(&sandbox, &trivial, sizes.trivial * 20).await?;
@@ -137,6 +144,26 @@ async fn bench() -> BenchResult<()> {
         return Ok(());
     }
     let server = loopback::SlowServer::start()?;
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("fanout") {
+        let fanout = rows::fanout(
+            &sandbox,
+            &fanout_charm,
+            &server,
+            FANOUT_FETCHES,
+            FANOUT_DELAY_MS,
+            FANOUT_REPEATS,
+        )
+        .await?;
+        let urls: Vec<String> = (0..FANOUT_FETCHES)
+            .map(|i| format!("{}?ms={FANOUT_DELAY_MS}&i={i}", server.url()))
+            .collect();
+        let deno_ms = deno.fanout(&fanout_js, &urls, FANOUT_REPEATS)?;
+        println!(
+            "{} fetches of {} ms at once: charm-host {:.0} ms, Deno {deno_ms:.0} ms",
+            fanout.fetches, fanout.delay_ms, fanout.wall_ms
+        );
+        return Ok(());
+    }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("io") {
         for pass in ["cold", "warm"] {
             let io = rows::io_bound(&sandbox, &io_charm, &server, sizes.io_charms).await?;
@@ -164,14 +191,14 @@ async fn bench() -> BenchResult<()> {
     };
 
     eprintln!(
-        "[3/7] row 2: {} trivial tasks on {cores} threads",
+        "[3/8] row 2: {} trivial tasks on {cores} threads",
         sizes.throughput
     );
     let per_second =
         rows::trivial_throughput(&sandbox, &trivial, sizes.throughput, cores * 2).await?;
 
     eprintln!(
-        "[4/7] row 3: {} charms at once, each awaiting a 500 ms loopback fetch",
+        "[4/8] row 3: {} charms at once, each awaiting a 500 ms loopback fetch",
         sizes.io_charms
     );
     // The first pass finds every pool slot cold (copy-on-write faults on the
@@ -179,11 +206,24 @@ async fn bench() -> BenchResult<()> {
     let io_cold = rows::io_bound(&sandbox, &io_charm, &server, sizes.io_charms).await?;
     let io = rows::io_bound(&sandbox, &io_charm, &server, sizes.io_charms).await?;
 
-    eprintln!("[5/7] row 4: cold and warm starts, the RSS fixture's compile");
+    eprintln!(
+        "[5/8] row 6: one charm awaiting {FANOUT_FETCHES} fetches of {FANOUT_DELAY_MS} ms at once"
+    );
+    let fanout = rows::fanout(
+        &sandbox,
+        &fanout_charm,
+        &server,
+        FANOUT_FETCHES,
+        FANOUT_DELAY_MS,
+        FANOUT_REPEATS,
+    )
+    .await?;
+
+    eprintln!("[6/8] row 4: cold and warm starts, the RSS fixture's compile");
     let compile = rows::compile_costs(&root.join("charms-fixtures/rss.js"), &scratch).await?;
 
     eprintln!(
-        "[6/7] idle charms: {} and {} registered, each run once",
+        "[7/8] idle charms: {} and {} registered, each run once",
         sizes.idle_small, sizes.idle_large
     );
     let idle = idle::idle_charms(
@@ -197,7 +237,7 @@ async fn bench() -> BenchResult<()> {
     .await?;
 
     eprintln!(
-        "[7/7] Deno baselines ({}): fresh worker x{}, reused worker x{}, pool of 5 x{}",
+        "[8/8] Deno baselines ({}): fresh worker x{}, reused worker x{}, pool of 5 x{}",
         deno.version(),
         sizes.deno_fresh,
         sizes.deno_reused,
@@ -206,6 +246,10 @@ async fn bench() -> BenchResult<()> {
     let fresh = deno.latency("fresh", sizes.deno_fresh, &trivial_js)?;
     let reused = deno.latency("reused", sizes.deno_reused, &trivial_js)?;
     let pool = deno.pool(sizes.deno_pool, &io_js, &server.url())?;
+    let fanout_urls: Vec<String> = (0..FANOUT_FETCHES)
+        .map(|i| format!("{}?ms={FANOUT_DELAY_MS}&i={i}", server.url()))
+        .collect();
+    let deno_fanout = deno.fanout(&fanout_js, &fanout_urls, FANOUT_REPEATS)?;
 
     let table = render(&Results {
         latency,
@@ -217,6 +261,8 @@ async fn bench() -> BenchResult<()> {
         fresh,
         reused,
         pool,
+        fanout,
+        deno_fanout,
         deno_version: deno.version(),
         cores,
     });
@@ -239,6 +285,8 @@ struct Results {
     fresh: deno::DenoLatency,
     reused: deno::DenoLatency,
     pool: deno::DenoPool,
+    fanout: rows::Fanout,
+    deno_fanout: f64,
     deno_version: String,
     cores: usize,
 }
@@ -495,6 +543,18 @@ fn render(r: &Results) -> String {
         i.list_page_ms,
         "ms",
         None,
+        Target::None,
+    );
+    let f = &r.fanout;
+    row(
+        "6",
+        &format!(
+            "one charm awaiting {} fetches of {} ms at once: wall time",
+            f.fetches, f.delay_ms
+        ),
+        f.wall_ms,
+        "ms",
+        Some(("one worker, the same charm", r.deno_fanout)),
         Target::None,
     );
     let _ = writeln!(

@@ -32,6 +32,16 @@ pub struct Io {
     pub peak_rss: u64,
 }
 
+/// Row 6: one charm fanning out to many slow fetches at once.
+pub struct Fanout {
+    /// How many fetches the charm makes at once.
+    pub fetches: usize,
+    /// How long each takes on the server.
+    pub delay_ms: u64,
+    /// The run's wall time, median of the repeats.
+    pub wall_ms: f64,
+}
+
 /// Row 4.
 pub struct Compile {
     /// A process's first start: wizer pre-initialisation plus Cranelift,
@@ -191,6 +201,41 @@ pub async fn io_bound(
         p50_added_ms: percentile(&mut added_ms, 50.0),
         p99_added_ms: percentile(&mut added_ms, 99.0),
         peak_rss,
+    })
+}
+
+/// Row 6: one run awaiting `fetches` fetches of `delay_ms` each at once,
+/// repeated `repeats` times; the median wall time.
+pub async fn fanout(
+    sandbox: &Sandbox,
+    charm: &CompiledCharm,
+    server: &SlowServer,
+    fetches: usize,
+    delay_ms: u64,
+    repeats: usize,
+) -> BenchResult<Fanout> {
+    let allow = AllowList::parse([server.addr.to_string()])?;
+    let mut spec = spec(allow);
+    spec.limits.max_concurrent_fetches = u32::try_from(fetches)?;
+    let urls: Vec<String> = (0..fetches)
+        .map(|i| format!("{}?ms={delay_ms}&i={i}", server.url()))
+        .collect();
+    let ctx = context(serde_json::json!({ "urls": urls }));
+    let mut walls = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        let started = Instant::now();
+        let report = run(sandbox, charm, "{}", &ctx, &spec).await;
+        walls.push(started.elapsed().as_secs_f64() * 1e3);
+        match report.outcome {
+            Ok(StateChange::Replace(state))
+                if state.contains(&format!("\"fetched\":{fetches}")) => {}
+            other => return Err(format!("the fan-out charm failed: {other:?}").into()),
+        }
+    }
+    Ok(Fanout {
+        fetches,
+        delay_ms,
+        wall_ms: percentile(&mut walls, 50.0),
     })
 }
 

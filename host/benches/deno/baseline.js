@@ -6,6 +6,8 @@
 // MODE fresh:  a new Web Worker per task (isolation between tasks)
 // MODE reused: one worker, one postMessage round trip per task
 // MODE pool:   5 workers, N tasks submitted at once, each fetching URL
+// MODE fanout: one worker, N runs of a charm fetching every URL of the JSON
+//              array URL at once
 //
 // Prints one JSON object: per-task latencies in microseconds (fresh, reused)
 // or completion delays in milliseconds after submission (pool).
@@ -74,7 +76,22 @@ async function pool() {
   return { delays_ms: delays, wall_ms: wallMs };
 }
 
-const modes = { fresh, reused, pool };
+async function fanout() {
+  const worker = spawn();
+  const urls = JSON.parse(url);
+  // Load the charm before the clock starts.
+  await ask(worker, { state: {}, ctx: ctx({ urls: [] }) });
+  const walls = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await ask(worker, { state: {}, ctx: ctx({ urls }) });
+    walls.push(performance.now() - t0);
+  }
+  worker.terminate();
+  return { walls_ms: walls };
+}
+
+const modes = { fresh, reused, pool, fanout };
 if (!modes[mode]) {
   console.error(`unknown mode ${mode}; use fresh, reused or pool`);
   Deno.exit(2);
