@@ -393,8 +393,8 @@ pub(crate) fn state_from(row: &impl Columns) -> Result<crate::StateRecord, Store
 }
 
 /// The error an interrupted run is recorded with.
-pub(crate) const INTERRUPTED: &str = "the node running it stopped or lost the database \
-     before it finished; its state was not changed and a retry was queued";
+pub(crate) const INTERRUPTED: &str = "its node stopped while this run was in flight \
+     (or lost the database); its state was not changed and a retry was queued";
 
 /// The error a run whose state moved under it is recorded with.
 pub(crate) fn state_moved(expected: i64) -> String {
