@@ -234,7 +234,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// enabled and not already running, for `node`: marks it running, owned
     /// by `node`, with a lease of `lease_ms` from now, and reads the state
     /// it starts from. Runs another node is claiming at the same moment are
-    /// skipped, so no run is handed out twice.
+    /// skipped, so no run is handed out twice. A node that is no longer
+    /// registered (retired, or declared dead) claims nothing.
     async fn claim_next_run(
         &self,
         node: &NodeId,

@@ -61,7 +61,8 @@ const DUE: &str = "SELECT id, interval_s, charm_host_now_ms() AS now FROM charms
      WHERE enabled AND next_run_at <= charm_host_now_ms() \
      ORDER BY next_run_at LIMIT $1 FOR UPDATE SKIP LOCKED";
 
-/// `$1` node, `$2` lease ms. The CTE takes the most urgent claimable run
+/// `$1` node, `$2` lease ms. A node whose row is gone (declared dead)
+/// claims nothing. The CTE takes the most urgent claimable run
 /// `FOR UPDATE SKIP LOCKED` (a run another node is claiming is skipped, not
 /// waited for and then re-claimed, which the plain subquery did); the
 /// `UPDATE` re-checks it is still queued; the state is read in the same
@@ -70,6 +71,7 @@ const CLAIM: &str = "WITH next AS ( \
        SELECT r.id FROM runs r JOIN charms c ON c.id = r.charm_id \
        WHERE r.status = 'queued' AND c.enabled \
          AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.charm_id = r.charm_id AND x.status = 'running') \
+         AND EXISTS (SELECT 1 FROM nodes n WHERE n.id = $1) \
        ORDER BY r.priority DESC, r.queued_at, r.id LIMIT 1 \
        FOR UPDATE OF r SKIP LOCKED), \
      claimed AS ( \

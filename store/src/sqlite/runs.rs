@@ -58,6 +58,7 @@ fn sql() -> &'static Sql {
                WHERE r.status = 'queued' AND c.enabled \
                  AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.charm_id = r.charm_id AND x.status = 'running') \
                ORDER BY r.priority DESC, r.queued_at, r.id LIMIT 1) \
+               AND EXISTS (SELECT 1 FROM nodes WHERE id = $1) \
              RETURNING id, charm_id, trigger, input, queued_at, started_at, attempt, \
                COALESCE(origin_run_id, id) AS origin, base_version"
         ),
