@@ -1,12 +1,13 @@
-//! The slow loopback server of the I/O row: every request is answered
-//! after [`IO_DELAY`], so a charm awaiting it is parked for that long.
+//! The slow loopback server of the I/O rows: every request is answered
+//! after [`IO_DELAY`] (or `?ms=N`), so a charm awaiting it is parked for
+//! that long.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 
@@ -61,8 +62,16 @@ impl SlowServer {
     }
 }
 
-async fn slow(State(served): State<Arc<AtomicU64>>) -> Json<serde_json::Value> {
-    tokio::time::sleep(IO_DELAY).await;
+#[derive(serde::Deserialize)]
+struct Delay {
+    ms: Option<u64>,
+}
+
+async fn slow(
+    State(served): State<Arc<AtomicU64>>,
+    Query(delay): Query<Delay>,
+) -> Json<serde_json::Value> {
+    tokio::time::sleep(delay.ms.map_or(IO_DELAY, Duration::from_millis)).await;
     let n = served.fetch_add(1, Ordering::Relaxed) + 1;
     Json(serde_json::json!({ "n": n }))
 }

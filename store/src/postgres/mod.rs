@@ -96,8 +96,9 @@ pub(crate) use pg_tx;
 /// 100.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 8;
 /// How long a request waits for a free connection (or for a new one to
-/// open) before it fails as unavailable.
-pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// open) before it fails as unavailable: while the database is down, this
+/// is how long an API request takes to get its 503.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How many times a transaction that hit a serialisation failure or a
 /// deadlock is run again before the error is returned.
 pub(crate) const TX_ATTEMPTS: u32 = 5;

@@ -348,7 +348,10 @@ pub async fn runs_of_a_retired_node_are_rescued_with_their_key(s: &dyn Store) {
         (RunStatus::Done, Some(RunOutcome::Interrupted))
     );
     assert!(s.rescue_lost_runs(TTL, RECOVERY).await.unwrap().is_empty());
-    assert!(claim(s, &me).await.is_none(), "a retired node claims nothing");
+    assert!(
+        claim(s, &me).await.is_none(),
+        "a retired node claims nothing"
+    );
 
     // The late finish of the rescued run changes nothing.
     assert_eq!(

@@ -78,7 +78,7 @@ pub struct PgDatabase {
 }
 
 /// `admin_url` with the database name replaced.
-fn with_database(admin_url: &str, name: &str) -> String {
+pub fn with_database(admin_url: &str, name: &str) -> String {
     match admin_url.rsplit_once('/') {
         Some((base, _)) => format!("{base}/{name}"),
         None => format!("{admin_url}/{name}"),
