@@ -522,3 +522,21 @@ fn a_trigger_on_a_busy_node_is_started_by_another_through_notify() {
     // Well under the 500 ms poll: B heard A's notification.
     assert!(waits[8] < 100, "queue waits {waits:?}");
 }
+
+#[test]
+fn a_second_node_on_one_sqlite_file_is_refused_with_the_reason() {
+    let first = Daemon::start(&[]);
+    let out = support::charm_host()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&first.dir)
+        .output()
+        .expect("run the binary");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains("another charm-host process is serving from")
+            && stderr.contains("use PostgreSQL for several"),
+        "{stderr}"
+    );
+    assert_eq!(first.get("/healthz").0, 200, "the first one serves on");
+}

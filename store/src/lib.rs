@@ -74,6 +74,12 @@ pub enum StoreError {
         /// The database file.
         path: String,
     },
+    /// The database made a transaction give way (a deadlock or a
+    /// serialisation failure) more often than it was retried, or after a
+    /// change that cannot be applied twice was used up: nothing was
+    /// written; the request may be sent again.
+    #[error("the database is busy: {0}")]
+    Busy(&'static str),
     /// A stored value does not decode.
     #[error("stored {what} is corrupt: {reason}")]
     Corrupt {
@@ -95,6 +101,7 @@ impl StoreError {
                 sqlite::unavailable(e.as_ref()).or_else(|| postgres::unavailable(e.as_ref()))
             }
             StoreError::Database(e) => unreachable_database(e),
+            StoreError::Busy(_) => Some("the database is busy"),
             _ => None,
         }
     }
@@ -283,4 +290,33 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Runs finished since `since`, counted by minute and outcome.
     async fn finished_per_minute(&self, since: i64) -> Result<Vec<MinuteOutcomes>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_out_of_reach_is_unavailable_not_a_fault() {
+        let refused = StoreError::Database(sqlx::Error::Io(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused,
+        )));
+        assert_eq!(
+            refused.unavailable(),
+            Some("the database cannot be reached")
+        );
+        assert!(refused.is_connection());
+        let full = StoreError::Database(sqlx::Error::PoolTimedOut);
+        assert_eq!(
+            full.unavailable(),
+            Some("the database has no free connection")
+        );
+        assert_eq!(
+            StoreError::Busy("x").unavailable(),
+            Some("the database is busy")
+        );
+        let corrupt = corrupt("run", "bad");
+        assert_eq!(corrupt.unavailable(), None);
+        assert!(!corrupt.is_connection());
+    }
 }

@@ -114,6 +114,15 @@ async fn bench() -> BenchResult<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let trivial_js = benches.join("charms/trivial.js");
     let io_js = benches.join("charms/io.js");
+    let binary = Path::new(env!("CARGO_BIN_EXE_charm-host"));
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("cluster") {
+        let server = loopback::SlowServer::start()?;
+        let mut table = String::new();
+        let cluster = cluster::cluster_rows(binary, &benches, &root, &scratch, &server).await?;
+        render_cluster(&mut table, cluster.as_ref());
+        print!("{table}");
+        return Ok(());
+    }
     let deno = deno::Deno::find(&benches)?;
 
     eprintln!("[1/8] starting a sandbox (runtime from the cache, or compiled once)");
@@ -141,14 +150,6 @@ async fn bench() -> BenchResult<()> {
         return Ok(());
     }
     let server = loopback::SlowServer::start()?;
-    let binary = Path::new(env!("CARGO_BIN_EXE_charm-host"));
-    if std::env::var("BENCH_ONLY").as_deref() == Ok("cluster") {
-        let mut table = String::new();
-        let cluster = cluster::cluster_rows(binary, &benches, &root, &scratch, &server).await?;
-        render_cluster(&mut table, cluster.as_ref());
-        print!("{table}");
-        return Ok(());
-    }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("io") {
         for pass in ["cold", "warm"] {
             let io = rows::io_bound(&sandbox, &io_charm, &server, sizes.io_charms).await?;

@@ -40,8 +40,9 @@ pub(super) async fn modify(
     id: &CharmId,
     change: CharmChange,
 ) -> Result<Option<CharmRecord>, StoreError> {
-    // A change runs once: a retried transaction (after a deadlock) applies
-    // the same change to the charm as it is then.
+    // A change can run once: when a deadlock rolls back the transaction
+    // that applied it, the retry fails as busy (a 503) rather than write
+    // the charm unchanged.
     let change = std::sync::Mutex::new(Some(change));
     let found = pg_tx!(s, |conn| async {
         let row = sqlx::query(
@@ -57,10 +58,9 @@ pub(super) async fn modify(
         let apply = change
             .lock()
             .map_err(|_| crate::corrupt("charm change", "poisoned"))?
-            .take();
-        if let Some(apply) = apply {
-            apply(&mut c);
-        }
+            .take()
+            .ok_or(StoreError::Busy("a change gave way to another transaction"))?;
+        apply(&mut c);
         bind_code!(sqlx::query(update_sql()), &c)
             .bind(id.as_str())
             .execute(&mut *conn)
