@@ -184,8 +184,8 @@ fn kill_9_of_a_node_under_load_loses_and_duplicates_nothing() {
     let server = slow_server(500);
     let args = ["--max-concurrent", "16"];
     let mut nodes: Vec<Daemon> = (0..3).map(|_| node(&url, &args)).collect();
-    let good = good_charms(&nodes[0], &server, 150, 800, 2);
-    hostile_charms(&nodes[0], 10);
+    let good = good_charms(&nodes[0], &server, 200, 800, 2);
+    hostile_charms(&nodes[0], 20);
 
     for (round, token_charm) in good.iter().take(3).enumerate() {
         let victim = round % 3;

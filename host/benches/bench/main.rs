@@ -568,7 +568,7 @@ fn render_cluster(t: &mut String, cluster: Option<&cluster::Cluster>) {
     );
     let _ = writeln!(
         t,
-        "| 6 | runs/s, CPU-bound (about 20 ms of computing each; 2 cores cannot scale it) |  | {} | {} |  |  |",
+        "| 6 | runs/s, CPU-bound (50,000 loop iterations each; 2 cores cannot scale it) |  | {} | {} |  |  |",
         num(c.cpu_1),
         num(c.cpu_3)
     );
