@@ -112,7 +112,8 @@ fn assert_state_exactly_once(url: &str) {
     );
 }
 
-/// Polls the API of `nodes` from a thread and records any 5xx answer.
+/// Polls the API of nodes from a thread and records any 5xx answer (and
+/// any 401, which would mean the watch itself is not being let in).
 struct Watch {
     stop: Arc<AtomicBool>,
     errors: Arc<Mutex<Vec<String>>>,
@@ -120,27 +121,28 @@ struct Watch {
 }
 
 impl Watch {
-    fn start(addrs: Vec<String>, token_charm: String) -> Watch {
+    /// Watches `nodes` (address, and token if the node requires one),
+    /// triggering `charm` too.
+    fn start(nodes: Vec<(String, Option<String>)>, charm: String) -> Watch {
         let stop = Arc::new(AtomicBool::new(false));
         let errors = Arc::new(Mutex::new(Vec::new()));
         let (stop_in, errors_in) = (Arc::clone(&stop), Arc::clone(&errors));
         let thread = thread::spawn(move || {
             while !stop_in.load(Ordering::Relaxed) {
-                for addr in &addrs {
+                for (addr, token) in &nodes {
+                    let bearer = token.as_ref().map(|t| format!("Bearer {t}"));
+                    let mut headers = vec![("content-type", "application/json")];
+                    if let Some(bearer) = &bearer {
+                        headers.push(("authorization", bearer.as_str()));
+                    }
                     for (method, path) in [
                         ("GET", "/api/charms?limit=5".to_string()),
                         ("GET", "/api/stats".to_string()),
-                        ("POST", format!("/api/charms/{token_charm}/run")),
+                        ("POST", format!("/api/charms/{charm}/run")),
                     ] {
                         let body = (method == "POST").then_some(&b"{}"[..]);
-                        let (status, answer) = support::http(
-                            addr,
-                            method,
-                            &path,
-                            &[("content-type", "application/json")],
-                            body,
-                        );
-                        if status >= 500 || status == 0 {
+                        let (status, answer) = support::http(addr, method, &path, &headers, body);
+                        if status >= 500 || status == 0 || status == 401 {
                             errors_in
                                 .lock()
                                 .unwrap()
@@ -189,9 +191,9 @@ fn kill_9_of_a_node_under_load_loses_and_duplicates_nothing() {
 
     for (round, token_charm) in good.iter().take(3).enumerate() {
         let victim = round % 3;
-        let survivors: Vec<String> = (0..3)
+        let survivors: Vec<(String, Option<String>)> = (0..3)
             .filter(|i| *i != victim)
-            .map(|i| nodes[i].addr.clone())
+            .map(|i| (nodes[i].addr.clone(), nodes[i].token.clone()))
             .collect();
         let watch = Watch::start(survivors, token_charm.clone());
         let victim_pid = pid(&nodes[victim]);

@@ -15,7 +15,7 @@
 //!    cache, the RSS fixture's compile, and a charm's load before a run;
 //! 5. 10,000 registered idle charms: disk and daemon RSS per charm, and the
 //!    dashboard's first page;
-//! 6. nodes on one PostgreSQL database: claim-to-start, runs per second with
+//! 7. nodes on one PostgreSQL database: claim-to-start, runs per second with
 //!    1 and 3 nodes, rescue after `kill -9` (`cluster.rs`; needs
 //!    `CHARM_HOST_TEST_PG`, which `make bench` sets).
 //!
@@ -23,7 +23,7 @@
 //! `BENCH_ONLY=latency`, `throughput` or `io` runs row 1, 2 or 3 alone
 //! (the first two many times longer), for a
 //! profiler (`CHARM_HOST_PERFMAP=1 perf record -g ...` names guest functions);
-//! `BENCH_ONLY=cluster` runs row 6 alone.
+//! `BENCH_ONLY=cluster` runs row 7 alone.
 
 mod cluster;
 mod deno;
@@ -220,7 +220,7 @@ async fn bench() -> BenchResult<()> {
     let reused = deno.latency("reused", sizes.deno_reused, &trivial_js)?;
     let pool = deno.pool(sizes.deno_pool, &io_js, &server.url())?;
 
-    eprintln!("[8/8] row 6: nodes on one PostgreSQL database");
+    eprintln!("[8/8] row 7: nodes on one PostgreSQL database");
     let cluster = cluster::cluster_rows(binary, &benches, &root, &scratch, &server).await?;
 
     let mut table = render(&Results {
@@ -525,12 +525,12 @@ fn render(r: &Results) -> String {
     t
 }
 
-/// Row 6, as its own table: no Deno baseline compares.
+/// Row 7, as its own table: no Deno baseline compares.
 fn render_cluster(t: &mut String, cluster: Option<&cluster::Cluster>) {
     let Some(c) = cluster else {
         let _ = writeln!(
             t,
-            "\nRow 6 (nodes on PostgreSQL) was skipped: no CHARM_HOST_TEST_PG."
+            "\nRow 7 (nodes on PostgreSQL) was skipped: no CHARM_HOST_TEST_PG."
         );
         return;
     };
@@ -540,14 +540,14 @@ fn render_cluster(t: &mut String, cluster: Option<&cluster::Cluster>) {
     );
     let _ = writeln!(
         t,
-        "| 6 | claim-to-start: queue wait of a manual trigger on an idle node, p50 ({} triggers) | {} ms | {} ms |  |  |  |",
+        "| 7 | claim-to-start: queue wait of a manual trigger on an idle node, p50 ({} triggers) | {} ms | {} ms |  |  |  |",
         c.pg_wait.samples,
         num(c.sqlite_wait.p50),
         num(c.pg_wait.p50)
     );
     let _ = writeln!(
         t,
-        "| 6 | claim-to-start, p99 | {} ms | {} ms |  | ≤ 50 ms | {} |",
+        "| 7 | claim-to-start, p99 | {} ms | {} ms |  | ≤ 50 ms | {} |",
         num(c.sqlite_wait.p99),
         num(c.pg_wait.p99),
         if c.sqlite_wait.p99 <= 50.0 && c.pg_wait.p99 <= 50.0 {
@@ -558,7 +558,7 @@ fn render_cluster(t: &mut String, cluster: Option<&cluster::Cluster>) {
     );
     let _ = writeln!(
         t,
-        "| 6 | runs/s, I/O-bound ({} ms fetch, {} per node, standing backlog) |  | {} | {} | 3 nodes ≥ 2.7 × 1 node ({:.2} ×) | {} |",
+        "| 7 | runs/s, I/O-bound ({} ms fetch, {} per node, standing backlog) |  | {} | {} | 3 nodes ≥ 2.7 × 1 node ({:.2} ×) | {} |",
         cluster::IO_MS,
         cluster::PER_NODE,
         num(c.io_1),
@@ -568,13 +568,13 @@ fn render_cluster(t: &mut String, cluster: Option<&cluster::Cluster>) {
     );
     let _ = writeln!(
         t,
-        "| 6 | runs/s, CPU-bound (50,000 loop iterations each; 2 cores cannot scale it) |  | {} | {} |  |  |",
+        "| 7 | runs/s, CPU-bound (50,000 loop iterations each; 2 cores cannot scale it) |  | {} | {} |  |  |",
         num(c.cpu_1),
         num(c.cpu_3)
     );
     let _ = writeln!(
         t,
-        "| 6 | rescue after kill -9 of a node holding {} runs: last one interrupted / last retry started |  |  | {} / {} ms | retried ≤ 15000 ms | {} |",
+        "| 7 | rescue after kill -9 of a node holding {} runs: last one interrupted / last retry started |  |  | {} / {} ms | retried ≤ 15000 ms | {} |",
         c.rescue.lost,
         c.rescue.interrupted_ms,
         c.rescue.retried_ms,
