@@ -1,7 +1,9 @@
 # charm-host: the commands a contributor and CI use.
 #
 #   make serve         run the service on 127.0.0.1:8080 with the example charms
-#   make test          the whole test suite (what CI runs; installs the browser-test tools first)
+#   make test          the whole test suite (what CI runs; installs the browser-test tools and
+#                      PostgreSQL first, and runs a throwaway PostgreSQL cluster on loopback for it)
+#   make cluster       PostgreSQL and three nodes on loopback with the example charms
 #   make e2e-deps      Chromium (apt) and playwright-core (npm ci) for the dashboard tests
 #   make lint          rustfmt and clippy, warnings as errors
 #   make guest         rebuild the guest runtime from guest-runtime/ (installs its toolchain with apt)
@@ -14,14 +16,18 @@ CARGO ?= cargo
 RUNTIME := engine/runtime/charm-runtime.wasm
 BUILD_INFO := engine/runtime/charm-runtime.build-info
 
-.PHONY: serve test e2e-deps lint guest guest-check run bench soak
+.PHONY: serve cluster test e2e-deps lint guest guest-check run bench soak
 
 serve:
 	$(CARGO) build --release --locked
 	scripts/serve-demo.sh
 
+cluster:
+	$(CARGO) build --release --locked
+	scripts/cluster-demo.sh
+
 test: e2e-deps
-	$(CARGO) test --workspace --locked
+	scripts/pg-cluster.sh run $(CARGO) test --workspace --locked
 
 e2e-deps:
 	@command -v chromium >/dev/null || { echo "installing chromium (apt)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
@@ -50,8 +56,8 @@ bench:
 	elif test -x $(DENO_VENV)/bin/deno; then echo "Deno: $(DENO_VENV)/bin/deno"; \
 	else echo "installing Deno from PyPI into $(DENO_VENV)"; \
 	  python3 -m venv $(DENO_VENV) && $(DENO_VENV)/bin/pip install --quiet deno; fi
-	DENO="$$(command -v deno || echo $(CURDIR)/$(DENO_VENV)/bin/deno)" \
-	  $(CARGO) bench --locked -p charm-host --bench charm-bench
+	DENO="$$(command -v deno || echo $(CURDIR)/$(DENO_VENV)/bin/deno)" PG_SETTINGS= \
+	  scripts/pg-cluster.sh run $(CARGO) bench --locked -p charm-host --bench charm-bench
 
 # The crowd test of `make test`, watched for SOAK_SECS against a release build.
 SOAK_SECS ?= 600

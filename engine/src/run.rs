@@ -35,6 +35,13 @@ pub struct RunContext {
     pub input: serde_json::Value,
     /// Milliseconds since the Unix epoch when the run was started.
     pub now: u64,
+    /// 1 for a run queued by a trigger; one more for each retry of a run
+    /// whose node stopped before it finished.
+    pub attempt: u32,
+    /// The same for a run and its retries, different for runs queued
+    /// apart: a key for the charm to deduplicate its outbound writes with
+    /// (side effects outside the state are at least once).
+    pub idempotency_key: String,
 }
 
 /// What a successful run does to the charm's state.

@@ -41,6 +41,10 @@ pub struct RunRequest {
     /// `ctx.now`: when the run starts, in ms since the Unix epoch
     /// (see [`unix_ms`]).
     pub now_ms: u64,
+    /// `ctx.attempt`: 1, or one more than the run this one retries.
+    pub attempt: u32,
+    /// `ctx.idempotencyKey`: the same for a run and its retries.
+    pub idempotency_key: String,
 }
 
 /// Why a run cannot be planned: the charm's settings are not valid.
@@ -87,6 +91,8 @@ impl RunPlan {
             run_id: request.run_id,
             input: request.input,
             now: request.now_ms,
+            attempt: request.attempt,
+            idempotency_key: request.idempotency_key,
         };
         Ok(RunPlan { spec, ctx })
     }
@@ -129,6 +135,8 @@ mod tests {
                 run_id: "7".into(),
                 input: serde_json::json!({"x": 1}),
                 now_ms: 42,
+                attempt: 2,
+                idempotency_key: "c1:5".into(),
             },
         )
         .unwrap();
@@ -137,6 +145,15 @@ mod tests {
         assert_eq!(plan.spec.allow.entries(), &hosts[..]);
         assert_eq!(plan.ctx.integration.as_deref(), Some("rss"));
         assert_eq!((plan.ctx.now, plan.ctx.input["x"].as_i64()), (42, Some(1)));
+        assert_eq!(
+            (plan.ctx.attempt, plan.ctx.idempotency_key.as_str()),
+            (2, "c1:5")
+        );
+        let ctx = serde_json::to_value(&plan.ctx).unwrap();
+        assert_eq!(
+            (&ctx["attempt"], &ctx["idempotencyKey"]),
+            (&serde_json::json!(2), &serde_json::json!("c1:5"))
+        );
     }
 
     #[test]
@@ -147,6 +164,8 @@ mod tests {
             run_id: "1".into(),
             input: serde_json::Value::Null,
             now_ms: 0,
+            attempt: 1,
+            idempotency_key: "c1:1".into(),
         };
         let err = RunPlan::new(settings(&limits, &hosts), request.clone()).unwrap_err();
         assert!(matches!(err, PlanError::AllowList(_)), "{err}");

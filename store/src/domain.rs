@@ -41,6 +41,32 @@ impl fmt::Display for CharmId {
 /// A run's id: increasing in the order runs were queued.
 pub type RunId = i64;
 
+/// A node's id: one per process start, and a new one each time a node
+/// rejoins after losing the database (an *incarnation*). 32 lowercase hex
+/// digits, a UUID v7 without dashes, as [`CharmId`]. Runs record the node
+/// that claimed them; the id is the fencing token of the run's finish.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct NodeId(String);
+
+impl NodeId {
+    /// Parses an id; `None` for anything that is not 32 lowercase hex digits.
+    pub fn parse(text: &str) -> Option<NodeId> {
+        CharmId::parse(text).map(|id| NodeId(id.0))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Why a run was queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -49,7 +75,8 @@ pub enum Trigger {
     Manual,
     /// The charm's interval came round.
     Schedule,
-    /// Re-queued after its process stopped while it was running.
+    /// Re-queued after the node that ran it stopped or lost the database
+    /// while it was running.
     Recovery,
 }
 
@@ -125,7 +152,8 @@ pub enum RunOutcome {
     Fault,
     /// Stopped by the host (shutdown, a disabled or removed charm).
     Cancelled,
-    /// Its process stopped while it ran (found at the next start).
+    /// Its node stopped, or lost the database, while it ran; found by a
+    /// rescue (any node's, or the next start's) and retried.
     Interrupted,
 }
 
@@ -394,6 +422,11 @@ pub struct RunRecord {
     pub log: Option<String>,
     /// The state version it wrote, if any.
     pub state_version: Option<i64>,
+    /// 1 for a run queued by a trigger; one more for each retry after an
+    /// interruption (`ctx.attempt`).
+    pub attempt: u32,
+    /// The node that claimed it, once claimed.
+    pub node: Option<NodeId>,
 }
 
 /// The last run of a charm, as listings show it.
@@ -420,7 +453,7 @@ pub struct Enqueued {
     pub coalesced: bool,
 }
 
-/// A run the dispatcher now owns.
+/// A run a node now owns, with the state it starts from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimedRun {
     /// Its id.
@@ -431,10 +464,22 @@ pub struct ClaimedRun {
     pub trigger: Trigger,
     /// `ctx.input`, JSON.
     pub input: Option<String>,
-    /// When it was queued (ms since the epoch).
+    /// When it was queued (ms since the epoch, the database's clock).
     pub queued_at: i64,
-    /// When it was claimed (ms since the epoch).
+    /// When it was claimed (ms since the epoch, the database's clock).
     pub started_at: i64,
+    /// 1, or one more than the run it retries (`ctx.attempt`).
+    pub attempt: u32,
+    /// The same for a run and every retry of it, different for runs
+    /// queued apart: `<charm id>:<id of the first run of the line>`
+    /// (`ctx.idempotencyKey`).
+    pub idempotency_key: String,
+    /// The charm's state when the run was claimed (JSON text), read in the
+    /// claim's transaction.
+    pub state: String,
+    /// That state's version: the finish writes a new state only if the
+    /// version is still this one (compare-and-set).
+    pub base_version: i64,
 }
 
 /// What a finished run recorded.
@@ -469,8 +514,85 @@ pub struct CharmUpdate {
 }
 
 /// Decides a finished run's [`CharmUpdate`] from the charm's failures before
-/// it.
-pub type UpdatePolicy<'a> = &'a (dyn Fn(u32) -> CharmUpdate + Send + Sync);
+/// it and the database's time (ms since the epoch).
+pub type UpdatePolicy<'a> = &'a (dyn Fn(u32, i64) -> CharmUpdate + Send + Sync);
+
+/// Decides when a charm whose scheduled run was just queued runs next, from
+/// the database's time (ms since the epoch) and the charm's interval in
+/// seconds.
+pub type NextRunPolicy<'a> = &'a (dyn Fn(i64, u32) -> i64 + Send + Sync);
+
+/// What a finish wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// The run is recorded; the state version it wrote, if any.
+    Recorded {
+        /// The new state's version, when the run wrote one.
+        state_version: Option<i64>,
+    },
+    /// Nothing written: the run is no longer running on this node (a
+    /// rescue marked it interrupted and queued a retry, or it was finished
+    /// already). Its result is dropped; the retry runs instead.
+    NotOwned,
+    /// Nothing written: the run, or its charm, was deleted.
+    Gone,
+    /// The run is recorded as a `fault` and its state was not written: the
+    /// state's version is no longer the one the run started from. The
+    /// fence makes this unreachable short of a bug or a hand edit.
+    StateMoved {
+        /// The version the run read.
+        expected: i64,
+    },
+}
+
+/// What one scheduler pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchedulePass {
+    /// Scheduled runs queued (or joined to a queued run).
+    pub queued: u32,
+    /// How long until the next enabled charm falls due, in ms (0 when more
+    /// are due now); `None` when no charm is enabled.
+    pub next_due_in_ms: Option<i64>,
+}
+
+/// A run found lost and marked `interrupted`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RescuedRun {
+    /// The interrupted run.
+    pub run_id: RunId,
+    /// Its charm.
+    pub charm_id: CharmId,
+    /// The node that had claimed it, if any.
+    pub node: Option<NodeId>,
+    /// Its retry, unless the charm was disabled meanwhile.
+    pub retry: Option<Enqueued>,
+}
+
+/// What a node records about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// The machine's name.
+    pub hostname: String,
+    /// The process id.
+    pub pid: u32,
+}
+
+/// A registered node, as peers see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRecord {
+    /// Its id.
+    pub id: NodeId,
+    /// Its machine.
+    pub hostname: String,
+    /// Its process id.
+    pub pid: u32,
+    /// When it registered (ms since the epoch, the database's clock).
+    pub started_at: i64,
+    /// Its last heartbeat (ms since the epoch, the database's clock).
+    pub last_seen_at: i64,
+    /// Runs it holds now.
+    pub running: u64,
+}
 
 /// Counts of charms and runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -503,6 +625,8 @@ mod tests {
     #[test]
     fn ids_are_32_lowercase_hex_digits() {
         assert!(CharmId::parse("0192f1c2a3b4c5d6e7f8a9b0c1d2e3f4").is_some());
+        assert!(NodeId::parse("0192f1c2a3b4c5d6e7f8a9b0c1d2e3f4").is_some());
+        assert!(NodeId::parse("node-1").is_none());
         for bad in [
             "",
             "../../etc/passwd",

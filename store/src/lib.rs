@@ -2,12 +2,13 @@
 //!
 //! Charms, their state, and runs, which are also the job queue. The
 //! [`Store`] trait names each operation by what it does (claim the next run,
-//! finish a run if it is still running, rescue interrupted runs, ...); a
+//! finish a run if this node still owns it, rescue lost runs, ...); a
 //! backend implements it with its own SQL and migrations, and one
 //! conformance suite (`store/tests/conformance/`) runs against every backend,
 //! as River's driver tests and Oban's engine tests do.
 //!
-//! Backends: [`sqlite`] (embedded; the default).
+//! Backends: [`sqlite`] (embedded, one node; the default) and [`postgres`]
+//! (shared by several nodes).
 //!
 //! The store keeps these invariants, as database rules where it can:
 //!
@@ -15,25 +16,37 @@
 //!   transaction as that run's record, and its version goes up by one;
 //! * a charm has at most one queued and at most one running run (unique
 //!   partial indexes), so triggers coalesce and a charm never runs
-//!   concurrently with itself;
-//! * a finish writes nothing unless its run is still running;
-//! * runs left running by a process that died are found and retried
-//!   ([`Store::rescue_interrupted_runs`]).
+//!   concurrently with itself; queueing is one upsert on that index;
+//! * a run is claimed by one node, whose id it records; its finish writes
+//!   nothing unless the run is still running on that node, and writes the
+//!   state only if the state's version is still the one the run read
+//!   (compare-and-set): at most one successful run per state version, even
+//!   when a node that was paused wakes up;
+//! * runs held by a node that stopped heart-beating (or whose lease ran
+//!   out) are marked interrupted and retried by whichever node looks first
+//!   ([`Store::rescue_lost_runs`]); each statement re-checks what it
+//!   changes, so several nodes may run it at once;
+//! * every time that nodes compare (queue times, due times, heartbeats) is
+//!   the database's clock, never a node's.
 //!
 //! It knows nothing about wasmtime, HTTP or scheduling policy: callers pass
-//! the decisions (a priority, a [`CharmUpdate`]) and the store applies them
-//! atomically.
+//! the decisions (a priority, an [`UpdatePolicy`], a [`NextRunPolicy`], a
+//! time to live) and the store applies them atomically.
 #![warn(missing_docs)]
 
 mod domain;
+pub mod postgres;
+mod rows;
 pub mod sqlite;
+mod wake;
 
 use async_trait::async_trait;
 
 pub use domain::{
     CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, CharmUpdate, ClaimedRun, Counts,
-    Enqueued, Finished, MinuteOutcomes, NewCharm, RunId, RunOutcome, RunRecord, RunStatus,
-    RunSummary, SortKey, StateRecord, Trigger, UpdatePolicy,
+    Enqueued, Finish, Finished, MinuteOutcomes, NewCharm, NextRunPolicy, NodeId, NodeInfo,
+    NodeRecord, RescuedRun, RunId, RunOutcome, RunRecord, RunStatus, RunSummary, SchedulePass,
+    SortKey, StateRecord, Trigger, UpdatePolicy,
 };
 
 /// A store error. Messages say what failed; the API turns them into 500s
@@ -55,6 +68,18 @@ pub enum StoreError {
         /// What the operating system said.
         source: std::io::Error,
     },
+    /// Another process serves from this single-node database.
+    #[error("another charm-host process is serving from `{path}`; a SQLite database takes one node (use PostgreSQL for several)")]
+    InUse {
+        /// The database file.
+        path: String,
+    },
+    /// The database made a transaction give way (a deadlock or a
+    /// serialisation failure) more often than it was retried, or after a
+    /// change that cannot be applied twice was used up: nothing was
+    /// written; the request may be sent again.
+    #[error("the database is busy: {0}")]
+    Busy(&'static str),
     /// A stored value does not decode.
     #[error("stored {what} is corrupt: {reason}")]
     Corrupt {
@@ -67,13 +92,41 @@ pub enum StoreError {
 
 impl StoreError {
     /// Why the database cannot take this request for now, when the failure
-    /// is a condition that passes (a full disk, a busy or locked database)
+    /// is a condition that passes (a lost connection, a full disk, a busy,
+    /// locked, starting or shutting-down database, too many connections)
     /// rather than a fault: the API answers these with 503.
     pub fn unavailable(&self) -> Option<&'static str> {
-        let StoreError::Database(sqlx::Error::Database(e)) = self else {
-            return None;
-        };
-        sqlite::unavailable(e.as_ref())
+        match self {
+            StoreError::Database(sqlx::Error::Database(e)) => {
+                sqlite::unavailable(e.as_ref()).or_else(|| postgres::unavailable(e.as_ref()))
+            }
+            StoreError::Database(e) => unreachable_database(e),
+            StoreError::Busy(_) => Some("the database is busy"),
+            _ => None,
+        }
+    }
+
+    /// Whether the database could not be reached at all (as opposed to
+    /// refusing this request): worth retrying the same request unchanged
+    /// for as long as the node keeps its lease.
+    pub fn is_connection(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(e)) => postgres::lost_connection(e.as_ref()),
+            StoreError::Database(e) => unreachable_database(e).is_some(),
+            _ => false,
+        }
+    }
+}
+
+/// Why a request never reached the database, when it did not.
+fn unreachable_database(e: &sqlx::Error) -> Option<&'static str> {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => {
+            Some("the database cannot be reached")
+        }
+        sqlx::Error::PoolTimedOut => Some("the database has no free connection"),
+        sqlx::Error::PoolClosed => Some("the database connection is closing"),
+        _ => None,
     }
 }
 
@@ -93,6 +146,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Closes the connections, waiting for those in use to be returned.
     async fn close(&self);
+
+    /// The database's clock, in ms since the Unix epoch: the clock of every
+    /// time the store writes.
+    async fn now_ms(&self) -> Result<i64, StoreError>;
+
+    /// Resolves when runs may have been queued since the last call: by this
+    /// process (right after the commit) or, on a database shared by several
+    /// nodes, by another node. It may resolve when nothing is claimable, and
+    /// it may miss work queued elsewhere while the connection was down:
+    /// callers poll as well.
+    async fn work_queued(&self);
 
     /// Inserts a charm and its initial state (version 0).
     async fn insert_charm(&self, new: &NewCharm) -> Result<(), StoreError>;
@@ -127,16 +191,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A charm's state, or `None` for an unknown charm.
     async fn state(&self, id: &CharmId) -> Result<Option<StateRecord>, StoreError>;
 
-    /// Enabled charms whose next run is due at `now`, oldest first, with
-    /// their intervals in seconds; at most `limit`.
-    async fn due_charms(&self, now: i64, limit: u32) -> Result<Vec<(CharmId, u32)>, StoreError>;
-
-    /// When the next enabled charm falls due after `now`, if any.
-    async fn next_due_after(&self, now: i64) -> Result<Option<i64>, StoreError>;
-
     /// Queues a run of `charm` at `priority` (higher runs first), or joins
     /// its queued run (raising that run's priority to this one's, and taking
-    /// `input` if given). `None` for an unknown or disabled charm.
+    /// `input` if given), in one upsert on the one-queued-run index, so
+    /// concurrent callers coalesce instead of failing. `None` for an unknown
+    /// or disabled charm.
     async fn enqueue_run(
         &self,
         charm: &CharmId,
@@ -145,40 +204,75 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         input: Option<&str>,
     ) -> Result<Option<Enqueued>, StoreError>;
 
-    /// Queues a scheduled run at `priority` and moves the charm's next run
-    /// to `next_run_at`, in one transaction.
-    async fn enqueue_scheduled_run(
+    /// Queues a scheduled run at `priority` of up to `limit` enabled charms
+    /// that are due by the database's clock, oldest first, and moves each
+    /// one's next run to `next_run(now, interval_s)`, all in one
+    /// transaction. Charms another node is scheduling at the same moment
+    /// are skipped, not waited for, so each due time is queued once however
+    /// many nodes run this at once.
+    async fn schedule_due_runs(
         &self,
-        charm: &CharmId,
         priority: i64,
-        next_run_at: i64,
-    ) -> Result<Option<Enqueued>, StoreError>;
+        limit: u32,
+        next_run: NextRunPolicy<'_>,
+    ) -> Result<SchedulePass, StoreError>;
+
+    /// Registers a node: a fresh id, its row stamped with the database's
+    /// time. On a single-node backend this also retires every other node
+    /// (a previous process on the same file), whose runs the next rescue
+    /// then takes, and refuses with [`StoreError::InUse`] while another
+    /// process is serving from it.
+    async fn register_node(&self, info: &NodeInfo) -> Result<NodeId, StoreError>;
+
+    /// Records that `node` is alive, unless it is already dead: unknown,
+    /// retired, or silent for `ttl_ms` or more. Returns the database's time,
+    /// or `None` when the node is dead; then it must stop claiming, drop its
+    /// runs (their rescue retries them) and register anew.
+    async fn heartbeat(&self, node: &NodeId, ttl_ms: i64) -> Result<Option<i64>, StoreError>;
+
+    /// Removes a node's row. Its runs still running are lost from then on
+    /// and taken by the next rescue, without waiting out a time to live.
+    async fn retire_node(&self, node: &NodeId) -> Result<(), StoreError>;
+
+    /// The registered nodes, with the runs each holds now.
+    async fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError>;
 
     /// Claims the most urgent queued run (priority, then age) whose charm is
-    /// enabled and not already running, marking it running.
-    async fn claim_next_run(&self) -> Result<Option<ClaimedRun>, StoreError>;
+    /// enabled and not already running, for `node`: marks it running, owned
+    /// by `node`, with a lease of `lease_ms` from now, and reads the state
+    /// it starts from. Runs another node is claiming at the same moment are
+    /// skipped, so no run is handed out twice. A node that is no longer
+    /// registered (retired, or declared dead) claims nothing.
+    async fn claim_next_run(
+        &self,
+        node: &NodeId,
+        lease_ms: i64,
+    ) -> Result<Option<ClaimedRun>, StoreError>;
 
-    /// Records a finished run, if it is still running: the run, the new
-    /// state (if any, version + 1) and the charm's update decided by
-    /// `policy` from its failure count before this run, all or nothing.
-    /// Returns the state version written, if any; `Ok(None)` also when the
-    /// run is no longer running or the charm is gone.
-    async fn finish_run_if_running(
+    /// Records a finished run, if it is still running on `node`: the run,
+    /// the new state (if any, version + 1, only if the version is still the
+    /// one the run started from) and the charm's update decided by `policy`
+    /// from its failure count before this run and the database's time, all
+    /// or nothing. A charm whose run freed its running slot while another
+    /// run waits is announced as work queued.
+    async fn finish_run_if_owned(
         &self,
         run: RunId,
-        charm: &CharmId,
+        node: &NodeId,
         finished: &Finished,
         policy: UpdatePolicy<'_>,
-    ) -> Result<Option<i64>, StoreError>;
+    ) -> Result<Finish, StoreError>;
 
-    /// Marks every run left running by a previous process as interrupted
-    /// (its state untouched) and queues a retry of each at
-    /// `retry_priority`. Call once, before claiming. Returns the charms that
-    /// were interrupted.
-    async fn rescue_interrupted_runs(
+    /// Marks `interrupted` every running run whose node is dead (unknown,
+    /// retired, or silent for `ttl_ms` or more) or whose lease ran out, and
+    /// queues a retry of each at `retry_priority`, keeping the run's
+    /// idempotency key and counting the attempt. Each run is taken by one
+    /// caller even when several nodes rescue at once. Returns what it took.
+    async fn rescue_lost_runs(
         &self,
+        ttl_ms: i64,
         retry_priority: i64,
-    ) -> Result<Vec<CharmId>, StoreError>;
+    ) -> Result<Vec<RescuedRun>, StoreError>;
 
     /// One run, or `None`.
     async fn run(&self, id: RunId) -> Result<Option<RunRecord>, StoreError>;
@@ -186,13 +280,43 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The newest runs of a charm, newest first; at most `limit`.
     async fn runs_of(&self, charm: &CharmId, limit: u32) -> Result<Vec<RunRecord>, StoreError>;
 
-    /// Deletes finished runs beyond the newest `keep` of each charm.
-    /// Returns how many were deleted.
-    async fn prune_runs(&self, keep: u32) -> Result<u64, StoreError>;
+    /// Deletes up to `batch` finished runs beyond the newest `keep` of each
+    /// charm, so one call holds its locks briefly; call again while it
+    /// returns `batch`. Returns how many were deleted.
+    async fn prune_runs(&self, keep: u32, batch: u32) -> Result<u64, StoreError>;
 
     /// Counts of charms by status and runs by status.
     async fn counts(&self) -> Result<Counts, StoreError>;
 
     /// Runs finished since `since`, counted by minute and outcome.
     async fn finished_per_minute(&self, since: i64) -> Result<Vec<MinuteOutcomes>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_out_of_reach_is_unavailable_not_a_fault() {
+        let refused = StoreError::Database(sqlx::Error::Io(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused,
+        )));
+        assert_eq!(
+            refused.unavailable(),
+            Some("the database cannot be reached")
+        );
+        assert!(refused.is_connection());
+        let full = StoreError::Database(sqlx::Error::PoolTimedOut);
+        assert_eq!(
+            full.unavailable(),
+            Some("the database has no free connection")
+        );
+        assert_eq!(
+            StoreError::Busy("x").unavailable(),
+            Some("the database is busy")
+        );
+        let corrupt = corrupt("run", "bad");
+        assert_eq!(corrupt.unavailable(), None);
+        assert!(!corrupt.is_connection());
+    }
 }

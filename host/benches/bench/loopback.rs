@@ -1,5 +1,6 @@
-//! The slow loopback server of the I/O row: every request is answered
-//! after [`IO_DELAY`], so a charm awaiting it is parked for that long.
+//! The slow loopback server of the I/O rows: every request is answered
+//! after [`IO_DELAY`] (or `?ms=N`), so a charm awaiting it is parked for
+//! that long.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

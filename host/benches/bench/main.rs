@@ -14,13 +14,18 @@
 //! 4. compile: a cold start (wizer + Cranelift), a warm start from the
 //!    cache, the RSS fixture's compile, and a charm's load before a run;
 //! 5. 10,000 registered idle charms: disk and daemon RSS per charm, and the
-//!    dashboard's first page.
+//!    dashboard's first page;
+//! 7. nodes on one PostgreSQL database: claim-to-start, runs per second with
+//!    1 and 3 nodes, rescue after `kill -9` (`cluster.rs`; needs
+//!    `CHARM_HOST_TEST_PG`, which `make bench` sets).
 //!
 //! Sizes can be scaled down for a quick look with `BENCH_SCALE=0.1`.
 //! `BENCH_ONLY=latency`, `throughput` or `io` runs row 1, 2 or 3 alone
 //! (the first two many times longer), for a
-//! profiler (`CHARM_HOST_PERFMAP=1 perf record -g ...` names guest functions).
+//! profiler (`CHARM_HOST_PERFMAP=1 perf record -g ...` names guest functions);
+//! `BENCH_ONLY=cluster` runs row 7 alone.
 
+mod cluster;
 mod deno;
 mod idle;
 mod loopback;
@@ -115,9 +120,18 @@ async fn bench() -> BenchResult<()> {
     let trivial_js = benches.join("charms/trivial.js");
     let io_js = benches.join("charms/io.js");
     let fanout_js = benches.join("charms/fanout.js");
+    let binary = Path::new(env!("CARGO_BIN_EXE_charm-host"));
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("cluster") {
+        let server = loopback::SlowServer::start()?;
+        let mut table = String::new();
+        let cluster = cluster::cluster_rows(binary, &benches, &root, &scratch, &server).await?;
+        render_cluster(&mut table, cluster.as_ref());
+        print!("{table}");
+        return Ok(());
+    }
     let deno = deno::Deno::find(&benches)?;
 
-    eprintln!("[1/8] starting a sandbox (runtime from the cache, or compiled once)");
+    eprintln!("[1/9] starting a sandbox (runtime from the cache, or compiled once)");
     let sandbox = Sandbox::new(SandboxOptions {
         cache_dir: Some(scratch.join("cache")),
         max_instances: u32::try_from(sizes.io_charms + 16)?,
@@ -130,7 +144,7 @@ async fn bench() -> BenchResult<()> {
     let io_charm = rows::compile_file(&sandbox, &io_js).await?;
     let fanout_charm = rows::compile_file(&sandbox, &fanout_js).await?;
 
-    eprintln!("[2/8] row 1: {} trivial tasks on one thread", sizes.trivial);
+    eprintln!("[2/9] row 1: {} trivial tasks on one thread", sizes.trivial);
     if std::env::var("BENCH_ONLY").as_deref() == Ok("latency") {
         // For profilers: row 1 alone, many times over.
         let latency = rows::trivial_latency(&sandbox, &trivial, sizes.trivial * 20).await?;
@@ -191,14 +205,14 @@ async fn bench() -> BenchResult<()> {
     };
 
     eprintln!(
-        "[3/8] row 2: {} trivial tasks on {cores} threads",
+        "[3/9] row 2: {} trivial tasks on {cores} threads",
         sizes.throughput
     );
     let per_second =
         rows::trivial_throughput(&sandbox, &trivial, sizes.throughput, cores * 2).await?;
 
     eprintln!(
-        "[4/8] row 3: {} charms at once, each awaiting a 500 ms loopback fetch",
+        "[4/9] row 3: {} charms at once, each awaiting a 500 ms loopback fetch",
         sizes.io_charms
     );
     // The first pass finds every pool slot cold (copy-on-write faults on the
@@ -207,7 +221,7 @@ async fn bench() -> BenchResult<()> {
     let io = rows::io_bound(&sandbox, &io_charm, &server, sizes.io_charms).await?;
 
     eprintln!(
-        "[5/8] row 6: one charm awaiting {FANOUT_FETCHES} fetches of {FANOUT_DELAY_MS} ms at once"
+        "[5/9] row 6: one charm awaiting {FANOUT_FETCHES} fetches of {FANOUT_DELAY_MS} ms at once"
     );
     let fanout = rows::fanout(
         &sandbox,
@@ -219,16 +233,16 @@ async fn bench() -> BenchResult<()> {
     )
     .await?;
 
-    eprintln!("[6/8] row 4: cold and warm starts, the RSS fixture's compile");
+    eprintln!("[6/9] row 4: cold and warm starts, the RSS fixture's compile");
     let compile = rows::compile_costs(&root.join("charms-fixtures/rss.js"), &scratch).await?;
 
     eprintln!(
-        "[7/8] idle charms: {} and {} registered, each run once",
+        "[7/9] idle charms: {} and {} registered, each run once",
         sizes.idle_small, sizes.idle_large
     );
     let idle = idle::idle_charms(
         &sandbox,
-        Path::new(env!("CARGO_BIN_EXE_charm-host")),
+        binary,
         &root.join("charms-fixtures/counter.js"),
         &scratch,
         sizes.idle_small,
@@ -237,7 +251,7 @@ async fn bench() -> BenchResult<()> {
     .await?;
 
     eprintln!(
-        "[8/8] Deno baselines ({}): fresh worker x{}, reused worker x{}, pool of 5 x{}",
+        "[8/9] Deno baselines ({}): fresh worker x{}, reused worker x{}, pool of 5 x{}",
         deno.version(),
         sizes.deno_fresh,
         sizes.deno_reused,
@@ -251,7 +265,10 @@ async fn bench() -> BenchResult<()> {
         .collect();
     let deno_fanout = deno.fanout(&fanout_js, &fanout_urls, FANOUT_REPEATS)?;
 
-    let table = render(&Results {
+    eprintln!("[9/9] row 7: nodes on one PostgreSQL database");
+    let cluster = cluster::cluster_rows(binary, &benches, &root, &scratch, &server).await?;
+
+    let mut table = render(&Results {
         latency,
         per_second,
         io,
@@ -266,6 +283,7 @@ async fn bench() -> BenchResult<()> {
         deno_version: deno.version(),
         cores,
     });
+    render_cluster(&mut table, cluster.as_ref());
     print!("{table}");
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;
@@ -566,6 +584,63 @@ fn render(r: &Results) -> String {
         r.io.charms as f64 / r.pool.charms_per_s
     );
     t
+}
+
+/// Row 7, as its own table: no Deno baseline compares.
+fn render_cluster(t: &mut String, cluster: Option<&cluster::Cluster>) {
+    let Some(c) = cluster else {
+        let _ = writeln!(
+            t,
+            "\nRow 7 (nodes on PostgreSQL) was skipped: no CHARM_HOST_TEST_PG."
+        );
+        return;
+    };
+    let _ = writeln!(
+        t,
+        "\n| Row | Measure | SQLite, 1 node | PostgreSQL, 1 node | PostgreSQL, 3 nodes | Target | Met |\n|---|---|---|---|---|---|---|"
+    );
+    let _ = writeln!(
+        t,
+        "| 7 | claim-to-start: queue wait of a manual trigger on an idle node, p50 ({} triggers) | {} ms | {} ms |  |  |  |",
+        c.pg_wait.samples,
+        num(c.sqlite_wait.p50),
+        num(c.pg_wait.p50)
+    );
+    let _ = writeln!(
+        t,
+        "| 7 | claim-to-start, p99 | {} ms | {} ms |  | ≤ 50 ms | {} |",
+        num(c.sqlite_wait.p99),
+        num(c.pg_wait.p99),
+        if c.sqlite_wait.p99 <= 50.0 && c.pg_wait.p99 <= 50.0 {
+            "yes"
+        } else {
+            "**no**"
+        }
+    );
+    let _ = writeln!(
+        t,
+        "| 7 | runs/s, I/O-bound ({} ms fetch, {} per node, standing backlog) |  | {} | {} | 3 nodes ≥ 2.7 × 1 node ({:.2} ×) | {} |",
+        cluster::IO_MS,
+        cluster::PER_NODE,
+        num(c.io_1),
+        num(c.io_3),
+        c.io_3 / c.io_1,
+        if c.io_3 >= 2.7 * c.io_1 { "yes" } else { "**no**" }
+    );
+    let _ = writeln!(
+        t,
+        "| 7 | runs/s, CPU-bound (50,000 loop iterations each; 2 cores cannot scale it) |  | {} | {} |  |  |",
+        num(c.cpu_1),
+        num(c.cpu_3)
+    );
+    let _ = writeln!(
+        t,
+        "| 7 | rescue after kill -9 of a node holding {} runs: last one interrupted / last retry started |  |  | {} / {} ms | retried ≤ 15000 ms | {} |",
+        c.rescue.lost,
+        c.rescue.interrupted_ms,
+        c.rescue.retried_ms,
+        if c.rescue.retried_ms <= 15_000 { "yes" } else { "**no**" }
+    );
 }
 
 /// Today's date (UTC), from the system's `date`.

@@ -73,6 +73,8 @@ fn context(input: serde_json::Value) -> RunContext {
         run_id: "0".to_string(),
         input,
         now: 0,
+        attempt: 1,
+        idempotency_key: "bench:0".to_string(),
     }
 }
 

@@ -113,6 +113,8 @@ pub async fn execute(args: RunArgs) -> CliResult {
         run_id: format!("local-{now}"),
         input,
         now_ms: now,
+        attempt: 1,
+        idempotency_key: format!("{charm_id}:local-{now}"),
     };
     let mut plan = RunPlan::new(settings, request).map_err(CliError::usage)?;
 

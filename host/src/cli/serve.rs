@@ -10,8 +10,8 @@ use super::flags::LimitArgs;
 use super::{CliError, CliResult, Exit};
 use crate::service::policy::{DEFAULT_MAX_BACKOFF_S, DEFAULT_MAX_FAILURES};
 use crate::service::{
-    check_path, serve, SchedulePolicy, ServiceConfig, DEFAULT_KEEP_RUNS, DEFAULT_LISTEN,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT, DEFAULT_SHUTDOWN_GRACE_MS,
+    check_path, serve, DbTarget, SchedulePolicy, ServiceConfig, DEFAULT_KEEP_RUNS, DEFAULT_LISTEN,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT, DEFAULT_NODE_TTL_MS, DEFAULT_SHUTDOWN_GRACE_MS,
     DEFAULT_SUMMARY_INTERVAL_S,
 };
 use crate::token::{TokenSetting, TOKEN_FILE};
@@ -33,9 +33,27 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR", env = "CHARM_HOST_DATA_DIR")]
     data_dir: Option<PathBuf>,
 
-    /// The SQLite database file. Default: DATA_DIR/charm-host.db.
-    #[arg(long, value_name = "PATH", env = "CHARM_HOST_DB")]
-    db: Option<PathBuf>,
+    /// The database: a SQLite file (a path, or `sqlite:PATH`; one node), or
+    /// PostgreSQL shared by several nodes (`postgres://USER@HOST:PORT/DB`).
+    /// Default: DATA_DIR/charm-host.db.
+    #[arg(
+        long,
+        value_name = "PATH|URL",
+        env = "CHARM_HOST_DB",
+        hide_env_values = true
+    )]
+    db: Option<String>,
+
+    /// PostgreSQL connections this node opens for its work (it opens one
+    /// more to listen for wake-ups). Unused with SQLite.
+    #[arg(long, value_name = "N", default_value_t = charm_store::postgres::DEFAULT_MAX_CONNECTIONS)]
+    db_connections: u32,
+
+    /// How long a node may stay silent before the others rescue its runs,
+    /// in milliseconds. It heartbeats every fifth of this, and stops
+    /// claiming and drops its runs after seven tenths without a heartbeat.
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_NODE_TTL_MS)]
+    node_ttl_ms: u64,
 
     /// Bearer token required on every /api request. Default: the token in
     /// DATA_DIR/api-token, made on first start (32 random bytes, mode 0600)
@@ -182,9 +200,15 @@ pub async fn execute(args: ServeArgs) -> CliResult {
         (None, true) => TokenSetting::Off,
         (None, false) => TokenSetting::File(data_dir.join(TOKEN_FILE)),
     };
+    let db = match args.db {
+        Some(db) => DbTarget::parse(&db).map_err(CliError::usage)?,
+        None => DbTarget::Sqlite(data_dir.join("charm-host.db")),
+    };
     let config = ServiceConfig {
         listen: args.listen,
-        db: args.db.unwrap_or_else(|| data_dir.join("charm-host.db")),
+        db,
+        db_connections: args.db_connections,
+        node_ttl: Duration::from_millis(args.node_ttl_ms),
         cache_dir,
         runtime_override: super::runtime_override(),
         token,

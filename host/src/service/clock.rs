@@ -1,6 +1,8 @@
-//! The service's clock: milliseconds since the Unix epoch, the unit of every
-//! time the service stores or shows. One clock with `ctx.now`
-//! (`charm_engine::unix_ms`), so a run's context and its record agree.
+//! This node's clock: milliseconds since the Unix epoch. Stored times come
+//! from the database's clock (see `charm_store`), so that nodes whose
+//! clocks disagree still agree on what is due and who is alive; this one
+//! only measures how far the node's clock is from the database's (the
+//! `charm_host_clock_skew_seconds` metric).
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use charm_engine::limits::SandboxLimits;
+use charm_store::postgres;
 
+use super::node::{MAX_NODE_TTL_MS, MIN_NODE_TTL_MS};
 use super::policy::SchedulePolicy;
 use crate::api::{AccessError, AccessPolicy};
 use crate::token::{check_token, TokenSetting};
@@ -37,14 +39,76 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 pub const MIN_BODY_BYTES: usize = 1024;
 /// The largest body limit accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024 * 1024;
+/// The most database connections a node may open (`--db-connections`).
+pub const MAX_DB_CONNECTIONS: u32 = 100;
+
+/// Where the service keeps its data (`--db`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum DbTarget {
+    /// A SQLite file: one node (the default, `DATA_DIR/charm-host.db`).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database shared by several nodes
+    /// (`postgres://USER@HOST:PORT/DB`).
+    Postgres(String),
+}
+
+impl DbTarget {
+    /// Reads `--db`: a `postgres://` or `postgresql://` URL, a `sqlite:`
+    /// path, or a plain path.
+    ///
+    /// # Errors
+    /// A URL that does not parse, or one of another scheme.
+    pub fn parse(text: &str) -> Result<DbTarget, ConfigError> {
+        if postgres::is_url(text) {
+            postgres::check_url(text).map_err(|why| ConfigError::BadDbUrl {
+                url: postgres::redact(text),
+                why,
+            })?;
+            return Ok(DbTarget::Postgres(text.to_string()));
+        }
+        let path = text
+            .strip_prefix("sqlite://")
+            .or_else(|| text.strip_prefix("sqlite:"))
+            .unwrap_or(text);
+        check_path("--db", Path::new(path)).map_err(|_| ConfigError::NotAPath {
+            flag: "--db",
+            value: text.to_string(),
+            why: "give a file path, `sqlite:PATH`, or `postgres://USER@HOST:PORT/DB`",
+        })?;
+        Ok(DbTarget::Sqlite(PathBuf::from(path)))
+    }
+}
+
+/// Shows the target with any password replaced by `***`.
+impl std::fmt::Display for DbTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbTarget::Sqlite(path) => write!(f, "{}", path.display()),
+            DbTarget::Postgres(url) => f.write_str(&postgres::redact(url)),
+        }
+    }
+}
+
+impl std::fmt::Debug for DbTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DbTarget({self})")
+    }
+}
 
 /// Everything `serve` is configured with.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
     /// API address (`--listen`).
     pub listen: SocketAddr,
-    /// The SQLite database file (`--db`).
-    pub db: PathBuf,
+    /// The database (`--db`).
+    pub db: DbTarget,
+    /// PostgreSQL connections of this node (`--db-connections`), besides
+    /// its one listening connection. Default 8.
+    pub db_connections: u32,
+    /// How long this node may stay silent before its runs are rescued
+    /// (`--node-ttl-ms`). Default 10 s. It heartbeats every fifth of it and
+    /// stops itself after seven tenths without one.
+    pub node_ttl: Duration,
     /// The compiled-runtime cache (`--cache-dir`); `None` compiles it in
     /// the process.
     pub cache_dir: Option<PathBuf>,
@@ -119,6 +183,16 @@ pub enum ConfigError {
         value: String,
         /// What it looks like instead.
         why: &'static str,
+    },
+    /// `--db` looks like a PostgreSQL URL but does not parse.
+    #[error(
+        "--db `{url}` is not a PostgreSQL URL ({why}); the form is postgres://USER@HOST:PORT/DB"
+    )]
+    BadDbUrl {
+        /// The URL, its password hidden.
+        url: String,
+        /// The parser's complaint.
+        why: String,
     },
     /// A file's folder does not exist.
     #[error("{flag} `{path}`: the folder `{folder}` does not exist")]
@@ -215,7 +289,21 @@ impl ServiceConfig {
             as_u64(MIN_BODY_BYTES),
             as_u64(MAX_BODY_BYTES),
         )?;
-        check_path("--db", &self.db)?;
+        range(
+            "--node-ttl-ms",
+            u64::try_from(self.node_ttl.as_millis()).unwrap_or(u64::MAX),
+            MIN_NODE_TTL_MS,
+            MAX_NODE_TTL_MS,
+        )?;
+        range(
+            "--db-connections",
+            u64::from(self.db_connections),
+            1,
+            u64::from(MAX_DB_CONNECTIONS),
+        )?;
+        if let DbTarget::Sqlite(path) = &self.db {
+            check_path("--db", path)?;
+        }
         if let Some(dir) = &self.cache_dir {
             check_path("--cache-dir", dir)?;
         }
@@ -244,7 +332,9 @@ mod tests {
     fn config() -> ServiceConfig {
         ServiceConfig {
             listen: DEFAULT_LISTEN.parse().unwrap(),
-            db: PathBuf::from("data/charm-host.db"),
+            db: DbTarget::Sqlite(PathBuf::from("data/charm-host.db")),
+            db_connections: charm_store::postgres::DEFAULT_MAX_CONNECTIONS,
+            node_ttl: Duration::from_millis(super::super::node::DEFAULT_NODE_TTL_MS),
             cache_dir: None,
             runtime_override: None,
             token: TokenSetting::File(PathBuf::from("data/api-token")),
@@ -317,10 +407,17 @@ mod tests {
             ),
             (
                 ServiceConfig {
-                    db: PathBuf::from("postgres://u@db:5432/charms"),
+                    node_ttl: Duration::from_millis(100),
                     ..config()
                 },
-                "--db takes a file path, not `postgres://u@db:5432/charms`",
+                "--node-ttl-ms must be between 3000 and 600000, got 100",
+            ),
+            (
+                ServiceConfig {
+                    db_connections: 0,
+                    ..config()
+                },
+                "--db-connections must be between 1 and 100, got 0",
             ),
             (
                 ServiceConfig {
@@ -370,6 +467,32 @@ mod tests {
             let err = config.validate().unwrap_err().to_string();
             assert!(err.contains(expected), "{err}");
         }
+    }
+
+    #[test]
+    fn db_takes_a_path_a_sqlite_path_or_a_postgres_url() {
+        assert_eq!(
+            DbTarget::parse("data/x.db").unwrap(),
+            DbTarget::Sqlite(PathBuf::from("data/x.db"))
+        );
+        assert_eq!(
+            DbTarget::parse("sqlite:data/x.db").unwrap(),
+            DbTarget::Sqlite(PathBuf::from("data/x.db"))
+        );
+        assert_eq!(
+            DbTarget::parse("postgres://app@db:5432/charms").unwrap(),
+            DbTarget::Postgres("postgres://app@db:5432/charms".into())
+        );
+        let shown = DbTarget::parse("postgresql://app:hunter2@db/charms").unwrap();
+        assert_eq!(shown.to_string(), "postgresql://app:***@db/charms");
+        assert!(!format!("{shown:?}").contains("hunter2"));
+        let err = DbTarget::parse("mysql://db/x").unwrap_err().to_string();
+        assert!(err.contains("postgres://USER@HOST:PORT/DB"), "{err}");
+        let err = DbTarget::parse("postgres://app:hunter2@db:port/x")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--db `postgres://app:***@db:port/x`"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
     }
 
     #[test]

@@ -10,26 +10,41 @@
 //! cancelled.
 //!
 //! The queue itself is the store's runs (see `charm_store`), so it survives
-//! restarts; which run goes next is the store's `claim_next_run`.
+//! restarts; which run goes next is the store's `claim_next_run`. Claims
+//! are made for this node's current incarnation ([`super::node`]); when the
+//! node fences itself its runs are dropped without a record (their rescue
+//! records them and queues their retries), and claiming resumes under the
+//! next incarnation.
+//!
+//! Wake-ups: the claim loop looks again as soon as the store says work was
+//! queued (by this process, or on PostgreSQL by another node), and every
+//! [`IDLE_POLL`] regardless, which is the guarantee.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use charm_engine::{CharmSettings, RunPlan, RunRequest, Sandbox, StateChange};
-use charm_store::{ClaimedRun, Finished, RunOutcome, Store, StoreError};
-use tokio::sync::{Notify, Semaphore};
+use charm_store::{ClaimedRun, Finish, Finished, RunOutcome, Store, StoreError};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use super::clock::now_ms;
 use super::metrics::Metrics;
+use super::node::{Incarnation, NodeState};
 use super::policy::{self, SchedulePolicy};
 use super::registry::Registry;
 
-/// How long the dispatcher sleeps when the queue is empty and nothing wakes it.
+/// How long the dispatcher sleeps when the queue is empty and nothing wakes
+/// it: the bound on how late a run queued on another node is noticed when
+/// its notification is lost.
 const IDLE_POLL: Duration = Duration::from_millis(500);
+/// A claimed run's lease, in ms: after it, any node may rescue the run even
+/// though its node still heartbeats. The longest run the limits allow
+/// (`timeout_ms` up to an hour) plus five minutes to record it, so it only
+/// catches a node that is alive but wedged.
+pub(crate) const RUN_LEASE_MS: i64 = charm_engine::limits::MAX_TIMEOUT_MS as i64 + 300_000;
 
 /// Counts since start, for the periodic summary.
 #[derive(Debug, Default)]
@@ -51,8 +66,8 @@ pub(crate) struct Dispatcher {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) counters: Arc<RunCounters>,
     pub(crate) max_concurrent: usize,
-    /// Notified when runs are queued or a run finishes.
-    pub(crate) wake: Arc<Notify>,
+    /// Whether this node may claim, and as which incarnation.
+    pub(crate) node: Arc<NodeState>,
 }
 
 /// A running dispatcher.
@@ -121,15 +136,27 @@ async fn claim_loop(
         if stop.is_cancelled() {
             return;
         }
-        match d.store.claim_next_run().await {
+        let Some(incarnation) = d.node.claimable() else {
+            drop(permit);
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = d.node.changed() => {}
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+            continue;
+        };
+        match d.store.claim_next_run(&incarnation.id, RUN_LEASE_MS).await {
             Ok(Some(claimed)) => {
-                let span = tracing::info_span!("run", charm = %claimed.charm_id, run = claimed.id, space = tracing::field::Empty);
+                d.metrics.run_claimed(
+                    incarnation.id.as_str(),
+                    claimed.started_at - claimed.queued_at,
+                );
+                let span = tracing::info_span!("run", charm = %claimed.charm_id, run = claimed.id, attempt = claimed.attempt, space = tracing::field::Empty);
                 let (d, cancel) = (Arc::clone(&d), cancel_runs.clone());
                 tracker.spawn(
                     async move {
-                        execute(&d, claimed, cancel).await;
+                        execute(&d, claimed, &incarnation, cancel).await;
                         drop(permit);
-                        d.wake.notify_one();
                     }
                     .instrument(span),
                 );
@@ -138,7 +165,7 @@ async fn claim_loop(
                 drop(permit);
                 tokio::select! {
                     _ = stop.cancelled() => return,
-                    _ = d.wake.notified() => {}
+                    _ = d.store.work_queued() => {}
                     _ = tokio::time::sleep(IDLE_POLL) => {}
                 }
             }
@@ -167,13 +194,27 @@ fn failed(outcome: RunOutcome, error: impl Into<String>) -> Finished {
 }
 
 /// Runs one claimed run and records it. Never panics on charm behaviour:
-/// every failure becomes an outcome.
-async fn execute(d: &Dispatcher, claimed: ClaimedRun, cancel: CancellationToken) {
+/// every failure becomes an outcome. When the node fences itself meanwhile
+/// the run stops and records nothing.
+async fn execute(
+    d: &Dispatcher,
+    claimed: ClaimedRun,
+    incarnation: &Incarnation,
+    cancel: CancellationToken,
+) {
     d.metrics.running(1);
     let started = std::time::Instant::now();
-    let (finished, interval_s) = tokio::select! {
-        result = prepare_and_run(d, &claimed) => result,
-        _ = cancel.cancelled() => (failed(RunOutcome::Cancelled, "the daemon shut down before this run finished"), None),
+    let ran = tokio::select! {
+        result = prepare_and_run(d, &claimed) => Some(result),
+        _ = cancel.cancelled() => Some((failed(RunOutcome::Cancelled, "the daemon shut down before this run finished"), None)),
+        _ = incarnation.fence.cancelled() => None,
+    };
+    let Some((finished, interval_s)) = ran else {
+        d.metrics.running(-1);
+        tracing::warn!(
+            "dropped: this node fenced itself; a rescue records the run and queues its retry"
+        );
+        return;
     };
     let interval_s = match interval_s {
         Some(i) => i,
@@ -182,7 +223,8 @@ async fn execute(d: &Dispatcher, claimed: ClaimedRun, cancel: CancellationToken)
             _ => super::registry::DEFAULT_INTERVAL_S,
         },
     };
-    let (finished, recorded) = record(d, &claimed, finished, interval_s, &cancel).await;
+    let (finished, recorded) =
+        record(d, &claimed, incarnation, finished, interval_s, &cancel).await;
     let outcome = finished.outcome;
     d.metrics.running(-1);
     d.metrics
@@ -193,17 +235,32 @@ async fn execute(d: &Dispatcher, claimed: ClaimedRun, cancel: CancellationToken)
         _ => &d.counters.cancelled,
     };
     counter.fetch_add(1, Ordering::Relaxed);
+    let first_line = finished.error.as_deref().and_then(|e| e.lines().next());
     match recorded {
-        Ok(version) => tracing::info!(
+        Ok(Finish::Recorded { state_version }) => tracing::info!(
             outcome = %outcome,
             duration_ms = finished.duration_ms,
             fuel = finished.fuel,
-            state_version = version,
-            error = finished.error.as_deref().and_then(|e| e.lines().next()),
+            state_version,
+            error = first_line,
             "run finished"
         ),
+        Ok(Finish::NotOwned) => {
+            d.metrics.lease_lost();
+            tracing::warn!(
+                outcome = %outcome,
+                "run finished after its node lost it (it was rescued and retried); its result was dropped, nothing written"
+            );
+        }
+        Ok(Finish::Gone) => {
+            tracing::info!(outcome = %outcome, "run finished after its charm was deleted; nothing written")
+        }
+        Ok(Finish::StateMoved { expected }) => tracing::error!(
+            expected_version = expected,
+            "the charm's state moved while this run held it; recorded as a fault, state not written"
+        ),
         Err(error) => {
-            tracing::error!(%error, outcome = %outcome, "could not record a finished run before shutdown; it will be recovered as interrupted")
+            tracing::error!(%error, outcome = %outcome, "could not record a finished run; it will be recovered as interrupted")
         }
     }
 }
@@ -215,36 +272,42 @@ const RECORD_RETRY: Duration = Duration::from_secs(2);
 const RECORD_BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 /// Records a finished run. A run whose row cannot be closed would hold its
-/// charm's single running slot until the next restart, so this never gives
-/// up while the service runs: the result is retried for [`RECORD_RETRY`];
-/// then the run is recorded as a fault that changes no state (a smaller
-/// write, and the honest outcome: its result was lost), retried with
-/// backoff. The state is written in the same transaction as the run, so it
-/// is either the new state with its run or untouched.
+/// charm's single running slot until it is rescued, so this never gives up
+/// while the node holds the run: a result the store refuses is retried for
+/// [`RECORD_RETRY`], then recorded as a fault that changes no state (a
+/// smaller write, and the honest outcome: its result was lost), retried
+/// with backoff. A result that could not reach the database at all is
+/// retried as it is, until the database answers or the node fences itself
+/// (then nothing is recorded; the rescue does it). The state is written in
+/// the same transaction as the run, so it is either the new state with its
+/// run or untouched.
 async fn record(
     d: &Dispatcher,
     claimed: &ClaimedRun,
+    incarnation: &Incarnation,
     finished: Finished,
     interval_s: u32,
     cancel: &CancellationToken,
-) -> (Finished, Result<Option<i64>, StoreError>) {
+) -> (Finished, Result<Finish, StoreError>) {
     let mut finished = finished;
     let mut pause = Duration::from_millis(50);
     let give_up_result_at = tokio::time::Instant::now() + RECORD_RETRY;
     loop {
         let (outcome, error, policy) = (finished.outcome, finished.error.clone(), d.policy);
-        let decide = move |before: u32| {
-            policy.after_run(outcome, error.as_deref(), before, interval_s, now_ms())
+        let decide = move |before: u32, now: i64| {
+            policy.after_run(outcome, error.as_deref(), before, interval_s, now)
         };
         let result = d
             .store
-            .finish_run_if_running(claimed.id, &claimed.charm_id, &finished, &decide)
+            .finish_run_if_owned(claimed.id, &incarnation.id, &finished, &decide)
             .await;
         let error = match result {
-            Ok(version) => return (finished, Ok(version)),
+            Ok(finish) => return (finished, Ok(finish)),
             Err(error) => error,
         };
-        if finished.outcome != RunOutcome::Fault && tokio::time::Instant::now() >= give_up_result_at
+        if finished.outcome != RunOutcome::Fault
+            && !error.is_connection()
+            && tokio::time::Instant::now() >= give_up_result_at
         {
             tracing::error!(%error, outcome = %finished.outcome, "could not record the run's result; recording it as a fault, state unchanged");
             finished = failed(
@@ -257,6 +320,7 @@ async fn record(
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = cancel.cancelled() => return (finished, Err(error)),
+            _ = incarnation.fence.cancelled() => return (finished, Err(error)),
         }
         pause = (pause * 2).min(RECORD_BACKOFF_MAX);
     }
@@ -277,16 +341,6 @@ async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Opt
     };
     tracing::Span::current().record("space", code.space.as_str());
     let interval = Some(code.interval_s);
-    let state = match d.store.state(&claimed.charm_id).await {
-        Ok(Some(state)) => state.state,
-        Ok(None) => "{}".to_string(),
-        Err(e) => {
-            return (
-                failed(RunOutcome::Fault, format!("loading the state failed: {e}")),
-                interval,
-            )
-        }
-    };
     let compiled = match d.registry.compiled(&code).await {
         Ok(compiled) => compiled,
         Err(e) => {
@@ -318,7 +372,10 @@ async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Opt
     let request = RunRequest {
         run_id: claimed.id.to_string(),
         input,
-        now_ms: charm_engine::unix_ms(),
+        // When it was claimed, by the database's clock: the same on every node.
+        now_ms: u64::try_from(claimed.started_at).unwrap_or(0),
+        attempt: claimed.attempt,
+        idempotency_key: claimed.idempotency_key.clone(),
     };
     let plan = match RunPlan::new(settings, request) {
         Ok(plan) => plan,
@@ -332,7 +389,7 @@ async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Opt
             )
         }
     };
-    let report = plan.run(&d.sandbox, &compiled, &state).await;
+    let report = plan.run(&d.sandbox, &compiled, &claimed.state).await;
     let stats = report.stats;
     let (outcome, error, new_state) = match report.outcome {
         Ok(StateChange::Keep) => (RunOutcome::Ok, None, None),

@@ -1,11 +1,16 @@
 //! Prometheus metrics of the service.
 //!
 //! Owns the metric registry and its text encoding. Counters and histograms
-//! are updated as runs finish; gauges that describe stored data (queue depth,
-//! charms by status) are read from the store at scrape time, so they are
-//! always true rather than kept in step by hand.
+//! are updated as runs are claimed and finish; gauges that describe stored
+//! data (queue depth, charms by status) are read from the store at scrape
+//! time, so they are always true rather than kept in step by hand. The
+//! cluster's nodes and their running runs are read at each rescue sweep
+//! (every `--node-ttl-ms` / 5), and the heartbeat age is computed at scrape
+//! time.
 
 use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::Mutex;
+use std::time::Instant;
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -14,9 +19,11 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use charm_store::{Counts, RunOutcome};
+use charm_store::{Counts, NodeRecord, RunOutcome};
 
 type Labels = [(&'static str, &'static str); 1];
+/// Labels whose values are known only at run time (a node id).
+type NodeLabels = Vec<(&'static str, String)>;
 
 /// The service's metrics. One per process, shared.
 pub struct Metrics {
@@ -27,6 +34,16 @@ pub struct Metrics {
     running: Gauge<i64, AtomicI64>,
     queued: Gauge<i64, AtomicI64>,
     charms: Family<Labels, Gauge<i64, AtomicI64>>,
+    claimed: Family<NodeLabels, Counter>,
+    queue_wait: Histogram,
+    rescued: Counter,
+    lease_lost: Counter,
+    fenced: Counter,
+    heartbeat_age: Gauge<f64, AtomicU64>,
+    clock_skew: Gauge<f64, AtomicU64>,
+    nodes: Gauge<i64, AtomicI64>,
+    node_running: Family<NodeLabels, Gauge<i64, AtomicI64>>,
+    last_heartbeat: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -70,6 +87,57 @@ impl Metrics {
             // Every outcome is present from the start, at zero.
             let _ = runs.get_or_create(&[("outcome", outcome.as_str())]);
         }
+        let claimed = Family::<NodeLabels, Counter>::default();
+        registry.register(
+            "runs_claimed",
+            "Runs claimed by this process, by node id (a new id after each rejoin)",
+            claimed.clone(),
+        );
+        // 1 ms to about 65 s.
+        let queue_wait = Histogram::new(exponential_buckets(0.001, 2.0, 17));
+        registry.register(
+            "queue_wait_seconds",
+            "Time from queued to started of the runs this process claimed (the database's clock)",
+            queue_wait.clone(),
+        );
+        let rescued = Counter::default();
+        registry.register(
+            "rescued_runs",
+            "Runs of dead nodes this process marked interrupted and queued again",
+            rescued.clone(),
+        );
+        let lease_lost = Counter::default();
+        registry.register(
+            "lease_lost_runs",
+            "Finished runs whose result was dropped: the run had been rescued from this node",
+            lease_lost.clone(),
+        );
+        let fenced = Counter::default();
+        registry.register(
+            "fenced",
+            "Times this node stopped itself for want of a heartbeat, and dropped its runs",
+            fenced.clone(),
+        );
+        let heartbeat_age = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "heartbeat_age_seconds",
+            "Time since this node's last successful heartbeat",
+            heartbeat_age.clone(),
+        );
+        let clock_skew = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "clock_skew_seconds",
+            "This node's clock minus the database's, at the last heartbeat",
+            clock_skew.clone(),
+        );
+        let nodes = Gauge::<i64, AtomicI64>::default();
+        registry.register("nodes", "Nodes registered in the database", nodes.clone());
+        let node_running = Family::<NodeLabels, Gauge<i64, AtomicI64>>::default();
+        registry.register(
+            "node_running_tasks",
+            "Runs running now, by the node that claimed them (every node's view of all)",
+            node_running.clone(),
+        );
         Metrics {
             registry,
             runs,
@@ -78,6 +146,63 @@ impl Metrics {
             running,
             queued,
             charms,
+            claimed,
+            queue_wait,
+            rescued,
+            lease_lost,
+            fenced,
+            heartbeat_age,
+            clock_skew,
+            nodes,
+            node_running,
+            last_heartbeat: Mutex::new(None),
+        }
+    }
+
+    /// A run was claimed by `node` after waiting `wait_ms` in the queue.
+    pub fn run_claimed(&self, node: &str, wait_ms: i64) {
+        self.claimed
+            .get_or_create(&vec![("node", node.to_string())])
+            .inc();
+        // Both times are the database's; a negative wait cannot happen.
+        self.queue_wait.observe(wait_ms.max(0) as f64 / 1000.0);
+    }
+
+    /// Runs were rescued by this node.
+    pub fn rescued(&self, runs: usize) {
+        self.rescued.inc_by(u64::try_from(runs).unwrap_or(u64::MAX));
+    }
+
+    /// A finish was refused: the run was no longer this node's.
+    pub fn lease_lost(&self) {
+        self.lease_lost.inc();
+    }
+
+    /// This node fenced itself.
+    pub fn fenced(&self) {
+        self.fenced.inc();
+    }
+
+    /// A heartbeat that started at `at` succeeded; `skew_ms` is this node's
+    /// clock minus the database's, when measured.
+    pub fn heartbeat_ok(&self, at: Instant, skew_ms: Option<i64>) {
+        if let Ok(mut last) = self.last_heartbeat.lock() {
+            *last = Some(last.map_or(at, |l| l.max(at)));
+        }
+        if let Some(skew) = skew_ms {
+            self.clock_skew.set(skew as f64 / 1000.0);
+        }
+    }
+
+    /// The nodes registered now, with the runs each holds.
+    pub fn nodes(&self, nodes: &[NodeRecord]) {
+        self.nodes
+            .set(i64::try_from(nodes.len()).unwrap_or(i64::MAX));
+        self.node_running.clear();
+        for node in nodes {
+            self.node_running
+                .get_or_create(&vec![("node", node.id.to_string())])
+                .set(i64::try_from(node.running).unwrap_or(i64::MAX));
         }
     }
 
@@ -105,6 +230,9 @@ impl Metrics {
         self.charms
             .get_or_create(&[("status", "disabled")])
             .set(i64::try_from(counts.disabled).unwrap_or(i64::MAX));
+        if let Some(at) = self.last_heartbeat.lock().ok().and_then(|l| *l) {
+            self.heartbeat_age.set(at.elapsed().as_secs_f64());
+        }
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = encode(&mut out, &self.registry);
@@ -148,5 +276,37 @@ mod tests {
             text.contains("charm_host_run_duration_seconds_count 2"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn renders_the_cluster_metrics() {
+        let m = Metrics::new();
+        m.run_claimed("0192f1c2a3b4c5d6e7f8a9b0c1d2e3f4", 3);
+        m.rescued(2);
+        m.heartbeat_ok(Instant::now(), Some(-250));
+        let id = charm_store::NodeId::parse("0192f1c2a3b4c5d6e7f8a9b0c1d2e3f4").unwrap();
+        m.nodes(&[NodeRecord {
+            id,
+            hostname: "h".into(),
+            pid: 1,
+            started_at: 0,
+            last_seen_at: 0,
+            running: 4,
+        }]);
+        let text = m.render(Counts::default());
+        for expected in [
+            "charm_host_runs_claimed_total{node=\"0192f1c2a3b4c5d6e7f8a9b0c1d2e3f4\"} 1",
+            "charm_host_queue_wait_seconds_count 1",
+            "charm_host_queue_wait_seconds_bucket{le=\"0.004\"} 1",
+            "charm_host_rescued_runs_total 2",
+            "charm_host_clock_skew_seconds -0.25",
+            "charm_host_nodes 1",
+            "charm_host_node_running_tasks{node=\"0192f1c2a3b4c5d6e7f8a9b0c1d2e3f4\"} 4",
+            "charm_host_heartbeat_age_seconds ",
+            "charm_host_fenced_total 0",
+            "charm_host_lease_lost_runs_total 0",
+        ] {
+            assert!(text.contains(expected), "{expected} in {text}");
+        }
     }
 }

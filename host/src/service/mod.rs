@@ -8,14 +8,18 @@
 //! back through the dispatcher's one recording path. The rules (priorities,
 //! backoff, what counts as a failure) are in [`policy`].
 //!
-//! Start: open the store (migrations), build the sandbox, mark runs left
-//! running by a previous process as interrupted (and re-queue them), bind the
-//! listener, then start the scheduler, the dispatcher, the maintenance task
-//! (pruning, summary line) and the HTTP server.
+//! Start: open the store (migrations), build the sandbox, register this
+//! process as a node, bind the listener, then start the node's heartbeat and
+//! rescue ([`node`]: runs of dead nodes, or of this process's previous life
+//! on SQLite, are interrupted and re-queued), the scheduler, the
+//! dispatcher, the maintenance task (pruning, summary line) and the HTTP
+//! server.
 //!
 //! Stop (on the `shutdown` future, e.g. SIGTERM): stop scheduling and
 //! claiming, stop accepting HTTP requests, let runs in flight finish within
-//! the grace period, cancel the rest (recorded as cancelled), close the store.
+//! the grace period (still heart-beating, so no peer takes them), cancel the
+//! rest (recorded as cancelled), then remove the node's row and close the
+//! store.
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -23,9 +27,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use charm_engine::{Sandbox, SandboxError, SandboxOptions};
+use charm_store::postgres::{PgOptions, PgStore};
 use charm_store::sqlite::SqliteStore;
-use charm_store::{Store, StoreError, Trigger};
-use tokio::sync::Notify;
+use charm_store::{Store, StoreError};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AccessPolicy, AppState};
@@ -35,27 +39,34 @@ mod clock;
 mod config;
 mod dispatcher;
 mod metrics;
+mod node;
 pub mod policy;
 mod registry;
 mod scheduler;
 mod stats;
 
 pub use config::{
-    check_path, ConfigError, ServiceConfig, DEFAULT_KEEP_RUNS, DEFAULT_LISTEN,
+    check_path, ConfigError, DbTarget, ServiceConfig, DEFAULT_KEEP_RUNS, DEFAULT_LISTEN,
     DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT, DEFAULT_SHUTDOWN_GRACE_MS,
     DEFAULT_SUMMARY_INTERVAL_S,
 };
 pub use dispatcher::RunCounters;
 pub use metrics::Metrics;
+pub use node::DEFAULT_NODE_TTL_MS;
 pub use policy::SchedulePolicy;
 pub use registry::{charm_id, CharmChanges, CharmSpec, Registry, RegistryError, COMPILE_SLOTS};
 pub use stats::{minute_stats, MinuteStats};
 
 use dispatcher::Dispatcher;
+use node::Membership;
 use scheduler::run_scheduler;
 
-/// How often old runs are pruned.
+/// How often old runs are pruned, give or take a tenth (nodes prune at
+/// different times).
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
+/// Runs one pruning statement deletes at most, so that it holds its locks
+/// briefly; pruning repeats until a batch comes back short.
+const PRUNE_BATCH: u32 = 5000;
 
 /// Why the service could not start or stopped with an error. Each message
 /// names the flag or the path involved.
@@ -76,16 +87,21 @@ pub enum ServiceError {
         source: std::io::Error,
     },
     /// The database could not be opened.
-    #[error("cannot open the database `{path}` (--db): {source}")]
+    #[error("cannot open the database `{db}` (--db): {source}")]
     Store {
-        /// The file.
-        path: String,
+        /// The file or URL (its password hidden).
+        db: String,
         /// Why.
         source: StoreError,
     },
-    /// Recovering interrupted runs failed.
-    #[error("cannot recover runs interrupted by the previous process: {0}")]
-    Recover(StoreError),
+    /// This process could not register as a node.
+    #[error("cannot register this process as a node of `{db}` (--db): {source}")]
+    Join {
+        /// The file or URL (its password hidden).
+        db: String,
+        /// Why.
+        source: StoreError,
+    },
     /// The sandbox could not be built.
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
@@ -122,15 +138,7 @@ pub async fn serve(
     let access = AccessPolicy::new(&config.allowed_hosts, &config.allowed_origins)
         .map_err(ConfigError::from)?;
     let api_token = config.token.resolve()?;
-    let store: Arc<dyn Store> = match SqliteStore::open(&config.db).await {
-        Ok(store) => Arc::new(store),
-        Err(source) => {
-            return Err(ServiceError::Store {
-                path: config.db.display().to_string(),
-                source,
-            })
-        }
-    };
+    let store = open_store(&config).await?;
     // Every task needs a pool slot: the dispatcher's runs, the registry's
     // compiles, and one for pre-initialisation.
     let max_instances =
@@ -142,25 +150,21 @@ pub async fn serve(
         perf_map: config.perf_map,
     })
     .await?;
-    let interrupted = store
-        .rescue_interrupted_runs(policy::priority(Trigger::Recovery))
+    let metrics = Arc::new(Metrics::new());
+    let membership = Membership::join(Arc::clone(&store), Arc::clone(&metrics), config.node_ttl)
         .await
-        .map_err(ServiceError::Recover)?;
-    if !interrupted.is_empty() {
-        tracing::warn!(
-            runs = interrupted.len(),
-            "found runs interrupted by the previous process; recorded them and queued retries"
-        );
-    }
+        .map_err(|source| ServiceError::Join {
+            db: config.db.to_string(),
+            source,
+        })?;
+    membership.rescue_once().await;
     let registry = Registry::new(
         Arc::clone(&store),
         sandbox.clone(),
         config.defaults.clone(),
         config.policy,
     );
-    let metrics = Arc::new(Metrics::new());
     let counters = Arc::new(RunCounters::default());
-    let wake = Arc::new(Notify::new());
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -183,10 +187,13 @@ pub async fn serve(
     }
 
     let stop = CancellationToken::new();
+    // The node keeps heart-beating while its runs drain, and stops after.
+    let node_stop = CancellationToken::new();
+    let heartbeat = tokio::spawn(Arc::clone(&membership).heartbeat(node_stop.clone()));
+    let rescue = tokio::spawn(Arc::clone(&membership).rescue(node_stop.clone()));
     let scheduler = tokio::spawn(run_scheduler(
         Arc::clone(&store),
         config.policy,
-        Arc::clone(&wake),
         stop.clone(),
     ));
     let dispatcher = Dispatcher {
@@ -197,7 +204,7 @@ pub async fn serve(
         metrics: Arc::clone(&metrics),
         counters: Arc::clone(&counters),
         max_concurrent: config.max_concurrent,
-        wake: Arc::clone(&wake),
+        node: membership.state(),
     }
     .spawn(stop.clone());
     let maintenance = tokio::spawn(maintain(
@@ -217,7 +224,7 @@ pub async fn serve(
         },
         config.max_body_bytes,
     );
-    tracing::info!(%addr, db = %config.db.display(), max_concurrent = config.max_concurrent, "charm-host is listening on http://{addr}");
+    tracing::info!(%addr, db = %config.db, max_concurrent = config.max_concurrent, "charm-host is listening on http://{addr}");
     token::log_dashboard(&config.token, api_token.as_deref(), addr);
     let signal_stop = stop.clone();
     tokio::spawn(async move {
@@ -231,6 +238,10 @@ pub async fn serve(
 
     let _ = scheduler.await;
     dispatcher.drain(config.shutdown_grace).await;
+    node_stop.cancel();
+    let _ = heartbeat.await;
+    let _ = rescue.await;
+    membership.leave().await;
     let _ = maintenance.await;
     store.close().await;
     tracing::info!(
@@ -242,6 +253,50 @@ pub async fn serve(
     server.map_err(ServiceError::Serve)
 }
 
+/// Opens the database `config.db` names.
+async fn open_store(config: &ServiceConfig) -> Result<Arc<dyn Store>, ServiceError> {
+    let opened: Result<Arc<dyn Store>, StoreError> = match &config.db {
+        DbTarget::Sqlite(path) => SqliteStore::open(path)
+            .await
+            .map(|s| Arc::new(s) as Arc<dyn Store>),
+        DbTarget::Postgres(url) => {
+            let options = PgOptions {
+                max_connections: config.db_connections,
+                ..PgOptions::default()
+            };
+            PgStore::connect(url, &options)
+                .await
+                .map(|s| Arc::new(s) as Arc<dyn Store>)
+        }
+    };
+    opened.map_err(|source| ServiceError::Store {
+        db: config.db.to_string(),
+        source,
+    })
+}
+
+/// Deletes finished runs beyond `keep` per charm, a batch at a time.
+async fn prune(store: &dyn Store, keep: u32, stop: &CancellationToken) {
+    let mut pruned = 0;
+    while !stop.is_cancelled() {
+        match store.prune_runs(keep, PRUNE_BATCH).await {
+            Ok(n) => {
+                pruned += n;
+                if n < u64::from(PRUNE_BATCH) {
+                    break;
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "pruning old runs failed");
+                break;
+            }
+        }
+    }
+    if pruned > 0 {
+        tracing::info!(pruned, keep, "pruned old runs");
+    }
+}
+
 /// Prunes old runs and logs a summary line now and then.
 async fn maintain(
     store: Arc<dyn Store>,
@@ -250,7 +305,8 @@ async fn maintain(
     stop: CancellationToken,
 ) {
     let mut summary = tokio::time::interval(config.summary_interval);
-    let mut prune = tokio::time::interval(PRUNE_EVERY);
+    let jitter = PRUNE_EVERY / 10;
+    let mut next_prune = tokio::time::Instant::now() + jitter.mul_f64(fastrand::f64());
     summary.tick().await;
     let (mut last_ok, mut last_failed) = (0, 0);
     loop {
@@ -272,11 +328,11 @@ async fn maintain(
                 }
                 (last_ok, last_failed) = (ok, failed);
             }
-            _ = prune.tick() => match store.prune_runs(config.keep_runs).await {
-                Ok(0) => {}
-                Ok(pruned) => tracing::info!(pruned, keep = config.keep_runs, "pruned old runs"),
-                Err(error) => tracing::error!(%error, "pruning old runs failed"),
-            },
+            _ = tokio::time::sleep_until(next_prune) => {
+                prune(&*store, config.keep_runs, &stop).await;
+                next_prune = tokio::time::Instant::now() + PRUNE_EVERY - jitter
+                    + (jitter * 2).mul_f64(fastrand::f64());
+            }
         }
     }
 }

@@ -119,13 +119,16 @@ impl SchedulePolicy {
     }
 }
 
-/// The queue priority of a trigger: manual work before scheduled work
-/// before recovery. Higher runs first.
+/// The queue priority of a trigger: manual work first, then retries of
+/// interrupted runs, then scheduled work. Higher runs first. Retries go
+/// before scheduled work so that, under a backlog, a run lost with its node
+/// is re-run within the rescue's bound rather than behind every scheduled
+/// run.
 pub fn priority(trigger: Trigger) -> i64 {
     match trigger {
         Trigger::Manual => 20,
+        Trigger::Recovery => 15,
         Trigger::Schedule => 10,
-        Trigger::Recovery => 0,
     }
 }
 
@@ -166,9 +169,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn manual_work_goes_before_scheduled_work_before_recovery() {
-        assert!(priority(Trigger::Manual) > priority(Trigger::Schedule));
-        assert!(priority(Trigger::Schedule) > priority(Trigger::Recovery));
+    fn manual_work_goes_before_retries_before_scheduled_work() {
+        assert!(priority(Trigger::Manual) > priority(Trigger::Recovery));
+        assert!(priority(Trigger::Recovery) > priority(Trigger::Schedule));
     }
 
     #[test]

@@ -15,7 +15,6 @@ use charm_store::{
 };
 use serde::Deserialize;
 
-use super::clock::now_ms;
 use super::policy::{priority, SchedulePolicy};
 
 /// Default interval between scheduled runs, in seconds (the original
@@ -271,7 +270,8 @@ impl Registry {
         let compiled = self.compile(&name, &spec.source).await?;
         let enabled = spec.enabled.unwrap_or(true);
         let id = new_charm_id()?;
-        let now = now_ms();
+        // The database's clock: the one every node schedules by.
+        let now = self.store.now_ms().await?;
         let limits = serde_json::to_value(&limits).map_err(|e| invalid(e.to_string()))?;
         let code = CharmCode {
             id: id.clone(),
@@ -337,8 +337,8 @@ impl Registry {
             None => None,
         };
         let policy = self.policy;
+        let now = self.store.now_ms().await?;
         let change = move |c: &mut CharmCode| {
-            let now = now_ms();
             if let Some(interval_s) = interval_s {
                 c.interval_s = interval_s;
                 c.next_run_at = c.next_run_at.min(policy.next_run_at(now, interval_s));

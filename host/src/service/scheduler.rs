@@ -1,9 +1,13 @@
 //! The queue's producer: the loop that queues due charms.
 //!
-//! Queues every charm that is due, then sleeps until the next charm is due
-//! (at most a [`TICK`], so charms changed meanwhile are seen within one). It
-//! never runs a charm (that is the dispatcher's job) and never writes SQL
-//! itself; when a charm runs next is [`SchedulePolicy`]'s decision.
+//! Each pass asks the store to queue the charms that are due by the
+//! database's clock and to move their next run, in one transaction that
+//! skips charms another node's pass holds, so every node runs this loop and
+//! each due time is queued once, with no leader. Then it sleeps until the
+//! next charm is due (at most a [`TICK`], so charms changed meanwhile are
+//! seen within one). It never runs a charm (that is the dispatcher's job,
+//! woken by the store) and never writes SQL itself; when a charm runs next
+//! is [`SchedulePolicy`]'s decision.
 //!
 //! Jitter spreads runs: thousands of charms registered at once, or sharing an
 //! interval, do not fire in the same second.
@@ -12,10 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use charm_store::{Store, Trigger};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::clock::now_ms;
 use super::policy::{priority, SchedulePolicy};
 
 /// The longest the scheduler sleeps between looks for due charms.
@@ -24,57 +26,34 @@ use super::policy::{priority, SchedulePolicy};
 /// made a charm with a 2 s interval run every 3 s (the soak measured it): a
 /// run due just after a tick waited for the next.
 pub const TICK: Duration = Duration::from_secs(1);
-/// How many due charms one tick queues at most (the rest wait a tick).
+/// How many due charms one pass queues at most (the next pass follows at
+/// once when there were more).
 const DUE_BATCH: u32 = 2000;
 
-/// Queues due charms every [`TICK`] until `stop` is cancelled, waking the
-/// dispatcher through `wake` when it queued anything.
-pub async fn run_scheduler(
-    store: Arc<dyn Store>,
-    policy: SchedulePolicy,
-    wake: Arc<Notify>,
-    stop: CancellationToken,
-) {
+/// Queues due charms until `stop` is cancelled.
+pub async fn run_scheduler(store: Arc<dyn Store>, policy: SchedulePolicy, stop: CancellationToken) {
     let mut wait = Duration::ZERO;
+    let next_run = move |now: i64, interval_s: u32| policy.next_run_at(now, interval_s);
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
         }
         wait = TICK;
-        let now = now_ms();
-        let due = match store.due_charms(now, DUE_BATCH).await {
-            Ok(due) => due,
-            Err(error) => {
-                tracing::error!(%error, "the scheduler could not read due charms");
-                continue;
-            }
-        };
-        let mut queued = 0usize;
-        for (charm, interval_s) in due {
-            let next = policy.next_run_at(now, interval_s);
-            match store
-                .enqueue_scheduled_run(&charm, priority(Trigger::Schedule), next)
-                .await
-            {
-                Ok(Some(_)) => queued += 1,
-                Ok(None) => {}
-                Err(error) => {
-                    tracing::error!(%error, charm = %charm, "could not queue a scheduled run")
+        match store
+            .schedule_due_runs(priority(Trigger::Schedule), DUE_BATCH, &next_run)
+            .await
+        {
+            Ok(pass) if pass.queued >= DUE_BATCH => wait = Duration::ZERO,
+            Ok(pass) => {
+                if pass.queued > 0 {
+                    tracing::debug!(queued = pass.queued, "queued scheduled runs");
+                }
+                if let Some(due_in) = pass.next_due_in_ms {
+                    wait = wait.min(Duration::from_millis(u64::try_from(due_in).unwrap_or(0)));
                 }
             }
-        }
-        if queued > 0 {
-            tracing::debug!(queued, "queued scheduled runs");
-            wake.notify_one();
-        }
-        match store.next_due_after(now_ms()).await {
-            Ok(Some(at)) => {
-                let until = u64::try_from(at - now_ms()).unwrap_or(0);
-                wait = wait.min(Duration::from_millis(until));
-            }
-            Ok(None) => {}
-            Err(error) => tracing::error!(%error, "the scheduler could not read the next due time"),
+            Err(error) => tracing::error!(%error, "the scheduler could not queue due charms"),
         }
     }
 }

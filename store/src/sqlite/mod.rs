@@ -3,6 +3,12 @@
 //! Owns its schema (`store/migrations/sqlite/`, applied at open), its SQL,
 //! and the transactions that keep the store's invariants.
 //!
+//! One node: registering a node takes an exclusive lock on a file beside
+//! the database (`<db>.node-lock`), so a second `serve` on the same file is
+//! refused rather than left to fight the first over its runs; and since
+//! holding the lock proves every earlier node is gone, registering retires
+//! their rows at once and the first rescue takes their runs.
+//!
 //! Writes go through one connection (SQLite has one writer; a single
 //! connection serialises them without busy retries), reads through a small
 //! pool. The journal is WAL with `synchronous=NORMAL`: a committed
@@ -12,9 +18,14 @@
 mod charms;
 mod runs;
 
-use std::path::Path;
+mod reads {
+    crate::rows::read_ops!(sqlx::sqlite::SqlitePool);
+}
+
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::error::DatabaseError;
@@ -24,28 +35,32 @@ use sqlx::sqlite::{
 };
 use sqlx::Connection;
 
+use crate::wake::Wake;
 use crate::{
     CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, ClaimedRun, Counts, Enqueued,
-    Finished, MinuteOutcomes, NewCharm, RunId, RunRecord, StateRecord, Store, StoreError, Trigger,
+    Finish, Finished, MinuteOutcomes, NewCharm, NextRunPolicy, NodeId, NodeInfo, NodeRecord,
+    RescuedRun, RunId, RunRecord, SchedulePass, StateRecord, Store, StoreError, Trigger,
     UpdatePolicy,
 };
 
 /// How many connections serve reads.
 const READ_CONNECTIONS: u32 = 4;
 
+/// The database's clock in SQL: ms since the Unix epoch.
+pub(crate) const NOW: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
+
+crate::rows::impl_columns!(sqlx::sqlite::SqliteRow);
+
 /// The SQLite store.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
-}
-
-/// Milliseconds since the Unix epoch: the clock of every stored time.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    path: PathBuf,
+    /// The lock that makes this process the database's one node, once it
+    /// registered one.
+    node_lock: Mutex<Option<std::fs::File>>,
+    wake: Wake,
 }
 
 /// Why SQLite cannot take a request for now (see [`StoreError::unavailable`]).
@@ -88,7 +103,49 @@ impl SqliteStore {
             .max_connections(READ_CONNECTIONS)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(SqliteStore { write, read })
+        Ok(SqliteStore {
+            write,
+            read,
+            path: path.to_path_buf(),
+            node_lock: Mutex::new(None),
+            wake: Wake::default(),
+        })
+    }
+
+    /// Takes the one-node lock beside the database, once per store.
+    fn lock_node(&self) -> Result<(), StoreError> {
+        let mut held = self
+            .node_lock
+            .lock()
+            .map_err(|_| crate::corrupt("node lock", "poisoned"))?;
+        if held.is_some() {
+            return Ok(());
+        }
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".node-lock");
+        let in_use = || StoreError::InUse {
+            path: self.path.display().to_string(),
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(PathBuf::from(&name))
+            .map_err(|source| StoreError::DataDir {
+                path: PathBuf::from(&name).display().to_string(),
+                source,
+            })?;
+        match file.try_lock() {
+            Ok(()) => {
+                *held = Some(file);
+                Ok(())
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Err(in_use()),
+            Err(std::fs::TryLockError::Error(source)) => Err(StoreError::DataDir {
+                path: PathBuf::from(&name).display().to_string(),
+                source,
+            }),
+        }
     }
 
     /// Runs `body` in one write transaction and commits it.
@@ -134,6 +191,17 @@ impl Store for SqliteStore {
     async fn close(&self) {
         self.read.close().await;
         self.write.close().await;
+        if let Ok(mut held) = self.node_lock.lock() {
+            held.take();
+        }
+    }
+
+    async fn now_ms(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(now_sql()).fetch_one(&self.read).await?)
+    }
+
+    async fn work_queued(&self) {
+        self.wake.wait().await;
     }
 
     async fn insert_charm(&self, new: &NewCharm) -> Result<(), StoreError> {
@@ -141,19 +209,19 @@ impl Store for SqliteStore {
     }
 
     async fn charm(&self, id: &CharmId) -> Result<Option<CharmRecord>, StoreError> {
-        charms::record(self, id).await
+        reads::record(&self.read, id).await
     }
 
     async fn charms(&self, filter: &CharmFilter) -> Result<(Vec<CharmRecord>, u64), StoreError> {
-        charms::list(self, filter).await
+        reads::list(&self.read, filter).await
     }
 
     async fn charm_code(&self, id: &CharmId) -> Result<Option<CharmCode>, StoreError> {
-        charms::code(self, id).await
+        reads::code(&self.read, id).await
     }
 
     async fn charm_for_run(&self, id: &CharmId) -> Result<Option<CharmCode>, StoreError> {
-        charms::code_for_run(self, id).await
+        reads::code_for_run(&self.read, id).await
     }
 
     async fn modify_charm(
@@ -169,15 +237,7 @@ impl Store for SqliteStore {
     }
 
     async fn state(&self, id: &CharmId) -> Result<Option<StateRecord>, StoreError> {
-        charms::state(self, id).await
-    }
-
-    async fn due_charms(&self, now: i64, limit: u32) -> Result<Vec<(CharmId, u32)>, StoreError> {
-        charms::due(self, now, limit).await
-    }
-
-    async fn next_due_after(&self, now: i64) -> Result<Option<i64>, StoreError> {
-        charms::next_due_after(self, now).await
+        reads::state(&self.read, id).await
     }
 
     async fn enqueue_run(
@@ -190,53 +250,80 @@ impl Store for SqliteStore {
         runs::enqueue(self, charm, trigger, priority, input).await
     }
 
-    async fn enqueue_scheduled_run(
+    async fn schedule_due_runs(
         &self,
-        charm: &CharmId,
         priority: i64,
-        next_run_at: i64,
-    ) -> Result<Option<Enqueued>, StoreError> {
-        runs::enqueue_scheduled(self, charm, priority, next_run_at).await
+        limit: u32,
+        next_run: NextRunPolicy<'_>,
+    ) -> Result<SchedulePass, StoreError> {
+        runs::schedule_due(self, priority, limit, next_run).await
     }
 
-    async fn claim_next_run(&self) -> Result<Option<ClaimedRun>, StoreError> {
-        runs::claim_next(self).await
+    async fn register_node(&self, info: &NodeInfo) -> Result<NodeId, StoreError> {
+        self.lock_node()?;
+        runs::register_node(self, info).await
     }
 
-    async fn finish_run_if_running(
+    async fn heartbeat(&self, node: &NodeId, ttl_ms: i64) -> Result<Option<i64>, StoreError> {
+        runs::heartbeat(self, node, ttl_ms).await
+    }
+
+    async fn retire_node(&self, node: &NodeId) -> Result<(), StoreError> {
+        runs::retire_node(self, node).await
+    }
+
+    async fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
+        reads::nodes(&self.read).await
+    }
+
+    async fn claim_next_run(
+        &self,
+        node: &NodeId,
+        lease_ms: i64,
+    ) -> Result<Option<ClaimedRun>, StoreError> {
+        runs::claim_next(self, node, lease_ms).await
+    }
+
+    async fn finish_run_if_owned(
         &self,
         run: RunId,
-        charm: &CharmId,
+        node: &NodeId,
         finished: &Finished,
         policy: UpdatePolicy<'_>,
-    ) -> Result<Option<i64>, StoreError> {
-        runs::finish_if_running(self, run, charm, finished, policy).await
+    ) -> Result<Finish, StoreError> {
+        runs::finish_if_owned(self, run, node, finished, policy).await
     }
 
-    async fn rescue_interrupted_runs(
+    async fn rescue_lost_runs(
         &self,
+        ttl_ms: i64,
         retry_priority: i64,
-    ) -> Result<Vec<CharmId>, StoreError> {
-        runs::rescue_interrupted(self, retry_priority).await
+    ) -> Result<Vec<RescuedRun>, StoreError> {
+        runs::rescue_lost(self, ttl_ms, retry_priority).await
     }
 
     async fn run(&self, id: RunId) -> Result<Option<RunRecord>, StoreError> {
-        runs::record(self, id).await
+        reads::run(&self.read, id).await
     }
 
     async fn runs_of(&self, charm: &CharmId, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
-        runs::of_charm(self, charm, limit).await
+        reads::runs_of(&self.read, charm, limit).await
     }
 
-    async fn prune_runs(&self, keep: u32) -> Result<u64, StoreError> {
-        runs::prune(self, keep).await
+    async fn prune_runs(&self, keep: u32, batch: u32) -> Result<u64, StoreError> {
+        runs::prune(self, keep, batch).await
     }
 
     async fn counts(&self) -> Result<Counts, StoreError> {
-        charms::counts(self).await
+        reads::counts(&self.read).await
     }
 
     async fn finished_per_minute(&self, since: i64) -> Result<Vec<MinuteOutcomes>, StoreError> {
-        runs::finished_per_minute(self, since).await
+        reads::finished_per_minute(&self.read, since).await
     }
+}
+
+fn now_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| format!("SELECT {NOW}"))
 }

@@ -1,130 +1,123 @@
-//! Runs in SQLite: the job queue and the run history.
+//! Runs in SQLite: the job queue, the run history, and the nodes that
+//! claim runs.
 //!
-//! A run is inserted `queued`, claimed as `running` by the dispatcher, and
-//! finished as `done` with an outcome, in one transaction with the state it
-//! wrote (if any) and the charm's failure bookkeeping.
+//! A run is inserted `queued`, claimed as `running` by a node, and finished
+//! as `done` with an outcome, in one transaction with the state it wrote (if
+//! any) and the charm's failure bookkeeping. SQLite has one writer, so each
+//! of these is serialised by the write connection; the statements still
+//! re-check what they change, as the PostgreSQL backend's must.
 
-use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use sqlx::sqlite::SqliteConnection;
 use sqlx::Row;
 
-use super::charms::charm_id;
-use super::{now_ms, SqliteStore};
+use super::{SqliteStore, NOW};
+use crate::rows::{
+    charm_id, claimed_from, node_id, write_finish, Lineage, HAS_QUEUED, INTERRUPTED, NEXT_DUE_IN,
+    PRUNE,
+};
 use crate::{
-    corrupt, CharmId, ClaimedRun, Enqueued, Finished, MinuteOutcomes, RunId, RunOutcome, RunRecord,
-    RunStatus, StoreError, Trigger, UpdatePolicy,
+    CharmId, ClaimedRun, Enqueued, Finish, Finished, NextRunPolicy, NodeId, NodeInfo, RescuedRun,
+    RunId, SchedulePass, StoreError, Trigger, UpdatePolicy,
 };
 
-pub(super) fn outcome_from(name: Option<String>) -> Result<Option<RunOutcome>, StoreError> {
-    name.map(|n| RunOutcome::parse(&n).ok_or_else(|| corrupt("run outcome", format!("`{n}`"))))
-        .transpose()
+/// The statements that read the database's clock, built once.
+struct Sql {
+    upsert: String,
+    claim: String,
+    finish_lookup: String,
+    due: String,
+    rescue: String,
+    register: String,
+    heartbeat: String,
+    forget_dead: String,
+    now: String,
 }
 
-fn trigger_from(row: &SqliteRow) -> Result<Trigger, StoreError> {
-    let name: String = row.try_get("trigger")?;
-    Trigger::parse(&name).ok_or_else(|| corrupt("run trigger", format!("`{name}`")))
-}
-
-fn status_from(row: &SqliteRow) -> Result<RunStatus, StoreError> {
-    let name: String = row.try_get("status")?;
-    RunStatus::parse(&name).ok_or_else(|| corrupt("run status", format!("`{name}`")))
-}
-
-fn run_from(row: &SqliteRow) -> Result<RunRecord, StoreError> {
-    Ok(RunRecord {
-        id: row.try_get("id")?,
-        charm_id: charm_id(row, "charm_id")?,
-        trigger: trigger_from(row)?,
-        status: status_from(row)?,
-        input: row.try_get("input")?,
-        queued_at: row.try_get("queued_at")?,
-        started_at: row.try_get("started_at")?,
-        finished_at: row.try_get("finished_at")?,
-        outcome: outcome_from(row.try_get("outcome")?)?,
-        error: row.try_get("error")?,
-        fuel: row.try_get("fuel")?,
-        memory_bytes: row.try_get("memory_bytes")?,
-        duration_ms: row.try_get("duration_ms")?,
-        log: row.try_get("log")?,
-        state_version: row.try_get("state_version")?,
+fn sql() -> &'static Sql {
+    static SQL: std::sync::OnceLock<Sql> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| Sql {
+        // One upsert on the one-queued-run index: a new run, or the queued
+        // one joined (priority raised, input taken, a retry's lineage kept).
+        upsert: format!(
+            "INSERT INTO runs (charm_id, trigger, priority, status, input, queued_at, attempt, origin_run_id) \
+             SELECT id, $2, $3, 'queued', $4, {NOW}, $5, $6 FROM charms WHERE id = $1 AND enabled \
+             ON CONFLICT (charm_id) WHERE status = 'queued' DO UPDATE SET \
+               trigger = CASE WHEN excluded.priority > runs.priority THEN excluded.trigger ELSE runs.trigger END, \
+               priority = MAX(runs.priority, excluded.priority), \
+               input = COALESCE(excluded.input, runs.input), \
+               origin_run_id = CASE WHEN excluded.attempt > runs.attempt THEN excluded.origin_run_id ELSE runs.origin_run_id END, \
+               attempt = MAX(runs.attempt, excluded.attempt) \
+             RETURNING id"
+        ),
+        claim: format!(
+            "UPDATE runs SET status = 'running', owner = $1, started_at = {NOW}, \
+               lease_expires_at = {NOW} + $2, \
+               base_version = (SELECT version FROM charm_state s WHERE s.charm_id = runs.charm_id) \
+             WHERE id = ( \
+               SELECT r.id FROM runs r JOIN charms c ON c.id = r.charm_id \
+               WHERE r.status = 'queued' AND c.enabled \
+                 AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.charm_id = r.charm_id AND x.status = 'running') \
+               ORDER BY r.priority DESC, r.queued_at, r.id LIMIT 1) \
+               AND EXISTS (SELECT 1 FROM nodes WHERE id = $1) \
+             RETURNING id, charm_id, trigger, input, queued_at, started_at, attempt, \
+               COALESCE(origin_run_id, id) AS origin, base_version"
+        ),
+        finish_lookup: format!(
+            "SELECT r.charm_id, r.base_version, c.consecutive_failures, {NOW} AS now \
+             FROM runs r JOIN charms c ON c.id = r.charm_id \
+             WHERE r.id = $1 AND r.status = 'running' AND r.owner = $2"
+        ),
+        due: format!(
+            "SELECT id, interval_s, {NOW} AS now FROM charms \
+             WHERE enabled AND next_run_at <= {NOW} ORDER BY next_run_at LIMIT $1"
+        ),
+        rescue: format!(
+            "UPDATE runs SET status = 'done', outcome = 'interrupted', finished_at = {NOW}, error = $2 \
+             WHERE status = 'running' AND id IN ( \
+               SELECT r.id FROM runs r LEFT JOIN nodes n ON n.id = r.owner \
+               WHERE r.status = 'running' \
+                 AND (n.id IS NULL OR n.last_seen_at <= {NOW} - $1 OR r.lease_expires_at <= {NOW})) \
+             RETURNING id, charm_id, owner, attempt, COALESCE(origin_run_id, id) AS origin"
+        ),
+        register: format!(
+            "INSERT INTO nodes (id, hostname, pid, started_at, last_seen_at) VALUES ($1, $2, $3, {NOW}, {NOW})"
+        ),
+        heartbeat: format!(
+            "UPDATE nodes SET last_seen_at = {NOW} WHERE id = $1 AND last_seen_at > {NOW} - $2 \
+             RETURNING last_seen_at"
+        ),
+        forget_dead: format!("DELETE FROM nodes WHERE last_seen_at <= {NOW} - $1"),
+        now: format!("SELECT {NOW}"),
     })
 }
 
-async fn enqueue_in(
+/// Queues a run or joins the queued one, in the caller's transaction.
+async fn upsert(
     conn: &mut SqliteConnection,
     charm: &CharmId,
     trigger: Trigger,
     priority: i64,
     input: Option<&str>,
+    lineage: Lineage,
 ) -> Result<Option<Enqueued>, StoreError> {
-    let enabled: Option<bool> = sqlx::query_scalar("SELECT enabled FROM charms WHERE id = ?")
+    // One writer: the run seen here is the one the upsert joins.
+    let queued: Option<i64> = sqlx::query_scalar(HAS_QUEUED)
         .bind(charm.as_str())
         .fetch_optional(&mut *conn)
         .await?;
-    if enabled != Some(true) {
-        return Ok(None);
-    }
-    let queued =
-        sqlx::query("SELECT id, priority FROM runs WHERE charm_id = ? AND status = 'queued'")
-            .bind(charm.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
-    if let Some(row) = queued {
-        let id: i64 = row.try_get("id")?;
-        let queued_priority: i64 = row.try_get("priority")?;
-        if priority > queued_priority || input.is_some() {
-            sqlx::query(
-                "UPDATE runs SET trigger = CASE WHEN ?1 > priority THEN ?2 ELSE trigger END, \
-                 priority = MAX(priority, ?1), input = COALESCE(?3, input) WHERE id = ?4",
-            )
-            .bind(priority)
-            .bind(trigger.as_str())
-            .bind(input)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-        }
-        return Ok(Some(Enqueued {
-            run_id: id,
-            coalesced: true,
-        }));
-    }
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO runs (charm_id, trigger, priority, status, input, queued_at) \
-         VALUES (?, ?, ?, 'queued', ?, ?) RETURNING id",
-    )
-    .bind(charm.as_str())
-    .bind(trigger.as_str())
-    .bind(priority)
-    .bind(input)
-    .bind(now_ms())
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(Some(Enqueued {
-        run_id: id,
-        coalesced: false,
+    let id: Option<i64> = sqlx::query_scalar(sql().upsert.as_str())
+        .bind(charm.as_str())
+        .bind(trigger.as_str())
+        .bind(priority)
+        .bind(input)
+        .bind(lineage.attempt)
+        .bind(lineage.origin)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(id.map(|run_id| Enqueued {
+        run_id,
+        coalesced: queued.is_some(),
     }))
-}
-
-/// Cancels a charm's queued run (a disabled charm never runs).
-pub(super) async fn cancel_queued(
-    conn: &mut SqliteConnection,
-    charm: &CharmId,
-    now: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE runs SET status = 'done', outcome = 'cancelled', finished_at = ?, \
-         error = 'the charm was disabled before this run started' \
-         WHERE charm_id = ? AND status = 'queued'",
-    )
-    .bind(now)
-    .bind(charm.as_str())
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-fn clamp_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 pub(super) async fn enqueue(
@@ -134,233 +127,263 @@ pub(super) async fn enqueue(
     priority: i64,
     input: Option<&str>,
 ) -> Result<Option<Enqueued>, StoreError> {
-    s.write_tx(async |conn| enqueue_in(conn, charm, trigger, priority, input).await)
-        .await
+    let queued = s
+        .write_tx(async |conn| upsert(conn, charm, trigger, priority, input, Lineage::FIRST).await)
+        .await?;
+    if queued.is_some() {
+        s.wake.raise();
+    }
+    Ok(queued)
 }
 
-pub(super) async fn enqueue_scheduled(
+pub(super) async fn queued_run(
     s: &SqliteStore,
     charm: &CharmId,
+) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar(HAS_QUEUED)
+        .bind(charm.as_str())
+        .fetch_optional(&s.read)
+        .await?)
+}
+
+pub(super) async fn schedule_due(
+    s: &SqliteStore,
     priority: i64,
-    next_run_at: i64,
-) -> Result<Option<Enqueued>, StoreError> {
+    limit: u32,
+    next_run: NextRunPolicy<'_>,
+) -> Result<SchedulePass, StoreError> {
+    let pass = s
+        .write_tx(async |conn| {
+            let due = sqlx::query(sql().due.as_str())
+                .bind(i64::from(limit))
+                .fetch_all(&mut *conn)
+                .await?;
+            let mut queued = 0u32;
+            let mut now: Option<i64> = None;
+            for row in &due {
+                let charm = charm_id(row, "id")?;
+                let interval: i64 = row.try_get("interval_s")?;
+                let at: i64 = row.try_get("now")?;
+                now = Some(at);
+                let next = next_run(at, u32::try_from(interval).unwrap_or(u32::MAX));
+                sqlx::query("UPDATE charms SET next_run_at = $1 WHERE id = $2")
+                    .bind(next)
+                    .bind(charm.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+                if upsert(
+                    conn,
+                    &charm,
+                    Trigger::Schedule,
+                    priority,
+                    None,
+                    Lineage::FIRST,
+                )
+                .await?
+                .is_some()
+                {
+                    queued += 1;
+                }
+            }
+            let now = match now {
+                Some(now) => now,
+                None => {
+                    sqlx::query_scalar(sql().now.as_str())
+                        .fetch_one(&mut *conn)
+                        .await?
+                }
+            };
+            let next_due_in_ms: Option<i64> = sqlx::query_scalar(NEXT_DUE_IN)
+                .bind(now)
+                .fetch_one(&mut *conn)
+                .await?;
+            Ok(SchedulePass {
+                queued,
+                next_due_in_ms: next_due_in_ms.map(|ms| ms.max(0)),
+            })
+        })
+        .await?;
+    if pass.queued > 0 {
+        s.wake.raise();
+    }
+    Ok(pass)
+}
+
+pub(super) async fn claim_next(
+    s: &SqliteStore,
+    node: &NodeId,
+    lease_ms: i64,
+) -> Result<Option<ClaimedRun>, StoreError> {
     s.write_tx(async |conn| {
-        let queued = enqueue_in(conn, charm, Trigger::Schedule, priority, None).await?;
-        sqlx::query("UPDATE charms SET next_run_at = ? WHERE id = ?")
-            .bind(next_run_at)
-            .bind(charm.as_str())
-            .execute(&mut *conn)
+        let row = sqlx::query(sql().claim.as_str())
+            .bind(node.as_str())
+            .bind(lease_ms)
+            .fetch_optional(&mut *conn)
             .await?;
-        Ok(queued)
+        let Some(row) = row else { return Ok(None) };
+        let charm: String = row.try_get("charm_id")?;
+        let state: String = sqlx::query_scalar("SELECT state FROM charm_state WHERE charm_id = $1")
+            .bind(&charm)
+            .fetch_one(&mut *conn)
+            .await?;
+        claimed_from(&row, state).map(Some)
     })
     .await
 }
 
-pub(super) async fn claim_next(s: &SqliteStore) -> Result<Option<ClaimedRun>, StoreError> {
-    let now = now_ms();
-    let row = sqlx::query(
-        "UPDATE runs SET status = 'running', started_at = ?1 WHERE id = ( \
-           SELECT r.id FROM runs r JOIN charms c ON c.id = r.charm_id \
-           WHERE r.status = 'queued' AND c.enabled = 1 \
-             AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.charm_id = r.charm_id AND x.status = 'running') \
-           ORDER BY r.priority DESC, r.queued_at, r.id LIMIT 1) \
-         RETURNING id, charm_id, trigger, input, queued_at",
-    )
-    .bind(now)
-    .fetch_optional(&s.write)
-    .await?;
-    row.map(|r| {
-        Ok(ClaimedRun {
-            id: r.try_get("id")?,
-            charm_id: charm_id(&r, "charm_id")?,
-            trigger: trigger_from(&r)?,
-            input: r.try_get("input")?,
-            queued_at: r.try_get("queued_at")?,
-            started_at: now,
-        })
-    })
-    .transpose()
-}
-
-pub(super) async fn finish_if_running(
+pub(super) async fn finish_if_owned(
     s: &SqliteStore,
     run: RunId,
-    charm: &CharmId,
+    node: &NodeId,
     finished: &Finished,
     policy: UpdatePolicy<'_>,
-) -> Result<Option<i64>, StoreError> {
-    let version = s
-        .write_tx(async |conn| finish_in(conn, run, charm, finished, policy).await)
+) -> Result<Finish, StoreError> {
+    let (finish, waiting) = s
+        .write_tx(async |conn| finish_in(conn, run, node, finished, policy).await)
         .await?;
-    Ok(version.flatten())
+    if waiting {
+        s.wake.raise();
+    }
+    Ok(finish)
 }
 
-/// The body of [`finish_if_running`]: `Ok(None)` when nothing is to be
-/// written (the charm is gone or the run is no longer running), else the
-/// state version to report.
+/// The body of [`finish_if_owned`], and whether the charm now has a queued
+/// run that can start.
 async fn finish_in(
     conn: &mut SqliteConnection,
-    run_id: RunId,
-    charm: &CharmId,
+    run: RunId,
+    node: &NodeId,
     finished: &Finished,
     policy: UpdatePolicy<'_>,
-) -> Result<Option<Option<i64>>, StoreError> {
-    let now = now_ms();
-    let failures: Option<i64> =
-        sqlx::query_scalar("SELECT consecutive_failures FROM charms WHERE id = ?")
-            .bind(charm.as_str())
+) -> Result<(Finish, bool), StoreError> {
+    let owned = sqlx::query(sql().finish_lookup.as_str())
+        .bind(run)
+        .bind(node.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(owned) = owned else {
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM runs WHERE id = $1")
+            .bind(run)
             .fetch_optional(&mut *conn)
             .await?;
-    let Some(failures) = failures else {
-        return Ok(None);
+        let finish = if exists.is_some() {
+            Finish::NotOwned
+        } else {
+            Finish::Gone
+        };
+        return Ok((finish, false));
     };
-    // Not ours any more (recovered, or finished already): write nothing.
-    // Checked first, because the state is written before the run row.
-    let ours: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM runs WHERE id = ? AND status = 'running'")
-            .bind(run_id)
+    let charm: String = owned.try_get("charm_id")?;
+    let finish = write_finish!(
+        &mut *conn,
+        run,
+        node,
+        finished,
+        policy,
+        charm = &charm,
+        base = owned.try_get("base_version")?,
+        failures = owned.try_get("consecutive_failures")?,
+        now = owned.try_get("now")?
+    )?;
+    let waiting = match finish {
+        Finish::Recorded { .. } => sqlx::query_scalar::<_, i64>(HAS_QUEUED)
+            .bind(&charm)
             .fetch_optional(&mut *conn)
-            .await?;
-    if ours.is_none() {
-        return Ok(None);
-    }
-    let version: Option<i64> = match &finished.new_state {
-        Some(state) if finished.outcome == RunOutcome::Ok => Some(
-            sqlx::query_scalar(
-                "UPDATE charm_state SET state = ?, version = version + 1, updated_at = ? \
-                     WHERE charm_id = ? RETURNING version",
-            )
-            .bind(state)
-            .bind(now)
-            .bind(charm.as_str())
-            .fetch_one(&mut *conn)
-            .await?,
-        ),
-        _ => None,
+            .await?
+            .is_some(),
+        _ => false,
     };
-    let done = sqlx::query(
-        "UPDATE runs SET status = 'done', outcome = ?, error = ?, finished_at = ?, fuel = ?, \
-             memory_bytes = ?, duration_ms = ?, log = ?, state_version = ? \
-             WHERE id = ? AND status = 'running'",
-    )
-    .bind(finished.outcome.as_str())
-    .bind(&finished.error)
-    .bind(now)
-    .bind(clamp_i64(finished.fuel))
-    .bind(clamp_i64(finished.memory_bytes))
-    .bind(clamp_i64(finished.duration_ms))
-    .bind(&finished.log)
-    .bind(version)
-    .bind(run_id)
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() == 0 {
-        // Cannot happen (the one write connection serialises writers); an
-        // error rolls the state back if it ever does.
-        return Err(corrupt(
-            "runs",
-            format!("run {run_id} changed during its finish"),
-        ));
-    }
-    let update = policy(u32::try_from(failures).unwrap_or(u32::MAX));
-    sqlx::query(
-        "UPDATE charms SET consecutive_failures = ?, next_run_at = COALESCE(?, next_run_at), \
-             enabled = CASE WHEN ? IS NULL THEN enabled ELSE 0 END, \
-             disabled_reason = COALESCE(?, disabled_reason), \
-             disabled_at = CASE WHEN ? IS NULL THEN disabled_at ELSE ? END WHERE id = ?",
-    )
-    .bind(i64::from(update.consecutive_failures))
-    .bind(update.next_run_at)
-    .bind(&update.disable)
-    .bind(&update.disable)
-    .bind(&update.disable)
-    .bind(now)
-    .bind(charm.as_str())
-    .execute(&mut *conn)
-    .await?;
-    if update.disable.is_some() {
-        cancel_queued(conn, charm, now).await?;
-    }
-    Ok(Some(version))
+    Ok((finish, waiting))
 }
 
-pub(super) async fn rescue_interrupted(
+pub(super) async fn rescue_lost(
     s: &SqliteStore,
+    ttl_ms: i64,
     retry_priority: i64,
-) -> Result<Vec<CharmId>, StoreError> {
-    let rows = sqlx::query(
-        "UPDATE runs SET status = 'done', outcome = 'interrupted', finished_at = ?, \
-         error = 'the daemon stopped while this run was in flight; its state was not changed' \
-         WHERE status = 'running' RETURNING charm_id",
-    )
-    .bind(now_ms())
-    .fetch_all(&s.write)
-    .await?;
-    let charms = rows
-        .iter()
-        .map(|r| charm_id(r, "charm_id"))
-        .collect::<Result<Vec<_>, _>>()?;
-    for charm in &charms {
-        enqueue(s, charm, Trigger::Recovery, retry_priority, None).await?;
-    }
-    Ok(charms)
-}
-
-pub(super) async fn record(s: &SqliteStore, id: RunId) -> Result<Option<RunRecord>, StoreError> {
-    let row = sqlx::query("SELECT * FROM runs WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&s.read)
-        .await?;
-    row.as_ref().map(run_from).transpose()
-}
-
-pub(super) async fn of_charm(
-    s: &SqliteStore,
-    charm: &CharmId,
-    limit: u32,
-) -> Result<Vec<RunRecord>, StoreError> {
-    let rows = sqlx::query("SELECT * FROM runs WHERE charm_id = ? ORDER BY id DESC LIMIT ?")
-        .bind(charm.as_str())
-        .bind(i64::from(limit))
-        .fetch_all(&s.read)
-        .await?;
-    rows.iter().map(run_from).collect()
-}
-
-pub(super) async fn prune(s: &SqliteStore, keep: u32) -> Result<u64, StoreError> {
-    let done = sqlx::query(
-        "DELETE FROM runs WHERE status = 'done' AND id IN ( \
-           SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY charm_id ORDER BY id DESC) AS n \
-                           FROM runs WHERE status = 'done') WHERE n > ?)",
-    )
-    .bind(i64::from(keep))
-    .execute(&s.write)
-    .await?;
-    Ok(done.rows_affected())
-}
-
-pub(super) async fn finished_per_minute(
-    s: &SqliteStore,
-    since: i64,
-) -> Result<Vec<MinuteOutcomes>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT finished_at / 60000 AS m, outcome, COUNT(*) AS runs \
-         FROM runs WHERE status = 'done' AND finished_at >= ? GROUP BY m, outcome ORDER BY m",
-    )
-    .bind(since)
-    .fetch_all(&s.read)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            let minute: i64 = row.try_get("m")?;
-            let outcome = outcome_from(row.try_get("outcome")?)?
-                .ok_or_else(|| corrupt("run outcome", "a finished run without one"))?;
-            let runs: i64 = row.try_get("runs")?;
-            Ok(MinuteOutcomes {
-                minute: minute * 60_000,
-                outcome,
-                runs: u64::try_from(runs).unwrap_or(0),
-            })
+) -> Result<Vec<RescuedRun>, StoreError> {
+    let rescued = s
+        .write_tx(async |conn| {
+            let rows = sqlx::query(sql().rescue.as_str())
+                .bind(ttl_ms)
+                .bind(INTERRUPTED)
+                .fetch_all(&mut *conn)
+                .await?;
+            let mut rescued = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let charm = charm_id(row, "charm_id")?;
+                let owner: Option<String> = row.try_get("owner")?;
+                let retry = upsert(
+                    conn,
+                    &charm,
+                    Trigger::Recovery,
+                    retry_priority,
+                    None,
+                    Lineage::retry_of(row)?,
+                )
+                .await?;
+                rescued.push(RescuedRun {
+                    run_id: row.try_get("id")?,
+                    charm_id: charm,
+                    node: owner.as_deref().map(node_id).transpose()?,
+                    retry,
+                });
+            }
+            sqlx::query(sql().forget_dead.as_str())
+                .bind(ttl_ms)
+                .execute(&mut *conn)
+                .await?;
+            Ok(rescued)
         })
-        .collect()
+        .await?;
+    if rescued.iter().any(|r| r.retry.is_some()) {
+        s.wake.raise();
+    }
+    Ok(rescued)
+}
+
+pub(super) async fn register_node(s: &SqliteStore, info: &NodeInfo) -> Result<NodeId, StoreError> {
+    let id = crate::rows::new_node_id()?;
+    s.write_tx(async |conn| {
+        // This process holds the database's node lock: every other node
+        // registered here is a process that has gone.
+        sqlx::query("DELETE FROM nodes").execute(&mut *conn).await?;
+        sqlx::query(sql().register.as_str())
+            .bind(id.as_str())
+            .bind(&info.hostname)
+            .bind(i64::from(info.pid))
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    })
+    .await?;
+    Ok(id)
+}
+
+pub(super) async fn heartbeat(
+    s: &SqliteStore,
+    node: &NodeId,
+    ttl_ms: i64,
+) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar(sql().heartbeat.as_str())
+        .bind(node.as_str())
+        .bind(ttl_ms)
+        .fetch_optional(&s.write)
+        .await?)
+}
+
+pub(super) async fn retire_node(s: &SqliteStore, node: &NodeId) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM nodes WHERE id = $1")
+        .bind(node.as_str())
+        .execute(&s.write)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn prune(s: &SqliteStore, keep: u32, batch: u32) -> Result<u64, StoreError> {
+    let done = sqlx::query(PRUNE)
+        .bind(i64::from(keep))
+        .bind(i64::from(batch))
+        .execute(&s.write)
+        .await?;
+    Ok(done.rows_affected())
 }

@@ -1,14 +1,15 @@
 //! The store's conformance suite: one set of cases, run against every
-//! backend (`sqlite.rs`, and each backend added later), as River's driver
-//! tests and Oban's engine tests do. A backend's test file opens a fresh
-//! store per case and expands [`conformance_cases!`].
+//! backend (`sqlite.rs`, `postgres.rs`), as River's driver tests and Oban's
+//! engine tests do. A backend's test file opens a fresh store per case and
+//! expands [`conformance_cases!`]. Races between nodes are in the backend
+//! files that can have several (`postgres.rs`).
 
 use std::any::Any;
 use std::sync::Arc;
 
 use charm_store::{
-    CharmCode, CharmFilter, CharmId, CharmUpdate, Enqueued, Finished, NewCharm, RunId, RunOutcome,
-    RunStatus, SortKey, Store, Trigger,
+    CharmCode, CharmFilter, CharmId, CharmUpdate, ClaimedRun, Enqueued, Finish, Finished, NewCharm,
+    NodeId, NodeInfo, RunId, RunOutcome, RunStatus, SortKey, Store, Trigger,
 };
 
 /// A fresh, empty store, and whatever keeps it alive (a temporary folder).
@@ -17,11 +18,16 @@ pub struct Fresh {
     pub _keep: Box<dyn Any + Send>,
 }
 
-/// Priorities as the service's policy sets them: manual before scheduled
-/// before recovery.
+/// Priorities as the service's policy sets them: manual before recovery
+/// before scheduled.
 pub const MANUAL: i64 = 20;
+pub const RECOVERY: i64 = 15;
 pub const SCHEDULE: i64 = 10;
-pub const RECOVERY: i64 = 0;
+
+/// A lease no test outlives, in ms.
+pub const LEASE: i64 = 3_600_000;
+/// A time to live no test outlives, in ms.
+pub const TTL: i64 = 3_600_000;
 
 /// A distinct, valid charm id from a small number.
 pub fn id(n: u8) -> CharmId {
@@ -78,13 +84,34 @@ pub async fn enqueue(s: &dyn Store, charm: &CharmId, trigger: Trigger) -> Enqueu
         .expect("an enabled charm takes runs")
 }
 
-/// Queues, claims and finishes one run of `charm` as `finished` says.
-pub async fn run_once(s: &dyn Store, charm: &CharmId, finished: &Finished) -> RunId {
-    enqueue(s, charm, Trigger::Manual).await;
-    let run = s.claim_next_run().await.unwrap().unwrap();
-    s.finish_run_if_running(run.id, charm, finished, &|_| keep(0))
+/// Registers a node.
+pub async fn node(s: &dyn Store) -> NodeId {
+    s.register_node(&NodeInfo {
+        hostname: "test".into(),
+        pid: std::process::id(),
+    })
+    .await
+    .unwrap()
+}
+
+/// Claims the next run for `node`, if any.
+pub async fn claim(s: &dyn Store, node: &NodeId) -> Option<ClaimedRun> {
+    s.claim_next_run(node, LEASE).await.unwrap()
+}
+
+/// Finishes a run for `node` with a policy that keeps the failure count.
+pub async fn finish(s: &dyn Store, node: &NodeId, run: RunId, finished: &Finished) -> Finish {
+    s.finish_run_if_owned(run, node, finished, &|f, _| keep(f))
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Queues, claims and finishes one run of `charm` as `finished` says.
+pub async fn run_once(s: &dyn Store, node: &NodeId, charm: &CharmId, finished: &Finished) -> RunId {
+    enqueue(s, charm, Trigger::Manual).await;
+    let run = claim(s, node).await.unwrap();
+    assert_eq!(&run.charm_id, charm);
+    finish(s, node, run.id, finished).await;
     run.id
 }
 
@@ -109,6 +136,7 @@ pub fn keep(failures: u32) -> CharmUpdate {
 }
 
 pub async fn triggers_coalesce_and_manual_work_is_claimed_first(s: &dyn Store) {
+    let me = node(s).await;
     let a = add(s, code(1)).await;
     let b = add(s, code(2)).await;
     let scheduled = enqueue(s, &a, Trigger::Schedule).await;
@@ -120,16 +148,13 @@ pub async fn triggers_coalesce_and_manual_work_is_claimed_first(s: &dyn Store) {
         .await
         .unwrap()
         .unwrap();
-    let first = s.claim_next_run().await.unwrap().unwrap();
+    let first = claim(s, &me).await.unwrap();
     assert_eq!(
         (first.id, first.trigger, first.input.as_deref()),
         (manual.run_id, Trigger::Manual, Some("{\"x\":1}"))
     );
-    assert_eq!(
-        s.claim_next_run().await.unwrap().unwrap().id,
-        scheduled.run_id
-    );
-    assert!(s.claim_next_run().await.unwrap().is_none());
+    assert_eq!(claim(s, &me).await.unwrap().id, scheduled.run_id);
+    assert!(claim(s, &me).await.is_none());
     assert!(s
         .enqueue_run(&id(99), Trigger::Manual, MANUAL, None)
         .await
@@ -138,47 +163,71 @@ pub async fn triggers_coalesce_and_manual_work_is_claimed_first(s: &dyn Store) {
 }
 
 pub async fn a_joined_run_takes_the_higher_priority(s: &dyn Store) {
+    let me = node(s).await;
     let a = add(s, code(1)).await;
     let b = add(s, code(2)).await;
     let scheduled = enqueue(s, &a, Trigger::Schedule).await;
     enqueue(s, &b, Trigger::Schedule).await;
     let joined = enqueue(s, &a, Trigger::Manual).await;
     assert_eq!((joined.run_id, joined.coalesced), (scheduled.run_id, true));
-    let first = s.claim_next_run().await.unwrap().unwrap();
+    let first = claim(s, &me).await.unwrap();
     assert_eq!((first.charm_id, first.trigger), (a, Trigger::Manual));
 }
 
 pub async fn a_charm_never_runs_twice_at_once(s: &dyn Store) {
+    let me = node(s).await;
     let a = add(s, code(1)).await;
     enqueue(s, &a, Trigger::Schedule).await;
-    let running = s.claim_next_run().await.unwrap().unwrap();
+    let running = claim(s, &me).await.unwrap();
     // One more may queue behind the running one, but not start.
     let next = enqueue(s, &a, Trigger::Manual).await;
     assert!(!next.coalesced);
     assert!(
-        s.claim_next_run().await.unwrap().is_none(),
+        claim(s, &me).await.is_none(),
         "the charm is already running"
     );
-    s.finish_run_if_running(running.id, &a, &ok(None), &|_| keep(0))
-        .await
-        .unwrap();
-    assert_eq!(s.claim_next_run().await.unwrap().unwrap().id, next.run_id);
+    finish(s, &me, running.id, &ok(None)).await;
+    assert_eq!(claim(s, &me).await.unwrap().id, next.run_id);
+}
+
+pub async fn a_claim_records_its_node_and_reads_the_state(s: &dyn Store) {
+    let me = node(s).await;
+    let a = add(s, code(1)).await;
+    let queued = enqueue(s, &a, Trigger::Manual).await;
+    let run = claim(s, &me).await.unwrap();
+    assert_eq!(
+        (run.state.as_str(), run.base_version, run.attempt),
+        ("{\"n\":0}", 0, 1)
+    );
+    assert_eq!(run.idempotency_key, format!("{a}:{}", queued.run_id));
+    assert!(run.started_at >= run.queued_at);
+    let record = s.run(run.id).await.unwrap().unwrap();
+    assert_eq!(
+        (record.status, record.node.as_ref(), record.attempt),
+        (RunStatus::Running, Some(&me), 1)
+    );
+    let nodes = s.nodes().await.unwrap();
+    assert_eq!(nodes.len(), 1);
+    assert_eq!((&nodes[0].id, nodes[0].running), (&me, 1));
 }
 
 pub async fn state_is_written_only_by_successful_runs_with_the_run(s: &dyn Store) {
+    let me = node(s).await;
     let a = add(s, code(1)).await;
     enqueue(s, &a, Trigger::Manual).await;
-    let run = s.claim_next_run().await.unwrap().unwrap();
+    let run = claim(s, &me).await.unwrap();
     let failed = Finished {
         outcome: RunOutcome::Error,
         error: Some("boom".into()),
         ..ok(Some("{\"n\":9}"))
     };
     assert_eq!(
-        s.finish_run_if_running(run.id, &a, &failed, &|f| keep(f + 1))
+        s.finish_run_if_owned(run.id, &me, &failed, &|f, _| keep(f + 1))
             .await
             .unwrap(),
-        None
+        Finish::Recorded {
+            state_version: None
+        }
     );
     let state = s.state(&a).await.unwrap().unwrap();
     assert_eq!(
@@ -194,59 +243,64 @@ pub async fn state_is_written_only_by_successful_runs_with_the_run(s: &dyn Store
     );
 
     enqueue(s, &a, Trigger::Manual).await;
-    let run = s.claim_next_run().await.unwrap().unwrap();
+    let run = claim(s, &me).await.unwrap();
     assert_eq!(
-        s.finish_run_if_running(run.id, &a, &ok(Some("{\"n\":1}")), &|_| keep(0))
-            .await
-            .unwrap(),
-        Some(1)
+        finish(s, &me, run.id, &ok(Some("{\"n\":1}"))).await,
+        Finish::Recorded {
+            state_version: Some(1)
+        }
     );
     assert_eq!(s.run(run.id).await.unwrap().unwrap().state_version, Some(1));
     // Finishing the same run twice writes nothing the second time.
     assert_eq!(
-        s.finish_run_if_running(run.id, &a, &ok(Some("{\"n\":2}")), &|_| keep(0))
-            .await
-            .unwrap(),
-        None
+        finish(s, &me, run.id, &ok(Some("{\"n\":2}"))).await,
+        Finish::NotOwned
     );
-    assert_eq!(s.state(&a).await.unwrap().unwrap().version, 1);
+    let state = s.state(&a).await.unwrap().unwrap();
+    assert_eq!((state.state.as_str(), state.version), ("{\"n\":1}", 1));
 }
 
-pub async fn a_finish_applies_the_policy_decision(s: &dyn Store) {
+pub async fn a_finish_applies_the_policy_decision_on_the_database_clock(s: &dyn Store) {
+    let me = node(s).await;
     let a = add(s, code(1)).await;
     enqueue(s, &a, Trigger::Schedule).await;
-    let run = s.claim_next_run().await.unwrap().unwrap();
+    let run = claim(s, &me).await.unwrap();
     enqueue(s, &a, Trigger::Manual).await;
     let failed = Finished {
         outcome: RunOutcome::Fuel,
         ..ok(None)
     };
-    s.finish_run_if_running(run.id, &a, &failed, &|before| CharmUpdate {
-        consecutive_failures: before + 1,
-        next_run_at: Some(12_345),
+    let before = s.now_ms().await.unwrap();
+    s.finish_run_if_owned(run.id, &me, &failed, &|failures, now| CharmUpdate {
+        consecutive_failures: failures + 1,
+        next_run_at: Some(now + 12_345),
         disable: Some("too many failures".into()),
     })
     .await
     .unwrap();
+    let after = s.now_ms().await.unwrap();
     let charm = s.charm(&a).await.unwrap().unwrap();
     assert_eq!(
         (
             charm.enabled,
             charm.disabled_reason.as_deref(),
-            charm.next_run_at,
             charm.consecutive_failures
         ),
-        (false, Some("too many failures"), 12_345, 1)
+        (false, Some("too many failures"), 1)
     );
     assert!(
-        s.claim_next_run().await.unwrap().is_none(),
+        (before + 12_345..=after + 12_345).contains(&charm.next_run_at),
+        "{before} {} {after}",
+        charm.next_run_at
+    );
+    assert!(
+        claim(s, &me).await.is_none(),
         "disabling cancelled the queued run"
     );
 }
 
-pub async fn disabling_cancels_the_queued_run_and_rescue_requeues_interrupted_ones(s: &dyn Store) {
+pub async fn disabling_cancels_the_queued_run(s: &dyn Store) {
     let a = add(s, code(1)).await;
-    let b = add(s, code(2)).await;
     let queued = enqueue(s, &a, Trigger::Schedule).await;
     s.modify_charm(&a, Box::new(|c| c.enabled = false))
         .await
@@ -262,19 +316,159 @@ pub async fn disabling_cancels_the_queued_run_and_rescue_requeues_interrupted_on
             .is_none(),
         "a disabled charm takes no runs"
     );
+}
 
+pub async fn runs_of_a_retired_node_are_rescued_with_their_key(s: &dyn Store) {
+    let me = node(s).await;
+    let a = add(s, code(1)).await;
+    let b = add(s, code(2)).await;
+    enqueue(s, &a, Trigger::Manual).await;
     enqueue(s, &b, Trigger::Manual).await;
-    let lost = s.claim_next_run().await.unwrap().unwrap();
+    let lost = claim(s, &me).await.unwrap();
+    let kept = claim(s, &me).await.unwrap();
+    assert!(
+        s.rescue_lost_runs(TTL, RECOVERY).await.unwrap().is_empty(),
+        "a live node's runs are its own"
+    );
+    finish(s, &me, kept.id, &ok(None)).await;
+    s.retire_node(&me).await.unwrap();
+    let rescued = s.rescue_lost_runs(TTL, RECOVERY).await.unwrap();
+    assert_eq!(rescued.len(), 1);
     assert_eq!(
-        s.rescue_interrupted_runs(RECOVERY).await.unwrap(),
-        vec![b.clone()]
+        (
+            rescued[0].run_id,
+            &rescued[0].charm_id,
+            rescued[0].node.as_ref()
+        ),
+        (lost.id, &lost.charm_id, Some(&me))
+    );
+    let record = s.run(lost.id).await.unwrap().unwrap();
+    assert_eq!(
+        (record.status, record.outcome),
+        (RunStatus::Done, Some(RunOutcome::Interrupted))
+    );
+    assert!(s.rescue_lost_runs(TTL, RECOVERY).await.unwrap().is_empty());
+    assert!(
+        claim(s, &me).await.is_none(),
+        "a retired node claims nothing"
+    );
+
+    // The late finish of the rescued run changes nothing.
+    assert_eq!(
+        finish(s, &me, lost.id, &ok(Some("{\"n\":7}"))).await,
+        Finish::NotOwned
+    );
+    assert_eq!(s.state(&lost.charm_id).await.unwrap().unwrap().version, 0);
+
+    // The retry is the same line: same key, next attempt.
+    let next = node(s).await;
+    let retry = claim(s, &next).await.unwrap();
+    assert_eq!(
+        (
+            retry.id,
+            retry.trigger,
+            retry.attempt,
+            retry.idempotency_key.as_str()
+        ),
+        (
+            rescued[0].retry.unwrap().run_id,
+            Trigger::Recovery,
+            2,
+            lost.idempotency_key.as_str()
+        )
     );
     assert_eq!(
-        s.run(lost.id).await.unwrap().unwrap().outcome,
-        Some(RunOutcome::Interrupted)
+        finish(s, &next, retry.id, &ok(Some("{\"n\":1}"))).await,
+        Finish::Recorded {
+            state_version: Some(1)
+        }
     );
-    let retry = s.claim_next_run().await.unwrap().unwrap();
-    assert_eq!((retry.charm_id, retry.trigger), (b, Trigger::Recovery));
+}
+
+pub async fn a_silent_node_is_dead_and_its_heartbeat_says_so(s: &dyn Store) {
+    let me = node(s).await;
+    let a = add(s, code(1)).await;
+    enqueue(s, &a, Trigger::Manual).await;
+    let run = claim(s, &me).await.unwrap();
+    let now = s.now_ms().await.unwrap();
+    let seen = s.heartbeat(&me, TTL).await.unwrap().expect("alive");
+    assert!(seen >= now);
+    assert!(s.rescue_lost_runs(TTL, RECOVERY).await.unwrap().is_empty());
+    // With no time to live, every node is silent too long.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let rescued = s.rescue_lost_runs(0, RECOVERY).await.unwrap();
+    assert_eq!(rescued.len(), 1);
+    assert_eq!(rescued[0].run_id, run.id);
+    assert_eq!(
+        s.heartbeat(&me, TTL).await.unwrap(),
+        None,
+        "a node declared dead stays dead"
+    );
+    assert!(s.nodes().await.unwrap().is_empty());
+}
+
+pub async fn an_expired_lease_is_rescued_even_from_a_live_node(s: &dyn Store) {
+    let me = node(s).await;
+    let a = add(s, code(1)).await;
+    enqueue(s, &a, Trigger::Manual).await;
+    let run = s.claim_next_run(&me, 0).await.unwrap().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    s.heartbeat(&me, TTL).await.unwrap().expect("alive");
+    let rescued = s.rescue_lost_runs(TTL, RECOVERY).await.unwrap();
+    assert_eq!(rescued.len(), 1);
+    assert_eq!(rescued[0].run_id, run.id);
+}
+
+pub async fn a_rescued_retry_joins_a_queued_run(s: &dyn Store) {
+    let me = node(s).await;
+    let a = add(s, code(1)).await;
+    enqueue(s, &a, Trigger::Schedule).await;
+    let lost = claim(s, &me).await.unwrap();
+    let behind = enqueue(s, &a, Trigger::Schedule).await;
+    s.retire_node(&me).await.unwrap();
+    let rescued = s.rescue_lost_runs(TTL, RECOVERY).await.unwrap();
+    assert_eq!(
+        rescued[0].retry,
+        Some(Enqueued {
+            run_id: behind.run_id,
+            coalesced: true
+        })
+    );
+    let next = node(s).await;
+    let retry = claim(s, &next).await.unwrap();
+    assert_eq!(
+        (
+            retry.id,
+            retry.trigger,
+            retry.attempt,
+            retry.idempotency_key
+        ),
+        (behind.run_id, Trigger::Recovery, 2, lost.idempotency_key)
+    );
+}
+
+pub async fn scheduling_queues_each_due_charm_once(s: &dyn Store) {
+    for n in 1..=3u8 {
+        add(s, code(n)).await;
+    }
+    let mut later = code(4);
+    later.next_run_at = i64::MAX / 2;
+    add(s, later).await;
+    let mut off = code(5);
+    off.enabled = false;
+    add(s, off).await;
+    let policy = |now: i64, interval_s: u32| now + i64::from(interval_s) * 1000;
+    let pass = s.schedule_due_runs(SCHEDULE, 100, &policy).await.unwrap();
+    assert_eq!(pass.queued, 3);
+    let again = s.schedule_due_runs(SCHEDULE, 100, &policy).await.unwrap();
+    assert_eq!(again.queued, 0, "moved on by one interval");
+    let next = again.next_due_in_ms.expect("charms are enabled");
+    assert!((59_000..=60_000).contains(&next), "{next}");
+    let counts = s.counts().await.unwrap();
+    assert_eq!(counts.queued, 3);
+    let charm = s.charm(&id(1)).await.unwrap().unwrap();
+    let now = s.now_ms().await.unwrap();
+    assert!((now..=now + 60_000).contains(&charm.next_run_at));
 }
 
 pub async fn a_run_reads_the_charm_without_its_source(s: &dyn Store) {
@@ -294,16 +488,18 @@ pub async fn a_run_reads_the_charm_without_its_source(s: &dyn Store) {
     assert!(s.charm_for_run(&id(99)).await.unwrap().is_none());
 }
 
-pub async fn pruning_keeps_the_newest_runs_of_each_charm(s: &dyn Store) {
+pub async fn pruning_keeps_the_newest_runs_of_each_charm_in_batches(s: &dyn Store) {
+    let me = node(s).await;
     let a = add(s, code(1)).await;
     for _ in 0..5 {
-        run_once(s, &a, &ok(None)).await;
+        run_once(s, &me, &a, &ok(None)).await;
     }
-    assert_eq!(s.prune_runs(2).await.unwrap(), 3);
+    assert_eq!(s.prune_runs(2, 2).await.unwrap(), 2, "one batch");
+    assert_eq!(s.prune_runs(2, 2).await.unwrap(), 1);
     let runs = s.runs_of(&a, 100).await.unwrap();
     assert_eq!(runs.len(), 2);
     assert!(runs[0].id > runs[1].id);
-    assert_eq!(s.prune_runs(2).await.unwrap(), 0);
+    assert_eq!(s.prune_runs(2, 100).await.unwrap(), 0);
 }
 
 pub async fn listings_filter_sort_and_count(s: &dyn Store) {
@@ -342,30 +538,43 @@ pub async fn listings_filter_sort_and_count(s: &dyn Store) {
         .unwrap();
     assert_eq!(total, 4);
     assert!(enabled.iter().all(|c| c.enabled));
+    for key in SortKey::ALL {
+        let (all, _) = s.charms(&page(None, None, key, true, 10)).await.unwrap();
+        assert_eq!(all.len(), 5, "sorted by {}", key.name());
+    }
     let counts = s.counts().await.unwrap();
     assert_eq!((counts.enabled, counts.disabled), (4, 1));
-    let due = s.due_charms(1, 10).await.unwrap();
-    assert_eq!(due.len(), 4, "every enabled charm is due at time 0");
 }
 
 pub async fn deleting_a_charm_removes_its_state_and_runs(s: &dyn Store) {
+    let me = node(s).await;
     let a = add(s, code(1)).await;
     let queued = enqueue(s, &a, Trigger::Manual).await;
     assert!(s.delete_charm(&a).await.unwrap());
     assert!(!s.delete_charm(&a).await.unwrap());
     assert!(s.state(&a).await.unwrap().is_none());
     assert!(s.run(queued.run_id).await.unwrap().is_none());
-    assert!(s.claim_next_run().await.unwrap().is_none());
+    assert!(claim(s, &me).await.is_none());
+
+    let b = add(s, code(2)).await;
+    enqueue(s, &b, Trigger::Manual).await;
+    let running = claim(s, &me).await.unwrap();
+    s.delete_charm(&b).await.unwrap();
+    assert_eq!(
+        finish(s, &me, running.id, &ok(Some("{}"))).await,
+        Finish::Gone
+    );
 }
 
 pub async fn finished_runs_are_counted_by_minute_and_outcome(s: &dyn Store) {
+    let me = node(s).await;
     let a = add(s, code(1)).await;
     for outcome in [RunOutcome::Ok, RunOutcome::Ok, RunOutcome::Timeout] {
         let finished = Finished {
             outcome,
             ..ok(None)
         };
-        run_once(s, &a, &finished).await;
+        run_once(s, &me, &a, &finished).await;
     }
     let counted = s.finished_per_minute(0).await.unwrap();
     let total = |o: RunOutcome| -> u64 {
@@ -379,6 +588,20 @@ pub async fn finished_runs_are_counted_by_minute_and_outcome(s: &dyn Store) {
     assert!(counted.iter().all(|m| m.minute % 60_000 == 0));
 }
 
+pub async fn queueing_wakes_the_claimer(s: &dyn Store) {
+    let a = add(s, code(1)).await;
+    let wait = std::time::Duration::from_secs(5);
+    let woken = async {
+        tokio::time::timeout(wait, s.work_queued())
+            .await
+            .expect("a wake-up")
+    };
+    let ((), _) = tokio::join!(woken, async {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        enqueue(s, &a, Trigger::Manual).await
+    });
+}
+
 /// One `#[tokio::test]` per case, each on a fresh store from `$open`.
 #[macro_export]
 macro_rules! conformance_cases {
@@ -387,14 +610,21 @@ macro_rules! conformance_cases {
             triggers_coalesce_and_manual_work_is_claimed_first,
             a_joined_run_takes_the_higher_priority,
             a_charm_never_runs_twice_at_once,
+            a_claim_records_its_node_and_reads_the_state,
             state_is_written_only_by_successful_runs_with_the_run,
-            a_finish_applies_the_policy_decision,
-            disabling_cancels_the_queued_run_and_rescue_requeues_interrupted_ones,
+            a_finish_applies_the_policy_decision_on_the_database_clock,
+            disabling_cancels_the_queued_run,
+            runs_of_a_retired_node_are_rescued_with_their_key,
+            a_silent_node_is_dead_and_its_heartbeat_says_so,
+            an_expired_lease_is_rescued_even_from_a_live_node,
+            a_rescued_retry_joins_a_queued_run,
+            scheduling_queues_each_due_charm_once,
             a_run_reads_the_charm_without_its_source,
-            pruning_keeps_the_newest_runs_of_each_charm,
+            pruning_keeps_the_newest_runs_of_each_charm_in_batches,
             listings_filter_sort_and_count,
             deleting_a_charm_removes_its_state_and_runs,
             finished_runs_are_counted_by_minute_and_outcome,
+            queueing_wakes_the_claimer,
         );
     };
     (@cases $open:path; $($case:ident,)*) => {

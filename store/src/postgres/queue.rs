@@ -1,0 +1,430 @@
+//! Runs and nodes in PostgreSQL: the queue several nodes share.
+//!
+//! Every statement here may run on several nodes at the same moment; each
+//! one's comment says what keeps it correct then. `$me` in comments is the
+//! store's instance tag, the payload of its notifications.
+
+use sqlx::postgres::PgConnection;
+use sqlx::Row;
+
+use super::{pg_tx, unique_violation, PgStore, CHANNEL};
+use crate::rows::{
+    charm_id, claimed_from, node_id, write_finish, Lineage, INTERRUPTED, NEXT_DUE_IN, PRUNE,
+};
+use crate::{
+    CharmId, ClaimedRun, Enqueued, Finish, Finished, NextRunPolicy, NodeId, NodeInfo, RescuedRun,
+    RunId, SchedulePass, StoreError, Trigger, UpdatePolicy,
+};
+
+/// How a queued run absorbs another request for the same charm: the
+/// higher priority (and its trigger), the newer input, the later attempt
+/// of a line of retries.
+macro_rules! join_queued {
+    () => {
+        "ON CONFLICT (charm_id) WHERE status = 'queued' DO UPDATE SET \
+           trigger = CASE WHEN excluded.priority > runs.priority THEN excluded.trigger ELSE runs.trigger END, \
+           priority = GREATEST(runs.priority, excluded.priority), \
+           input = COALESCE(excluded.input, runs.input), \
+           origin_run_id = CASE WHEN excluded.attempt > runs.attempt THEN excluded.origin_run_id ELSE runs.origin_run_id END, \
+           attempt = GREATEST(runs.attempt, excluded.attempt) "
+    };
+}
+
+/// `$1` charm, `$2` trigger, `$3` priority, `$4` input, `$5` attempt, `$6`
+/// origin, `$7` instance. The share lock on the charm orders this after a
+/// concurrent disable (which then wins: no row); the upsert on
+/// `runs_one_queued` makes concurrent requests coalesce instead of failing
+/// with 23505; `xmax = 0` tells an inserted row from a joined one.
+const UPSERT: &str = concat!(
+    "WITH c AS (SELECT id FROM charms WHERE id = $1 AND enabled FOR SHARE), \
+     up AS (INSERT INTO runs (charm_id, trigger, priority, status, input, queued_at, attempt, origin_run_id) \
+            SELECT id, $2, $3, 'queued', $4, charm_host_now_ms(), $5, $6 FROM c ",
+    join_queued!(),
+    "RETURNING id, xmax = 0 AS inserted) \
+     SELECT id, inserted, pg_notify('charm_host_runs', $7) IS NULL AS notified FROM up"
+);
+
+/// The scheduler's batch upsert: `$1` charm ids (already locked by this
+/// transaction, so enabled), `$2` priority.
+const UPSERT_SCHEDULED: &str = concat!(
+    "INSERT INTO runs (charm_id, trigger, priority, status, input, queued_at, attempt, origin_run_id) \
+     SELECT v.id, 'schedule', $2, 'queued', NULL, charm_host_now_ms(), 1, NULL \
+     FROM UNNEST($1::text[]) AS v(id) ",
+    join_queued!(),
+    "RETURNING id"
+);
+
+/// Due charms, locked; charms another node's pass holds are skipped, and a
+/// charm whose pass committed since this statement's snapshot is re-checked
+/// under its lock (its `next_run_at` moved), so each due time is taken once.
+const DUE: &str = "SELECT id, interval_s, charm_host_now_ms() AS now FROM charms \
+     WHERE enabled AND next_run_at <= charm_host_now_ms() \
+     ORDER BY next_run_at LIMIT $1 FOR UPDATE SKIP LOCKED";
+
+/// `$1` node, `$2` lease ms. A node whose row is gone (declared dead)
+/// claims nothing. The CTE takes the most urgent claimable run
+/// `FOR UPDATE SKIP LOCKED` (a run another node is claiming is skipped, not
+/// waited for and then re-claimed, which the plain subquery did); the
+/// `UPDATE` re-checks it is still queued; the state is read in the same
+/// snapshot as its version.
+const CLAIM: &str = "WITH next AS ( \
+       SELECT r.id FROM runs r JOIN charms c ON c.id = r.charm_id \
+       WHERE r.status = 'queued' AND c.enabled \
+         AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.charm_id = r.charm_id AND x.status = 'running') \
+         AND EXISTS (SELECT 1 FROM nodes n WHERE n.id = $1) \
+       ORDER BY r.priority DESC, r.queued_at, r.id LIMIT 1 \
+       FOR UPDATE OF r SKIP LOCKED), \
+     claimed AS ( \
+       UPDATE runs SET status = 'running', owner = $1, started_at = charm_host_now_ms(), \
+         lease_expires_at = charm_host_now_ms() + $2, \
+         base_version = (SELECT version FROM charm_state s WHERE s.charm_id = runs.charm_id) \
+       FROM next WHERE runs.id = next.id AND runs.status = 'queued' \
+       RETURNING runs.id, runs.charm_id, runs.trigger, runs.input, runs.queued_at, runs.started_at, \
+         runs.attempt, COALESCE(runs.origin_run_id, runs.id) AS origin, runs.base_version) \
+     SELECT claimed.*, s.state FROM claimed JOIN charm_state s ON s.charm_id = claimed.charm_id";
+
+/// `$1` time to live ms, `$2` error. Lost runs are taken `SKIP LOCKED` and
+/// re-checked in the `UPDATE`, so a run finishing right now (its row locked
+/// by the finish) is left to its finish, and two rescuers never take the
+/// same run.
+const RESCUE: &str = "WITH lost AS ( \
+       SELECT r.id FROM runs r LEFT JOIN nodes n ON n.id = r.owner \
+       WHERE r.status = 'running' \
+         AND (n.id IS NULL OR n.last_seen_at <= charm_host_now_ms() - $1 \
+              OR r.lease_expires_at <= charm_host_now_ms()) \
+       ORDER BY r.id LIMIT 1000 FOR UPDATE OF r SKIP LOCKED) \
+     UPDATE runs SET status = 'done', outcome = 'interrupted', finished_at = charm_host_now_ms(), error = $2 \
+     FROM lost WHERE runs.id = lost.id AND runs.status = 'running' \
+     RETURNING runs.id, runs.charm_id, runs.owner, runs.attempt, \
+       COALESCE(runs.origin_run_id, runs.id) AS origin";
+
+/// Sends a wake-up for `charm` if it has a queued run; whether it has.
+pub(super) async fn announce_queued(
+    conn: &mut PgConnection,
+    charm: &CharmId,
+    instance: &str,
+) -> Result<bool, StoreError> {
+    let row = sqlx::query(
+        "SELECT pg_notify('charm_host_runs', $2) IS NULL FROM runs \
+         WHERE charm_id = $1 AND status = 'queued'",
+    )
+    .bind(charm.as_str())
+    .bind(instance)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.is_some())
+}
+
+async fn upsert(
+    conn: &mut PgConnection,
+    instance: &str,
+    charm: &CharmId,
+    trigger: Trigger,
+    priority: i64,
+    input: Option<&str>,
+    lineage: Lineage,
+) -> Result<Option<Enqueued>, StoreError> {
+    let row = sqlx::query(UPSERT)
+        .bind(charm.as_str())
+        .bind(trigger.as_str())
+        .bind(priority)
+        .bind(input)
+        .bind(lineage.attempt)
+        .bind(lineage.origin)
+        .bind(instance)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|row| {
+        let inserted: bool = row.try_get("inserted")?;
+        Ok(Enqueued {
+            run_id: row.try_get("id")?,
+            coalesced: !inserted,
+        })
+    })
+    .transpose()
+}
+
+pub(super) async fn enqueue(
+    s: &PgStore,
+    charm: &CharmId,
+    trigger: Trigger,
+    priority: i64,
+    input: Option<&str>,
+) -> Result<Option<Enqueued>, StoreError> {
+    let queued = pg_tx!(s, |conn| async {
+        upsert(
+            conn,
+            &s.instance,
+            charm,
+            trigger,
+            priority,
+            input,
+            Lineage::FIRST,
+        )
+        .await
+    })?;
+    if queued.is_some() {
+        s.wake.raise();
+    }
+    Ok(queued)
+}
+
+pub(super) async fn schedule_due(
+    s: &PgStore,
+    priority: i64,
+    limit: u32,
+    next_run: NextRunPolicy<'_>,
+) -> Result<SchedulePass, StoreError> {
+    let pass = pg_tx!(s, |conn| async {
+        let due = sqlx::query(DUE)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *conn)
+            .await?;
+        let (mut ids, mut next) = (Vec::with_capacity(due.len()), Vec::with_capacity(due.len()));
+        let mut now = None;
+        for row in &due {
+            let at: i64 = row.try_get("now")?;
+            let interval: i64 = row.try_get("interval_s")?;
+            ids.push(charm_id(row, "id")?.as_str().to_string());
+            next.push(next_run(at, u32::try_from(interval).unwrap_or(u32::MAX)));
+            now = Some(at);
+        }
+        let mut queued = 0;
+        if !ids.is_empty() {
+            sqlx::query(
+                "UPDATE charms SET next_run_at = v.next \
+                     FROM UNNEST($1::text[], $2::bigint[]) AS v(id, next) WHERE charms.id = v.id",
+            )
+            .bind(&ids)
+            .bind(&next)
+            .execute(&mut *conn)
+            .await?;
+            let runs = sqlx::query(UPSERT_SCHEDULED)
+                .bind(&ids)
+                .bind(priority)
+                .fetch_all(&mut *conn)
+                .await?;
+            queued = u32::try_from(runs.len()).unwrap_or(u32::MAX);
+            if queued > 0 {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(CHANNEL)
+                    .bind(&s.instance)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        let now = match now {
+            Some(now) => now,
+            None => {
+                sqlx::query_scalar("SELECT charm_host_now_ms()")
+                    .fetch_one(&mut *conn)
+                    .await?
+            }
+        };
+        let next_due_in_ms: Option<i64> = sqlx::query_scalar(NEXT_DUE_IN)
+            .bind(now)
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(SchedulePass {
+            queued,
+            next_due_in_ms: next_due_in_ms.map(|ms| ms.max(0)),
+        })
+    })?;
+    if pass.queued > 0 {
+        s.wake.raise();
+    }
+    Ok(pass)
+}
+
+pub(super) async fn claim_next(
+    s: &PgStore,
+    node: &NodeId,
+    lease_ms: i64,
+) -> Result<Option<ClaimedRun>, StoreError> {
+    let row = sqlx::query(CLAIM)
+        .bind(node.as_str())
+        .bind(lease_ms)
+        .fetch_optional(&s.pool)
+        .await;
+    match row {
+        Ok(Some(row)) => {
+            let state: String = row.try_get("state")?;
+            claimed_from(&row, state).map(Some)
+        }
+        Ok(None) => Ok(None),
+        Err(e) => {
+            let e = StoreError::from(e);
+            // Another node started this charm between this statement's
+            // snapshot and its write: claimed nothing; look again.
+            if unique_violation(&e) {
+                s.wake.raise();
+                Ok(None)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+pub(super) async fn finish_if_owned(
+    s: &PgStore,
+    run: RunId,
+    node: &NodeId,
+    finished: &Finished,
+    policy: UpdatePolicy<'_>,
+) -> Result<Finish, StoreError> {
+    let (finish, waiting) = pg_tx!(s, |conn| async {
+        finish_in(conn, &s.instance, run, node, finished, policy).await
+    })?;
+    if waiting {
+        s.wake.raise();
+    }
+    Ok(finish)
+}
+
+/// The body of [`finish_if_owned`], and whether the charm now has a queued
+/// run that can start. Locks the charm first (as every other writer of a
+/// charm's runs does), then the run: the fence.
+async fn finish_in(
+    conn: &mut PgConnection,
+    instance: &str,
+    run: RunId,
+    node: &NodeId,
+    finished: &Finished,
+    policy: UpdatePolicy<'_>,
+) -> Result<(Finish, bool), StoreError> {
+    let charm = sqlx::query(
+        "SELECT id, consecutive_failures, charm_host_now_ms() AS now FROM charms \
+         WHERE id = (SELECT charm_id FROM runs WHERE id = $1) FOR UPDATE",
+    )
+    .bind(run)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(charm) = charm else {
+        return Ok((Finish::Gone, false));
+    };
+    let owned: Option<Option<i64>> = sqlx::query_scalar(
+        "SELECT base_version FROM runs WHERE id = $1 AND status = 'running' AND owner = $2 \
+         FOR UPDATE",
+    )
+    .bind(run)
+    .bind(node.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(base) = owned else {
+        return Ok((Finish::NotOwned, false));
+    };
+    let base =
+        base.ok_or_else(|| crate::corrupt("run", format!("run {run} has no base version")))?;
+    let id = charm_id(&charm, "id")?;
+    let finish = write_finish!(
+        &mut *conn,
+        run,
+        node,
+        finished,
+        policy,
+        charm = id.as_str(),
+        base = base,
+        failures = charm.try_get("consecutive_failures")?,
+        now = charm.try_get("now")?
+    )?;
+    let waiting = match finish {
+        Finish::Recorded { .. } => announce_queued(conn, &id, instance).await?,
+        _ => false,
+    };
+    Ok((finish, waiting))
+}
+
+pub(super) async fn rescue_lost(
+    s: &PgStore,
+    ttl_ms: i64,
+    retry_priority: i64,
+) -> Result<Vec<RescuedRun>, StoreError> {
+    let rescued = pg_tx!(s, |conn| async {
+        let rows = sqlx::query(RESCUE)
+            .bind(ttl_ms)
+            .bind(INTERRUPTED)
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut rescued = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let charm = charm_id(row, "charm_id")?;
+            let owner: Option<String> = row.try_get("owner")?;
+            let retry = upsert(
+                conn,
+                &s.instance,
+                &charm,
+                Trigger::Recovery,
+                retry_priority,
+                None,
+                Lineage::retry_of(row)?,
+            )
+            .await?;
+            rescued.push(RescuedRun {
+                run_id: row.try_get("id")?,
+                charm_id: charm,
+                node: owner.as_deref().map(node_id).transpose()?,
+                retry,
+            });
+        }
+        // Dead nodes' rows go too: a node that wakes up finds its row
+        // gone and rejoins under a new id.
+        sqlx::query("DELETE FROM nodes WHERE last_seen_at <= charm_host_now_ms() - $1")
+            .bind(ttl_ms)
+            .execute(&mut *conn)
+            .await?;
+        Ok(rescued)
+    })?;
+    if rescued.iter().any(|r| r.retry.is_some()) {
+        s.wake.raise();
+    }
+    Ok(rescued)
+}
+
+pub(super) async fn register_node(s: &PgStore, info: &NodeInfo) -> Result<NodeId, StoreError> {
+    let id = crate::rows::new_node_id()?;
+    sqlx::query(
+        "INSERT INTO nodes (id, hostname, pid, started_at, last_seen_at) \
+         VALUES ($1, $2, $3, charm_host_now_ms(), charm_host_now_ms())",
+    )
+    .bind(id.as_str())
+    .bind(&info.hostname)
+    .bind(i64::from(info.pid))
+    .execute(&s.pool)
+    .await?;
+    Ok(id)
+}
+
+pub(super) async fn heartbeat(
+    s: &PgStore,
+    node: &NodeId,
+    ttl_ms: i64,
+) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "UPDATE nodes SET last_seen_at = charm_host_now_ms() \
+         WHERE id = $1 AND last_seen_at > charm_host_now_ms() - $2 RETURNING last_seen_at",
+    )
+    .bind(node.as_str())
+    .bind(ttl_ms)
+    .fetch_optional(&s.pool)
+    .await?)
+}
+
+pub(super) async fn retire_node(s: &PgStore, node: &NodeId) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM nodes WHERE id = $1")
+        .bind(node.as_str())
+        .execute(&s.pool)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn prune(s: &PgStore, keep: u32, batch: u32) -> Result<u64, StoreError> {
+    pg_tx!(s, |conn| async {
+        let done = sqlx::query(PRUNE)
+            .bind(i64::from(keep))
+            .bind(i64::from(batch))
+            .execute(&mut *conn)
+            .await?;
+        Ok(done.rows_affected())
+    })
+}

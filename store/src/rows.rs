@@ -1,0 +1,677 @@
+//! What both backends share: decoding rows into records, and the SQL text
+//! that reads the same way in both dialects (`$N` placeholders, which
+//! sqlx's SQLite driver accepts too).
+//!
+//! Each backend's own statements (claims, upserts, rescue) stay in its
+//! module: they differ where the databases differ (locks, the clock).
+
+use crate::{
+    corrupt, CharmCode, CharmId, CharmRecord, NodeId, NodeRecord, RunOutcome, RunRecord, RunStatus,
+    RunSummary, SortKey, StoreError, Trigger,
+};
+
+/// Typed column reads, implemented for each backend's row type.
+pub(crate) trait Columns {
+    fn text(&self, column: &str) -> Result<String, StoreError>;
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError>;
+    fn int(&self, column: &str) -> Result<i64, StoreError>;
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError>;
+    fn flag(&self, column: &str) -> Result<bool, StoreError>;
+    fn bytes(&self, column: &str) -> Result<Vec<u8>, StoreError>;
+}
+
+macro_rules! impl_columns {
+    ($row:ty) => {
+        impl $crate::rows::Columns for $row {
+            fn text(&self, column: &str) -> Result<String, $crate::StoreError> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn opt_text(&self, column: &str) -> Result<Option<String>, $crate::StoreError> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn int(&self, column: &str) -> Result<i64, $crate::StoreError> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn opt_int(&self, column: &str) -> Result<Option<i64>, $crate::StoreError> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn flag(&self, column: &str) -> Result<bool, $crate::StoreError> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn bytes(&self, column: &str) -> Result<Vec<u8>, $crate::StoreError> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+        }
+    };
+}
+pub(crate) use impl_columns;
+
+/// Binds a charm's code and settings in the order of [`CODE_COLUMNS`].
+macro_rules! bind_code {
+    ($query:expr, $code:expr) => {{
+        let c: &$crate::CharmCode = $code;
+        let limits = serde_json::to_string(&c.limits).map_err(|e| $crate::corrupt("limits", e))?;
+        let hosts = serde_json::to_string(&c.allowed_hosts)
+            .map_err(|e| $crate::corrupt("allow-list", e))?;
+        $query
+            .bind(&c.name)
+            .bind(&c.integration)
+            .bind(&c.source)
+            .bind(&c.source_sha256)
+            .bind(&c.bytecode)
+            .bind(&c.runtime_sha256)
+            .bind(i64::from(c.interval_s))
+            .bind(limits)
+            .bind(hosts)
+            .bind(c.enabled)
+            .bind(&c.disabled_reason)
+            .bind(c.disabled_at)
+            .bind(i64::from(c.consecutive_failures))
+            .bind(c.next_run_at)
+    }};
+}
+pub(crate) use bind_code;
+
+/// The columns a charm's code and settings occupy, in the order
+/// [`bind_code!`] binds them.
+const CODE_COLUMNS: [&str; 14] = [
+    "name",
+    "integration",
+    "source",
+    "source_sha256",
+    "bytecode",
+    "runtime_sha256",
+    "interval_s",
+    "limits",
+    "allowed_hosts",
+    "enabled",
+    "disabled_reason",
+    "disabled_at",
+    "consecutive_failures",
+    "next_run_at",
+];
+
+/// `INSERT INTO charms`: `$1` id, `$2` space, then the code columns; both
+/// times are `now` (the dialect's clock expression).
+pub(crate) fn insert_charm_sql(now: &str) -> String {
+    let marks: Vec<String> = (3..3 + CODE_COLUMNS.len())
+        .map(|i| format!("${i}"))
+        .collect();
+    format!(
+        "INSERT INTO charms (id, space, {}, created_at, updated_at) VALUES ($1, $2, {}, {now}, {now})",
+        CODE_COLUMNS.join(", "),
+        marks.join(", ")
+    )
+}
+
+/// `UPDATE charms` of the code columns (`$1`..), `updated_at = now`, for
+/// the id bound last.
+pub(crate) fn update_charm_sql(now: &str) -> String {
+    let sets: Vec<String> = CODE_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ${}", i + 1))
+        .collect();
+    format!(
+        "UPDATE charms SET {}, updated_at = {now} WHERE id = ${}",
+        sets.join(", "),
+        CODE_COLUMNS.len() + 1
+    )
+}
+
+const SELECT_RECORD: &str = "SELECT c.id, c.space, c.name, c.integration, c.interval_s, c.enabled, \
+     c.disabled_reason, c.disabled_at, c.consecutive_failures, c.next_run_at, c.allowed_hosts, \
+     c.limits, c.source_sha256, c.created_at, c.updated_at, \
+     r.id AS last_run_id, r.outcome AS last_outcome, r.error AS last_error, \
+     r.finished_at AS last_finished_at, r.duration_ms AS last_duration_ms \
+     FROM charms c LEFT JOIN runs r ON r.id = \
+       (SELECT x.id FROM runs x WHERE x.charm_id = c.id AND x.status = 'done' ORDER BY x.id DESC LIMIT 1)";
+
+/// One charm's record by id (`$1`).
+pub(crate) fn record_by_id_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| format!("{SELECT_RECORD} WHERE c.id = $1"))
+}
+
+/// The charm code without its source, by id (`$1`).
+pub(crate) const CODE_FOR_RUN: &str = "SELECT id, space, name, integration, '' AS source, source_sha256, \
+     bytecode, runtime_sha256, interval_s, limits, allowed_hosts, enabled, disabled_reason, disabled_at, \
+     consecutive_failures, next_run_at FROM charms WHERE id = $1";
+
+/// How many charms a listing's filter (`$1` space, `$2` integration, `$3`
+/// enabled; each ignored when null) matches.
+pub(crate) const COUNT_LISTED: &str =
+    "SELECT COUNT(*) FROM charms c WHERE ($1 IS NULL OR c.space = $1) \
+     AND ($2 IS NULL OR c.integration = $2) AND ($3 IS NULL OR c.enabled = $3)";
+
+/// Counts of charms and runs by status.
+pub(crate) const COUNTS: &str = "SELECT (SELECT COUNT(*) FROM charms WHERE enabled) AS enabled, \
+     (SELECT COUNT(*) FROM charms WHERE NOT enabled) AS disabled, \
+     (SELECT COUNT(*) FROM runs WHERE status = 'queued') AS queued, \
+     (SELECT COUNT(*) FROM runs WHERE status = 'running') AS running";
+
+/// Finished runs since `$1`, by minute and outcome.
+pub(crate) const FINISHED_PER_MINUTE: &str =
+    "SELECT finished_at / 60000 AS m, outcome, COUNT(*) AS runs \
+     FROM runs WHERE status = 'done' AND finished_at >= $1 GROUP BY m, outcome ORDER BY m";
+
+/// Deletes up to `$2` finished runs beyond the newest `$1` of each charm.
+pub(crate) const PRUNE: &str = "DELETE FROM runs WHERE id IN ( \
+       SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY charm_id ORDER BY id DESC) AS n \
+                       FROM runs WHERE status = 'done') ranked WHERE n > $1 LIMIT $2)";
+
+/// Registered nodes with the runs each holds.
+pub(crate) const NODES: &str = "SELECT n.id, n.hostname, n.pid, n.started_at, n.last_seen_at, \
+     (SELECT COUNT(*) FROM runs r WHERE r.owner = n.id AND r.status = 'running') AS running \
+     FROM nodes n ORDER BY n.started_at, n.id";
+
+fn sort_column(key: SortKey) -> &'static str {
+    match key {
+        SortKey::Created => "c.created_at",
+        SortKey::Space => "c.space",
+        SortKey::Integration => "c.integration",
+        SortKey::Interval => "c.interval_s",
+        SortKey::Enabled => "c.enabled",
+        SortKey::LastRun => "r.finished_at",
+        SortKey::Failures => "c.consecutive_failures",
+        SortKey::NextRun => "c.next_run_at",
+    }
+}
+
+/// One statement per sort key and direction, built once from the fixed
+/// column names above (never from request text), indexed by
+/// `2 * position in SortKey::ALL + descending`. Binds as [`COUNT_LISTED`],
+/// then `$4` limit and `$5` offset.
+pub(crate) fn list_sql(sort: SortKey, descending: bool) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        let mut all = Vec::new();
+        for key in SortKey::ALL {
+            for dir in ["ASC", "DESC"] {
+                all.push(format!(
+                    "{SELECT_RECORD} WHERE ($1 IS NULL OR c.space = $1) AND ($2 IS NULL OR c.integration = $2) \
+                     AND ($3 IS NULL OR c.enabled = $3) ORDER BY {} {dir} NULLS LAST, c.created_at {dir}, c.id \
+                     LIMIT $4 OFFSET $5",
+                    sort_column(key)
+                ));
+            }
+        }
+        all
+    });
+    // Every key is in SortKey::ALL, so the index is always in range.
+    let position = SortKey::ALL.iter().position(|k| *k == sort).unwrap_or(0);
+    &all[2 * position + usize::from(descending)]
+}
+
+fn to_u32(what: &'static str, v: i64) -> Result<u32, StoreError> {
+    u32::try_from(v).map_err(|_| corrupt(what, format!("{v} is out of range")))
+}
+
+pub(crate) fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// A stored count or size: never negative, clamped into `i64`.
+pub(crate) fn clamp_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn json_field<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    text: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt(what, e))
+}
+
+pub(crate) fn charm_id(row: &impl Columns, column: &str) -> Result<CharmId, StoreError> {
+    let text = row.text(column)?;
+    CharmId::parse(&text).ok_or_else(|| corrupt("charm id", format!("`{text}` is not an id")))
+}
+
+pub(crate) fn node_id(text: &str) -> Result<NodeId, StoreError> {
+    NodeId::parse(text).ok_or_else(|| corrupt("node id", format!("`{text}` is not an id")))
+}
+
+pub(crate) fn outcome_from(name: Option<String>) -> Result<Option<RunOutcome>, StoreError> {
+    name.map(|n| RunOutcome::parse(&n).ok_or_else(|| corrupt("run outcome", format!("`{n}`"))))
+        .transpose()
+}
+
+pub(crate) fn trigger_from(row: &impl Columns) -> Result<Trigger, StoreError> {
+    let name = row.text("trigger")?;
+    Trigger::parse(&name).ok_or_else(|| corrupt("run trigger", format!("`{name}`")))
+}
+
+fn status_from(row: &impl Columns) -> Result<RunStatus, StoreError> {
+    let name = row.text("status")?;
+    RunStatus::parse(&name).ok_or_else(|| corrupt("run status", format!("`{name}`")))
+}
+
+pub(crate) fn attempt_from(row: &impl Columns) -> Result<u32, StoreError> {
+    to_u32("attempt", row.int("attempt")?)
+}
+
+/// A run's record from `SELECT *`.
+pub(crate) fn run_from(row: &impl Columns) -> Result<RunRecord, StoreError> {
+    Ok(RunRecord {
+        id: row.int("id")?,
+        charm_id: charm_id(row, "charm_id")?,
+        trigger: trigger_from(row)?,
+        status: status_from(row)?,
+        input: row.opt_text("input")?,
+        queued_at: row.int("queued_at")?,
+        started_at: row.opt_int("started_at")?,
+        finished_at: row.opt_int("finished_at")?,
+        outcome: outcome_from(row.opt_text("outcome")?)?,
+        error: row.opt_text("error")?,
+        fuel: row.opt_int("fuel")?,
+        memory_bytes: row.opt_int("memory_bytes")?,
+        duration_ms: row.opt_int("duration_ms")?,
+        log: row.opt_text("log")?,
+        state_version: row.opt_int("state_version")?,
+        attempt: attempt_from(row)?,
+        node: row.opt_text("owner")?.as_deref().map(node_id).transpose()?,
+    })
+}
+
+/// A charm's record from [`list_sql`] or [`record_by_id_sql`].
+pub(crate) fn record_from(row: &impl Columns) -> Result<CharmRecord, StoreError> {
+    let last_run = match row.opt_int("last_run_id")? {
+        Some(id) => Some(RunSummary {
+            id,
+            outcome: outcome_from(row.opt_text("last_outcome")?)?,
+            error: row.opt_text("last_error")?,
+            finished_at: row.opt_int("last_finished_at")?,
+            duration_ms: row.opt_int("last_duration_ms")?,
+        }),
+        None => None,
+    };
+    Ok(CharmRecord {
+        id: charm_id(row, "id")?,
+        space: row.text("space")?,
+        name: row.text("name")?,
+        integration: row.opt_text("integration")?,
+        interval_s: to_u32("interval", row.int("interval_s")?)?,
+        enabled: row.flag("enabled")?,
+        disabled_reason: row.opt_text("disabled_reason")?,
+        disabled_at: row.opt_int("disabled_at")?,
+        consecutive_failures: to_u32("failure count", row.int("consecutive_failures")?)?,
+        next_run_at: row.int("next_run_at")?,
+        allowed_hosts: json_field("allow-list", &row.text("allowed_hosts")?)?,
+        limits: json_field("limits", &row.text("limits")?)?,
+        source_sha256: row.text("source_sha256")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+        last_run,
+    })
+}
+
+/// A charm's code from `SELECT *` or [`CODE_FOR_RUN`].
+pub(crate) fn code_from(row: &impl Columns) -> Result<CharmCode, StoreError> {
+    Ok(CharmCode {
+        id: charm_id(row, "id")?,
+        space: row.text("space")?,
+        name: row.text("name")?,
+        integration: row.opt_text("integration")?,
+        source: row.text("source")?,
+        source_sha256: row.text("source_sha256")?,
+        bytecode: row.bytes("bytecode")?,
+        runtime_sha256: row.text("runtime_sha256")?,
+        interval_s: to_u32("interval", row.int("interval_s")?)?,
+        limits: json_field("limits", &row.text("limits")?)?,
+        allowed_hosts: json_field("allow-list", &row.text("allowed_hosts")?)?,
+        enabled: row.flag("enabled")?,
+        disabled_reason: row.opt_text("disabled_reason")?,
+        disabled_at: row.opt_int("disabled_at")?,
+        consecutive_failures: to_u32("failure count", row.int("consecutive_failures")?)?,
+        next_run_at: row.int("next_run_at")?,
+    })
+}
+
+/// A node from [`NODES`].
+pub(crate) fn node_from(row: &impl Columns) -> Result<NodeRecord, StoreError> {
+    Ok(NodeRecord {
+        id: node_id(&row.text("id")?)?,
+        hostname: row.text("hostname")?,
+        pid: to_u32("node pid", row.int("pid")?)?,
+        started_at: row.int("started_at")?,
+        last_seen_at: row.int("last_seen_at")?,
+        running: to_u64(row.int("running")?),
+    })
+}
+
+/// A claimed run from a claim's `RETURNING` (with `origin`, the first run
+/// of its line) and the state read with it.
+pub(crate) fn claimed_from(
+    row: &impl Columns,
+    state: String,
+) -> Result<crate::ClaimedRun, StoreError> {
+    let charm = charm_id(row, "charm_id")?;
+    let origin = row.int("origin")?;
+    Ok(crate::ClaimedRun {
+        id: row.int("id")?,
+        idempotency_key: format!("{charm}:{origin}"),
+        charm_id: charm,
+        trigger: trigger_from(row)?,
+        input: row.opt_text("input")?,
+        queued_at: row.int("queued_at")?,
+        started_at: row.int("started_at")?,
+        attempt: attempt_from(row)?,
+        state,
+        base_version: row.int("base_version")?,
+    })
+}
+
+/// Counts from [`COUNTS`].
+pub(crate) fn counts_from(row: &impl Columns) -> Result<crate::Counts, StoreError> {
+    Ok(crate::Counts {
+        enabled: to_u64(row.int("enabled")?),
+        disabled: to_u64(row.int("disabled")?),
+        queued: to_u64(row.int("queued")?),
+        running: to_u64(row.int("running")?),
+    })
+}
+
+/// One group of [`FINISHED_PER_MINUTE`].
+pub(crate) fn minute_from(row: &impl Columns) -> Result<crate::MinuteOutcomes, StoreError> {
+    let outcome = outcome_from(row.opt_text("outcome")?)?
+        .ok_or_else(|| corrupt("run outcome", "a finished run without one"))?;
+    Ok(crate::MinuteOutcomes {
+        minute: row.int("m")? * 60_000,
+        outcome,
+        runs: to_u64(row.int("runs")?),
+    })
+}
+
+/// A state from `SELECT state, version, updated_at`.
+pub(crate) fn state_from(row: &impl Columns) -> Result<crate::StateRecord, StoreError> {
+    Ok(crate::StateRecord {
+        state: row.text("state")?,
+        version: row.int("version")?,
+        updated_at: row.int("updated_at")?,
+    })
+}
+
+/// The error an interrupted run is recorded with.
+pub(crate) const INTERRUPTED: &str = "its node stopped while this run was in flight \
+     (or lost the database); its state was not changed and a retry was queued";
+
+/// The error a run whose state moved under it is recorded with.
+pub(crate) fn state_moved(expected: i64) -> String {
+    format!(
+        "the charm's state moved while this run held it (it started from version {expected}); \
+         its result was not written"
+    )
+}
+
+/// Finishes a run if it is still running on this node: `$1` outcome, `$2`
+/// error, `$3` finished at, `$4` fuel, `$5` memory bytes, `$6` duration ms,
+/// `$7` log, `$8` state version, `$9` run, `$10` node.
+pub(crate) const FINISH_RUN: &str = "UPDATE runs SET status = 'done', outcome = $1, error = $2, \
+     finished_at = $3, fuel = $4, memory_bytes = $5, duration_ms = $6, log = $7, state_version = $8 \
+     WHERE id = $9 AND status = 'running' AND owner = $10";
+
+/// Writes a run's new state if its version is still `$4` (compare-and-set):
+/// `$1` state, `$2` time, `$3` charm. Returns the new version.
+pub(crate) const WRITE_STATE_IF_VERSION: &str = "UPDATE charm_state SET state = $1, \
+     version = version + 1, updated_at = $2 WHERE charm_id = $3 AND version = $4 RETURNING version";
+
+/// Applies a [`crate::CharmUpdate`]: `$1` failures, `$2` next run (or
+/// null), `$3` the reason to disable (or null), `$4` time, `$5` charm.
+pub(crate) const APPLY_UPDATE: &str = "UPDATE charms SET consecutive_failures = $1, \
+     next_run_at = COALESCE($2, next_run_at), \
+     enabled = CASE WHEN $3 IS NULL THEN enabled ELSE FALSE END, \
+     disabled_reason = COALESCE($3, disabled_reason), \
+     disabled_at = CASE WHEN $3 IS NULL THEN disabled_at ELSE $4 END WHERE id = $5";
+
+/// Cancels a charm's queued run (a disabled charm never runs): `$1` charm,
+/// `$2` time.
+pub(crate) const CANCEL_QUEUED: &str = "UPDATE runs SET status = 'done', outcome = 'cancelled', \
+     finished_at = $2, error = 'the charm was disabled before this run started' \
+     WHERE charm_id = $1 AND status = 'queued'";
+
+/// Whether a charm has a queued run (`$1`).
+pub(crate) const HAS_QUEUED: &str = "SELECT id FROM runs WHERE charm_id = $1 AND status = 'queued'";
+
+/// How long until the next enabled charm is due, from `$1` (ms).
+pub(crate) const NEXT_DUE_IN: &str = "SELECT MIN(next_run_at) - $1 FROM charms WHERE enabled";
+
+/// A retry's place in its line: the attempt it is, and the first run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lineage {
+    pub(crate) attempt: i64,
+    pub(crate) origin: Option<i64>,
+}
+
+impl Lineage {
+    /// A run queued by a trigger: the first of its line.
+    pub(crate) const FIRST: Lineage = Lineage {
+        attempt: 1,
+        origin: None,
+    };
+
+    /// The retry of the run in `row` (`attempt`, `origin`).
+    pub(crate) fn retry_of(row: &impl Columns) -> Result<Lineage, StoreError> {
+        Ok(Lineage {
+            attempt: row.int("attempt")? + 1,
+            origin: Some(row.int("origin")?),
+        })
+    }
+}
+
+/// A fresh node id: a UUID v7 without dashes.
+pub(crate) fn new_node_id() -> Result<NodeId, StoreError> {
+    let text = uuid::Uuid::now_v7().simple().to_string();
+    node_id(&text)
+}
+
+/// The read-only operations, the same SQL on both backends: expands to
+/// functions that take the backend's pool (`$pool`).
+macro_rules! read_ops {
+    ($pool:ty) => {
+        use $crate::rows::{
+            code_from, counts_from, list_sql, minute_from, node_from, record_by_id_sql,
+            record_from, run_from, state_from, to_u64, CODE_FOR_RUN, COUNTS, COUNT_LISTED,
+            FINISHED_PER_MINUTE, NODES,
+        };
+        use $crate::{
+            CharmCode, CharmFilter, CharmId, CharmRecord, Counts, MinuteOutcomes, NodeRecord,
+            RunId, RunRecord, StateRecord, StoreError,
+        };
+
+        pub(super) async fn record(
+            pool: &$pool,
+            id: &CharmId,
+        ) -> Result<Option<CharmRecord>, StoreError> {
+            let row = sqlx::query(record_by_id_sql())
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(record_from).transpose()
+        }
+
+        pub(super) async fn list(
+            pool: &$pool,
+            filter: &CharmFilter,
+        ) -> Result<(Vec<CharmRecord>, u64), StoreError> {
+            let rows = sqlx::query(list_sql(filter.sort, filter.descending))
+                .bind(&filter.space)
+                .bind(&filter.integration)
+                .bind(filter.enabled)
+                .bind(i64::from(filter.limit))
+                .bind(i64::from(filter.offset))
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = sqlx::query_scalar(COUNT_LISTED)
+                .bind(&filter.space)
+                .bind(&filter.integration)
+                .bind(filter.enabled)
+                .fetch_one(pool)
+                .await?;
+            let charms = rows
+                .iter()
+                .map(record_from)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((charms, to_u64(total)))
+        }
+
+        pub(super) async fn code(
+            pool: &$pool,
+            id: &CharmId,
+        ) -> Result<Option<CharmCode>, StoreError> {
+            let row = sqlx::query("SELECT * FROM charms WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(code_from).transpose()
+        }
+
+        pub(super) async fn code_for_run(
+            pool: &$pool,
+            id: &CharmId,
+        ) -> Result<Option<CharmCode>, StoreError> {
+            let row = sqlx::query(CODE_FOR_RUN)
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(code_from).transpose()
+        }
+
+        pub(super) async fn state(
+            pool: &$pool,
+            id: &CharmId,
+        ) -> Result<Option<StateRecord>, StoreError> {
+            let row = sqlx::query(
+                "SELECT state, version, updated_at FROM charm_state WHERE charm_id = $1",
+            )
+            .bind(id.as_str())
+            .fetch_optional(pool)
+            .await?;
+            row.as_ref().map(state_from).transpose()
+        }
+
+        pub(super) async fn counts(pool: &$pool) -> Result<Counts, StoreError> {
+            let row = sqlx::query(COUNTS).fetch_one(pool).await?;
+            counts_from(&row)
+        }
+
+        pub(super) async fn run(pool: &$pool, id: RunId) -> Result<Option<RunRecord>, StoreError> {
+            let row = sqlx::query("SELECT * FROM runs WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(run_from).transpose()
+        }
+
+        pub(super) async fn runs_of(
+            pool: &$pool,
+            charm: &CharmId,
+            limit: u32,
+        ) -> Result<Vec<RunRecord>, StoreError> {
+            let rows =
+                sqlx::query("SELECT * FROM runs WHERE charm_id = $1 ORDER BY id DESC LIMIT $2")
+                    .bind(charm.as_str())
+                    .bind(i64::from(limit))
+                    .fetch_all(pool)
+                    .await?;
+            rows.iter().map(run_from).collect()
+        }
+
+        pub(super) async fn nodes(pool: &$pool) -> Result<Vec<NodeRecord>, StoreError> {
+            let rows = sqlx::query(NODES).fetch_all(pool).await?;
+            rows.iter().map(node_from).collect()
+        }
+
+        pub(super) async fn finished_per_minute(
+            pool: &$pool,
+            since: i64,
+        ) -> Result<Vec<MinuteOutcomes>, StoreError> {
+            let rows = sqlx::query(FINISHED_PER_MINUTE)
+                .bind(since)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(minute_from).collect()
+        }
+    };
+}
+pub(crate) use read_ops;
+
+/// The writes of a finish, once the run is known to be this node's (and,
+/// on PostgreSQL, locked): the state if its version is still `$base`
+/// (compare-and-set), the run's record, and the policy's update of the
+/// charm. Evaluates to `Result<Finish, StoreError>`. A macro because both
+/// backends run it on their own connection type.
+macro_rules! write_finish {
+    ($conn:expr, $run:expr, $node:expr, $finished:expr, $policy:expr,
+     charm = $charm:expr, base = $base:expr, failures = $failures:expr, now = $now:expr) => {{
+        async {
+            use $crate::rows::{
+                clamp_i64, state_moved, APPLY_UPDATE, CANCEL_QUEUED, FINISH_RUN,
+                WRITE_STATE_IF_VERSION,
+            };
+            let (conn, run, node, finished, policy) = ($conn, $run, $node, $finished, $policy);
+            let (charm, base, failures, now): (&str, i64, i64, i64) =
+                ($charm, $base, $failures, $now);
+            let mut version: Option<i64> = None;
+            let mut recorded = finished.clone();
+            let moved = match (finished.outcome, &finished.new_state) {
+                ($crate::RunOutcome::Ok, Some(state)) => {
+                    version = sqlx::query_scalar(WRITE_STATE_IF_VERSION)
+                        .bind(state)
+                        .bind(now)
+                        .bind(charm)
+                        .bind(base)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                    version.is_none()
+                }
+                _ => false,
+            };
+            if moved {
+                recorded = $crate::Finished {
+                    outcome: $crate::RunOutcome::Fault,
+                    error: Some(state_moved(base)),
+                    new_state: None,
+                    ..recorded
+                };
+            }
+            sqlx::query(FINISH_RUN)
+                .bind(recorded.outcome.as_str())
+                .bind(&recorded.error)
+                .bind(now)
+                .bind(clamp_i64(recorded.fuel))
+                .bind(clamp_i64(recorded.memory_bytes))
+                .bind(clamp_i64(recorded.duration_ms))
+                .bind(&recorded.log)
+                .bind(version)
+                .bind(run)
+                .bind(node.as_str())
+                .execute(&mut *conn)
+                .await?;
+            if moved {
+                return Ok($crate::Finish::StateMoved { expected: base });
+            }
+            let update = policy(u32::try_from(failures).unwrap_or(u32::MAX), now);
+            sqlx::query(APPLY_UPDATE)
+                .bind(i64::from(update.consecutive_failures))
+                .bind(update.next_run_at)
+                .bind(&update.disable)
+                .bind(now)
+                .bind(charm)
+                .execute(&mut *conn)
+                .await?;
+            if update.disable.is_some() {
+                sqlx::query(CANCEL_QUEUED)
+                    .bind(charm)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok::<_, $crate::StoreError>($crate::Finish::Recorded {
+                state_version: version,
+            })
+        }
+        .await
+    }};
+}
+pub(crate) use write_finish;

@@ -1,0 +1,291 @@
+//! The conformance suite on the PostgreSQL backend, each case on a fresh
+//! database, and the races that only a database shared by several nodes
+//! can have: each race runs two stores (two nodes' pools) at once.
+
+mod conformance;
+#[path = "support/pg.rs"]
+mod pg;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use charm_store::postgres::{PgOptions, PgStore};
+use charm_store::{Finish, Store, Trigger};
+use conformance::{
+    add, claim, code, enqueue, finish, node, ok, Fresh, MANUAL, RECOVERY, SCHEDULE, TTL,
+};
+use pg::{fresh_database, psql, PgDatabase};
+
+async fn connect(db: &PgDatabase) -> Arc<PgStore> {
+    Arc::new(
+        PgStore::connect(&db.url, &PgOptions::default())
+            .await
+            .expect("connect to the test database"),
+    )
+}
+
+async fn open() -> Fresh {
+    let db = fresh_database();
+    Fresh {
+        store: connect(&db).await,
+        _keep: Box::new(db),
+    }
+}
+
+crate::conformance_cases!(open);
+
+/// A database with two stores on it, as two nodes have.
+async fn two_nodes() -> (PgDatabase, Arc<PgStore>, Arc<PgStore>) {
+    let db = fresh_database();
+    let a = connect(&db).await;
+    let b = connect(&db).await;
+    (db, a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_enqueues_coalesce_without_unique_violations() {
+    let (_db, a, b) = two_nodes().await;
+    let charm = add(&*a, code(1)).await;
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let store = if i % 2 == 0 {
+            Arc::clone(&a)
+        } else {
+            Arc::clone(&b)
+        };
+        let charm = charm.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .enqueue_run(&charm, Trigger::Manual, MANUAL, None)
+                .await
+        }));
+    }
+    let mut runs = HashSet::new();
+    let mut inserted = 0;
+    for task in tasks {
+        let queued = task
+            .await
+            .unwrap()
+            .expect("no error, 23505 or other")
+            .unwrap();
+        runs.insert(queued.run_id);
+        inserted += usize::from(!queued.coalesced);
+    }
+    assert_eq!((runs.len(), inserted), (1, 1), "one run, joined 49 times");
+    assert_eq!(a.counts().await.unwrap().queued, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_claimers_claim_each_of_1000_runs_exactly_once() {
+    const RUNS: usize = 1000;
+    let (_db, a, b) = two_nodes().await;
+    let now = a.now_ms().await.unwrap();
+    // 1,000 charms, each with a queued run, inserted in one statement.
+    psql(
+        &_db.url,
+        &format!(
+            "INSERT INTO charms (id, space, name, source, source_sha256, bytecode, runtime_sha256, \
+               interval_s, limits, allowed_hosts, enabled, next_run_at, created_at, updated_at) \
+             SELECT lpad(to_hex(g), 32, '0'), 's', 'c.js', '', 'x', '\\x01', 'r', 60, '{{}}', '[]', \
+               true, {far}, {now}, {now} FROM generate_series(1, {RUNS}) g; \
+             INSERT INTO charm_state SELECT id, '{{}}', 0, {now} FROM charms; \
+             INSERT INTO runs (charm_id, trigger, priority, status, queued_at) \
+             SELECT id, 'manual', {MANUAL}, 'queued', {now} FROM charms;",
+            far = i64::MAX / 2
+        ),
+    );
+    let mut tasks = Vec::new();
+    for store in [&a, &b] {
+        let me = node(&**store).await;
+        for _ in 0..4 {
+            let (store, me) = (Arc::clone(store), me.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut mine = Vec::new();
+                while let Some(run) = claim(&*store, &me).await {
+                    mine.push(run.id);
+                }
+                mine
+            }));
+        }
+    }
+    let mut all = Vec::new();
+    let mut per_task = Vec::new();
+    for task in tasks {
+        let mine = task.await.unwrap();
+        per_task.push(mine.len());
+        all.extend(mine);
+    }
+    let distinct: HashSet<_> = all.iter().collect();
+    assert_eq!(
+        all.len(),
+        RUNS,
+        "every run claimed, none twice: {per_task:?}"
+    );
+    assert_eq!(distinct.len(), RUNS);
+    assert!(
+        per_task.iter().filter(|n| **n > 0).count() > 1,
+        "both claimed: {per_task:?}"
+    );
+    assert_eq!(a.counts().await.unwrap().running, RUNS as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_finish_after_a_rescue_by_another_node_changes_nothing() {
+    let (_db, a, b) = two_nodes().await;
+    let charm = add(&*a, code(1)).await;
+    let node_a = node(&*a).await;
+    let node_b = node(&*b).await;
+    enqueue(&*a, &charm, Trigger::Manual).await;
+    let run = claim(&*a, &node_a).await.unwrap();
+    // Node A goes silent; B's rescue takes its run.
+    psql(
+        &_db.url,
+        &format!("UPDATE nodes SET last_seen_at = last_seen_at - {TTL} - 1 WHERE id = '{node_a}'"),
+    );
+    b.heartbeat(&node_b, TTL)
+        .await
+        .unwrap()
+        .expect("B is alive");
+    let rescued = b.rescue_lost_runs(TTL, RECOVERY).await.unwrap();
+    assert_eq!(rescued.len(), 1);
+    assert_eq!(a.heartbeat(&node_a, TTL).await.unwrap(), None, "A is dead");
+    // A wakes up and finishes: nothing is written.
+    assert_eq!(
+        finish(&*a, &node_a, run.id, &ok(Some("{\"n\":99}"))).await,
+        Finish::NotOwned
+    );
+    assert_eq!(a.state(&charm).await.unwrap().unwrap().version, 0);
+    let retry = claim(&*b, &node_b).await.unwrap();
+    assert_eq!(
+        finish(&*b, &node_b, retry.id, &ok(Some("{\"n\":1}"))).await,
+        Finish::Recorded {
+            state_version: Some(1)
+        }
+    );
+    let ok_runs = psql(
+        &_db.url,
+        "SELECT count(*) FROM runs WHERE outcome = 'ok' GROUP BY state_version HAVING count(*) > 1",
+    );
+    assert_eq!(ok_runs, "", "one ok run per state version");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_finish_whose_state_moved_writes_no_state() {
+    let (_db, a, _b) = two_nodes().await;
+    let charm = add(&*a, code(1)).await;
+    let me = node(&*a).await;
+    enqueue(&*a, &charm, Trigger::Manual).await;
+    let run = claim(&*a, &me).await.unwrap();
+    psql(
+        &_db.url,
+        "UPDATE charm_state SET version = version + 1, state = '{\"hand\":1}'",
+    );
+    assert_eq!(
+        finish(&*a, &me, run.id, &ok(Some("{\"n\":1}"))).await,
+        Finish::StateMoved { expected: 0 }
+    );
+    let state = a.state(&charm).await.unwrap().unwrap();
+    assert_eq!((state.state.as_str(), state.version), ("{\"hand\":1}", 1));
+    let record = a.run(run.id).await.unwrap().unwrap();
+    assert_eq!(record.outcome, Some(charm_store::RunOutcome::Fault));
+    assert_eq!(record.state_version, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_scheduler_passes_queue_each_due_charm_once() {
+    const CHARMS: u8 = 100;
+    const PASSES: usize = 1000;
+    let (_db, a, b) = two_nodes().await;
+    for n in 1..=CHARMS {
+        add(&*a, code(n)).await;
+    }
+    let mut tasks = Vec::new();
+    for worker in 0..20 {
+        let store = if worker % 2 == 0 {
+            Arc::clone(&a)
+        } else {
+            Arc::clone(&b)
+        };
+        tasks.push(tokio::spawn(async move {
+            let mut queued = 0;
+            for _ in 0..PASSES / 20 {
+                let policy = |now: i64, interval_s: u32| now + i64::from(interval_s) * 1000;
+                queued += store
+                    .schedule_due_runs(SCHEDULE, 2000, &policy)
+                    .await
+                    .expect("a pass")
+                    .queued;
+            }
+            queued
+        }));
+    }
+    let mut queued = 0;
+    for task in tasks {
+        queued += task.await.unwrap();
+    }
+    assert_eq!(queued, u32::from(CHARMS));
+    assert_eq!(a.counts().await.unwrap().queued, u64::from(CHARMS));
+    let scheduled = psql(
+        &_db.url,
+        "SELECT count(*) FROM runs WHERE trigger = 'schedule'",
+    );
+    assert_eq!(scheduled, CHARMS.to_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_rescues_take_each_lost_run_once() {
+    let (_db, a, b) = two_nodes().await;
+    let dead = node(&*a).await;
+    for n in 1..=50u8 {
+        let charm = add(&*a, code(n)).await;
+        enqueue(&*a, &charm, Trigger::Schedule).await;
+        claim(&*a, &dead).await.unwrap();
+    }
+    a.retire_node(&dead).await.unwrap();
+    let mut tasks = Vec::new();
+    for worker in 0..10 {
+        let store = if worker % 2 == 0 {
+            Arc::clone(&a)
+        } else {
+            Arc::clone(&b)
+        };
+        tasks.push(tokio::spawn(async move {
+            store
+                .rescue_lost_runs(TTL, RECOVERY)
+                .await
+                .expect("a rescue")
+        }));
+    }
+    let mut rescued = Vec::new();
+    for task in tasks {
+        rescued.extend(task.await.unwrap());
+    }
+    let runs: HashSet<_> = rescued.iter().map(|r| r.run_id).collect();
+    assert_eq!((rescued.len(), runs.len()), (50, 50));
+    assert!(rescued
+        .iter()
+        .all(|r| r.retry.is_some_and(|q| !q.coalesced)));
+    assert_eq!(a.counts().await.unwrap().queued, 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn another_nodes_enqueue_wakes_this_one() {
+    let (_db, a, b) = two_nodes().await;
+    let charm = add(&*a, code(1)).await;
+    // Start A's listener and let it subscribe.
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(300), a.work_queued()).await;
+    let woken = tokio::spawn({
+        let a = Arc::clone(&a);
+        async move {
+            let started = std::time::Instant::now();
+            tokio::time::timeout(std::time::Duration::from_secs(5), a.work_queued())
+                .await
+                .expect("woken by B's enqueue");
+            started.elapsed()
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    enqueue(&*b, &charm, Trigger::Manual).await;
+    let waited = woken.await.unwrap();
+    assert!(waited < std::time::Duration::from_secs(1), "{waited:?}");
+}
