@@ -26,6 +26,8 @@ const FILES: &[(&str, &str)] = &[
     ("25_abort.js", include_str!("../js/25_abort.js")),
     ("30_timers.js", include_str!("../js/30_timers.js")),
     ("40_headers.js", include_str!("../js/40_headers.js")),
+    ("56_crypto.js", include_str!("../js/56_crypto.js")),
+    ("57_crypto_algorithms.js", include_str!("../js/57_crypto_algorithms.js")),
     ("60_fetch.js", include_str!("../js/60_fetch.js")),
     ("80_json.js", include_str!("../js/80_json.js")),
     ("90_driver.js", include_str!("../js/90_driver.js")),
@@ -85,6 +87,7 @@ pub fn install(runtime: Runtime) -> Runtime {
         host.set("now", Func::from(ops::event_loop::now))?;
         host.set("jsonDepth", Func::from(ops::json::json_depth))?;
         host.set("reportException", Func::from(report_exception))?;
+        ops::crypto::install(&host)?;
         let internals = Object::new(ctx.clone())?;
         internals.set("host", host)?;
         for (name, source) in FILES {

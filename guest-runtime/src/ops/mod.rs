@@ -2,6 +2,7 @@
 //! JavaScript call into host imports (`crate::imports`) and back.
 
 pub mod console;
+pub mod crypto;
 pub mod event_loop;
 pub mod fetch;
 pub mod json;
