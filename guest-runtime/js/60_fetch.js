@@ -16,7 +16,7 @@
 
   // BodyInit -> { bytes: Uint8Array, type: string | null }. Later files
   // add extractors for URLSearchParams, Blob, FormData and streams.
-  internals.bodyExtractors = [];
+  internals.bodyExtractors ??= [];
   function extractBody(init) {
     if (typeof init === "string") {
       return { bytes: encoder.encode(init), type: "text/plain;charset=UTF-8" };
@@ -41,7 +41,7 @@
   // (the fetch standard's text() decodes UTF-8 only; charm-host also
   // honours the declared charset, which older feeds need). Replaced by the
   // encoding file with one that knows every WHATWG encoding.
-  internals.decodeText = function (bytes, _contentType) {
+  internals.decodeText ??= function (bytes, _contentType) {
     return utf8.decode(bytes);
   };
 

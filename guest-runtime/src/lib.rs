@@ -48,7 +48,8 @@ const GC_THRESHOLD_BYTES: usize = 4 * 1024 * 1024;
 fn config() -> Config {
     let mut config = Config::default();
     config
-        .text_encoding(true)
+        // TextEncoder and TextDecoder are the prelude's (js/32_encoding.js).
+        .text_encoding(false)
         .javy_stream_io(false)
         .gc_threshold(GC_THRESHOLD_BYTES);
     config

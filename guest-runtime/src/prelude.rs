@@ -25,7 +25,11 @@ const FILES: &[(&str, &str)] = &[
     ("20_events.js", include_str!("../js/20_events.js")),
     ("25_abort.js", include_str!("../js/25_abort.js")),
     ("30_timers.js", include_str!("../js/30_timers.js")),
+    ("32_encoding.js", include_str!("../js/32_encoding.js")),
+    ("34_clone.js", include_str!("../js/34_clone.js")),
     ("40_headers.js", include_str!("../js/40_headers.js")),
+    ("50_blob.js", include_str!("../js/50_blob.js")),
+    ("52_formdata.js", include_str!("../js/52_formdata.js")),
     ("56_crypto.js", include_str!("../js/56_crypto.js")),
     ("57_crypto_algorithms.js", include_str!("../js/57_crypto_algorithms.js")),
     ("60_fetch.js", include_str!("../js/60_fetch.js")),
@@ -86,6 +90,16 @@ pub fn install(runtime: Runtime) -> Runtime {
         host.set("opCancel", Func::from(ops::event_loop::op_cancel))?;
         host.set("now", Func::from(ops::event_loop::now))?;
         host.set("jsonDepth", Func::from(ops::json::json_depth))?;
+        host.set("encodingFor", Func::from(ops::encoding::encoding_for))?;
+        host.set("decode", Func::from(ops::encoding::decode))?;
+        host.set("decoderNew", Func::from(ops::encoding::decoder_new))?;
+        host.set("decoderDecode", Func::from(ops::encoding::decoder_decode))?;
+        host.set("decodeSniffed", Func::from(ops::encoding::decode_sniffed))?;
+        host.set("encode", Func::from(ops::encoding::encode))?;
+        host.set("encodeInto", Func::from(ops::encoding::encode_into))?;
+        host.set("atob", Func::from(ops::encoding::atob))?;
+        host.set("btoa", Func::from(ops::encoding::btoa))?;
+        host.set("classId", Func::from(ops::clone::class_id))?;
         host.set("reportException", Func::from(report_exception))?;
         ops::crypto::install(&host)?;
         let internals = Object::new(ctx.clone())?;

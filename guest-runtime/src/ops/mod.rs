@@ -1,8 +1,10 @@
 //! Native functions the prelude calls, one file per family. Each turns a
 //! JavaScript call into host imports (`crate::imports`) and back.
 
+pub mod clone;
 pub mod console;
 pub mod crypto;
+pub mod encoding;
 pub mod event_loop;
 pub mod fetch;
 pub mod json;
