@@ -8,6 +8,9 @@ export async function bgUpdater(state) {
   setTimeout(() => order.push("c@10"), 10);
   const cleared = setTimeout(() => order.push("cleared"), 5);
   clearTimeout(cleared);
+  // Deadline 30 is after every timer above, however late the loop wakes:
+  // the order asserted does not depend on the machine's load.
+  await new Promise((resolve) => setTimeout(resolve, 30));
   let ticks = 0;
   await new Promise((resolve) => {
     const interval = setInterval(() => {
