@@ -50,6 +50,8 @@ fn config() -> Config {
     config
         .text_encoding(true)
         .javy_stream_io(false)
+        // WeakRef and FinalizationRegistry (Javy leaves them out by default).
+        .weak_ref(true)
         .gc_threshold(GC_THRESHOLD_BYTES);
     config
 }
