@@ -48,6 +48,11 @@ pub const IMPORT_MODULE: &str = "charm-host-v2";
 /// module it was built for (Javy's `import_namespace!`).
 pub const IMPORT_NAMESPACE_SECTION: &str = "import_namespace";
 
+/// What a charm sees as `navigator.userAgent` and what its fetches send as
+/// `User-Agent`: the product and the host's version (the engine checks at
+/// build time that this is its own `CARGO_PKG_VERSION`).
+pub const USER_AGENT: &str = "charm-host/0.1.0";
+
 /// Whether two strings are equal, usable in constants: the guest and the
 /// host check at build time that literals they must repeat (link names,
 /// serde field names) are the ABI's.

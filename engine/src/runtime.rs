@@ -18,6 +18,13 @@ use wasmtime::{ExternType, Module, ValType};
 /// The runtime, as built by `make guest`.
 pub const EMBEDDED_RUNTIME: &[u8] = include_bytes!("../runtime/charm-runtime.wasm");
 
+// The guest tells charms `navigator.userAgent` from the ABI crate, which it
+// is built with; it must name this host's version.
+const _: () = assert!(charm_host_abi::same_str(
+    charm_host_abi::USER_AGENT,
+    concat!("charm-host/", env!("CARGO_PKG_VERSION"))
+));
+
 /// The WASI preview 1 module name; the runtime's only other import module.
 const WASI_MODULE: &str = "wasi_snapshot_preview1";
 

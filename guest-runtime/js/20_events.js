@@ -152,8 +152,19 @@
     };
   }
 
+  // The global object is an EventTarget too (error and rejection events
+  // fire at it), but it was not made by the constructor: its listeners
+  // live here. As Web IDL says, a method called with no `this` (bare
+  // `addEventListener(...)`) acts on the global object.
+  const globalListeners = new Map();
+
   class EventTarget {
     #listeners = new Map(); // type -> [{ callback, capture, once, passive, removed }]
+    static #of(target) {
+      if (target === undefined || target === null || target === globalThis) return globalListeners;
+      if (typeof target === "object" && #listeners in target) return target.#listeners;
+      throw new TypeError("Illegal invocation: not an EventTarget");
+    }
     addEventListener(type, callback, options) {
       type = String(type);
       const { capture, once, passive, signal } = flatten(options);
@@ -162,18 +173,20 @@
         throw new TypeError("addEventListener: the signal option must be an AbortSignal");
       }
       if (signal?.aborted) return;
-      let list = this.#listeners.get(type);
-      if (!list) this.#listeners.set(type, (list = []));
+      const listeners = EventTarget.#of(this);
+      let list = listeners.get(type);
+      if (!list) listeners.set(type, (list = []));
       if (list.some((l) => l.callback === callback && l.capture === capture)) return;
       const listener = { callback, capture, once, passive, removed: false };
       list.push(listener);
       if (signal) {
-        internals.onAbort(signal, () => this.removeEventListener(type, callback, { capture }));
+        const target = this ?? globalThis;
+        internals.onAbort(signal, () => target.removeEventListener(type, callback, { capture }));
       }
     }
     removeEventListener(type, callback, options) {
       const { capture } = flatten(options);
-      const list = this.#listeners.get(String(type));
+      const list = EventTarget.#of(this).get(String(type));
       if (!list) return;
       const i = list.findIndex((l) => l.callback === callback && l.capture === capture);
       if (i >= 0) {
@@ -185,7 +198,8 @@
       if (!(event instanceof Event)) {
         throw new TypeError("dispatchEvent: the argument must be an Event");
       }
-      return internals.dispatch(this, event, false);
+      EventTarget.#of(this);
+      return internals.dispatch(this ?? globalThis, event, false);
     }
     static {
       // Fires `event` at `target`: listeners in order, each called once,
@@ -194,7 +208,7 @@
         const access = internals.eventAccess;
         access.begin(event, target, trusted);
         try {
-          const list = target.#listeners.get(event.type);
+          const list = EventTarget.#of(target).get(event.type);
           for (const listener of list ? [...list] : []) {
             if (listener.removed) continue;
             if (listener.once) target.removeEventListener(event.type, listener.callback, listener);
@@ -221,7 +235,8 @@
   // An event handler attribute (`onabort`, ...) on `prototype`, as HTML
   // defines them: the first non-null value registers a listener in the
   // target's list at that point, later values replace the callback it
-  // calls, and null removes it.
+  // calls, and null removes it. A handler that returns false cancels the
+  // event.
   internals.defineEventHandler = function (prototype, type) {
     const handlers = new WeakMap(); // target -> { value, listener }
     Object.defineProperty(prototype, `on${type}`, {
@@ -244,7 +259,8 @@
           entry = { value, listener: null };
           entry.listener = function (event) {
             const handler = entry.value;
-            if (typeof handler === "function") return handler.call(this, event);
+            if (typeof handler !== "function") return;
+            if (handler.call(this, event) === false) event.preventDefault();
           };
           handlers.set(this, entry);
           this.addEventListener(type, entry.listener);
@@ -253,6 +269,10 @@
       },
     });
   };
+
+  for (const Class of [Event, EventTarget]) {
+    Object.defineProperty(Class.prototype, Symbol.toStringTag, { value: Class.name, configurable: true });
+  }
 
   internals.DOMException = DOMException;
   internals.Event = Event;

@@ -111,7 +111,9 @@
       return queue.length === 0 ? -1 : queue[0].due;
     },
     // Runs the first timer if it is due at `now`: one task. Its exception
-    // propagates, as an uncaught exception in a timer task does in Deno.
+    // is reported (the global's `error` event, then the run fails unless a
+    // listener cancelled it), as an uncaught exception in a timer task is
+    // in Deno.
     fireDue(now) {
       const timer = queue[0];
       if (!timer || timer.due > now) return false;
@@ -121,6 +123,8 @@
       currentNesting = timer.nesting;
       try {
         Reflect.apply(timer.handler, globalThis, timer.args);
+      } catch (error) {
+        internals.reportException(error);
       } finally {
         currentNesting = saved;
         // An interval starts again once its task is over, unless the task

@@ -141,7 +141,7 @@ pub unsafe extern "C" fn charm_run(
 fn run_in(ctx: &Ctx<'_>, bytecode: &[u8], input: &str) -> Result<Vec<u8>, ErrorJson> {
     event_loop::start_clock();
     // Nothing from before this task counts against it.
-    drop(prelude::take_unhandled(ctx));
+    prelude::clear_rejections();
     drop(prelude::take_uncaught(ctx));
     // SAFETY: the bytecode was produced by `charm-compile` of this same
     // runtime build; the host keys its artifacts by the runtime's hash.
@@ -165,8 +165,12 @@ fn run_in(ctx: &Ctx<'_>, bytecode: &[u8], input: &str) -> Result<Vec<u8>, ErrorJ
             let state = returned_state(ctx, returned)?;
             // Fire-and-forget continuations still run (their console output
             // is part of the run); what they let escape fails it.
-            drain_jobs(ctx)?;
-            report_escaped(ctx)?;
+            loop {
+                drain_jobs(ctx)?;
+                if !report_escaped(ctx)? {
+                    break;
+                }
+            }
             state
         }
     };
@@ -232,7 +236,10 @@ fn run_until_settled<'js>(ctx: &Ctx<'js>, promise: &Promise<'js>) -> Result<(), 
         if promise.state() == PromiseState::Rejected {
             prelude::forget_rejection(ctx, promise.as_value());
         }
-        report_escaped(ctx)?;
+        if report_escaped(ctx)? {
+            // Rejection listeners ran: their microtasks come first.
+            continue;
+        }
         if promise.state() != PromiseState::Pending {
             return Ok(());
         }
@@ -277,19 +284,40 @@ fn drain_jobs(ctx: &Ctx<'_>) -> Result<(), ErrorJson> {
 }
 
 /// After a checkpoint: fails the run on an exception that escaped a
-/// callback, or on a rejection that no handler took by now.
-fn report_escaped(ctx: &Ctx<'_>) -> Result<(), ErrorJson> {
+/// callback, or on a rejection that no handler took by now and whose
+/// `unhandledrejection` event no listener cancelled; fires
+/// `rejectionhandled` for cancelled ones that got a handler since. Returns
+/// whether any listener may have run (the caller drains microtasks again).
+fn report_escaped(ctx: &Ctx<'_>) -> Result<bool, ErrorJson> {
+    let mut ran = false;
     if let Some(escaped) = prelude::take_uncaught(ctx) {
         return Err(describe_value(ctx, escaped));
     }
-    if let Some(reason) = prelude::take_unhandled(ctx) {
-        let described = prelude::with_driver(|d| d.describe_unhandled.clone())
-            .and_then(|f| f.restore(ctx).ok())
-            .and_then(|f| f.call::<_, String>((reason,)).ok());
-        return Err(match described {
-            Some(json) => ErrorJson(json),
-            None => ErrorJson::internal("a promise rejection that cannot be described"),
-        });
+    while let Some((promise, reason)) = prelude::next_unhandled(ctx) {
+        let outcome = call_driver::<_, String>(
+            ctx,
+            |d| d.unhandled.clone(),
+            (promise.clone(), reason.clone()),
+        );
+        match outcome {
+            Ok(payload) if payload.is_empty() => {
+                prelude::notified(ctx, promise, reason);
+                ran = true;
+            }
+            Ok(payload) => return Err(ErrorJson(payload)),
+            Err(e) => return Err(describe(ctx, e)),
+        }
+        if let Some(escaped) = prelude::take_uncaught(ctx) {
+            return Err(describe_value(ctx, escaped));
+        }
     }
-    Ok(())
+    for (promise, reason) in prelude::take_handled_late(ctx) {
+        call_driver::<_, ()>(ctx, |d| d.handled.clone(), (promise, reason))
+            .map_err(|e| describe(ctx, e))?;
+        ran = true;
+    }
+    if let Some(escaped) = prelude::take_uncaught(ctx) {
+        return Err(describe_value(ctx, escaped));
+    }
+    Ok(ran)
 }

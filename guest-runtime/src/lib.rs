@@ -51,6 +51,8 @@ fn config() -> Config {
         // TextEncoder and TextDecoder are the prelude's (js/32_encoding.js).
         .text_encoding(false)
         .javy_stream_io(false)
+        // WeakRef and FinalizationRegistry (Javy leaves them out by default).
+        .weak_ref(true)
         .gc_threshold(GC_THRESHOLD_BYTES);
     config
 }

@@ -21,9 +21,13 @@ use crate::ops;
 /// The prelude's files, in load order. Each is `(function (internals) {...})`.
 const FILES: &[(&str, &str)] = &[
     ("00_internals.js", include_str!("../js/00_internals.js")),
-    ("10_console.js", include_str!("../js/10_console.js")),
+    ("10_inspect.js", include_str!("../js/10_inspect.js")),
+    ("11_console.js", include_str!("../js/11_console.js")),
+    ("12_globals.js", include_str!("../js/12_globals.js")),
     ("20_events.js", include_str!("../js/20_events.js")),
+    ("21_event_types.js", include_str!("../js/21_event_types.js")),
     ("25_abort.js", include_str!("../js/25_abort.js")),
+    ("27_performance.js", include_str!("../js/27_performance.js")),
     ("30_timers.js", include_str!("../js/30_timers.js")),
     ("32_encoding.js", include_str!("../js/32_encoding.js")),
     ("34_clone.js", include_str!("../js/34_clone.js")),
@@ -48,28 +52,39 @@ const FILE_PREFIX: &str = "charm-host:prelude/";
 /// RangeError comes before the native stack is gone.
 const STACK_BUDGET_BYTES: u32 = 2 * 1024 * 1024;
 
+/// A rejected promise and its reason.
+type Rejection = (Persistent<Value<'static>>, Persistent<Value<'static>>);
+
 /// The driver's functions (see `js/90_driver.js`).
 pub struct Driver {
     /// `run(updater, inputJson) -> Promise<string | undefined>`
     pub run: Persistent<Function<'static>>,
     /// `describe(thrown) -> string`: an error payload.
     pub describe: Persistent<Function<'static>>,
-    /// `describeUnhandled(reason) -> string`
-    pub describe_unhandled: Persistent<Function<'static>>,
     /// `status() -> [nextDue, pendingOps]`
     pub status: Persistent<Function<'static>>,
     /// `fireTimer(now) -> bool`
     pub fire_timer: Persistent<Function<'static>>,
     /// `complete(handle, meta, body)`
     pub complete: Persistent<Function<'static>>,
+    /// `unhandled(promise, reason) -> string`: fires `unhandledrejection`;
+    /// "" if a listener cancelled it, else the run's error payload (see
+    /// `js/21_event_types.js`).
+    pub unhandled: Persistent<Function<'static>>,
+    /// `handled(promise, reason)`: fires `rejectionhandled`.
+    pub handled: Persistent<Function<'static>>,
 }
 
 thread_local! {
     static CONTEXT: OnceCell<Context> = const { OnceCell::new() };
     static DRIVER: OnceCell<Driver> = const { OnceCell::new() };
     /// Promises rejected with no handler yet, with their reasons, in order.
-    static UNHANDLED: RefCell<Vec<(Persistent<Value<'static>>, Persistent<Value<'static>>)>> =
-        const { RefCell::new(Vec::new()) };
+    static UNHANDLED: RefCell<Vec<Rejection>> = const { RefCell::new(Vec::new()) };
+    /// Rejections whose `unhandledrejection` event a listener cancelled:
+    /// if one gets a handler later, `rejectionhandled` fires.
+    static NOTIFIED: RefCell<Vec<Rejection>> = const { RefCell::new(Vec::new()) };
+    /// Notified rejections that got a handler since, in order.
+    static HANDLED_LATE: RefCell<Vec<Rejection>> = const { RefCell::new(Vec::new()) };
     /// Exceptions that escaped callbacks the runtime called, in order.
     static UNCAUGHT: RefCell<Vec<Persistent<Value<'static>>>> = const { RefCell::new(Vec::new()) };
 }
@@ -85,7 +100,12 @@ pub fn install(runtime: Runtime) -> Runtime {
     let driver = context.with(|ctx| -> Result<Driver, JsError> {
         enable_stack_guard(&ctx);
         let host = Object::new(ctx.clone())?;
+        ops::classes::init(&ctx)?;
         host.set("log", Func::from(ops::console::log))?;
+        host.set("inspectKind", Func::from(ops::console::inspect_kind))?;
+        host.set("promiseState", Func::from(ops::console::promise_state))?;
+        host.set("proxyTarget", Func::from(ops::console::proxy_target))?;
+        host.set("userAgent", charm_host_abi::USER_AGENT)?;
         host.set("fetchStart", Func::from(ops::fetch::fetch_start))?;
         host.set("opCancel", Func::from(ops::event_loop::op_cancel))?;
         host.set("now", Func::from(ops::event_loop::now))?;
@@ -100,6 +120,8 @@ pub fn install(runtime: Runtime) -> Runtime {
         host.set("atob", Func::from(ops::encoding::atob))?;
         host.set("btoa", Func::from(ops::encoding::btoa))?;
         host.set("classId", Func::from(ops::clone::class_id))?;
+        ops::json::init(&ctx)?;
+        host.set("jsonStringify", Func::from(ops::json::json_stringify))?;
         host.set("reportException", Func::from(report_exception))?;
         ops::crypto::install(&host)?;
         let internals = Object::new(ctx.clone())?;
@@ -111,16 +133,21 @@ pub fn install(runtime: Runtime) -> Runtime {
             file.call::<_, ()>((internals.clone(),))?;
         }
         let driver: Object = internals.get("driver")?;
+        let rejections: Object = internals.get("rejections")?;
         let function = |name: &str| -> Result<Persistent<Function<'static>>, JsError> {
             Ok(Persistent::save(&ctx, driver.get::<_, Function>(name)?))
+        };
+        let rejection_function = |name: &str| -> Result<Persistent<Function<'static>>, JsError> {
+            Ok(Persistent::save(&ctx, rejections.get::<_, Function>(name)?))
         };
         Ok(Driver {
             run: function("run")?,
             describe: function("describe")?,
-            describe_unhandled: function("describeUnhandled")?,
             status: function("status")?,
             fire_timer: function("fireTimer")?,
             complete: function("complete")?,
+            unhandled: rejection_function("unhandled")?,
+            handled: rejection_function("handled")?,
         })
     });
     let driver = match driver {
@@ -186,14 +213,33 @@ fn settle_heap() {
 /// such a promise later. Only what is left at the event loop's checkpoint
 /// is unhandled, so a rejection handled later in the same turn is not.
 fn track_rejection<'js>(ctx: Ctx<'js>, promise: Value<'js>, reason: Value<'js>, handled: bool) {
-    UNHANDLED.with(|list| {
-        let mut list = list.borrow_mut();
-        if handled {
-            list.retain(|(p, _)| p.clone().restore(&ctx).map_or(true, |p| p != promise));
-        } else {
-            list.push((Persistent::save(&ctx, promise), Persistent::save(&ctx, reason)));
+    if !handled {
+        UNHANDLED.with(|list| {
+            list.borrow_mut()
+                .push((Persistent::save(&ctx, promise), Persistent::save(&ctx, reason)))
+        });
+        return;
+    }
+    if remove_rejection(&UNHANDLED, &ctx, &promise).is_none() {
+        if let Some(late) = remove_rejection(&NOTIFIED, &ctx, &promise) {
+            HANDLED_LATE.with(|list| list.borrow_mut().push(late));
         }
-    });
+    }
+}
+
+/// Takes `promise`'s entry out of `list`, if it is there.
+fn remove_rejection<'js>(
+    list: &'static std::thread::LocalKey<RefCell<Vec<Rejection>>>,
+    ctx: &Ctx<'js>,
+    promise: &Value<'js>,
+) -> Option<Rejection> {
+    list.with(|list| {
+        let mut list = list.borrow_mut();
+        let at = list
+            .iter()
+            .position(|(p, _)| p.clone().restore(ctx).is_ok_and(|p| p == *promise))?;
+        Some(list.remove(at))
+    })
 }
 
 /// `host.reportException(error)`: an exception that escaped a callback.
@@ -217,22 +263,41 @@ pub fn take_uncaught<'js>(ctx: &Ctx<'js>) -> Option<Value<'js>> {
 /// bgUpdater's promise): it is the run's outcome, not an unhandled
 /// rejection.
 pub fn forget_rejection<'js>(ctx: &Ctx<'js>, promise: &Value<'js>) {
-    UNHANDLED.with(|list| {
+    drop(remove_rejection(&UNHANDLED, ctx, promise));
+}
+
+/// Forgets every rejection, for a new task: nothing from before it counts
+/// against it.
+pub fn clear_rejections() {
+    for list in [&UNHANDLED, &NOTIFIED, &HANDLED_LATE] {
+        list.with(|list| list.borrow_mut().clear());
+    }
+}
+
+/// The oldest rejection that no handler took, if any, taken off the list
+/// (the others stay, so that a handler one's event attaches counts).
+pub fn next_unhandled<'js>(ctx: &Ctx<'js>) -> Option<(Value<'js>, Value<'js>)> {
+    let (promise, reason) = UNHANDLED.with(|list| {
+        let mut list = list.borrow_mut();
+        (!list.is_empty()).then(|| list.remove(0))
+    })?;
+    Some((promise.restore(ctx).ok()?, reason.restore(ctx).ok()?))
+}
+
+/// Records that a listener cancelled `promise`'s `unhandledrejection`.
+pub fn notified<'js>(ctx: &Ctx<'js>, promise: Value<'js>, reason: Value<'js>) {
+    NOTIFIED.with(|list| {
         list.borrow_mut()
-            .retain(|(p, _)| p.clone().restore(ctx).map_or(true, |p| p != *promise));
+            .push((Persistent::save(ctx, promise), Persistent::save(ctx, reason)))
     });
 }
 
-/// The reason of the oldest rejection that no handler took, if any; the
-/// list is cleared (the run fails on the first).
-pub fn take_unhandled<'js>(ctx: &Ctx<'js>) -> Option<Value<'js>> {
-    let first = UNHANDLED.with(|list| {
-        let mut list = list.borrow_mut();
-        let first = list.first().map(|(_, reason)| reason.clone());
-        list.clear();
-        first
-    })?;
-    first.restore(ctx).ok()
+/// The notified rejections that got a handler since the last call.
+pub fn take_handled_late<'js>(ctx: &Ctx<'js>) -> Vec<(Value<'js>, Value<'js>)> {
+    let late = HANDLED_LATE.with(|list| std::mem::take(&mut *list.borrow_mut()));
+    late.into_iter()
+        .filter_map(|(p, r)| Some((p.restore(ctx).ok()?, r.restore(ctx).ok()?)))
+        .collect()
 }
 
 /// Turns on QuickJS's stack guard, which quickjs-ng compiles out under WASI

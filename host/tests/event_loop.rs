@@ -11,24 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{run_fixture, slow_server, Ran, RawServer, Reply, TestServer};
+use support::{run_fixture, slow_server, RawServer, Reply, TestServer};
 
 fn input(value: Value) -> String {
     value.to_string()
-}
-
-/// The fuel a run used, from `--stats`.
-fn fuel(ran: &Ran) -> u64 {
-    let line = ran
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("stats: fuel "))
-        .unwrap_or_else(|| panic!("no stats line: {ran:?}"));
-    line["stats: fuel ".len()..]
-        .split(',')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("unreadable stats line: {line}"))
 }
 
 #[test]
@@ -53,7 +39,7 @@ fn waiting_on_a_timer_burns_no_fuel() {
     );
     assert_eq!((short.code, long.code), (0, 0), "{short:?} {long:?}");
     assert_eq!(long.state()["slept"], 600);
-    let (a, b) = (fuel(&short), fuel(&long));
+    let (a, b) = (short.fuel(), long.fuel());
     // The same code runs either way; only the wait differs. Allow for the
     // timer firing on a different turn of the loop.
     assert!(

@@ -13,20 +13,6 @@ fn ok(ran: &Ran) -> Value {
     ran.state()
 }
 
-/// The fuel a run used, from `--stats`.
-fn fuel(ran: &Ran) -> u64 {
-    let line = ran
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("stats: fuel "))
-        .unwrap_or_else(|| panic!("no stats line: {ran:?}"));
-    line["stats: fuel ".len()..]
-        .split(',')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("unreadable stats line: {line}"))
-}
-
 #[test]
 fn text_decoder_knows_every_label_and_the_legacy_encodings() {
     let state = ok(&run_fixture("web-encoding.js", &[]));
@@ -367,7 +353,7 @@ fn structured_clone_of_deep_values_neither_overflows_nor_costs_quadratic_fuel() 
             ],
         );
         assert_eq!(ok(&ran)["deep"], json!([levels, levels]));
-        fuel(&ran)
+        ran.fuel()
     };
     let (small, large) = (run(10_000), run(40_000));
     // Four times the depth: about four times the fuel (quadratic would be

@@ -118,6 +118,20 @@ impl Ran {
         serde_json::from_str(self.stdout.trim())
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
     }
+
+    /// The fuel the run used, from `--stats`.
+    pub fn fuel(&self) -> u64 {
+        let line = self
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("stats: fuel "))
+            .unwrap_or_else(|| panic!("no stats line: {self:?}"));
+        line["stats: fuel ".len()..]
+            .split(',')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("unreadable stats line: {line}"))
+    }
 }
 
 /// `charm-host run FIXTURE ARGS...`

@@ -224,7 +224,7 @@ impl HttpGateway {
             }),
         };
         let client = reqwest::Client::builder()
-            .user_agent(concat!("charm-host/", env!("CARGO_PKG_VERSION")))
+            .user_agent(charm_host_abi::USER_AGENT)
             .no_proxy()
             .referer(false)
             .connect_timeout(CONNECT_TIMEOUT)
