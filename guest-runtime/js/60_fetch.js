@@ -14,9 +14,10 @@
   const utf8 = new TextDecoder("utf-8");
   const parseJson = (text) => JSON.parse(text);
 
-  // BodyInit -> { bytes: Uint8Array, type: string | null }. Later files
-  // add extractors for URLSearchParams, Blob, FormData and streams.
-  internals.bodyExtractors = [];
+  // BodyInit -> { bytes: Uint8Array, type: string | null }. Other files
+  // add extractors for URLSearchParams, Blob, FormData and streams (the
+  // families numbered before this file create the list).
+  internals.bodyExtractors ??= [];
   function extractBody(init) {
     if (typeof init === "string") {
       return { bytes: encoder.encode(init), type: "text/plain;charset=UTF-8" };

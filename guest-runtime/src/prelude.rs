@@ -25,6 +25,8 @@ const FILES: &[(&str, &str)] = &[
     ("20_events.js", include_str!("../js/20_events.js")),
     ("25_abort.js", include_str!("../js/25_abort.js")),
     ("30_timers.js", include_str!("../js/30_timers.js")),
+    ("36_url.js", include_str!("../js/36_url.js")),
+    ("38_urlpattern.js", include_str!("../js/38_urlpattern.js")),
     ("40_headers.js", include_str!("../js/40_headers.js")),
     ("60_fetch.js", include_str!("../js/60_fetch.js")),
     ("80_json.js", include_str!("../js/80_json.js")),
@@ -85,6 +87,13 @@ pub fn install(runtime: Runtime) -> Runtime {
         host.set("now", Func::from(ops::event_loop::now))?;
         host.set("jsonDepth", Func::from(ops::json::json_depth))?;
         host.set("reportException", Func::from(report_exception))?;
+        host.set("urlParse", Func::from(ops::url::url_parse))?;
+        host.set("urlCanParse", Func::from(ops::url::url_can_parse))?;
+        host.set("urlSet", Func::from(ops::url::url_set))?;
+        host.set("formParse", Func::from(ops::url::form_parse))?;
+        host.set("formSerialize", Func::from(ops::url::form_serialize))?;
+        host.set("urlPatternParse", Func::from(ops::urlpattern::url_pattern_parse))?;
+        host.set("urlPatternExec", Func::from(ops::urlpattern::url_pattern_exec))?;
         let internals = Object::new(ctx.clone())?;
         internals.set("host", host)?;
         for (name, source) in FILES {

@@ -5,3 +5,5 @@ pub mod console;
 pub mod event_loop;
 pub mod fetch;
 pub mod json;
+pub mod url;
+pub mod urlpattern;
