@@ -124,18 +124,7 @@ pub fn describe_parse_error<'js>(ctx: &Ctx<'js>, thrown: Value<'js>, src: &str, 
             .char_indices()
             .map(|(i, c)| line_start + i + c.len_utf8())
             .collect();
-        if !fails_the_same(*ends.last()?) {
-            return None;
-        }
-        let (mut lo, mut hi) = (0, ends.len() - 1);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if fails_the_same(ends[mid]) {
-                hi = mid;
-            } else {
-                lo = mid + 1;
-            }
-        }
+        let lo = first_failing(&ends, &fails_the_same)?;
         // `ends[lo]` ends the offending token; step back over an identifier
         // or number to its first character, or from a regular expression's
         // closing slash to its opening one.
@@ -179,6 +168,14 @@ fn line_of_first_failure(src: &str, fails: &dyn Fn(usize) -> bool) -> Option<u32
             Some(*end)
         })
         .collect();
+    u32::try_from(first_failing(&ends, fails)? + 1).ok()
+}
+
+/// The index of the first of `ends` (prefix lengths, increasing) at which
+/// `fails` holds, by binary search: parsing is left to right, so once a
+/// prefix fails the same way every longer one does. `None` if the last
+/// does not fail.
+fn first_failing(ends: &[usize], fails: &dyn Fn(usize) -> bool) -> Option<usize> {
     if !fails(*ends.last()?) {
         return None;
     }
@@ -191,7 +188,7 @@ fn line_of_first_failure(src: &str, fails: &dyn Fn(usize) -> bool) -> Option<u32
             lo = mid + 1;
         }
     }
-    u32::try_from(lo + 1).ok()
+    Some(lo)
 }
 
 /// The opening slash of the regular expression literal whose closing slash
