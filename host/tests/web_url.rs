@@ -8,7 +8,7 @@ mod support;
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
-use support::{run_fixture, Reply, SeenRequest, TestServer};
+use support::{run_fixture, Ran, Reply, SeenRequest, TestServer};
 
 /// Runs a fixture that needs no network and returns its state.
 fn state_of(fixture: &str) -> Value {
@@ -216,7 +216,8 @@ const SINCE: &str = "2026-11-01T00:00:00+01:00";
 /// different relative form; every page checks the token and the query.
 fn paging_server() -> TestServer {
     let items = |req: &SeenRequest| -> Reply {
-        if req.headers.get("authorization").map(String::as_str) != Some(&format!("Bearer {TOKEN}")) {
+        if req.headers.get("authorization").map(String::as_str) != Some(&format!("Bearer {TOKEN}"))
+        {
             return Reply {
                 status: 401,
                 headers: vec![],
@@ -271,11 +272,10 @@ fn paging_server() -> TestServer {
     ])
 }
 
-#[test]
-fn a_charm_pages_an_api_with_url_search_params_and_a_bearer_token() {
-    let server = paging_server();
-    let input = json!({"api": server.url("/api/"), "token": TOKEN, "since": SINCE});
-    let ran = run_fixture(
+/// Runs the paging charm against `server` with `token`.
+fn run_paging(server: &TestServer, token: &str) -> Ran {
+    let input = json!({"api": server.url("/api/"), "token": token, "since": SINCE});
+    run_fixture(
         "api-paging.js",
         &[
             "--allow-host",
@@ -283,7 +283,13 @@ fn a_charm_pages_an_api_with_url_search_params_and_a_bearer_token() {
             "--input",
             &input.to_string(),
         ],
-    );
+    )
+}
+
+#[test]
+fn a_charm_pages_an_api_with_url_search_params_and_a_bearer_token() {
+    let server = paging_server();
+    let ran = run_paging(&server, TOKEN);
     assert_eq!(ran.code, 0, "{ran:?}");
     let state = ran.state();
     assert_eq!(
@@ -315,16 +321,7 @@ fn a_charm_pages_an_api_with_url_search_params_and_a_bearer_token() {
 #[test]
 fn a_wrong_token_stops_the_paging_with_the_servers_answer() {
     let server = paging_server();
-    let input = json!({"api": server.url("/api/"), "token": "wrong", "since": SINCE});
-    let ran = run_fixture(
-        "api-paging.js",
-        &[
-            "--allow-host",
-            &server.host_port(),
-            "--input",
-            &input.to_string(),
-        ],
-    );
+    let ran = run_paging(&server, "wrong");
     assert_eq!(ran.code, 1, "{ran:?}");
     assert!(ran.stderr.contains("answered 401: bad token"), "{ran:?}");
     assert_eq!(server.requests().len(), 1);
