@@ -14,8 +14,9 @@
   const utf8 = new TextDecoder("utf-8");
   const parseJson = (text) => JSON.parse(text);
 
-  // BodyInit -> { bytes: Uint8Array, type: string | null }. Later files
-  // add extractors for URLSearchParams, Blob, FormData and streams.
+  // BodyInit -> { bytes: Uint8Array, type: string | null }. Other files
+  // add extractors for URLSearchParams, Blob, FormData and streams (the
+  // families numbered before this file create the list).
   internals.bodyExtractors ??= [];
   function extractBody(init) {
     if (typeof init === "string") {

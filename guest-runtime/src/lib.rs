@@ -10,7 +10,7 @@
 //! * `imports.rs`: the host functions of `charm-host-v2`, checked against
 //!   the ABI's table at build time;
 //! * `ops/`: the native functions the prelude calls, one file per family
-//!   (`console`, `fetch`);
+//!   (`console`, `fetch`, `url`, `urlpattern`, ...);
 //! * `prelude.rs` and `js/`: the Web-facing API charms see, one JavaScript
 //!   file per family, evaluated in a fixed order at pre-initialisation;
 //! * `driver.rs`: `charm-compile` and `charm-run`;

@@ -31,6 +31,8 @@ const FILES: &[(&str, &str)] = &[
     ("30_timers.js", include_str!("../js/30_timers.js")),
     ("32_encoding.js", include_str!("../js/32_encoding.js")),
     ("34_clone.js", include_str!("../js/34_clone.js")),
+    ("36_url.js", include_str!("../js/36_url.js")),
+    ("38_urlpattern.js", include_str!("../js/38_urlpattern.js")),
     ("40_headers.js", include_str!("../js/40_headers.js")),
     ("50_blob.js", include_str!("../js/50_blob.js")),
     ("52_formdata.js", include_str!("../js/52_formdata.js")),
@@ -124,6 +126,13 @@ pub fn install(runtime: Runtime) -> Runtime {
         host.set("jsonStringify", Func::from(ops::json::json_stringify))?;
         host.set("reportException", Func::from(report_exception))?;
         ops::crypto::install(&host)?;
+        host.set("urlParse", Func::from(ops::url::url_parse))?;
+        host.set("urlCanParse", Func::from(ops::url::url_can_parse))?;
+        host.set("urlSet", Func::from(ops::url::url_set))?;
+        host.set("formParse", Func::from(ops::url::form_parse))?;
+        host.set("formSerialize", Func::from(ops::url::form_serialize))?;
+        host.set("urlPatternParse", Func::from(ops::urlpattern::url_pattern_parse))?;
+        host.set("urlPatternExec", Func::from(ops::urlpattern::url_pattern_exec))?;
         let internals = Object::new(ctx.clone())?;
         internals.set("host", host)?;
         for (name, source) in FILES {

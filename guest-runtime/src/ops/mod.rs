@@ -9,3 +9,5 @@ pub mod encoding;
 pub mod event_loop;
 pub mod fetch;
 pub mod json;
+pub mod url;
+pub mod urlpattern;
