@@ -29,6 +29,7 @@ const FILES: &[(&str, &str)] = &[
     ("42_readable_streams.js", include_str!("../js/42_readable_streams.js")),
     ("43_writable_streams.js", include_str!("../js/43_writable_streams.js")),
     ("44_transform_streams.js", include_str!("../js/44_transform_streams.js")),
+    ("46_compression.js", include_str!("../js/46_compression.js")),
     ("60_fetch.js", include_str!("../js/60_fetch.js")),
     ("80_json.js", include_str!("../js/80_json.js")),
     ("90_driver.js", include_str!("../js/90_driver.js")),
@@ -87,6 +88,9 @@ pub fn install(runtime: Runtime) -> Runtime {
         host.set("opCancel", Func::from(ops::event_loop::op_cancel))?;
         host.set("now", Func::from(ops::event_loop::now))?;
         host.set("jsonDepth", Func::from(ops::json::json_depth))?;
+        host.set("codecOpen", Func::from(ops::compression::codec_open))?;
+        host.set("codecStep", Func::from(ops::compression::codec_step))?;
+        host.set("codecClose", Func::from(ops::compression::codec_close))?;
         host.set("reportException", Func::from(report_exception))?;
         let internals = Object::new(ctx.clone())?;
         internals.set("host", host)?;

@@ -1,6 +1,7 @@
 //! Native functions the prelude calls, one file per family. Each turns a
 //! JavaScript call into host imports (`crate::imports`) and back.
 
+pub mod compression;
 pub mod console;
 pub mod event_loop;
 pub mod fetch;
