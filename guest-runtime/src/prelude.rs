@@ -31,6 +31,7 @@ const FILES: &[(&str, &str)] = &[
     ("44_transform_streams.js", include_str!("../js/44_transform_streams.js")),
     ("46_compression.js", include_str!("../js/46_compression.js")),
     ("47_text_streams.js", include_str!("../js/47_text_streams.js")),
+    ("48_body_streams.js", include_str!("../js/48_body_streams.js")),
     ("60_fetch.js", include_str!("../js/60_fetch.js")),
     ("80_json.js", include_str!("../js/80_json.js")),
     ("90_driver.js", include_str!("../js/90_driver.js")),
