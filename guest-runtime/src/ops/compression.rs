@@ -139,7 +139,11 @@ pub fn codec_open(ctx: Ctx<'_>, format: String, decompress: bool) -> Result<i32,
             out: vec![0; OUT_LEN],
             state: InflateState::new_boxed(format.data_format()),
             input: Pending::default(),
-            stage: if format == Format::Gzip { Stage::Header } else { Stage::Body },
+            stage: if format == Format::Gzip {
+                Stage::Header
+            } else {
+                Stage::Body
+            },
             crc: crc32fast::Hasher::new(),
             size: 0,
         })
@@ -170,7 +174,8 @@ pub fn codec_open(ctx: Ctx<'_>, format: String, decompress: bool) -> Result<i32,
                 codecs.len() - 1
             }
         };
-        i32::try_from(slot).map_err(|_| Exception::throw_range(&ctx, "too many compression streams"))
+        i32::try_from(slot)
+            .map_err(|_| Exception::throw_range(&ctx, "too many compression streams"))
     })
 }
 
@@ -197,14 +202,19 @@ pub fn codec_step<'js>(
             .and_then(|i| codecs.get_mut(i))
             .and_then(Option::as_mut)
         else {
-            return Err(Exception::throw_type(&ctx, "the compression stream is closed"));
+            return Err(Exception::throw_type(
+                &ctx,
+                "the compression stream is closed",
+            ));
         };
         let (written, out) = match codec {
             Codec::Decoder(decoder) => {
                 if !input.is_empty() {
                     decoder.input.push(input);
                 }
-                let written = decoder.step(finish).map_err(|m| Exception::throw_type(&ctx, m))?;
+                let written = decoder
+                    .step(finish)
+                    .map_err(|m| Exception::throw_type(&ctx, m))?;
                 (written, &decoder.out)
             }
             Codec::Encoder(encoder) => {
@@ -263,19 +273,26 @@ fn gzip_header_len(buf: &[u8]) -> Result<Option<usize>, &'static str> {
     }
     let mut at = 10;
     if flags & FEXTRA != 0 {
-        let Some(len) = buf.get(at..at + 2) else { return Ok(None) };
+        let Some(len) = buf.get(at..at + 2) else {
+            return Ok(None);
+        };
         at += 2 + usize::from(u16::from_le_bytes([len[0], len[1]]));
     }
     for flag in [FNAME, FCOMMENT] {
         if flags & flag != 0 {
-            match buf.get(at..).and_then(|rest| rest.iter().position(|&b| b == 0)) {
+            match buf
+                .get(at..)
+                .and_then(|rest| rest.iter().position(|&b| b == 0))
+            {
                 Some(nul) => at += nul + 1,
                 None => return Ok(None),
             }
         }
     }
     if flags & FHCRC != 0 {
-        let Some(crc16) = buf.get(at..at + 2) else { return Ok(None) };
+        let Some(crc16) = buf.get(at..at + 2) else {
+            return Ok(None);
+        };
         let expected = u16::from_le_bytes([crc16[0], crc16[1]]);
         if (crc32fast::hash(&buf[..at]) & 0xffff) as u16 != expected {
             return Err("the gzip header's checksum does not match");
@@ -305,7 +322,12 @@ impl Decoder {
                     None => break,
                 },
                 Stage::Body => {
-                    let result = inflate(&mut self.state, self.input.rest(), &mut out[written..], MZFlush::None);
+                    let result = inflate(
+                        &mut self.state,
+                        self.input.rest(),
+                        &mut out[written..],
+                        MZFlush::None,
+                    );
                     let produced = &out[written..written + result.bytes_written];
                     if self.format == Format::Gzip {
                         self.crc.update(produced);
@@ -315,7 +337,11 @@ impl Decoder {
                     written += result.bytes_written;
                     match result.status {
                         Ok(MZStatus::StreamEnd) => {
-                            self.stage = if self.format == Format::Gzip { Stage::Trailer } else { Stage::Done };
+                            self.stage = if self.format == Format::Gzip {
+                                Stage::Trailer
+                            } else {
+                                Stage::Done
+                            };
                         }
                         Ok(_) => {
                             if written == out.len() {
@@ -331,7 +357,9 @@ impl Decoder {
                     }
                 }
                 Stage::Trailer => {
-                    let Some(trailer) = self.input.rest().get(..8) else { break };
+                    let Some(trailer) = self.input.rest().get(..8) else {
+                        break;
+                    };
                     let crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
                     let size = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
                     if crc != self.crc.clone().finalize() {
@@ -374,7 +402,11 @@ impl Encoder {
             written = 10;
             self.header_written = true;
         }
-        let flush = if finish { MZFlush::Finish } else { MZFlush::None };
+        let flush = if finish {
+            MZFlush::Finish
+        } else {
+            MZFlush::None
+        };
         loop {
             let rest = self.input.rest();
             if rest.is_empty() && !finish {
@@ -391,7 +423,8 @@ impl Encoder {
                 Ok(MZStatus::StreamEnd) => {
                     self.finished = true;
                     if self.format == Format::Gzip {
-                        out[written..written + 4].copy_from_slice(&self.crc.clone().finalize().to_le_bytes());
+                        out[written..written + 4]
+                            .copy_from_slice(&self.crc.clone().finalize().to_le_bytes());
                         out[written + 4..written + 8].copy_from_slice(&self.size.to_le_bytes());
                         written += 8;
                     }
