@@ -413,11 +413,16 @@
         start(bytes);
         return;
       }
-      // A stream body is read to its end before the request starts.
+      // A stream body is read to its end before the request starts; an
+      // abort meanwhile rejects at once, and no request leaves.
+      const forgetAbort = internals.onAbort(signal, () => reject(signal.reason));
       bytes.then((read) => {
-        if (signal.aborted) reject(signal.reason);
-        else start(read);
-      }).catch(reject);
+        forgetAbort();
+        if (!signal.aborted) start(read);
+      }).catch((error) => {
+        forgetAbort();
+        reject(error);
+      });
     });
   }
 
