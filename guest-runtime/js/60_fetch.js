@@ -14,9 +14,9 @@
   const utf8 = new TextDecoder("utf-8");
   const parseJson = (text) => JSON.parse(text);
 
-  // BodyInit -> { bytes: Uint8Array, type: string | null }. Other files
-  // add extractors for URLSearchParams, Blob, FormData and streams (the
-  // families numbered before this file create the list).
+  // BodyInit -> { bytes: Uint8Array, type: string | null }, or, for a
+  // ReadableStream, { stream, type: null }. Other files (loaded earlier)
+  // add extractors for URLSearchParams, Blob, FormData and streams.
   internals.bodyExtractors ??= [];
   function extractBody(init) {
     if (typeof init === "string") {
@@ -46,20 +46,40 @@
     return utf8.decode(bytes);
   };
 
-  // The body of a Request or Response: bytes, read once.
+  // The body of a Request or Response: bytes, read once; or a stream
+  // (`bytes` undefined), read when the body is consumed. Once `body` has
+  // been asked for, reading goes through its stream, and a read from the
+  // stream marks the body used.
   class BodyState {
-    constructor(bytes) {
-      this.bytes = bytes; // Uint8Array or null
-      this.used = false;
-      this.stream = undefined;
+    constructor(bytes, stream = undefined) {
+      this.bytes = bytes; // Uint8Array, null (no body), or undefined (a stream)
+      this.consumed = false;
+      this.stream = stream;
     }
-    consume(what) {
+    get used() {
+      return this.consumed || (this.stream !== undefined && internals.streamDisturbed(this.stream));
+    }
+    set used(value) {
+      this.consumed = value;
+    }
+    // The bytes, or a promise of them when the body is a stream.
+    consume(what, limit = undefined) {
       if (this.used) throw new TypeError(`${what}: the body has already been read`);
+      if (this.stream !== undefined) {
+        if (internals.streamLocked(this.stream)) throw new TypeError(`${what}: the body's stream is locked to a reader`);
+        return internals.readAllBytes(this.stream, what, limit);
+      }
       this.used = true;
       return this.bytes ?? new Uint8Array(0);
     }
     clone() {
       if (this.used) throw new TypeError("clone: the body has already been read");
+      if (this.bytes === undefined) {
+        if (internals.streamLocked(this.stream)) throw new TypeError("clone: the body's stream is locked to a reader");
+        const [mine, theirs] = internals.teeBody(this.stream);
+        this.stream = mine;
+        return new BodyState(undefined, theirs);
+      }
       return new BodyState(this.bytes === null ? null : this.bytes.slice());
     }
   }
@@ -80,17 +100,17 @@
         return stateOf(this).used;
       },
       async arrayBuffer() {
-        const bytes = stateOf(this).consume("arrayBuffer");
+        const bytes = await stateOf(this).consume("arrayBuffer");
         return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
       },
       async bytes() {
-        return stateOf(this).consume("bytes").slice();
+        return (await stateOf(this).consume("bytes")).slice();
       },
       async text() {
-        return internals.decodeText(stateOf(this).consume("text"), this.headers.get("content-type"));
+        return internals.decodeText(await stateOf(this).consume("text"), this.headers.get("content-type"));
       },
       async json() {
-        const text = internals.decodeText(stateOf(this).consume("json"), this.headers.get("content-type"));
+        const text = internals.decodeText(await stateOf(this).consume("json"), this.headers.get("content-type"));
         try {
           return parseJson(text);
         } catch (e) {
@@ -101,12 +121,12 @@
       },
       async blob() {
         if (!internals.makeBlob) throw new TypeError("Blob is not available in this runtime");
-        const bytes = stateOf(this).consume("blob");
+        const bytes = await stateOf(this).consume("blob");
         return internals.makeBlob(bytes, this.headers.get("content-type") ?? "");
       },
       async formData() {
         if (!internals.parseFormData) throw new TypeError("FormData is not available in this runtime");
-        const bytes = stateOf(this).consume("formData");
+        const bytes = await stateOf(this).consume("formData");
         return internals.parseFormData(bytes, this.headers.get("content-type") ?? "");
       },
     };
@@ -185,7 +205,11 @@
           throw new TypeError(`a ${this.#method} request cannot have a body`);
         }
         const extracted = extractBody(init.body);
-        body = new internals.BodyState(extracted.bytes);
+        // A stream body needs duplex "half" (the request is sent whole).
+        if (extracted.stream !== undefined && init.duplex !== "half") {
+          throw new TypeError('a request whose body is a ReadableStream needs duplex: "half"');
+        }
+        body = new internals.BodyState(extracted.bytes, extracted.stream);
         if (extracted.type !== null && !this.#headers.has("content-type")) {
           this.#headers.append("content-type", extracted.type);
         }
@@ -193,7 +217,7 @@
         const state = requestState.get(from);
         if (state.used) throw new TypeError("Request: the input's body has already been read");
         // The standard moves the input's body into the new request.
-        body = state.bytes === null ? null : new internals.BodyState(state.bytes);
+        body = state.bytes === null ? null : new internals.BodyState(state.bytes, state.stream);
         if (state.bytes !== null) state.used = true;
       }
       this.#body = body ?? new internals.BodyState(null);
@@ -259,17 +283,19 @@
       this.#statusText = statusText;
       this.#headers = new Headers(init.headers);
       let bytes = null;
+      let stream;
       if (body !== null && body !== undefined) {
         if (NULL_BODY_STATUS.includes(status)) {
           throw new TypeError(`a response with status ${status} cannot have a body`);
         }
         const extracted = extractBody(body);
         bytes = extracted.bytes;
+        stream = extracted.stream;
         if (extracted.type !== null && !this.#headers.has("content-type")) {
           this.#headers.append("content-type", extracted.type);
         }
       }
-      this.#body = new BodyState(bytes);
+      this.#body = new BodyState(bytes, stream);
       responseState.set(this, this.#body);
     }
     get type() { return this.#type; }
@@ -363,24 +389,40 @@
       const state = requestState.get(request);
       if (state.used) throw new TypeError("fetch: the request's body has already been read");
       const hasBody = state.bytes !== null;
-      const bytes = hasBody ? state.consume("fetch") : undefined;
-      const handle = host.fetchStart(requestMeta(request, hasBody), bytes);
-      const forget = internals.onAbort(signal, () => {
-        internals.cancelOp(handle);
-        reject(signal.reason);
+      const start = (bytes) => {
+        const handle = host.fetchStart(requestMeta(request, hasBody), bytes);
+        const forget = internals.onAbort(signal, () => {
+          internals.cancelOp(handle);
+          reject(signal.reason);
+        });
+        internals.startOp(handle).then(
+          ({ meta, body }) => {
+            forget();
+            const parsed = JSON.parse(meta);
+            if (parsed.error !== undefined) reject(fetchError(parsed));
+            else resolve(internals.networkResponse(parsed, new Uint8Array(body)));
+          },
+          (error) => {
+            forget();
+            reject(error);
+          },
+        );
+      };
+      const bytes = hasBody ? state.consume("fetch", internals.maxRequestBodyBytes) : undefined;
+      if (bytes === undefined || bytes instanceof Uint8Array) {
+        start(bytes);
+        return;
+      }
+      // A stream body is read to its end before the request starts; an
+      // abort meanwhile rejects at once, and no request leaves.
+      const forgetAbort = internals.onAbort(signal, () => reject(signal.reason));
+      bytes.then((read) => {
+        forgetAbort();
+        if (!signal.aborted) start(read);
+      }).catch((error) => {
+        forgetAbort();
+        reject(error);
       });
-      internals.startOp(handle).then(
-        ({ meta, body }) => {
-          forget();
-          const parsed = JSON.parse(meta);
-          if (parsed.error !== undefined) reject(fetchError(parsed));
-          else resolve(internals.networkResponse(parsed, new Uint8Array(body)));
-        },
-        (error) => {
-          forget();
-          reject(error);
-        },
-      );
     });
   }
 

@@ -7,9 +7,9 @@
 //! catchable `RangeError`).
 
 use std::cell::{OnceCell, RefCell};
+use std::ffi::CString;
 
 use charm_host_abi::SHADOW_STACK_BYTES;
-use javy_plugin_api::javy::quickjs::context::EvalOptions;
 use javy_plugin_api::javy::quickjs::prelude::Func;
 use javy_plugin_api::javy::quickjs::{
     qjs, Context, Ctx, Error as JsError, Function, Object, Persistent, Value,
@@ -34,6 +34,12 @@ const FILES: &[(&str, &str)] = &[
     ("36_url.js", include_str!("../js/36_url.js")),
     ("38_urlpattern.js", include_str!("../js/38_urlpattern.js")),
     ("40_headers.js", include_str!("../js/40_headers.js")),
+    ("42_readable_streams.js", include_str!("../js/42_readable_streams.js")),
+    ("43_writable_streams.js", include_str!("../js/43_writable_streams.js")),
+    ("44_transform_streams.js", include_str!("../js/44_transform_streams.js")),
+    ("46_compression.js", include_str!("../js/46_compression.js")),
+    ("47_text_streams.js", include_str!("../js/47_text_streams.js")),
+    ("48_body_streams.js", include_str!("../js/48_body_streams.js")),
     ("50_blob.js", include_str!("../js/50_blob.js")),
     ("52_formdata.js", include_str!("../js/52_formdata.js")),
     ("56_crypto.js", include_str!("../js/56_crypto.js")),
@@ -124,6 +130,9 @@ pub fn install(runtime: Runtime) -> Runtime {
         host.set("classId", Func::from(ops::clone::class_id))?;
         ops::json::init(&ctx)?;
         host.set("jsonStringify", Func::from(ops::json::json_stringify))?;
+        host.set("codecOpen", Func::from(ops::compression::codec_open))?;
+        host.set("codecStep", Func::from(ops::compression::codec_step))?;
+        host.set("codecClose", Func::from(ops::compression::codec_close))?;
         host.set("reportException", Func::from(report_exception))?;
         ops::crypto::install(&host)?;
         host.set("urlParse", Func::from(ops::url::url_parse))?;
@@ -136,9 +145,7 @@ pub fn install(runtime: Runtime) -> Runtime {
         let internals = Object::new(ctx.clone())?;
         internals.set("host", host)?;
         for (name, source) in FILES {
-            let mut options = EvalOptions::default();
-            options.filename = Some(format!("{FILE_PREFIX}{name}"));
-            let file: Function = ctx.eval_with_options(*source, options)?;
+            let file: Function = eval_without_source(&ctx, name, source)?.get()?;
             file.call::<_, ()>((internals.clone(),))?;
         }
         let driver: Object = internals.get("driver")?;
@@ -172,6 +179,57 @@ pub fn install(runtime: Runtime) -> Runtime {
     CONTEXT.with(|c| c.set(context).ok());
     DRIVER.with(|d| d.set(driver).ok());
     runtime
+}
+
+/// Evaluates a prelude file as a script, keeping none of its text in the
+/// heap. QuickJS keeps every function's source for `toString`, each
+/// function its own, nested in its parent's: for the prelude that is its
+/// text several times over, in the snapshot every task starts from (and
+/// the measured cost of it was slower tasks). So the file is compiled,
+/// written as bytecode without source, and read back; the compiled
+/// original is freed at once. Prelude functions then print as QuickJS
+/// prints functions without source, as built-ins do elsewhere.
+fn eval_without_source<'js>(ctx: &Ctx<'js>, name: &str, source: &str) -> Result<Value<'js>, JsError> {
+    let filename = CString::new(format!("{FILE_PREFIX}{name}"))
+        .map_err(|_| JsError::Unknown)?;
+    let code = CString::new(source).map_err(|_| JsError::Unknown)?;
+    let raw = ctx.as_raw().as_ptr();
+    // SAFETY: `raw` is this context; the strings outlive the calls; every
+    // value made is freed or handed to rquickjs exactly once, and the
+    // buffer QuickJS allocates is freed with its allocator.
+    unsafe {
+        let compiled = qjs::JS_Eval(
+            raw,
+            code.as_ptr(),
+            source.len() as _,
+            filename.as_ptr(),
+            (qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_COMPILE_ONLY) as i32,
+        );
+        if qjs::JS_IsException(compiled) {
+            return Err(JsError::Exception);
+        }
+        let mut len = 0;
+        let bytes = qjs::JS_WriteObject(
+            raw,
+            &mut len,
+            compiled,
+            (qjs::JS_WRITE_OBJ_BYTECODE | qjs::JS_WRITE_OBJ_STRIP_SOURCE) as i32,
+        );
+        qjs::JS_FreeValue(raw, compiled);
+        if bytes.is_null() {
+            return Err(JsError::Exception);
+        }
+        let stripped = qjs::JS_ReadObject(raw, bytes, len, qjs::JS_READ_OBJ_BYTECODE as i32);
+        qjs::js_free(raw, bytes.cast());
+        if qjs::JS_IsException(stripped) {
+            return Err(JsError::Exception);
+        }
+        let result = qjs::JS_EvalFunction(raw, stripped);
+        if qjs::JS_IsException(result) {
+            return Err(JsError::Exception);
+        }
+        Ok(Value::from_raw(ctx.clone(), result))
+    }
 }
 
 extern "C" {

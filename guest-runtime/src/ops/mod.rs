@@ -3,6 +3,7 @@
 
 pub mod classes;
 pub mod clone;
+pub mod compression;
 pub mod console;
 pub mod crypto;
 pub mod encoding;
