@@ -108,14 +108,20 @@ async function events() {
   c.port1.postMessage("after");
   await sleep(1);
   out.closed = closedGot;
-  out.objectMessage = typeof structuredClone === "function" ? "clone available" : (() => {
-    try {
-      c.port1.postMessage({ an: "object" });
-      return "no error";
-    } catch (e) {
-      return `${e.name}: ${e.message}`;
-    }
-  })();
+  // An object travels as a structured clone: equal, but not the same object.
+  const objects = new MessageChannel();
+  const sent = { an: "object", nested: [1, { two: 2 }], when: new Date(0) };
+  const received = await new Promise((resolve) => {
+    objects.port2.onmessage = (event) => resolve(event.data);
+    objects.port1.postMessage(sent);
+  });
+  objects.port1.close();
+  out.objectMessage = [
+    received !== sent,
+    received.nested !== sent.nested,
+    JSON.stringify(received) === JSON.stringify(sent),
+    received.when instanceof Date,
+  ];
 
   out.navigator = [navigator.userAgent, String(navigator), self === globalThis];
   out.weak = [typeof WeakRef, typeof FinalizationRegistry, new WeakRef(out).deref() === out];

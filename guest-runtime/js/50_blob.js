@@ -132,10 +132,8 @@
     }
     stream() {
       const bytes = this.#bytes;
-      const ReadableStream = internals.ReadableStream;
-      if (typeof ReadableStream !== "function") {
-        throw new TypeError("Blob.stream: ReadableStream is not available in this runtime; use arrayBuffer() or bytes()");
-      }
+      // 42_readable_streams.js loads before this file.
+      const { ReadableStream } = internals.streams;
       let offset = 0;
       return new ReadableStream({
         type: "bytes",

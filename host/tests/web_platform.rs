@@ -13,51 +13,7 @@ use support::run_fixture;
 /// Rows another family of the web APIs provides, not yet in this runtime:
 /// each may fail. A pending row that passes fails the test, so that the
 /// list only ever shrinks; once every family is in, it is empty.
-const PENDING: &[&str] = &[
-    // Encoding, structuredClone, Blob/File/FormData (MessageChannel's
-    // check posts an object, which needs structuredClone).
-    "Blob",
-    "File",
-    "FormData",
-    "MessageChannel",
-    "TextDecoder",
-    "TextEncoder",
-    "atob",
-    "btoa",
-    "structuredClone",
-    // Streams and compression.
-    "ByteLengthQueuingStrategy",
-    "CompressionStream",
-    "CountQueuingStrategy",
-    "DecompressionStream",
-    "ReadableByteStreamController",
-    "ReadableStream",
-    "ReadableStreamBYOBReader",
-    "ReadableStreamBYOBRequest",
-    "ReadableStreamDefaultController",
-    "ReadableStreamDefaultReader",
-    "TextDecoderStream",
-    "TextEncoderStream",
-    "TransformStream",
-    "TransformStreamDefaultController",
-    "WritableStream",
-    "WritableStreamDefaultController",
-    "WritableStreamDefaultWriter",
-    // Crypto.
-    "Crypto",
-    "CryptoKey",
-    "SubtleCrypto",
-    "crypto.getRandomValues",
-    "crypto.randomUUID",
-    "crypto.subtle.digest",
-    "crypto.subtle.encrypt",
-    "crypto.subtle.sign",
-    // URL (Request's check expects its URL parsed and normalised).
-    "Request",
-    "URL",
-    "URLPattern",
-    "URLSearchParams",
-];
+const PENDING: &[&str] = &[];
 
 #[test]
 fn every_wintertc_entry_but_webassembly_is_present_and_behaves() {
