@@ -3,8 +3,9 @@
 
 mod support;
 
-use std::io::Write;
-use std::net::TcpStream;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
@@ -224,5 +225,43 @@ fn invalid_utf8_is_replaced_and_invalid_json_is_a_syntax_error() {
             server.url("/json")
         )),
         "{message}"
+    );
+}
+
+#[test]
+fn header_values_are_bytes_both_ways_not_utf8() {
+    // A raw server: the request head is kept as bytes, and the answer
+    // carries the single byte 0xE9 (Latin-1 `é`) in a header value.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (head_tx, head_rx) = mpsc::channel();
+    thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+            head.push(byte[0]);
+        }
+        let _ = stream.write_all(
+            b"HTTP/1.1 200 OK\r\nx-latin: caf\xe9\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        );
+        let _ = head_tx.send(head);
+    });
+    let input = json!({ "url": format!("http://{addr}/") }).to_string();
+    let ran = run_fixture(
+        "header-bytes.js",
+        &["--input", &input, "--allow-host", &addr.to_string()],
+    );
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(
+        ran.state(),
+        json!({ "received": "caf\u{e9}", "codes": [99, 97, 102, 0xe9] })
+    );
+    let head = head_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let sent = b"x-sent: caf\xe9\r\n";
+    assert!(
+        head.windows(sent.len()).any(|w| w == sent),
+        "the request head: {}",
+        String::from_utf8_lossy(&head)
     );
 }

@@ -286,8 +286,9 @@ fn build_request(
             tracing::debug!(header = %name, "dropped a header the charm may not set");
             continue;
         }
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| FetchFailure::Invalid(format!("invalid value for header `{name}`")))?;
+        let value = isomorphic_encode(value)
+            .and_then(|bytes| HeaderValue::from_bytes(&bytes).ok())
+            .ok_or_else(|| FetchFailure::Invalid(format!("invalid value for header `{name}`")))?;
         builder = builder.header(name, value);
     }
     if request.has_body {
@@ -321,12 +322,7 @@ async fn read_response(
     let headers = response
         .headers()
         .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
+        .map(|(k, v)| (k.as_str().to_string(), isomorphic_decode(v.as_bytes())))
         .collect();
     let url = response.url().clone();
     let mut body = Vec::new();
@@ -390,4 +386,18 @@ impl Resolve for PolicyResolver {
             Ok(Box::new(allowed.into_iter()) as Addrs)
         })
     }
+}
+
+/// A header value is a byte sequence; JavaScript sees it as a ByteString, one
+/// character U+0000 to U+00FF per byte (the fetch standard's "isomorphic
+/// decode"). UTF-8 would turn a server's Latin-1 `é` into U+FFFD, which the
+/// guest's `Headers` then refuses as not a byte string.
+fn isomorphic_decode(bytes: &[u8]) -> String {
+    bytes.iter().copied().map(char::from).collect()
+}
+
+/// The inverse of [`isomorphic_decode`]; `None` for a character above U+00FF
+/// (the guest's `Headers` never lets one through).
+fn isomorphic_encode(text: &str) -> Option<Vec<u8>> {
+    text.chars().map(|c| u8::try_from(c).ok()).collect()
 }
