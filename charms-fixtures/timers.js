@@ -22,5 +22,9 @@ export async function bgUpdater(state) {
     }, 7);
   });
   await new Promise((resolve) => setTimeout(resolve, 30));
+  // Delays wrap as 32-bit integers: these fire at once (0 and 5 ms).
+  await new Promise((resolve) => setTimeout(resolve, Infinity));
+  await new Promise((resolve) => setTimeout(resolve, 2 ** 32 + 5));
+  order.push("wrapped");
   return { ...state, order };
 }

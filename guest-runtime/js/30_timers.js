@@ -74,11 +74,13 @@
     if (i >= 0) queue.splice(i, 1);
   }
 
+  // The timeout is a Web IDL `long`: ToInt32 wraps it, so Infinity is 0
+  // and 2 ** 32 + 5 is 5, as in browsers (a huge delay fires at once).
   function setTimeout(handler, timeout = 0, ...args) {
-    return start(handler, timeout, args, false);
+    return start(handler, timeout | 0, args, false);
   }
   function setInterval(handler, timeout = 0, ...args) {
-    return start(handler, timeout, args, true);
+    return start(handler, timeout | 0, args, true);
   }
   function clearTimeout(id = 0) {
     clear(id);

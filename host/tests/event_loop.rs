@@ -23,7 +23,7 @@ fn timers_fire_in_the_standards_order_and_cleared_ones_never_do() {
     assert_eq!(ran.code, 0, "{ran:?}");
     assert_eq!(
         ran.state()["order"],
-        json!(["a@10", "c@10", "b@20", "tick0", "tick1", "tick2"])
+        json!(["a@10", "c@10", "b@20", "tick0", "tick1", "tick2", "wrapped"])
     );
 }
 
