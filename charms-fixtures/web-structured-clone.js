@@ -123,6 +123,11 @@ export async function bgUpdater(state, ctx) {
     failure(() => structuredClone(Promise.resolve())),
     failure(() => structuredClone(new Proxy({}, {}))),
     failure(() => structuredClone([1, [2, [function inner() {}]]])),
+    // Platform objects that are not serializable.
+    failure(() => structuredClone(new URL("https://example.com/"))),
+    failure(() => structuredClone({ headers: new Headers() })),
+    failure(() => structuredClone(new AbortController().signal)),
+    failure(() => structuredClone(new ReadableStream())),
     failure(() => structuredClone()),
   ];
   const point = structuredClone(new Point());

@@ -9,15 +9,32 @@
 (function (internals) {
   "use strict";
 
+  // The prototypes of the interfaces defined below: their instances are
+  // platform objects, which structuredClone refuses (DataCloneError, as in
+  // browsers) rather than copying their public fields as a plain object.
+  const interfacePrototypes = new Set();
+
   // Defines a global the way Web IDL interfaces are: writable,
   // configurable, not enumerable.
   internals.defineGlobal = function (name, value) {
+    if (typeof value === "function" && typeof value.prototype === "object") {
+      interfacePrototypes.add(value.prototype);
+    }
     Object.defineProperty(globalThis, name, {
       value,
       writable: true,
       configurable: true,
       enumerable: false,
     });
+  };
+
+  // Whether `value` is an instance of one of the runtime's interfaces (or of
+  // a class extending one).
+  internals.isPlatformObject = function (value) {
+    for (let p = Object.getPrototypeOf(value); p !== null; p = Object.getPrototypeOf(p)) {
+      if (interfacePrototypes.has(p)) return true;
+    }
+    return false;
   };
 
   // The failure kinds of `charm_host_abi::error::ErrorKind` that errors

@@ -2,7 +2,8 @@
 // done in one pass): primitives, boxed primitives, Date, RegExp,
 // ArrayBuffer (copied, or moved with `transfer`), typed arrays, DataView,
 // Map, Set, errors, plain objects and arrays (cycles and shared references
-// kept), Blob and File. Anything else is a DataCloneError.
+// kept), Blob and File. Anything else, the runtime's other interfaces
+// included (URL, Headers, streams...), is a DataCloneError.
 //
 // The walk is iterative, with its own stack: a deeply nested value costs
 // memory, never the native stack, and each object is visited once.
@@ -85,6 +86,7 @@
       case "Object": {
         clone = internals.cloneBlob?.(value);
         if (clone !== undefined) break;
+        if (internals.isPlatformObject(value)) throw dataCloneError(describe(value));
         clone = {};
         memory.set(value, clone);
         stack.push({ kind: PROPERTIES, source: value, target: clone, items: objectKeys(value), index: 0 });

@@ -334,6 +334,11 @@ fn structured_clone_refuses_functions_symbols_and_exotic_objects() {
             "DataCloneError 25",
             "DataCloneError 25",
             "DataCloneError 25",
+            // URL, Headers, AbortSignal, ReadableStream.
+            "DataCloneError 25",
+            "DataCloneError 25",
+            "DataCloneError 25",
+            "DataCloneError 25",
             "TypeError"
         ])
     );
