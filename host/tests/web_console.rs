@@ -356,3 +356,33 @@ fn performance_marks_measures_and_the_clock_follow_the_standards() {
         })
     );
 }
+
+#[test]
+fn logging_a_long_typed_array_costs_what_it_shows_not_its_length() {
+    let log = |n: u64| {
+        let ran = run_fixture(
+            "console-long-array.js",
+            &[
+                "--stats",
+                "--input",
+                &input(json!({ "n": n, "kind": "typed" })),
+            ],
+        );
+        assert_eq!(ran.code, 0, "{ran:?}");
+        ran
+    };
+    let (short, long) = (log(1_000), log(1_000_000));
+    assert!(
+        long.stderr
+            .contains("Uint8Array(1000000) [\n  0, 0, 0, 0, 0, 0, 0, 0, 0,"),
+        "{long:?}"
+    );
+    assert!(long.stderr.contains("... 999900 more items"), "{long:?}");
+    // Both show 100 entries; listing every key of the long one cost 1.3 G
+    // fuel (and a million elements' keys in memory).
+    let (a, b) = (short.fuel(), long.fuel());
+    assert!(
+        b < a * 3,
+        "a million elements cost {b} fuel, a thousand {a}"
+    );
+}
