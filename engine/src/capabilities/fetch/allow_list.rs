@@ -190,8 +190,14 @@ impl AllowList {
             .port_or_known_default()
             .ok_or_else(|| deny("the URL has no port".to_string()))?;
         let matched = self.match_host(&host, port).ok_or_else(|| {
+            // Say which part is missing: the host, or only this port of it.
+            let missing = if self.matches(&host, None).is_some() {
+                format!("port {port} of this host is")
+            } else {
+                "this host is".to_string()
+            };
             deny(format!(
-                "port {port} of this host is not on the charm's allow-list ({})",
+                "{missing} not on the charm's allow-list ({})",
                 self.describe()
             ))
         })?;
@@ -393,6 +399,16 @@ mod tests {
         let err = check(&AllowList::default(), "https://example.com/").unwrap_err();
         assert_eq!(err.target, "example.com");
         assert!(err.to_string().contains("denied"), "{err}");
+    }
+
+    #[test]
+    fn a_denial_says_whether_the_host_or_only_its_port_is_missing() {
+        let l = list(&["api.io:8443"]);
+        let port = check(&l, "https://api.io/").unwrap_err().to_string();
+        assert!(port.contains("port 443 of this host is not on"), "{port}");
+        let host = check(&l, "https://example.com/").unwrap_err().to_string();
+        assert!(host.contains("this host is not on"), "{host}");
+        assert!(!host.contains("port"), "{host}");
     }
 
     #[test]
