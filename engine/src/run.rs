@@ -31,8 +31,13 @@ pub struct RunContext {
     pub integration: Option<String>,
     /// The run's id.
     pub run_id: String,
-    /// What the trigger passed (`null` for scheduled runs).
+    /// What the trigger passed (`null` for scheduled runs): the newest of
+    /// `events`' data.
     pub input: serde_json::Value,
+    /// The inbox events this run is given, oldest first: an array of
+    /// `{id, receivedAt, source, data}`. A successful run acknowledges
+    /// them all; a failed one leaves them for its retry.
+    pub events: serde_json::Value,
     /// Milliseconds since the Unix epoch when the run was started.
     pub now: u64,
     /// 1 for a run queued by a trigger; one more for each retry of a run

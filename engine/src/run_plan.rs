@@ -38,6 +38,9 @@ pub struct RunRequest {
     pub run_id: String,
     /// `ctx.input`: what the trigger passed (`null` for scheduled runs).
     pub input: serde_json::Value,
+    /// `ctx.events`: the inbox events given to the run, an array of
+    /// `{id, receivedAt, source, data}` (oldest first).
+    pub events: serde_json::Value,
     /// `ctx.now`: when the run starts, in ms since the Unix epoch
     /// (see [`unix_ms`]).
     pub now_ms: u64,
@@ -90,6 +93,7 @@ impl RunPlan {
             integration: charm.integration.map(str::to_string),
             run_id: request.run_id,
             input: request.input,
+            events: request.events,
             now: request.now_ms,
             attempt: request.attempt,
             idempotency_key: request.idempotency_key,
@@ -134,6 +138,7 @@ mod tests {
             RunRequest {
                 run_id: "7".into(),
                 input: serde_json::json!({"x": 1}),
+                events: serde_json::json!([]),
                 now_ms: 42,
                 attempt: 2,
                 idempotency_key: "c1:5".into(),
@@ -163,6 +168,7 @@ mod tests {
         let request = RunRequest {
             run_id: "1".into(),
             input: serde_json::Value::Null,
+            events: serde_json::json!([]),
             now_ms: 0,
             attempt: 1,
             idempotency_key: "c1:1".into(),

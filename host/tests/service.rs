@@ -142,9 +142,12 @@ fn manual_runs_go_before_scheduled_work_and_triggers_coalesce() {
 #[test]
 fn failures_back_off_then_disable_the_charm_until_re_enabled() {
     let d = Daemon::start(&["--max-backoff-s", "100000"]);
+    // One attempt per event: each failing input is a dead letter at once,
+    // so every run below sees only its own input (retries are tested in
+    // tests/events.rs).
     let id = d.register(
         "flaky.js",
-        json!({ "interval_s": 3600, "state": { "count": 5 } }),
+        json!({ "interval_s": 3600, "state": { "count": 5 }, "max_attempts": 1 }),
     );
     // A success first: it restarts the schedule, so no scheduled run comes
     // during the test.
@@ -182,6 +185,11 @@ fn failures_back_off_then_disable_the_charm_until_re_enabled() {
     }
     let c = charm(&d, &id);
     assert_eq!(c["enabled"], false);
+    assert_eq!(
+        (c["dead_events"].clone(), c["pending_events"].clone()),
+        (json!(5), json!(0)),
+        "each failing input is a dead letter"
+    );
     let reason = c["disabled_reason"].as_str().unwrap();
     assert!(
         reason.starts_with("disabled after 5 consecutive failures"),

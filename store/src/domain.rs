@@ -78,11 +78,25 @@ pub enum Trigger {
     /// Re-queued after the node that ran it stopped or lost the database
     /// while it was running.
     Recovery,
+    /// A webhook delivered an event.
+    Webhook,
+    /// Re-queued, after a backoff, because a run given events failed.
+    Retry,
+    /// Events wait in the inbox: more than one run takes, or re-driven
+    /// dead letters.
+    Inbox,
 }
 
 impl Trigger {
     /// Every trigger.
-    pub const ALL: [Trigger; 3] = [Trigger::Manual, Trigger::Schedule, Trigger::Recovery];
+    pub const ALL: [Trigger; 6] = [
+        Trigger::Manual,
+        Trigger::Schedule,
+        Trigger::Recovery,
+        Trigger::Webhook,
+        Trigger::Retry,
+        Trigger::Inbox,
+    ];
 
     /// The stored name.
     pub fn as_str(self) -> &'static str {
@@ -90,6 +104,9 @@ impl Trigger {
             Trigger::Manual => "manual",
             Trigger::Schedule => "schedule",
             Trigger::Recovery => "recovery",
+            Trigger::Webhook => "webhook",
+            Trigger::Retry => "retry",
+            Trigger::Inbox => "inbox",
         }
     }
 
@@ -211,8 +228,14 @@ pub struct CharmRecord {
     pub name: String,
     /// Its integration label, if any.
     pub integration: Option<String>,
-    /// Seconds between scheduled runs.
+    /// Seconds between scheduled runs (when it has no other schedule).
     pub interval_s: u32,
+    /// Its schedule when it is not every `interval_s` (a JSON object the
+    /// service defines, such as a cron expression and a time zone).
+    #[serde(serialize_with = "raw_json_opt")]
+    pub schedule: Option<String>,
+    /// Failed runs an event is given to before it becomes a dead letter.
+    pub max_attempts: u32,
     /// Whether it runs.
     pub enabled: bool,
     /// Why it was disabled, if it is.
@@ -223,6 +246,10 @@ pub struct CharmRecord {
     pub consecutive_failures: u32,
     /// When its next scheduled run is due (ms since the epoch).
     pub next_run_at: i64,
+    /// Events waiting in its inbox.
+    pub pending_events: u64,
+    /// Its dead letters: events whose every attempt failed.
+    pub dead_events: u64,
     /// Its allow-list entries.
     pub allowed_hosts: Vec<String>,
     /// Its limits: a JSON object of the engine's `SandboxLimits`, stored as
@@ -257,8 +284,12 @@ pub struct CharmCode {
     pub bytecode: Vec<u8>,
     /// Hex sha256 of the runtime that compiled the bytecode.
     pub runtime_sha256: String,
-    /// Seconds between scheduled runs.
+    /// Seconds between scheduled runs (when it has no other schedule).
     pub interval_s: u32,
+    /// Its schedule, JSON (see [`CharmRecord::schedule`]).
+    pub schedule: Option<String>,
+    /// Failed runs an event is given to before it becomes a dead letter.
+    pub max_attempts: u32,
     /// Its limits, a JSON object (see [`CharmRecord::limits`]).
     pub limits: serde_json::Value,
     /// Its allow-list entries.
@@ -427,6 +458,13 @@ pub struct RunRecord {
     pub attempt: u32,
     /// The node that claimed it, once claimed.
     pub node: Option<NodeId>,
+    /// While queued: not claimed before this time (a retry's backoff, or a
+    /// run asked for later), ms since the epoch.
+    pub not_before: Option<i64>,
+    /// The inbox events it was given, in order.
+    pub events: Vec<EventId>,
+    /// Whether a user asked to cancel it while it ran.
+    pub cancel_requested: bool,
 }
 
 /// The last run of a charm, as listings show it.
@@ -480,6 +518,126 @@ pub struct ClaimedRun {
     /// That state's version: the finish writes a new state only if the
     /// version is still this one (compare-and-set).
     pub base_version: i64,
+    /// The inbox events it is given, oldest first (`ctx.events`); a
+    /// successful finish acknowledges exactly these.
+    pub events: Vec<RunEvent>,
+}
+
+/// An event's id: increasing in the order events were appended.
+pub type EventId = i64;
+
+/// Where an event is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStatus {
+    /// In the inbox, waiting for (or held by) a run.
+    Pending,
+    /// Acknowledged by a successful run.
+    Acked,
+    /// A dead letter: every attempt failed; kept until re-driven or discarded.
+    Dead,
+}
+
+impl EventStatus {
+    /// Every status.
+    pub const ALL: [EventStatus; 3] = [EventStatus::Pending, EventStatus::Acked, EventStatus::Dead];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Pending => "pending",
+            EventStatus::Acked => "acked",
+            EventStatus::Dead => "dead",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(name: &str) -> Option<EventStatus> {
+        EventStatus::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// An event to append to a charm's inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// Where it came from (`manual`, `webhook`, ...).
+    pub source: String,
+    /// Its payload, JSON text.
+    pub data: String,
+    /// A key that makes a second delivery of the same event a no-op while
+    /// the first is kept.
+    pub idempotency_key: Option<String>,
+}
+
+/// An event as a run receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunEvent {
+    /// Its id.
+    pub id: EventId,
+    /// When it was received (ms since the epoch, the database's clock).
+    pub received_at: i64,
+    /// Where it came from.
+    pub source: String,
+    /// Its payload, JSON text.
+    #[serde(serialize_with = "raw_json")]
+    pub data: String,
+}
+
+/// An event as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventRecord {
+    /// Its id.
+    pub id: EventId,
+    /// Its charm.
+    pub charm_id: CharmId,
+    /// Where it came from.
+    pub source: String,
+    /// Its payload, JSON.
+    #[serde(serialize_with = "raw_json")]
+    pub data: String,
+    /// Its idempotency key, if it had one.
+    pub idempotency_key: Option<String>,
+    /// When it was received (ms since the epoch).
+    pub received_at: i64,
+    /// Where it is in its life.
+    pub status: EventStatus,
+    /// Failed runs it was given to.
+    pub attempts: u32,
+    /// The last run it was given to.
+    pub run_id: Option<RunId>,
+    /// That run's error, when it failed.
+    pub last_error: Option<String>,
+    /// When it was acknowledged or dead-lettered (ms since the epoch).
+    pub settled_at: Option<i64>,
+}
+
+/// The result of delivering an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Delivered {
+    /// The event: the new one, or the one already kept under the same
+    /// idempotency key.
+    pub event_id: EventId,
+    /// True when an event with the same idempotency key was kept already:
+    /// nothing was appended or queued.
+    pub duplicate: bool,
+    /// The run that will receive it (new, or the queued one it joined).
+    pub run: Option<Enqueued>,
+}
+
+/// What a request to cancel a run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cancel {
+    /// The run was queued: it is recorded as cancelled and will not run.
+    Dequeued,
+    /// The run is running: the request is recorded, for the node that
+    /// holds it to stop it.
+    Requested {
+        /// The node that holds it.
+        node: Option<NodeId>,
+    },
+    /// The run had finished already; nothing changed.
+    Finished,
 }
 
 /// What a finished run recorded.
@@ -511,6 +669,32 @@ pub struct CharmUpdate {
     pub next_run_at: Option<i64>,
     /// Disable the charm with this reason.
     pub disable: Option<String>,
+    /// What becomes of the events the run was given.
+    pub events: EventsAfter,
+}
+
+/// What a finished run does to the events it was given; decided by the
+/// service's policy from the run's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventsAfter {
+    /// The run succeeded: acknowledge them (in the run's transaction); if
+    /// more wait, queue a run for them at `priority`.
+    Ack {
+        /// The priority of the run for the events still waiting.
+        priority: i64,
+    },
+    /// The run failed: count the attempt; those that have had the charm's
+    /// `max_attempts` become dead letters, and the rest are retried by a
+    /// run at `priority` queued `delay_ms` from now.
+    Retry {
+        /// The backoff before the retry, in ms.
+        delay_ms: i64,
+        /// The retry's priority.
+        priority: i64,
+    },
+    /// The run was cut short by the host or a user: leave them pending,
+    /// uncounted, for the next run.
+    Keep,
 }
 
 /// Decides a finished run's [`CharmUpdate`] from the charm's failures before
@@ -518,9 +702,10 @@ pub struct CharmUpdate {
 pub type UpdatePolicy<'a> = &'a (dyn Fn(u32, i64) -> CharmUpdate + Send + Sync);
 
 /// Decides when a charm whose scheduled run was just queued runs next, from
-/// the database's time (ms since the epoch) and the charm's interval in
-/// seconds.
-pub type NextRunPolicy<'a> = &'a (dyn Fn(i64, u32) -> i64 + Send + Sync);
+/// the database's time (ms since the epoch), the charm's interval in
+/// seconds and its schedule (JSON text, if it has one other than the
+/// interval).
+pub type NextRunPolicy<'a> = &'a (dyn Fn(i64, u32, Option<&str>) -> i64 + Send + Sync);
 
 /// What a finish wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -605,6 +790,10 @@ pub struct Counts {
     pub queued: u64,
     /// Running runs.
     pub running: u64,
+    /// Events waiting in inboxes.
+    pub events_pending: u64,
+    /// Dead letters.
+    pub events_dead: u64,
 }
 
 /// How many runs finished with one outcome in one minute.
@@ -645,6 +834,9 @@ mod tests {
         }
         for s in RunStatus::ALL {
             assert_eq!(RunStatus::parse(s.as_str()), Some(s));
+        }
+        for e in EventStatus::ALL {
+            assert_eq!(EventStatus::parse(e.as_str()), Some(e));
         }
         for o in RunOutcome::ALL {
             assert_eq!(RunOutcome::parse(o.as_str()), Some(o));

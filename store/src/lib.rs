@@ -17,6 +17,12 @@
 //! * a charm has at most one queued and at most one running run (unique
 //!   partial indexes), so triggers coalesce and a charm never runs
 //!   concurrently with itself; queueing is one upsert on that index;
+//! * a trigger's input is an event appended to the charm's inbox, never
+//!   overwritten: a claim hands the run the pending events (oldest first,
+//!   up to a cap), a successful finish acknowledges exactly those in its
+//!   transaction, a failed one counts an attempt on each and queues a retry
+//!   (or dead-letters those out of attempts), and a cancelled or
+//!   interrupted one leaves them as they were;
 //! * a run is claimed by one node, whose id it records; its finish writes
 //!   nothing unless the run is still running on that node, and writes the
 //!   state only if the state's version is still the one the run read
@@ -35,6 +41,7 @@
 #![warn(missing_docs)]
 
 mod domain;
+mod inbox;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
@@ -43,10 +50,11 @@ mod wake;
 use async_trait::async_trait;
 
 pub use domain::{
-    CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, CharmUpdate, ClaimedRun, Counts,
-    Enqueued, Finish, Finished, MinuteOutcomes, NewCharm, NextRunPolicy, NodeId, NodeInfo,
-    NodeRecord, RescuedRun, RunId, RunOutcome, RunRecord, RunStatus, RunSummary, SchedulePass,
-    SortKey, StateRecord, Trigger, UpdatePolicy,
+    Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, CharmUpdate, ClaimedRun,
+    Counts, Delivered, Enqueued, EventId, EventRecord, EventStatus, EventsAfter, Finish, Finished,
+    MinuteOutcomes, NewCharm, NewEvent, NextRunPolicy, NodeId, NodeInfo, NodeRecord, RescuedRun,
+    RunEvent, RunId, RunOutcome, RunRecord, RunStatus, RunSummary, SchedulePass, SortKey,
+    StateRecord, Trigger, UpdatePolicy,
 };
 
 /// A store error. Messages say what failed; the API turns them into 500s
@@ -191,18 +199,72 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A charm's state, or `None` for an unknown charm.
     async fn state(&self, id: &CharmId) -> Result<Option<StateRecord>, StoreError>;
 
-    /// Queues a run of `charm` at `priority` (higher runs first), or joins
-    /// its queued run (raising that run's priority to this one's, and taking
-    /// `input` if given), in one upsert on the one-queued-run index, so
-    /// concurrent callers coalesce instead of failing. `None` for an unknown
-    /// or disabled charm.
+    /// Queues a run of `charm` at `priority` (higher runs first), claimable
+    /// from `not_before` (ms since the epoch, the database's clock; `None`:
+    /// at once), or joins its queued run (raising that run's priority to
+    /// this one's, and its start to the earlier of the two), in one upsert
+    /// on the one-queued-run index, so concurrent callers coalesce instead
+    /// of failing. `None` for an unknown or disabled charm.
     async fn enqueue_run(
         &self,
         charm: &CharmId,
         trigger: Trigger,
         priority: i64,
-        input: Option<&str>,
+        not_before: Option<i64>,
     ) -> Result<Option<Enqueued>, StoreError>;
+
+    /// Appends `event` to the inbox of `charm` and queues a run for it (as
+    /// [`Store::enqueue_run`] at once), in one transaction. An event whose
+    /// idempotency key the inbox holds already is not appended again
+    /// ([`Delivered::duplicate`]). `None` for an unknown or disabled charm.
+    async fn deliver_event(
+        &self,
+        charm: &CharmId,
+        trigger: Trigger,
+        priority: i64,
+        event: &NewEvent,
+    ) -> Result<Option<Delivered>, StoreError>;
+
+    /// A charm's events with `status` (every status when `None`), oldest
+    /// first, at most `limit`.
+    async fn events(
+        &self,
+        charm: &CharmId,
+        status: Option<EventStatus>,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, StoreError>;
+
+    /// Returns dead letters of `charm` to its inbox (all of them when `ids`
+    /// is `None`) with their attempts reset, and queues a run at
+    /// `priority`. Returns how many were re-driven.
+    async fn redrive_events(
+        &self,
+        charm: &CharmId,
+        ids: Option<&[EventId]>,
+        priority: i64,
+    ) -> Result<u64, StoreError>;
+
+    /// Deletes events of `charm` that are dead letters, or pending and not
+    /// held by a running run (all dead letters when `ids` is `None`).
+    /// Returns how many were deleted.
+    async fn discard_events(
+        &self,
+        charm: &CharmId,
+        ids: Option<&[EventId]>,
+    ) -> Result<u64, StoreError>;
+
+    /// Deletes up to `batch` acknowledged events settled before `before`
+    /// (ms since the epoch): the window in which an idempotency key is
+    /// remembered. Returns how many were deleted.
+    async fn prune_events(&self, before: i64, batch: u32) -> Result<u64, StoreError>;
+
+    /// Cancels a run: a queued one is recorded `cancelled` with `reason` at
+    /// once; for a running one the request is recorded, for its node to
+    /// stop it ([`Store::cancel_requests`]). `None` for an unknown run.
+    async fn cancel_run(&self, run: RunId, reason: &str) -> Result<Option<Cancel>, StoreError>;
+
+    /// The runs running on `node` that a user asked to cancel.
+    async fn cancel_requests(&self, node: &NodeId) -> Result<Vec<RunId>, StoreError>;
 
     /// Queues a scheduled run at `priority` of up to `limit` enabled charms
     /// that are due by the database's clock, oldest first, and moves each
@@ -237,23 +299,27 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The registered nodes, with the runs each holds now.
     async fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError>;
 
-    /// Claims the most urgent queued run (priority, then age) whose charm is
-    /// enabled and not already running, for `node`: marks it running, owned
-    /// by `node`, with a lease of `lease_ms` from now, and reads the state
-    /// it starts from. Runs another node is claiming at the same moment are
+    /// Claims the most urgent queued run (priority, then age) that may start
+    /// now and whose charm is enabled and not already running, for `node`:
+    /// marks it running, owned by `node`, with a lease of `lease_ms` from
+    /// now, and reads the state it starts from and the charm's pending
+    /// events, oldest first, at most `max_events`. Runs another node is claiming at the same moment are
     /// skipped, so no run is handed out twice. A node that is no longer
     /// registered (retired, or declared dead) claims nothing.
     async fn claim_next_run(
         &self,
         node: &NodeId,
         lease_ms: i64,
+        max_events: u32,
     ) -> Result<Option<ClaimedRun>, StoreError>;
 
     /// Records a finished run, if it is still running on `node`: the run,
     /// the new state (if any, version + 1, only if the version is still the
-    /// one the run started from) and the charm's update decided by `policy`
-    /// from its failure count before this run and the database's time, all
-    /// or nothing. A charm whose run freed its running slot while another
+    /// one the run started from), the charm's update decided by `policy`
+    /// from its failure count before this run and the database's time, and
+    /// what that update says of the run's events (acknowledged; retried or
+    /// dead-lettered; kept), all or nothing. When events remain pending a
+    /// run is queued for them. A charm whose run freed its running slot while another
     /// run waits is announced as work queued.
     async fn finish_run_if_owned(
         &self,

@@ -61,6 +61,8 @@ macro_rules! bind_code {
             .bind(&c.bytecode)
             .bind(&c.runtime_sha256)
             .bind(i64::from(c.interval_s))
+            .bind(&c.schedule)
+            .bind(i64::from(c.max_attempts))
             .bind(limits)
             .bind(hosts)
             .bind(c.enabled)
@@ -74,7 +76,7 @@ pub(crate) use bind_code;
 
 /// The columns a charm's code and settings occupy, in the order
 /// [`bind_code!`] binds them.
-const CODE_COLUMNS: [&str; 14] = [
+const CODE_COLUMNS: [&str; 16] = [
     "name",
     "integration",
     "source",
@@ -82,6 +84,8 @@ const CODE_COLUMNS: [&str; 14] = [
     "bytecode",
     "runtime_sha256",
     "interval_s",
+    "schedule",
+    "max_attempts",
     "limits",
     "allowed_hosts",
     "enabled",
@@ -119,9 +123,12 @@ pub(crate) fn update_charm_sql(now: &str) -> String {
     )
 }
 
-const SELECT_RECORD: &str = "SELECT c.id, c.space, c.name, c.integration, c.interval_s, c.enabled, \
+const SELECT_RECORD: &str = "SELECT c.id, c.space, c.name, c.integration, c.interval_s, \
+     c.schedule, c.max_attempts, c.enabled, \
      c.disabled_reason, c.disabled_at, c.consecutive_failures, c.next_run_at, c.allowed_hosts, \
      c.limits, c.source_sha256, c.created_at, c.updated_at, \
+     (SELECT COUNT(*) FROM events e WHERE e.charm_id = c.id AND e.status = 'pending') AS pending_events, \
+     (SELECT COUNT(*) FROM events e WHERE e.charm_id = c.id AND e.status = 'dead') AS dead_events, \
      r.id AS last_run_id, r.outcome AS last_outcome, r.error AS last_error, \
      r.finished_at AS last_finished_at, r.duration_ms AS last_duration_ms \
      FROM charms c LEFT JOIN runs r ON r.id = \
@@ -135,7 +142,7 @@ pub(crate) fn record_by_id_sql() -> &'static str {
 
 /// The charm code without its source, by id (`$1`).
 pub(crate) const CODE_FOR_RUN: &str = "SELECT id, space, name, integration, '' AS source, source_sha256, \
-     bytecode, runtime_sha256, interval_s, limits, allowed_hosts, enabled, disabled_reason, disabled_at, \
+     bytecode, runtime_sha256, interval_s, schedule, max_attempts, limits, allowed_hosts, enabled, disabled_reason, disabled_at, \
      consecutive_failures, next_run_at FROM charms WHERE id = $1";
 
 /// How many charms a listing's filter (`$1` space, `$2` integration, `$3`
@@ -148,7 +155,9 @@ pub(crate) const COUNT_LISTED: &str =
 pub(crate) const COUNTS: &str = "SELECT (SELECT COUNT(*) FROM charms WHERE enabled) AS enabled, \
      (SELECT COUNT(*) FROM charms WHERE NOT enabled) AS disabled, \
      (SELECT COUNT(*) FROM runs WHERE status = 'queued') AS queued, \
-     (SELECT COUNT(*) FROM runs WHERE status = 'running') AS running";
+     (SELECT COUNT(*) FROM runs WHERE status = 'running') AS running, \
+     (SELECT COUNT(*) FROM events WHERE status = 'pending') AS events_pending, \
+     (SELECT COUNT(*) FROM events WHERE status = 'dead') AS events_dead";
 
 /// Finished runs since `$1`, by minute and outcome.
 pub(crate) const FINISHED_PER_MINUTE: &str =
@@ -271,6 +280,12 @@ pub(crate) fn run_from(row: &impl Columns) -> Result<RunRecord, StoreError> {
         state_version: row.opt_int("state_version")?,
         attempt: attempt_from(row)?,
         node: row.opt_text("owner")?.as_deref().map(node_id).transpose()?,
+        not_before: row.opt_int("not_before")?,
+        events: match row.opt_text("event_ids")? {
+            Some(ids) => json_field("run's event ids", &ids)?,
+            None => Vec::new(),
+        },
+        cancel_requested: row.flag("cancel_requested")?,
     })
 }
 
@@ -292,11 +307,15 @@ pub(crate) fn record_from(row: &impl Columns) -> Result<CharmRecord, StoreError>
         name: row.text("name")?,
         integration: row.opt_text("integration")?,
         interval_s: to_u32("interval", row.int("interval_s")?)?,
+        schedule: row.opt_text("schedule")?,
+        max_attempts: to_u32("max attempts", row.int("max_attempts")?)?,
         enabled: row.flag("enabled")?,
         disabled_reason: row.opt_text("disabled_reason")?,
         disabled_at: row.opt_int("disabled_at")?,
         consecutive_failures: to_u32("failure count", row.int("consecutive_failures")?)?,
         next_run_at: row.int("next_run_at")?,
+        pending_events: to_u64(row.int("pending_events")?),
+        dead_events: to_u64(row.int("dead_events")?),
         allowed_hosts: json_field("allow-list", &row.text("allowed_hosts")?)?,
         limits: json_field("limits", &row.text("limits")?)?,
         source_sha256: row.text("source_sha256")?,
@@ -318,6 +337,8 @@ pub(crate) fn code_from(row: &impl Columns) -> Result<CharmCode, StoreError> {
         bytecode: row.bytes("bytecode")?,
         runtime_sha256: row.text("runtime_sha256")?,
         interval_s: to_u32("interval", row.int("interval_s")?)?,
+        schedule: row.opt_text("schedule")?,
+        max_attempts: to_u32("max attempts", row.int("max_attempts")?)?,
         limits: json_field("limits", &row.text("limits")?)?,
         allowed_hosts: json_field("allow-list", &row.text("allowed_hosts")?)?,
         enabled: row.flag("enabled")?,
@@ -345,6 +366,7 @@ pub(crate) fn node_from(row: &impl Columns) -> Result<NodeRecord, StoreError> {
 pub(crate) fn claimed_from(
     row: &impl Columns,
     state: String,
+    events: Vec<crate::RunEvent>,
 ) -> Result<crate::ClaimedRun, StoreError> {
     let charm = charm_id(row, "charm_id")?;
     let origin = row.int("origin")?;
@@ -353,12 +375,17 @@ pub(crate) fn claimed_from(
         idempotency_key: format!("{charm}:{origin}"),
         charm_id: charm,
         trigger: trigger_from(row)?,
-        input: row.opt_text("input")?,
+        // `ctx.input` is the newest event's data (recorded on the run too).
+        input: match events.last() {
+            Some(newest) => Some(newest.data.clone()),
+            None => row.opt_text("input")?,
+        },
         queued_at: row.int("queued_at")?,
         started_at: row.int("started_at")?,
         attempt: attempt_from(row)?,
         state,
         base_version: row.int("base_version")?,
+        events,
     })
 }
 
@@ -369,6 +396,8 @@ pub(crate) fn counts_from(row: &impl Columns) -> Result<crate::Counts, StoreErro
         disabled: to_u64(row.int("disabled")?),
         queued: to_u64(row.int("queued")?),
         running: to_u64(row.int("running")?),
+        events_pending: to_u64(row.int("events_pending")?),
+        events_dead: to_u64(row.int("events_dead")?),
     })
 }
 
@@ -598,9 +627,12 @@ pub(crate) use read_ops;
 
 /// The writes of a finish, once the run is known to be this node's (and,
 /// on PostgreSQL, locked): the state if its version is still `$base`
-/// (compare-and-set), the run's record, and the policy's update of the
-/// charm. Evaluates to `Result<Finish, StoreError>`. A macro because both
-/// backends run it on their own connection type.
+/// (compare-and-set), the run's record, the policy's update of the charm,
+/// and the settling of the run's events. Evaluates to
+/// `Result<(Finish, Option<FollowUp>), StoreError>`: the run to queue for
+/// events still pending, which the backend queues with its own upsert. A
+/// macro because both backends run it on their own connection type; the
+/// expansion site has the backend's `settle_events` in scope.
 macro_rules! write_finish {
     ($conn:expr, $run:expr, $node:expr, $finished:expr, $policy:expr,
      charm = $charm:expr, base = $base:expr, failures = $failures:expr, now = $now:expr) => {{
@@ -649,7 +681,7 @@ macro_rules! write_finish {
                 .execute(&mut *conn)
                 .await?;
             if moved {
-                return Ok($crate::Finish::StateMoved { expected: base });
+                return Ok(($crate::Finish::StateMoved { expected: base }, None));
             }
             let update = policy(u32::try_from(failures).unwrap_or(u32::MAX), now);
             sqlx::query(APPLY_UPDATE)
@@ -667,9 +699,21 @@ macro_rules! write_finish {
                     .execute(&mut *conn)
                     .await?;
             }
-            Ok::<_, $crate::StoreError>($crate::Finish::Recorded {
-                state_version: version,
-            })
+            let follow_up = settle_events(
+                &mut *conn,
+                run,
+                charm,
+                update.events,
+                recorded.error.as_deref(),
+                now,
+            )
+            .await?;
+            Ok::<_, $crate::StoreError>((
+                $crate::Finish::Recorded {
+                    state_version: version,
+                },
+                follow_up,
+            ))
         }
         .await
     }};

@@ -209,7 +209,8 @@ async fn concurrent_scheduler_passes_queue_each_due_charm_once() {
         tasks.push(tokio::spawn(async move {
             let mut queued = 0;
             for _ in 0..PASSES / 20 {
-                let policy = |now: i64, interval_s: u32| now + i64::from(interval_s) * 1000;
+                let policy =
+                    |now: i64, interval_s: u32, _: Option<&str>| now + i64::from(interval_s) * 1000;
                 queued += store
                     .schedule_due_runs(SCHEDULE, 2000, &policy)
                     .await

@@ -77,6 +77,8 @@ async fn register(
                         integration: None,
                         // Idle for a day after the first run.
                         interval_s: Some(86_400),
+                        schedule: None,
+                        max_attempts: None,
                         allowed_hosts: None,
                         limits: None,
                         state: None,

@@ -72,6 +72,7 @@ fn context(input: serde_json::Value) -> RunContext {
         integration: None,
         run_id: "0".to_string(),
         input,
+        events: serde_json::json!([]),
         now: 0,
         attempt: 1,
         idempotency_key: "bench:0".to_string(),

@@ -9,11 +9,11 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use charm_store::{CharmFilter, SortKey};
+use charm_store::{CharmFilter, SortKey, Trigger};
 
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::{AppState, RouterState};
-use crate::service::{charm_id, minute_stats, CharmChanges, CharmSpec};
+use crate::service::{charm_id, minute_stats, CharmChanges, CharmSpec, TriggerRequest};
 
 /// The most items one page holds.
 const MAX_PAGE: u32 = 1000;
@@ -158,8 +158,18 @@ async fn runs(
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TriggerBody {
+    /// An event for the inbox.
     input: Option<serde_json::Value>,
+    /// A duplicate of a kept event's key is accepted and ignored.
+    idempotency_key: Option<String>,
+    /// Run at this time (RFC 3339, e.g. `2026-12-01T07:00:00+01:00`).
+    at: Option<String>,
+    /// Run this many ms from now.
+    delay_ms: Option<u64>,
 }
+
+/// The longest a run may be asked for ahead, in ms: a year.
+const MAX_DELAY_MS: u64 = 366 * 24 * 3_600_000;
 
 async fn trigger(
     State(app): State<AppState>,
@@ -173,8 +183,39 @@ async fn trigger(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?
     };
-    let queued = app.registry.trigger(&id, body.input).await?;
-    Ok((StatusCode::ACCEPTED, Json(queued)).into_response())
+    let not_before = match (body.at.as_deref(), body.delay_ms) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::BadRequest(
+                "give `at` or `delay_ms`, not both".into(),
+            ))
+        }
+        (Some(at), None) => {
+            let at: jiff::Timestamp = at.parse().map_err(|e| {
+                ApiError::BadRequest(format!(
+                    "`at` must be an RFC 3339 time such as 2026-12-01T07:00:00Z: {e}"
+                ))
+            })?;
+            Some(at.as_millisecond())
+        }
+        (None, Some(delay)) if delay > MAX_DELAY_MS => {
+            return Err(ApiError::BadRequest(format!(
+                "`delay_ms` must be at most {MAX_DELAY_MS} (a year), got {delay}"
+            )))
+        }
+        (None, Some(delay)) => {
+            let delay = i64::try_from(delay).unwrap_or(i64::MAX);
+            Some(app.store.now_ms().await?.saturating_add(delay))
+        }
+        (None, None) => None,
+    };
+    let request = TriggerRequest {
+        input: body.input,
+        source: None,
+        idempotency_key: body.idempotency_key,
+        not_before,
+    };
+    let triggered = app.registry.trigger(&id, Trigger::Manual, request).await?;
+    Ok((StatusCode::ACCEPTED, Json(triggered)).into_response())
 }
 
 async fn source(

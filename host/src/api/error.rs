@@ -133,7 +133,9 @@ impl From<RegistryError> for ApiError {
         match e {
             RegistryError::Invalid(m) => ApiError::BadRequest(m),
             RegistryError::Compile(c) => ApiError::Compile(c),
-            e @ RegistryError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            e @ (RegistryError::NotFound(_) | RegistryError::RunNotFound(_)) => {
+                ApiError::NotFound(e.to_string())
+            }
             e @ RegistryError::Disabled { .. } => ApiError::Conflict(e.to_string()),
             e @ RegistryError::Stored { .. } => ApiError::Internal(e.to_string()),
             RegistryError::Store(s) => s.into(),

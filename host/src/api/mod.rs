@@ -29,6 +29,7 @@ mod access;
 mod charms;
 mod dashboard;
 mod error;
+mod events;
 
 use std::sync::Arc;
 
@@ -104,6 +105,7 @@ fn routes(state: AppState, max_body_bytes: usize) -> Router {
         body_limit: BodyLimit(max_body_bytes),
     };
     let api = charms::router()
+        .merge(events::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     Router::new()

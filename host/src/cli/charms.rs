@@ -66,15 +66,50 @@ enum CharmsCommand {
     Disable { id: String },
     /// Remove a charm with its state and runs.
     Rm { id: String },
-    /// Queue a manual run (before scheduled work).
+    /// Queue a manual run (before scheduled work), or deliver an event.
     Trigger {
         id: String,
-        /// `ctx.input` for the run, as JSON.
+        /// An event for the charm's inbox, as JSON: the run gets it in
+        /// `ctx.events` (and as `ctx.input`).
         #[arg(long, value_name = "JSON")]
         input: Option<String>,
+        /// The event's idempotency key: a second event with the same key is
+        /// accepted and ignored.
+        #[arg(long, value_name = "KEY", requires = "input")]
+        key: Option<String>,
+        /// Run at this time (RFC 3339, e.g. 2026-12-01T07:00:00+01:00).
+        #[arg(long, value_name = "TIME", conflicts_with_all = ["input", "in_"])]
+        at: Option<String>,
+        /// Run this long from now: `90s`, `10m`, `2h`, `1d`.
+        #[arg(long = "in", id = "in_", value_name = "DURATION", value_parser = parse_interval, conflicts_with = "input")]
+        in_: Option<u32>,
         /// Wait for the run to finish and print it; exit 1 if it failed.
         #[arg(long)]
         wait: bool,
+    },
+    /// Show a charm's inbox: pending events, dead letters, acknowledged ones.
+    Events {
+        id: String,
+        /// `pending`, `acked` or `dead`; all when absent.
+        #[arg(long, value_name = "STATUS")]
+        status: Option<String>,
+    },
+    /// Return dead letters to the inbox and queue a run for them.
+    Redrive {
+        id: String,
+        /// Event ids; every dead letter when none is given.
+        events: Vec<i64>,
+    },
+    /// Delete dead letters (or pending events no run holds).
+    Discard {
+        id: String,
+        /// Event ids; every dead letter when none is given.
+        events: Vec<i64>,
+    },
+    /// Cancel a run: a queued one is removed, a running one interrupted.
+    Cancel {
+        /// The run's id.
+        run: i64,
     },
     /// Show a charm's newest runs.
     Runs {
@@ -95,6 +130,16 @@ pub struct AddArgs {
     /// Time between scheduled runs: `90`, `90s`, `5m`, `2h`.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_interval)]
     interval: u32,
+    /// Run at the times of a cron expression instead of an interval:
+    /// `0 7 * * MON-FRI` (minute hour day-of-month month day-of-week).
+    #[arg(long, value_name = "EXPR")]
+    cron: Option<String>,
+    /// The cron expression's time zone, an IANA name such as Europe/Berlin.
+    #[arg(long, value_name = "ZONE", requires = "cron", default_value = "UTC")]
+    tz: String,
+    /// Failed runs an event is given to before it becomes a dead letter.
+    #[arg(long, value_name = "N")]
+    max_attempts: Option<u32>,
     /// A host the charm may fetch from; repeat for more.
     #[arg(long = "allow-host", value_name = "PATTERN")]
     allow_hosts: Vec<String>,
@@ -298,7 +343,37 @@ pub async fn execute(args: ClientArgs) -> CliResult {
         CharmsCommand::Enable { id } => set_enabled(&client, &id, true).await,
         CharmsCommand::Disable { id } => set_enabled(&client, &id, false).await,
         CharmsCommand::Rm { id } => remove(&client, &id).await,
-        CharmsCommand::Trigger { id, input, wait } => trigger(&client, &id, input, wait).await,
+        CharmsCommand::Trigger {
+            id,
+            input,
+            key,
+            at,
+            in_,
+            wait,
+        } => {
+            let mut body = json!({});
+            if let Some(input) = input {
+                body["input"] = parse_json("--input", &input)?;
+            }
+            if let Some(key) = key {
+                body["idempotency_key"] = json!(key);
+            }
+            if let Some(at) = at {
+                body["at"] = json!(at);
+            }
+            if let Some(seconds) = in_ {
+                body["delay_ms"] = json!(u64::from(seconds) * 1000);
+            }
+            trigger(&client, &id, body, wait).await
+        }
+        CharmsCommand::Events { id, status } => events(&client, &id, status).await,
+        CharmsCommand::Redrive { id, events } => {
+            select_events(&client, &id, "redrive", events).await
+        }
+        CharmsCommand::Discard { id, events } => {
+            select_events(&client, &id, "discard", events).await
+        }
+        CharmsCommand::Cancel { run } => cancel(&client, run).await,
         CharmsCommand::Runs { id, limit } => runs(&client, &id, limit).await,
     }
 }
@@ -314,10 +389,16 @@ async fn add(client: &Client, options: AddArgs) -> CliResult {
     let mut body = json!({
         "source": source,
         "name": name,
-        "interval_s": options.interval,
         "allowed_hosts": options.allow_hosts,
         "enabled": !options.disabled,
     });
+    match options.cron {
+        Some(cron) => body["schedule"] = json!({ "cron": cron, "tz": options.tz }),
+        None => body["interval_s"] = json!(options.interval),
+    }
+    if let Some(attempts) = options.max_attempts {
+        body["max_attempts"] = json!(attempts);
+    }
     if let Some(space) = options.space {
         body["space"] = json!(space);
     }
@@ -332,12 +413,15 @@ async fn add(client: &Client, options: AddArgs) -> CliResult {
     }
     let charm = client.call(Method::POST, "/api/charms", Some(body)).await?;
     super::say(cell(&charm["id"]));
+    let cadence = match charm["schedule"].get("cron") {
+        Some(cron) => format!("at `{}` ({})", cell(cron), cell(&charm["schedule"]["tz"])),
+        None => format!("every {}s", cell(&charm["interval_s"])),
+    };
     eprintln!(
-        "registered `{}` in space `{}` (integration {}), every {}s",
+        "registered `{}` in space `{}` (integration {}), {cadence}",
         cell(&charm["name"]),
         cell(&charm["space"]),
         cell(&charm["integration"]),
-        cell(&charm["interval_s"])
     );
     Ok(Exit::Success)
 }
@@ -410,14 +494,17 @@ async fn remove(client: &Client, id: &str) -> CliResult {
     Ok(Exit::Success)
 }
 
-async fn trigger(client: &Client, id: &str, input: Option<String>, wait: bool) -> CliResult {
-    let body = match input {
-        Some(input) => json!({ "input": parse_json("--input", &input)? }),
-        None => json!({}),
-    };
+async fn trigger(client: &Client, id: &str, body: Value, wait: bool) -> CliResult {
     let queued = client
         .call(Method::POST, &charm_path(id, "/run"), Some(body))
         .await?;
+    if queued["duplicate"] == true {
+        eprintln!(
+            "an event with this key is kept already (event {}); nothing queued",
+            cell(&queued["event_id"])
+        );
+        return Ok(Exit::Success);
+    }
     let run_id = cell(&queued["run_id"]);
     super::say(&run_id);
     if !wait {
@@ -437,6 +524,79 @@ async fn trigger(client: &Client, id: &str, input: Option<String>, wait: bool) -
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+async fn events(client: &Client, id: &str, status: Option<String>) -> CliResult {
+    let query = match status {
+        Some(status) => {
+            let status: String = url::form_urlencoded::byte_serialize(status.as_bytes()).collect();
+            format!("/events?limit=1000&status={status}")
+        }
+        None => "/events?limit=1000".to_string(),
+    };
+    let events = client
+        .call(Method::GET, &charm_path(id, &query), None)
+        .await?;
+    super::say(format_args!(
+        "{:>8}  {:<8}  {:<9}  {:>8}  {:>8}  {:<24}  DATA / LAST ERROR",
+        "EVENT", "STATUS", "SOURCE", "ATTEMPTS", "RUN", "RECEIVED"
+    ));
+    for e in events["events"].as_array().into_iter().flatten() {
+        let received = e["received_at"]
+            .as_i64()
+            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        let detail = match e["last_error"].as_str() {
+            Some(error) => error.lines().next().unwrap_or("").to_string(),
+            None => e["data"].to_string(),
+        };
+        super::say(format_args!(
+            "{:>8}  {:<8}  {:<9}  {:>8}  {:>8}  {:<24}  {}",
+            cell(&e["id"]),
+            cell(&e["status"]),
+            cell(&e["source"]),
+            cell(&e["attempts"]),
+            cell(&e["run_id"]),
+            received,
+            detail
+        ));
+    }
+    Ok(Exit::Success)
+}
+
+/// `charms redrive` and `charms discard`: `action` on `events` (every
+/// dead letter when empty).
+async fn select_events(client: &Client, id: &str, action: &str, events: Vec<i64>) -> CliResult {
+    let body = if events.is_empty() {
+        json!({})
+    } else {
+        json!({ "ids": events })
+    };
+    let done = client
+        .call(
+            Method::POST,
+            &charm_path(id, &format!("/events/{action}")),
+            Some(body),
+        )
+        .await?;
+    let count = match action {
+        "redrive" => &done["redriven"],
+        _ => &done["discarded"],
+    };
+    super::say(cell(count));
+    Ok(Exit::Success)
+}
+
+async fn cancel(client: &Client, run: i64) -> CliResult {
+    let done = client
+        .call(Method::POST, &format!("/api/runs/{run}/cancel"), None)
+        .await?;
+    match done["cancelled"].as_str() {
+        Some("dequeued") => eprintln!("run {run} was queued; it will not run"),
+        _ => eprintln!("run {run} is running; its node is stopping it"),
+    }
+    Ok(Exit::Success)
 }
 
 async fn runs(client: &Client, id: &str, limit: u32) -> CliResult {

@@ -109,9 +109,15 @@ pub async fn execute(args: RunArgs) -> CliResult {
         limits: &limits,
         allowed_hosts: &args.allow_hosts,
     };
+    // An input is one event, as a trigger with an input is in the service.
+    let events = match &input {
+        serde_json::Value::Null => serde_json::json!([]),
+        data => serde_json::json!([{"id": 1, "receivedAt": now, "source": "cli", "data": data}]),
+    };
     let request = RunRequest {
         run_id: format!("local-{now}"),
         input,
+        events,
         now_ms: now,
         attempt: 1,
         idempotency_key: format!("{charm_id}:local-{now}"),

@@ -8,11 +8,13 @@ use clap::Args;
 
 use super::flags::LimitArgs;
 use super::{CliError, CliResult, Exit};
-use crate::service::policy::{DEFAULT_MAX_BACKOFF_S, DEFAULT_MAX_FAILURES};
+use crate::service::policy::{
+    DEFAULT_MAX_BACKOFF_S, DEFAULT_MAX_EVENTS_PER_RUN, DEFAULT_MAX_FAILURES,
+};
 use crate::service::{
-    check_path, serve, DbTarget, SchedulePolicy, ServiceConfig, DEFAULT_KEEP_RUNS, DEFAULT_LISTEN,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT, DEFAULT_NODE_TTL_MS, DEFAULT_SHUTDOWN_GRACE_MS,
-    DEFAULT_SUMMARY_INTERVAL_S,
+    check_path, serve, DbTarget, SchedulePolicy, ServiceConfig, DEFAULT_IDEMPOTENCY_WINDOW_S,
+    DEFAULT_KEEP_RUNS, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT,
+    DEFAULT_NODE_TTL_MS, DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SUMMARY_INTERVAL_S,
 };
 use crate::token::{TokenSetting, TOKEN_FILE};
 
@@ -110,6 +112,16 @@ pub struct ServeArgs {
     /// Finished runs kept per charm; older ones are pruned.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_KEEP_RUNS)]
     keep_runs: u32,
+
+    /// Inbox events one run is given at most (`ctx.events`); more wait for
+    /// the next run, queued at once.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_EVENTS_PER_RUN)]
+    max_events_per_run: u32,
+
+    /// How long an acknowledged event, and so its idempotency key, is
+    /// remembered, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_IDEMPOTENCY_WINDOW_S)]
+    idempotency_window_s: u64,
 
     /// On SIGTERM/SIGINT, how long runs in flight may take to finish before
     /// they are cancelled, in milliseconds.
@@ -222,6 +234,8 @@ pub async fn execute(args: ServeArgs) -> CliResult {
             max_backoff_s: args.max_backoff_s,
         },
         keep_runs: args.keep_runs,
+        max_events_per_run: args.max_events_per_run,
+        idempotency_window: Duration::from_secs(args.idempotency_window_s),
         shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
         summary_interval: Duration::from_secs(args.summary_interval_s),
         max_body_bytes: args.max_body_bytes,

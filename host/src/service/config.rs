@@ -27,6 +27,11 @@ pub const DEFAULT_MAX_CONCURRENT: usize = 64;
 pub const MAX_CONCURRENT: usize = 4096;
 /// Default number of finished runs kept per charm.
 pub const DEFAULT_KEEP_RUNS: u32 = 200;
+/// Default time an acknowledged event (and so its idempotency key) is
+/// kept, in seconds: a day.
+pub const DEFAULT_IDEMPOTENCY_WINDOW_S: u64 = 24 * 3600;
+/// The most events one run may be given.
+pub const MAX_EVENTS_PER_RUN: u32 = 10_000;
 /// Default time for runs in flight at shutdown, in ms.
 pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 10_000;
 /// Default seconds between summary log lines.
@@ -135,6 +140,11 @@ pub struct ServiceConfig {
     pub policy: SchedulePolicy,
     /// Finished runs kept per charm (`--keep-runs`).
     pub keep_runs: u32,
+    /// Events a run is given at most (`--max-events-per-run`).
+    pub max_events_per_run: u32,
+    /// How long acknowledged events, and so their idempotency keys, are
+    /// kept (`--idempotency-window-s`).
+    pub idempotency_window: Duration,
     /// Time for runs in flight at shutdown (`--shutdown-grace-ms`).
     pub shutdown_grace: Duration,
     /// Time between summary log lines (`--summary-interval-s`).
@@ -278,6 +288,18 @@ impl ServiceConfig {
             u64::from(u32::MAX),
         )?;
         range(
+            "--max-events-per-run",
+            u64::from(self.max_events_per_run),
+            1,
+            u64::from(MAX_EVENTS_PER_RUN),
+        )?;
+        range(
+            "--idempotency-window-s",
+            self.idempotency_window.as_secs(),
+            60,
+            366 * 24 * 3600,
+        )?;
+        range(
             "--summary-interval-s",
             self.summary_interval.as_secs(),
             1,
@@ -345,6 +367,8 @@ mod tests {
             defaults: SandboxLimits::default(),
             policy: SchedulePolicy::default(),
             keep_runs: DEFAULT_KEEP_RUNS,
+            max_events_per_run: super::super::policy::DEFAULT_MAX_EVENTS_PER_RUN,
+            idempotency_window: Duration::from_secs(DEFAULT_IDEMPOTENCY_WINDOW_S),
             shutdown_grace: Duration::from_millis(DEFAULT_SHUTDOWN_GRACE_MS),
             summary_interval: Duration::from_secs(DEFAULT_SUMMARY_INTERVAL_S),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,

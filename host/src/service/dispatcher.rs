@@ -31,9 +31,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use super::in_flight::CANCEL_POLL;
 use super::metrics::Metrics;
 use super::node::{Incarnation, NodeState};
-use super::policy::{self, SchedulePolicy};
+use super::policy::{self, Cadence, SchedulePolicy};
 use super::registry::Registry;
 
 /// How long the dispatcher sleeps when the queue is empty and nothing wakes
@@ -66,6 +67,8 @@ pub(crate) struct Dispatcher {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) counters: Arc<RunCounters>,
     pub(crate) max_concurrent: usize,
+    /// Events a run is given at most.
+    pub(crate) max_events: u32,
     /// Whether this node may claim, and as which incarnation.
     pub(crate) node: Arc<NodeState>,
 }
@@ -83,6 +86,7 @@ impl Dispatcher {
         let tracker = TaskTracker::new();
         let cancel_runs = CancellationToken::new();
         let shared = Arc::new(self);
+        tokio::spawn(cancel_requests_loop(Arc::clone(&shared), stop.clone()));
         let loop_task = tokio::spawn(claim_loop(
             Arc::clone(&shared),
             stop,
@@ -118,6 +122,37 @@ impl DispatcherHandle {
     }
 }
 
+/// Stops runs in flight here that a user cancelled through another node
+/// (a cancel through this node's API stops them at once).
+async fn cancel_requests_loop(d: Arc<Dispatcher>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(CANCEL_POLL) => {}
+        }
+        let in_flight = d.registry.in_flight();
+        let Some(incarnation) = d.node.claimable() else {
+            continue;
+        };
+        if in_flight.is_empty() {
+            continue;
+        }
+        match d.store.cancel_requests(&incarnation.id).await {
+            Ok(runs) => {
+                for run in runs {
+                    if in_flight.cancel(run) {
+                        tracing::info!(
+                            run,
+                            "cancelling a run a user cancelled through another node"
+                        );
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "could not read cancel requests"),
+        }
+    }
+}
+
 async fn claim_loop(
     d: Arc<Dispatcher>,
     stop: CancellationToken,
@@ -145,7 +180,11 @@ async fn claim_loop(
             }
             continue;
         };
-        match d.store.claim_next_run(&incarnation.id, RUN_LEASE_MS).await {
+        match d
+            .store
+            .claim_next_run(&incarnation.id, RUN_LEASE_MS, d.max_events)
+            .await
+        {
             Ok(Some(claimed)) => {
                 d.metrics.run_claimed(
                     incarnation.id.as_str(),
@@ -204,27 +243,29 @@ async fn execute(
 ) {
     d.metrics.running(1);
     let started = std::time::Instant::now();
+    let by_user = d.registry.in_flight().register(claimed.id);
     let ran = tokio::select! {
         result = prepare_and_run(d, &claimed) => Some(result),
         _ = cancel.cancelled() => Some((failed(RunOutcome::Cancelled, "the daemon shut down before this run finished"), None)),
+        _ = by_user.token.cancelled() => Some((failed(RunOutcome::Cancelled, "cancelled by a user"), None)),
         _ = incarnation.fence.cancelled() => None,
     };
-    let Some((finished, interval_s)) = ran else {
+    drop(by_user);
+    let Some((finished, cadence)) = ran else {
         d.metrics.running(-1);
         tracing::warn!(
             "dropped: this node fenced itself; a rescue records the run and queues its retry"
         );
         return;
     };
-    let interval_s = match interval_s {
-        Some(i) => i,
+    let cadence = match cadence {
+        Some(cadence) => cadence,
         None => match d.store.charm_for_run(&claimed.charm_id).await {
-            Ok(Some(code)) => code.interval_s,
-            _ => super::registry::DEFAULT_INTERVAL_S,
+            Ok(Some(code)) => Cadence::of(code.interval_s, code.schedule.as_deref()),
+            _ => Cadence::Every(super::registry::DEFAULT_INTERVAL_S),
         },
     };
-    let (finished, recorded) =
-        record(d, &claimed, incarnation, finished, interval_s, &cancel).await;
+    let (finished, recorded) = record(d, &claimed, incarnation, finished, &cadence, &cancel).await;
     let outcome = finished.outcome;
     d.metrics.running(-1);
     d.metrics
@@ -286,7 +327,7 @@ async fn record(
     claimed: &ClaimedRun,
     incarnation: &Incarnation,
     finished: Finished,
-    interval_s: u32,
+    cadence: &Cadence,
     cancel: &CancellationToken,
 ) -> (Finished, Result<Finish, StoreError>) {
     let mut finished = finished;
@@ -294,8 +335,9 @@ async fn record(
     let give_up_result_at = tokio::time::Instant::now() + RECORD_RETRY;
     loop {
         let (outcome, error, policy) = (finished.outcome, finished.error.clone(), d.policy);
+        let attempt = claimed.attempt;
         let decide = move |before: u32, now: i64| {
-            policy.after_run(outcome, error.as_deref(), before, interval_s, now)
+            policy.after_run(outcome, error.as_deref(), before, cadence, now, attempt)
         };
         let result = d
             .store
@@ -327,8 +369,8 @@ async fn record(
 }
 
 /// Loads what the run needs and runs it. Returns the record to write and the
-/// charm's interval (for the scheduling policy).
-async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Option<u32>) {
+/// charm's cadence (for the scheduling policy).
+async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Option<Cadence>) {
     let code = match d.store.charm_for_run(&claimed.charm_id).await {
         Ok(Some(code)) => code,
         Ok(None) => return (failed(RunOutcome::Cancelled, "the charm was removed"), None),
@@ -340,7 +382,7 @@ async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Opt
         }
     };
     tracing::Span::current().record("space", code.space.as_str());
-    let interval = Some(code.interval_s);
+    let interval = Some(Cadence::of(code.interval_s, code.schedule.as_deref()));
     let compiled = match d.registry.compiled(&code).await {
         Ok(compiled) => compiled,
         Err(e) => {
@@ -362,6 +404,18 @@ async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Opt
         .as_deref()
         .and_then(|i| serde_json::from_str(i).ok())
         .unwrap_or(serde_json::Value::Null);
+    let events = match serde_json::to_value(&claimed.events) {
+        Ok(events) => events,
+        Err(e) => {
+            return (
+                failed(
+                    RunOutcome::Fault,
+                    format!("a stored event is not JSON: {e}"),
+                ),
+                interval,
+            )
+        }
+    };
     let settings = CharmSettings {
         id: code.id.as_str(),
         space: &code.space,
@@ -372,6 +426,7 @@ async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Opt
     let request = RunRequest {
         run_id: claimed.id.to_string(),
         input,
+        events,
         // When it was claimed, by the database's clock: the same on every node.
         now_ms: u64::try_from(claimed.started_at).unwrap_or(0),
         attempt: claimed.attempt,

@@ -34,6 +34,7 @@ pub struct Metrics {
     running: Gauge<i64, AtomicI64>,
     queued: Gauge<i64, AtomicI64>,
     charms: Family<Labels, Gauge<i64, AtomicI64>>,
+    events: Family<Labels, Gauge<i64, AtomicI64>>,
     claimed: Family<NodeLabels, Counter>,
     queue_wait: Histogram,
     rescued: Counter,
@@ -83,6 +84,12 @@ impl Metrics {
         registry.register("queue_depth", "Runs waiting in the queue", queued.clone());
         let charms = Family::<Labels, Gauge<i64, AtomicI64>>::default();
         registry.register("charms", "Registered charms by status", charms.clone());
+        let events = Family::<Labels, Gauge<i64, AtomicI64>>::default();
+        registry.register(
+            "events",
+            "Inbox events by status: pending (waiting for a run) and dead (dead letters)",
+            events.clone(),
+        );
         for outcome in RunOutcome::ALL {
             // Every outcome is present from the start, at zero.
             let _ = runs.get_or_create(&[("outcome", outcome.as_str())]);
@@ -146,6 +153,7 @@ impl Metrics {
             running,
             queued,
             charms,
+            events,
             claimed,
             queue_wait,
             rescued,
@@ -230,6 +238,12 @@ impl Metrics {
         self.charms
             .get_or_create(&[("status", "disabled")])
             .set(i64::try_from(counts.disabled).unwrap_or(i64::MAX));
+        self.events
+            .get_or_create(&[("status", "pending")])
+            .set(i64::try_from(counts.events_pending).unwrap_or(i64::MAX));
+        self.events
+            .get_or_create(&[("status", "dead")])
+            .set(i64::try_from(counts.events_dead).unwrap_or(i64::MAX));
         if let Some(at) = self.last_heartbeat.lock().ok().and_then(|l| *l) {
             self.heartbeat_age.set(at.elapsed().as_secs_f64());
         }
@@ -254,7 +268,13 @@ mod tests {
             disabled: 1,
             queued: 2,
             running: 0,
+            events_pending: 5,
+            events_dead: 1,
         });
+        assert!(
+            text.contains("charm_host_events{status=\"dead\"} 1"),
+            "{text}"
+        );
         assert!(
             text.contains("charm_host_runs_total{outcome=\"ok\"} 1"),
             "{text}"

@@ -38,23 +38,28 @@ use crate::token::{self, TokenError};
 mod clock;
 mod config;
 mod dispatcher;
+mod in_flight;
 mod metrics;
 mod node;
 pub mod policy;
 mod registry;
+pub mod schedule;
 mod scheduler;
 mod stats;
 
 pub use config::{
-    check_path, ConfigError, DbTarget, ServiceConfig, DEFAULT_KEEP_RUNS, DEFAULT_LISTEN,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT, DEFAULT_SHUTDOWN_GRACE_MS,
-    DEFAULT_SUMMARY_INTERVAL_S,
+    check_path, ConfigError, DbTarget, ServiceConfig, DEFAULT_IDEMPOTENCY_WINDOW_S,
+    DEFAULT_KEEP_RUNS, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT,
+    DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SUMMARY_INTERVAL_S,
 };
 pub use dispatcher::RunCounters;
 pub use metrics::Metrics;
 pub use node::DEFAULT_NODE_TTL_MS;
 pub use policy::SchedulePolicy;
-pub use registry::{charm_id, CharmChanges, CharmSpec, Registry, RegistryError, COMPILE_SLOTS};
+pub use registry::{
+    charm_id, CharmChanges, CharmSpec, Registry, RegistryError, TriggerRequest, Triggered,
+    COMPILE_SLOTS,
+};
 pub use stats::{minute_stats, MinuteStats};
 
 use dispatcher::Dispatcher;
@@ -204,6 +209,7 @@ pub async fn serve(
         metrics: Arc::clone(&metrics),
         counters: Arc::clone(&counters),
         max_concurrent: config.max_concurrent,
+        max_events: config.max_events_per_run,
         node: membership.state(),
     }
     .spawn(stop.clone());
@@ -297,6 +303,38 @@ async fn prune(store: &dyn Store, keep: u32, stop: &CancellationToken) {
     }
 }
 
+/// Forgets acknowledged events older than the idempotency window.
+async fn prune_events(store: &dyn Store, window: Duration, stop: &CancellationToken) {
+    let mut pruned = 0;
+    while !stop.is_cancelled() {
+        let before = match store.now_ms().await {
+            Ok(now) => now - i64::try_from(window.as_millis()).unwrap_or(i64::MAX),
+            Err(error) => {
+                tracing::error!(%error, "pruning old events failed");
+                break;
+            }
+        };
+        match store.prune_events(before, PRUNE_BATCH).await {
+            Ok(n) => {
+                pruned += n;
+                if n < u64::from(PRUNE_BATCH) {
+                    break;
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "pruning old events failed");
+                break;
+            }
+        }
+    }
+    if pruned > 0 {
+        tracing::info!(
+            pruned,
+            "forgot acknowledged events past the idempotency window"
+        );
+    }
+}
+
 /// Prunes old runs and logs a summary line now and then.
 async fn maintain(
     store: Arc<dyn Store>,
@@ -330,6 +368,7 @@ async fn maintain(
             }
             _ = tokio::time::sleep_until(next_prune) => {
                 prune(&*store, config.keep_runs, &stop).await;
+                prune_events(&*store, config.idempotency_window, &stop).await;
                 next_prune = tokio::time::Instant::now() + PRUNE_EVERY - jitter
                     + (jitter * 2).mul_f64(fastrand::f64());
             }

@@ -7,7 +7,9 @@
 
 use charm_engine::limits::{LimitExceeded, LimitHint};
 use charm_engine::RunError;
-use charm_store::{CharmUpdate, RunOutcome, Trigger};
+use charm_store::{CharmUpdate, EventsAfter, RunOutcome, Trigger};
+
+use super::schedule::Schedule;
 
 /// Default: consecutive failures before a charm is disabled.
 pub const DEFAULT_MAX_FAILURES: u32 = 5;
@@ -15,6 +17,58 @@ pub const DEFAULT_MAX_FAILURES: u32 = 5;
 pub const DEFAULT_MAX_BACKOFF_S: u64 = 3600;
 /// A new charm's first run comes within this long (or its interval, if shorter).
 const FIRST_RUN_SPREAD_MS: i64 = 10_000;
+/// Default: events a run is given at most (`ctx.events`); more wait for
+/// the next run, queued at once.
+pub const DEFAULT_MAX_EVENTS_PER_RUN: u32 = 100;
+/// Default: failed runs an event is given to before it is a dead letter.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+/// The most attempts a charm may ask for.
+pub const MAX_ATTEMPTS_LIMIT: u32 = 100;
+/// The first retry of a failed run's events comes this long after it, in
+/// ms; each further one waits twice as long (capped at the backoff cap).
+pub const RETRY_BASE_MS: i64 = 5_000;
+/// For backing off a cron charm after failures, the interval its backoff
+/// doubles from, in seconds.
+const CRON_BACKOFF_BASE_S: u32 = 60;
+
+/// When a charm runs on its own: every so many seconds (give or take 10%),
+/// or at the times of a cron schedule, exactly.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cadence {
+    /// Every this many seconds.
+    Every(u32),
+    /// At a cron schedule's times.
+    Cron(Schedule),
+}
+
+impl Cadence {
+    /// A stored charm's cadence: its schedule (JSON text) when it has one,
+    /// else its interval. A stored schedule that no longer parses (it was
+    /// checked when stored) falls back to the interval, and says so.
+    pub fn of(interval_s: u32, schedule: Option<&str>) -> Cadence {
+        let Some(text) = schedule else {
+            return Cadence::Every(interval_s);
+        };
+        match serde_json::from_str::<Schedule>(text) {
+            Ok(Schedule::Interval { seconds }) => {
+                Cadence::Every(u32::try_from(seconds).unwrap_or(u32::MAX))
+            }
+            Ok(cron) => Cadence::Cron(cron),
+            Err(error) => {
+                tracing::error!(%error, schedule = text, "a stored schedule does not parse; running on the interval instead");
+                Cadence::Every(interval_s)
+            }
+        }
+    }
+
+    /// The next time of a cron schedule at or after `at`, or a year on when
+    /// it has none (a schedule is checked to fire when it is stored).
+    fn cron_at_or_after(schedule: &Schedule, at: i64) -> i64 {
+        schedule
+            .next_after(at.saturating_sub(1))
+            .unwrap_or_else(|_| at.saturating_add(366 * 24 * 3_600_000))
+    }
+}
 
 /// The scheduling rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,16 +95,27 @@ fn interval_ms(interval_s: u32) -> i64 {
 }
 
 impl SchedulePolicy {
-    /// When a newly registered (or re-enabled) charm first runs: soon, at a
-    /// random point within ten seconds (or its interval, if shorter).
-    pub fn first_run_at(&self, now: i64, interval_s: u32) -> i64 {
-        let spread = FIRST_RUN_SPREAD_MS.min(interval_ms(interval_s)).max(1);
-        now + fastrand::i64(0..spread)
+    /// When a newly registered (or re-enabled) charm first runs: on an
+    /// interval, soon, at a random point within ten seconds (or its
+    /// interval, if shorter); on a cron schedule, at its next time.
+    pub fn first_run_at(&self, now: i64, cadence: &Cadence) -> i64 {
+        match cadence {
+            Cadence::Every(interval_s) => {
+                let spread = FIRST_RUN_SPREAD_MS.min(interval_ms(*interval_s)).max(1);
+                now + fastrand::i64(0..spread)
+            }
+            Cadence::Cron(schedule) => Cadence::cron_at_or_after(schedule, now + 1),
+        }
     }
 
-    /// The next scheduled run after one is queued: one interval on, give or
-    /// take 10%.
-    pub fn next_run_at(&self, now: i64, interval_s: u32) -> i64 {
+    /// The next scheduled run after one is queued (or after a success):
+    /// one interval on, give or take 10%, or the cron schedule's next time
+    /// after `now`.
+    pub fn next_run_at(&self, now: i64, cadence: &Cadence) -> i64 {
+        let interval_s = match cadence {
+            Cadence::Every(interval_s) => *interval_s,
+            Cadence::Cron(schedule) => return Cadence::cron_at_or_after(schedule, now + 1),
+        };
         let interval = interval_ms(interval_s);
         let jitter = interval / 10;
         now + interval
@@ -73,22 +138,61 @@ impl SchedulePolicy {
         interval_ms(interval_s).saturating_mul(factor).min(cap)
     }
 
-    /// How a finished run changes its charm, given its failures before it.
-    /// A success restarts the schedule: the next scheduled run comes one
-    /// interval after it (so "run now" does not run twice in a row).
+    /// The delay before the retry of a failed run's events, where
+    /// `attempt` is the failed run's (1 for the first): [`RETRY_BASE_MS`]
+    /// doubled per attempt, capped at `max_backoff_s`, with "equal jitter"
+    /// (between half and all of it) so that charms failing together do not
+    /// retry together.
+    pub fn retry_delay_ms(&self, attempt: u32) -> i64 {
+        let cap = i64::try_from(self.max_backoff_s)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1000);
+        let factor = 1i64
+            .checked_shl(attempt.saturating_sub(1).min(40))
+            .unwrap_or(i64::MAX);
+        let delay = RETRY_BASE_MS.saturating_mul(factor).min(cap).max(2);
+        delay / 2 + fastrand::i64(0..=delay / 2)
+    }
+
+    /// What a finished run does to the events it was given, by its outcome
+    /// and its attempt: a success acknowledges them, a failure retries them
+    /// with backoff, a run the host or a user cut short leaves them as they
+    /// were.
+    pub fn events_after(&self, outcome: RunOutcome, attempt: u32) -> EventsAfter {
+        if outcome == RunOutcome::Ok {
+            EventsAfter::Ack {
+                priority: priority(Trigger::Inbox),
+            }
+        } else if is_failure(outcome) {
+            EventsAfter::Retry {
+                delay_ms: self.retry_delay_ms(attempt),
+                priority: priority(Trigger::Retry),
+            }
+        } else {
+            EventsAfter::Keep
+        }
+    }
+
+    /// How a finished run changes its charm, given its failures before it
+    /// and the run's attempt. A success restarts the schedule: the next
+    /// scheduled run comes one interval after it (so "run now" does not run
+    /// twice in a row), or at the cron schedule's next time.
     pub fn after_run(
         &self,
         outcome: RunOutcome,
         error: Option<&str>,
         failures_before: u32,
-        interval_s: u32,
+        cadence: &Cadence,
         now: i64,
+        attempt: u32,
     ) -> CharmUpdate {
+        let events = self.events_after(outcome, attempt);
         if outcome == RunOutcome::Ok {
             return CharmUpdate {
                 consecutive_failures: 0,
-                next_run_at: Some(self.next_run_at(now, interval_s)),
+                next_run_at: Some(self.next_run_at(now, cadence)),
                 disable: None,
+                events,
             };
         }
         if !is_failure(outcome) {
@@ -96,6 +200,7 @@ impl SchedulePolicy {
                 consecutive_failures: failures_before,
                 next_run_at: None,
                 disable: None,
+                events,
             };
         }
         let failures = failures_before.saturating_add(1);
@@ -109,12 +214,21 @@ impl SchedulePolicy {
                 disable: Some(format!(
                     "disabled after {failures} consecutive failures; the last ({outcome}): {last}"
                 )),
+                events,
             };
         }
+        let next_run_at = match cadence {
+            Cadence::Every(interval_s) => now + self.backoff_ms(*interval_s, failures),
+            Cadence::Cron(schedule) => Cadence::cron_at_or_after(
+                schedule,
+                now + self.backoff_ms(CRON_BACKOFF_BASE_S, failures),
+            ),
+        };
         CharmUpdate {
             consecutive_failures: failures,
-            next_run_at: Some(now + self.backoff_ms(interval_s, failures)),
+            next_run_at: Some(next_run_at),
             disable: None,
+            events,
         }
     }
 }
@@ -126,8 +240,9 @@ impl SchedulePolicy {
 /// run.
 pub fn priority(trigger: Trigger) -> i64 {
     match trigger {
-        Trigger::Manual => 20,
-        Trigger::Recovery => 15,
+        Trigger::Manual | Trigger::Webhook => 20,
+        Trigger::Inbox => 18,
+        Trigger::Recovery | Trigger::Retry => 15,
         Trigger::Schedule => 10,
     }
 }
@@ -188,7 +303,7 @@ mod tests {
     fn next_run_is_an_interval_away_within_ten_percent() {
         let p = SchedulePolicy::default();
         for _ in 0..1000 {
-            let at = p.next_run_at(1_000_000, 60);
+            let at = p.next_run_at(1_000_000, &Cadence::Every(60));
             assert!((1_054_000..=1_066_000).contains(&at), "{at}");
         }
     }
@@ -196,13 +311,47 @@ mod tests {
     #[test]
     fn first_runs_are_spread_over_ten_seconds_or_the_interval() {
         let p = SchedulePolicy::default();
-        let times: Vec<i64> = (0..1000).map(|_| p.first_run_at(0, 3600)).collect();
+        let times: Vec<i64> = (0..1000)
+            .map(|_| p.first_run_at(0, &Cadence::Every(3600)))
+            .collect();
         assert!(times.iter().all(|t| (0..10_000).contains(t)));
         assert!(
             times.iter().collect::<std::collections::HashSet<_>>().len() > 500,
             "spread, not one instant"
         );
-        assert!((0..1000).all(|_| p.first_run_at(0, 2) < 2000));
+        assert!((0..1000).all(|_| p.first_run_at(0, &Cadence::Every(2)) < 2000));
+    }
+
+    #[test]
+    fn event_retries_double_with_jitter_and_are_capped() {
+        let p = SchedulePolicy {
+            max_failures: 5,
+            max_backoff_s: 60,
+        };
+        for _ in 0..200 {
+            assert!((2_500..=5_000).contains(&p.retry_delay_ms(1)));
+            assert!((5_000..=10_000).contains(&p.retry_delay_ms(2)));
+            assert!((30_000..=60_000).contains(&p.retry_delay_ms(9)), "capped");
+            assert!((30_000..=60_000).contains(&p.retry_delay_ms(u32::MAX)));
+        }
+    }
+
+    #[test]
+    fn a_cron_charm_runs_at_its_times_and_backs_off_to_a_later_one() {
+        let p = SchedulePolicy::default();
+        let hourly = Cadence::of(60, Some(r#"{"cron":"0 * * * *","tz":"UTC"}"#));
+        assert!(matches!(hourly, Cadence::Cron(_)));
+        let hour = 3_600_000;
+        assert_eq!(p.first_run_at(10 * hour + 5, &hourly), 11 * hour);
+        assert_eq!(p.next_run_at(10 * hour, &hourly), 11 * hour);
+        let u = p.after_run(RunOutcome::Error, None, 3, &hourly, 10 * hour, 1);
+        // Four failures: 60 s doubled four times is 16 min; the next hour.
+        assert_eq!(u.next_run_at, Some(11 * hour));
+        assert_eq!(
+            Cadence::of(60, Some("not json")),
+            Cadence::Every(60),
+            "a damaged schedule falls back to the interval"
+        );
     }
 
     #[test]
@@ -221,16 +370,23 @@ mod tests {
     #[test]
     fn failures_back_off_then_disable_with_the_reason() {
         let p = SchedulePolicy::default();
-        let u = p.after_run(RunOutcome::Error, Some("TypeError: x\n  at f"), 0, 60, 0);
-        assert_eq!(
-            u,
-            CharmUpdate {
-                consecutive_failures: 1,
-                next_run_at: Some(120_000),
-                disable: None
-            }
+        let every = Cadence::Every(60);
+        let u = p.after_run(
+            RunOutcome::Error,
+            Some("TypeError: x\n  at f"),
+            0,
+            &every,
+            0,
+            1,
         );
-        let u = p.after_run(RunOutcome::Fuel, Some("ran out of fuel"), 4, 60, 0);
+        assert_eq!(
+            (u.consecutive_failures, u.next_run_at, u.disable),
+            (1, Some(120_000), None)
+        );
+        assert!(
+            matches!(u.events, EventsAfter::Retry { delay_ms, .. } if (2_500..=5_000).contains(&delay_ms))
+        );
+        let u = p.after_run(RunOutcome::Fuel, Some("ran out of fuel"), 4, &every, 0, 1);
         assert_eq!(u.consecutive_failures, 5);
         assert_eq!(
             u.disable.as_deref(),
@@ -241,21 +397,24 @@ mod tests {
     #[test]
     fn success_resets_and_host_interruptions_do_not_count() {
         let p = SchedulePolicy::default();
-        let u = p.after_run(RunOutcome::Ok, None, 3, 60, 0);
+        let every = Cadence::Every(60);
+        let u = p.after_run(RunOutcome::Ok, None, 3, &every, 0, 1);
         assert_eq!(u.consecutive_failures, 0);
+        assert!(matches!(u.events, EventsAfter::Ack { .. }));
         assert!(
             u.next_run_at
                 .is_some_and(|t| (54_000..=66_000).contains(&t)),
             "{u:?}"
         );
         for outcome in [RunOutcome::Cancelled, RunOutcome::Interrupted] {
-            let u = p.after_run(outcome, None, 3, 60, 0);
+            let u = p.after_run(outcome, None, 3, &every, 0, 1);
             assert_eq!(
                 u,
                 CharmUpdate {
                     consecutive_failures: 3,
                     next_run_at: None,
-                    disable: None
+                    disable: None,
+                    events: EventsAfter::Keep,
                 }
             );
         }

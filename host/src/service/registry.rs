@@ -11,11 +11,14 @@ use std::sync::Arc;
 use charm_engine::limits::SandboxLimits;
 use charm_engine::{compile_with, AllowList, CompileError, CompiledCharm, Sandbox, TaskSpec};
 use charm_store::{
-    CharmCode, CharmId, CharmRecord, Enqueued, NewCharm, Store, StoreError, Trigger,
+    Cancel, CharmCode, CharmId, CharmRecord, Delivered, Enqueued, EventId, EventRecord,
+    EventStatus, NewCharm, NewEvent, RunId, Store, StoreError, Trigger,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::policy::{priority, SchedulePolicy};
+use super::in_flight::InFlight;
+use super::policy::{priority, Cadence, SchedulePolicy, DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_LIMIT};
+use super::schedule::Schedule;
 
 /// Default interval between scheduled runs, in seconds (the original
 /// service's polling cycle).
@@ -44,6 +47,9 @@ pub enum RegistryError {
     /// No charm has this id.
     #[error("no charm with id `{0}`")]
     NotFound(String),
+    /// No run has this id.
+    #[error("no run with id `{0}`")]
+    RunNotFound(RunId),
     /// The charm is disabled; it must be enabled to run.
     #[error("charm `{id}` is disabled ({reason}); enable it first")]
     Disabled {
@@ -81,6 +87,13 @@ pub struct CharmSpec {
     pub integration: Option<String>,
     /// Seconds between scheduled runs. Default [`DEFAULT_INTERVAL_S`].
     pub interval_s: Option<u32>,
+    /// A schedule instead of `interval_s`: `{"every_s": N}` or
+    /// `{"cron": "0 7 * * MON-FRI", "tz": "Europe/Berlin"}` (see
+    /// [`Schedule`]).
+    pub schedule: Option<Schedule>,
+    /// Failed runs an event is given to before it becomes a dead letter.
+    /// Default [`DEFAULT_MAX_ATTEMPTS`].
+    pub max_attempts: Option<u32>,
     /// Hosts the charm may fetch from. Default none.
     pub allowed_hosts: Option<Vec<String>>,
     /// Limits, each field optional, over the daemon's defaults.
@@ -98,8 +111,12 @@ pub struct CharmChanges {
     /// Enable (clearing the failure count) or disable (cancelling the
     /// queued run).
     pub enabled: Option<bool>,
-    /// Seconds between scheduled runs.
+    /// Seconds between scheduled runs (replacing a cron schedule).
     pub interval_s: Option<u32>,
+    /// A new schedule (see [`CharmSpec::schedule`]).
+    pub schedule: Option<Schedule>,
+    /// Failed runs an event is given to before it becomes a dead letter.
+    pub max_attempts: Option<u32>,
     /// Hosts the charm may fetch from (replaces the list).
     pub allowed_hosts: Option<Vec<String>>,
     /// Limits, each field optional, over the charm's current ones.
@@ -118,6 +135,7 @@ pub struct Registry {
     defaults: SandboxLimits,
     policy: SchedulePolicy,
     compiles: Arc<tokio::sync::Semaphore>,
+    in_flight: InFlight,
 }
 
 fn invalid(message: impl Into<String>) -> RegistryError {
@@ -148,6 +166,95 @@ fn check_interval(interval_s: u32) -> Result<u32, RegistryError> {
         )))
     }
 }
+
+fn check_attempts(attempts: u32) -> Result<u32, RegistryError> {
+    if (1..=MAX_ATTEMPTS_LIMIT).contains(&attempts) {
+        Ok(attempts)
+    } else {
+        Err(invalid(format!(
+            "max_attempts must be between 1 and {MAX_ATTEMPTS_LIMIT}, got {attempts}"
+        )))
+    }
+}
+
+/// A charm's interval and stored schedule (JSON, for a cron schedule) from
+/// what a request gave: `interval_s`, or `schedule`, not both.
+fn check_schedule(
+    interval_s: Option<u32>,
+    schedule: Option<Schedule>,
+) -> Result<Option<(u32, Option<String>)>, RegistryError> {
+    match (interval_s, schedule) {
+        (Some(_), Some(_)) => Err(invalid(
+            "give interval_s or schedule, not both (schedule {\"every_s\": N} is interval_s N)",
+        )),
+        (Some(interval_s), None) => Ok(Some((check_interval(interval_s)?, None))),
+        (None, Some(Schedule::Interval { seconds })) => {
+            let interval_s = u32::try_from(seconds).unwrap_or(u32::MAX);
+            Ok(Some((check_interval(interval_s)?, None)))
+        }
+        (None, Some(cron)) => {
+            cron.validate()
+                .map_err(|e| invalid(format!("schedule: {e}")))?;
+            let text = serde_json::to_string(&cron).map_err(|e| invalid(e.to_string()))?;
+            Ok(Some((DEFAULT_INTERVAL_S, Some(text))))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// What queueing a run or delivering an event did (the API's 202 body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Triggered {
+    /// The run that will run (new, or the queued one this joined); `None`
+    /// for a duplicate event.
+    pub run_id: Option<RunId>,
+    /// True when an already queued run absorbed this request.
+    pub coalesced: bool,
+    /// The event appended to the inbox, when the trigger had an input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<EventId>,
+    /// True when an event with the same idempotency key was kept already:
+    /// nothing was appended or queued.
+    pub duplicate: bool,
+}
+
+impl Triggered {
+    fn run(queued: Enqueued) -> Triggered {
+        Triggered {
+            run_id: Some(queued.run_id),
+            coalesced: queued.coalesced,
+            event_id: None,
+            duplicate: false,
+        }
+    }
+
+    fn event(delivered: Delivered) -> Triggered {
+        Triggered {
+            run_id: delivered.run.map(|r| r.run_id),
+            coalesced: delivered.run.is_some_and(|r| r.coalesced),
+            event_id: Some(delivered.event_id),
+            duplicate: delivered.duplicate,
+        }
+    }
+}
+
+/// A trigger: an input (an event for the inbox), or a run, now or later.
+#[derive(Debug, Clone, Default)]
+pub struct TriggerRequest {
+    /// The input, appended to the inbox as an event (`ctx.events`, and
+    /// `ctx.input` for the newest).
+    pub input: Option<serde_json::Value>,
+    /// Where the event comes from (`manual`, `webhook`, ...).
+    pub source: Option<String>,
+    /// A duplicate of a kept event's key is accepted and ignored.
+    pub idempotency_key: Option<String>,
+    /// Run no earlier than this (ms since the Unix epoch); only without an
+    /// input.
+    pub not_before: Option<i64>,
+}
+
+/// The longest idempotency key accepted, in bytes.
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 256;
 
 fn check_hosts(hosts: Vec<String>) -> Result<Vec<String>, RegistryError> {
     if hosts.len() > MAX_ALLOWED_HOSTS {
@@ -181,7 +288,14 @@ impl Registry {
             defaults,
             policy,
             compiles: Arc::new(tokio::sync::Semaphore::new(COMPILE_SLOTS)),
+            in_flight: InFlight::default(),
         }
+    }
+
+    /// The runs this process executes: the dispatcher registers each, and
+    /// a cancel stops it here at once.
+    pub(crate) fn in_flight(&self) -> &InFlight {
+        &self.in_flight
     }
 
     /// A charm's limits as stored: the daemon's defaults under what the
@@ -255,7 +369,9 @@ impl Registry {
         if let Some(integration) = &spec.integration {
             check_name("integration", integration)?;
         }
-        let interval_s = check_interval(spec.interval_s.unwrap_or(DEFAULT_INTERVAL_S))?;
+        let (interval_s, schedule) =
+            check_schedule(spec.interval_s, spec.schedule)?.unwrap_or((DEFAULT_INTERVAL_S, None));
+        let max_attempts = check_attempts(spec.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS))?;
         let allowed_hosts = check_hosts(spec.allowed_hosts.unwrap_or_default())?;
         let limits = self.limits_over(&self.defaults, spec.limits)?;
         let state = spec.state.unwrap_or_else(|| serde_json::json!({}));
@@ -283,13 +399,17 @@ impl Registry {
             bytecode: compiled.bytecode.to_vec(),
             runtime_sha256: compiled.runtime_sha256,
             interval_s,
+            next_run_at: self
+                .policy
+                .first_run_at(now, &Cadence::of(interval_s, schedule.as_deref())),
+            schedule,
+            max_attempts,
             limits,
             allowed_hosts,
             enabled,
             disabled_reason: (!enabled).then(|| "registered disabled".to_string()),
             disabled_at: (!enabled).then_some(now),
             consecutive_failures: 0,
-            next_run_at: self.policy.first_run_at(now, interval_s),
         };
         self.store.insert_charm(&NewCharm { code, state }).await?;
         tracing::info!(charm = %id, "registered a charm");
@@ -316,7 +436,8 @@ impl Registry {
             .charm_code(&id)
             .await?
             .ok_or_else(|| RegistryError::NotFound(id.to_string()))?;
-        let interval_s = changes.interval_s.map(check_interval).transpose()?;
+        let cadence = check_schedule(changes.interval_s, changes.schedule)?;
+        let max_attempts = changes.max_attempts.map(check_attempts).transpose()?;
         let hosts = changes.allowed_hosts.map(check_hosts).transpose()?;
         let limits = match changes.limits {
             Some(partial) => {
@@ -339,9 +460,21 @@ impl Registry {
         let policy = self.policy;
         let now = self.store.now_ms().await?;
         let change = move |c: &mut CharmCode| {
-            if let Some(interval_s) = interval_s {
+            if let Some((interval_s, schedule)) = cadence {
+                let cadence = Cadence::of(interval_s, schedule.as_deref());
+                c.next_run_at = match cadence {
+                    // A shorter interval takes effect at once; a longer one
+                    // after the run already due.
+                    Cadence::Every(_) if c.schedule.is_none() => {
+                        c.next_run_at.min(policy.next_run_at(now, &cadence))
+                    }
+                    _ => policy.first_run_at(now, &cadence),
+                };
                 c.interval_s = interval_s;
-                c.next_run_at = c.next_run_at.min(policy.next_run_at(now, interval_s));
+                c.schedule = schedule;
+            }
+            if let Some(max_attempts) = max_attempts {
+                c.max_attempts = max_attempts;
             }
             if let Some(hosts) = hosts {
                 c.allowed_hosts = hosts;
@@ -367,7 +500,8 @@ impl Registry {
                     c.disabled_reason = None;
                     c.disabled_at = None;
                     c.consecutive_failures = 0;
-                    c.next_run_at = policy.first_run_at(now, c.interval_s);
+                    c.next_run_at =
+                        policy.first_run_at(now, &Cadence::of(c.interval_s, c.schedule.as_deref()));
                 }
                 Some(false) if c.enabled => {
                     c.enabled = false;
@@ -381,48 +515,125 @@ impl Registry {
         updated.ok_or_else(|| RegistryError::NotFound(id.to_string()))
     }
 
-    /// Queues a manual run (coalescing with a queued one).
+    /// Triggers a charm: an input becomes an event in its inbox (a
+    /// duplicate idempotency key is accepted and ignored) and a run is
+    /// queued for it; without an input a run is queued, at once or from
+    /// `not_before`, coalescing with a queued one.
     ///
     /// # Errors
-    /// [`RegistryError::NotFound`], [`RegistryError::Disabled`], or a store failure.
+    /// [`RegistryError::NotFound`], [`RegistryError::Disabled`],
+    /// [`RegistryError::Invalid`] for an input over the charm's output limit
+    /// or a key too long, or a store failure.
     pub async fn trigger(
         &self,
         id: &str,
-        input: Option<serde_json::Value>,
-    ) -> Result<Enqueued, RegistryError> {
+        trigger: Trigger,
+        request: TriggerRequest,
+    ) -> Result<Triggered, RegistryError> {
         let charm = self.get(id).await?;
+        let disabled = |reason: Option<String>| RegistryError::Disabled {
+            id: id.to_string(),
+            reason: reason.unwrap_or_else(|| "disabled".to_string()),
+        };
         if !charm.enabled {
-            return Err(RegistryError::Disabled {
-                id: id.to_string(),
-                reason: charm
-                    .disabled_reason
-                    .unwrap_or_else(|| "disabled".to_string()),
-            });
+            return Err(disabled(charm.disabled_reason));
         }
-        let input = input.map(|v| v.to_string());
+        let Some(input) = request.input else {
+            let queued = self
+                .store
+                .enqueue_run(&charm.id, trigger, priority(trigger), request.not_before)
+                .await?
+                .ok_or_else(|| disabled(None))?;
+            return Ok(Triggered::run(queued));
+        };
+        if request.not_before.is_some() {
+            return Err(invalid(
+                "an input is delivered at once; a run for later takes no input",
+            ));
+        }
+        if let Some(key) = &request.idempotency_key {
+            if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN {
+                return Err(invalid(format!(
+                    "idempotency_key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} bytes"
+                )));
+            }
+        }
+        let data = input.to_string();
         let max_output_bytes = self
             .stored_limits(&charm.id, &charm.limits)?
             .max_output_bytes;
-        if input
-            .as_ref()
-            .is_some_and(|i| u64::try_from(i.len()).unwrap_or(u64::MAX) > max_output_bytes)
-        {
+        if u64::try_from(data.len()).unwrap_or(u64::MAX) > max_output_bytes {
             return Err(invalid(
                 "the run input is larger than the charm's output limit",
             ));
         }
-        self.store
-            .enqueue_run(
-                &charm.id,
-                Trigger::Manual,
-                priority(Trigger::Manual),
-                input.as_deref(),
-            )
+        let event = NewEvent {
+            source: request
+                .source
+                .unwrap_or_else(|| trigger.as_str().to_string()),
+            data,
+            idempotency_key: request.idempotency_key,
+        };
+        let delivered = self
+            .store
+            .deliver_event(&charm.id, trigger, priority(trigger), &event)
             .await?
-            .ok_or_else(|| RegistryError::Disabled {
-                id: id.to_string(),
-                reason: "disabled".to_string(),
-            })
+            .ok_or_else(|| disabled(None))?;
+        Ok(Triggered::event(delivered))
+    }
+
+    /// A charm's events with `status` (all when `None`), oldest first.
+    ///
+    /// # Errors
+    /// [`RegistryError::NotFound`], or a store failure.
+    pub async fn events(
+        &self,
+        id: &str,
+        status: Option<EventStatus>,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, RegistryError> {
+        let charm = self.get(id).await?;
+        Ok(self.store.events(&charm.id, status, limit).await?)
+    }
+
+    /// Returns dead letters (all when `ids` is `None`) to the inbox and
+    /// queues a run; how many.
+    ///
+    /// # Errors
+    /// [`RegistryError::NotFound`], or a store failure.
+    pub async fn redrive(&self, id: &str, ids: Option<&[EventId]>) -> Result<u64, RegistryError> {
+        let charm = self.get(id).await?;
+        Ok(self
+            .store
+            .redrive_events(&charm.id, ids, priority(Trigger::Inbox))
+            .await?)
+    }
+
+    /// Deletes dead letters (all when `ids` is `None`), or pending events
+    /// no run holds; how many.
+    ///
+    /// # Errors
+    /// [`RegistryError::NotFound`], or a store failure.
+    pub async fn discard(&self, id: &str, ids: Option<&[EventId]>) -> Result<u64, RegistryError> {
+        let charm = self.get(id).await?;
+        Ok(self.store.discard_events(&charm.id, ids).await?)
+    }
+
+    /// Cancels a run: a queued one at once; a running one is stopped by
+    /// its node (this one at once, another within a second).
+    ///
+    /// # Errors
+    /// [`RegistryError::NotFound`] for an unknown run, or a store failure.
+    pub async fn cancel_run(&self, run: RunId) -> Result<Cancel, RegistryError> {
+        let cancel = self
+            .store
+            .cancel_run(run, "cancelled by a user")
+            .await?
+            .ok_or(RegistryError::RunNotFound(run))?;
+        if matches!(cancel, Cancel::Requested { .. }) && self.in_flight.cancel(run) {
+            tracing::info!(run, "cancelling a run in flight here");
+        }
+        Ok(cancel)
     }
 
     /// One charm.

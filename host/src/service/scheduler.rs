@@ -18,7 +18,7 @@ use std::time::Duration;
 use charm_store::{Store, Trigger};
 use tokio_util::sync::CancellationToken;
 
-use super::policy::{priority, SchedulePolicy};
+use super::policy::{priority, Cadence, SchedulePolicy};
 
 /// The longest the scheduler sleeps between looks for due charms.
 ///
@@ -33,7 +33,9 @@ const DUE_BATCH: u32 = 2000;
 /// Queues due charms until `stop` is cancelled.
 pub async fn run_scheduler(store: Arc<dyn Store>, policy: SchedulePolicy, stop: CancellationToken) {
     let mut wait = Duration::ZERO;
-    let next_run = move |now: i64, interval_s: u32| policy.next_run_at(now, interval_s);
+    let next_run = move |now: i64, interval_s: u32, schedule: Option<&str>| {
+        policy.next_run_at(now, &Cadence::of(interval_s, schedule))
+    };
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,

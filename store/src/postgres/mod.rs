@@ -29,6 +29,10 @@ mod reads {
     crate::rows::read_ops!(sqlx::postgres::PgPool);
 }
 
+mod inbox {
+    crate::inbox::inbox_ops!(sqlx::postgres::PgConnection, "charm_host_now_ms()");
+}
+
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,10 +43,10 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 
 use crate::wake::Wake;
 use crate::{
-    CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, ClaimedRun, Counts, Enqueued,
-    Finish, Finished, MinuteOutcomes, NewCharm, NextRunPolicy, NodeId, NodeInfo, NodeRecord,
-    RescuedRun, RunId, RunRecord, SchedulePass, StateRecord, Store, StoreError, Trigger,
-    UpdatePolicy,
+    Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, ClaimedRun, Counts,
+    Delivered, Enqueued, EventId, EventRecord, EventStatus, Finish, Finished, MinuteOutcomes,
+    NewCharm, NewEvent, NextRunPolicy, NodeId, NodeInfo, NodeRecord, RescuedRun, RunId, RunRecord,
+    SchedulePass, StateRecord, Store, StoreError, Trigger, UpdatePolicy,
 };
 
 crate::rows::impl_columns!(sqlx::postgres::PgRow);
@@ -353,9 +357,67 @@ impl Store for PgStore {
         charm: &CharmId,
         trigger: Trigger,
         priority: i64,
-        input: Option<&str>,
+        not_before: Option<i64>,
     ) -> Result<Option<Enqueued>, StoreError> {
-        queue::enqueue(self, charm, trigger, priority, input).await
+        queue::enqueue(self, charm, trigger, priority, not_before).await
+    }
+
+    async fn deliver_event(
+        &self,
+        charm: &CharmId,
+        trigger: Trigger,
+        priority: i64,
+        event: &NewEvent,
+    ) -> Result<Option<Delivered>, StoreError> {
+        queue::deliver(self, charm, trigger, priority, event).await
+    }
+
+    async fn events(
+        &self,
+        charm: &CharmId,
+        status: Option<EventStatus>,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        inbox::list_events(&mut conn, charm, status, limit).await
+    }
+
+    async fn redrive_events(
+        &self,
+        charm: &CharmId,
+        ids: Option<&[EventId]>,
+        priority: i64,
+    ) -> Result<u64, StoreError> {
+        queue::redrive(self, charm, ids, priority).await
+    }
+
+    async fn discard_events(
+        &self,
+        charm: &CharmId,
+        ids: Option<&[EventId]>,
+    ) -> Result<u64, StoreError> {
+        pg_tx!(self, |conn| async {
+            inbox::discard(conn, charm, ids).await
+        })
+    }
+
+    async fn prune_events(&self, before: i64, batch: u32) -> Result<u64, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        inbox::prune_events(&mut conn, before, batch).await
+    }
+
+    async fn cancel_run(&self, run: RunId, reason: &str) -> Result<Option<Cancel>, StoreError> {
+        pg_tx!(self, |conn| async {
+            let now: i64 = sqlx::query_scalar("SELECT charm_host_now_ms()")
+                .fetch_one(&mut *conn)
+                .await?;
+            inbox::cancel(conn, run, reason, now).await
+        })
+    }
+
+    async fn cancel_requests(&self, node: &NodeId) -> Result<Vec<RunId>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        inbox::cancel_requests(&mut conn, node).await
     }
 
     async fn schedule_due_runs(
@@ -387,8 +449,9 @@ impl Store for PgStore {
         &self,
         node: &NodeId,
         lease_ms: i64,
+        max_events: u32,
     ) -> Result<Option<ClaimedRun>, StoreError> {
-        queue::claim_next(self, node, lease_ms).await
+        queue::claim_next(self, node, lease_ms, max_events).await
     }
 
     async fn finish_run_if_owned(

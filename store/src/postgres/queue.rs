@@ -7,37 +7,39 @@
 use sqlx::postgres::PgConnection;
 use sqlx::Row;
 
+use super::inbox::{append_event, give_events, settle_events};
 use super::{pg_tx, unique_violation, PgStore, CHANNEL};
 use crate::rows::{
     charm_id, claimed_from, node_id, write_finish, Lineage, INTERRUPTED, NEXT_DUE_IN, PRUNE,
 };
 use crate::{
-    CharmId, ClaimedRun, Enqueued, Finish, Finished, NextRunPolicy, NodeId, NodeInfo, RescuedRun,
-    RunId, SchedulePass, StoreError, Trigger, UpdatePolicy,
+    CharmId, ClaimedRun, Delivered, Enqueued, EventId, Finish, Finished, NewEvent, NextRunPolicy,
+    NodeId, NodeInfo, RescuedRun, RunId, SchedulePass, StoreError, Trigger, UpdatePolicy,
 };
 
 /// How a queued run absorbs another request for the same charm: the
-/// higher priority (and its trigger), the newer input, the later attempt
-/// of a line of retries.
+/// higher priority (and its trigger), the earlier start, the later attempt
+/// of a line of retries. Inputs are events in the inbox, never overwritten.
 macro_rules! join_queued {
     () => {
         "ON CONFLICT (charm_id) WHERE status = 'queued' DO UPDATE SET \
            trigger = CASE WHEN excluded.priority > runs.priority THEN excluded.trigger ELSE runs.trigger END, \
            priority = GREATEST(runs.priority, excluded.priority), \
-           input = COALESCE(excluded.input, runs.input), \
+           not_before = CASE WHEN excluded.not_before IS NULL OR runs.not_before IS NULL THEN NULL \
+             ELSE LEAST(runs.not_before, excluded.not_before) END, \
            origin_run_id = CASE WHEN excluded.attempt > runs.attempt THEN excluded.origin_run_id ELSE runs.origin_run_id END, \
            attempt = GREATEST(runs.attempt, excluded.attempt) "
     };
 }
 
-/// `$1` charm, `$2` trigger, `$3` priority, `$4` input, `$5` attempt, `$6`
-/// origin, `$7` instance. The share lock on the charm orders this after a
+/// `$1` charm, `$2` trigger, `$3` priority, `$4` not before, `$5` attempt,
+/// `$6` origin, `$7` instance. The share lock on the charm orders this after a
 /// concurrent disable (which then wins: no row); the upsert on
 /// `runs_one_queued` makes concurrent requests coalesce instead of failing
 /// with 23505; `xmax = 0` tells an inserted row from a joined one.
 const UPSERT: &str = concat!(
     "WITH c AS (SELECT id FROM charms WHERE id = $1 AND enabled FOR SHARE), \
-     up AS (INSERT INTO runs (charm_id, trigger, priority, status, input, queued_at, attempt, origin_run_id) \
+     up AS (INSERT INTO runs (charm_id, trigger, priority, status, not_before, queued_at, attempt, origin_run_id) \
             SELECT id, $2, $3, 'queued', $4, charm_host_now_ms(), $5, $6 FROM c ",
     join_queued!(),
     "RETURNING id, xmax = 0 AS inserted) \
@@ -47,7 +49,7 @@ const UPSERT: &str = concat!(
 /// The scheduler's batch upsert: `$1` charm ids (already locked by this
 /// transaction, so enabled), `$2` priority.
 const UPSERT_SCHEDULED: &str = concat!(
-    "INSERT INTO runs (charm_id, trigger, priority, status, input, queued_at, attempt, origin_run_id) \
+    "INSERT INTO runs (charm_id, trigger, priority, status, not_before, queued_at, attempt, origin_run_id) \
      SELECT v.id, 'schedule', $2, 'queued', NULL, charm_host_now_ms(), 1, NULL \
      FROM UNNEST($1::text[]) AS v(id) ",
     join_queued!(),
@@ -57,7 +59,7 @@ const UPSERT_SCHEDULED: &str = concat!(
 /// Due charms, locked; charms another node's pass holds are skipped, and a
 /// charm whose pass committed since this statement's snapshot is re-checked
 /// under its lock (its `next_run_at` moved), so each due time is taken once.
-const DUE: &str = "SELECT id, interval_s, charm_host_now_ms() AS now FROM charms \
+const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now FROM charms \
      WHERE enabled AND next_run_at <= charm_host_now_ms() \
      ORDER BY next_run_at LIMIT $1 FOR UPDATE SKIP LOCKED";
 
@@ -70,6 +72,7 @@ const DUE: &str = "SELECT id, interval_s, charm_host_now_ms() AS now FROM charms
 const CLAIM: &str = "WITH next AS ( \
        SELECT r.id FROM runs r JOIN charms c ON c.id = r.charm_id \
        WHERE r.status = 'queued' AND c.enabled \
+         AND (r.not_before IS NULL OR r.not_before <= charm_host_now_ms()) \
          AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.charm_id = r.charm_id AND x.status = 'running') \
          AND EXISTS (SELECT 1 FROM nodes n WHERE n.id = $1) \
        ORDER BY r.priority DESC, r.queued_at, r.id LIMIT 1 \
@@ -121,14 +124,14 @@ async fn upsert(
     charm: &CharmId,
     trigger: Trigger,
     priority: i64,
-    input: Option<&str>,
+    not_before: Option<i64>,
     lineage: Lineage,
 ) -> Result<Option<Enqueued>, StoreError> {
     let row = sqlx::query(UPSERT)
         .bind(charm.as_str())
         .bind(trigger.as_str())
         .bind(priority)
-        .bind(input)
+        .bind(not_before)
         .bind(lineage.attempt)
         .bind(lineage.origin)
         .bind(instance)
@@ -149,7 +152,7 @@ pub(super) async fn enqueue(
     charm: &CharmId,
     trigger: Trigger,
     priority: i64,
-    input: Option<&str>,
+    not_before: Option<i64>,
 ) -> Result<Option<Enqueued>, StoreError> {
     let queued = pg_tx!(s, |conn| async {
         upsert(
@@ -158,7 +161,7 @@ pub(super) async fn enqueue(
             charm,
             trigger,
             priority,
-            input,
+            not_before,
             Lineage::FIRST,
         )
         .await
@@ -167,6 +170,75 @@ pub(super) async fn enqueue(
         s.wake.raise();
     }
     Ok(queued)
+}
+
+/// Appends an event and queues its run. The insert reads the charm
+/// without a lock: a disable that commits meanwhile leaves the event
+/// pending (the upsert, which takes the share lock, then queues nothing),
+/// for the run that follows the charm's re-enabling.
+pub(super) async fn deliver(
+    s: &PgStore,
+    charm: &CharmId,
+    trigger: Trigger,
+    priority: i64,
+    event: &NewEvent,
+) -> Result<Option<Delivered>, StoreError> {
+    let delivered = pg_tx!(s, |conn| async {
+        let Some((event_id, duplicate)) = append_event(conn, charm, event).await? else {
+            return Ok(None);
+        };
+        let run = if duplicate {
+            None
+        } else {
+            upsert(
+                conn,
+                &s.instance,
+                charm,
+                trigger,
+                priority,
+                None,
+                Lineage::FIRST,
+            )
+            .await?
+        };
+        Ok(Some(Delivered {
+            event_id,
+            duplicate,
+            run,
+        }))
+    })?;
+    if delivered.is_some_and(|d| d.run.is_some()) {
+        s.wake.raise();
+    }
+    Ok(delivered)
+}
+
+pub(super) async fn redrive(
+    s: &PgStore,
+    charm: &CharmId,
+    ids: Option<&[EventId]>,
+    priority: i64,
+) -> Result<u64, StoreError> {
+    let redriven = pg_tx!(s, |conn| async {
+        let redriven = super::inbox::redrive(conn, charm, ids).await?;
+        if redriven > 0 {
+            upsert(
+                conn,
+                &s.instance,
+                charm,
+                Trigger::Inbox,
+                priority,
+                None,
+                Lineage::FIRST,
+            )
+            .await?;
+        }
+        Ok(redriven)
+    })?;
+    if redriven > 0 {
+        s.wake.raise();
+    }
+    Ok(redriven)
 }
 
 pub(super) async fn schedule_due(
@@ -185,8 +257,13 @@ pub(super) async fn schedule_due(
         for row in &due {
             let at: i64 = row.try_get("now")?;
             let interval: i64 = row.try_get("interval_s")?;
+            let schedule: Option<String> = row.try_get("schedule")?;
             ids.push(charm_id(row, "id")?.as_str().to_string());
-            next.push(next_run(at, u32::try_from(interval).unwrap_or(u32::MAX)));
+            next.push(next_run(
+                at,
+                u32::try_from(interval).unwrap_or(u32::MAX),
+                schedule.as_deref(),
+            ));
             now = Some(at);
         }
         let mut queued = 0;
@@ -236,10 +313,17 @@ pub(super) async fn schedule_due(
     Ok(pass)
 }
 
+/// Claims a run (one statement), then hands it the charm's pending events
+/// in a second transaction, whose fresh snapshot sees every event
+/// committed before the claim (an event whose delivery joined the queued
+/// run held that row's lock, so the claim waited for it). Events are
+/// settled by the run they name, so a node that stops between the two
+/// leaves them pending for the rescue's retry.
 pub(super) async fn claim_next(
     s: &PgStore,
     node: &NodeId,
     lease_ms: i64,
+    max_events: u32,
 ) -> Result<Option<ClaimedRun>, StoreError> {
     let row = sqlx::query(CLAIM)
         .bind(node.as_str())
@@ -249,7 +333,11 @@ pub(super) async fn claim_next(
     match row {
         Ok(Some(row)) => {
             let state: String = row.try_get("state")?;
-            claimed_from(&row, state).map(Some)
+            let (run, charm): (i64, String) = (row.try_get("id")?, row.try_get("charm_id")?);
+            let events = pg_tx!(s, |conn| async {
+                give_events(conn, run, &charm, max_events).await
+            })?;
+            claimed_from(&row, state, events).map(Some)
         }
         Ok(None) => Ok(None),
         Err(e) => {
@@ -317,7 +405,7 @@ async fn finish_in(
     let base =
         base.ok_or_else(|| crate::corrupt("run", format!("run {run} has no base version")))?;
     let id = charm_id(&charm, "id")?;
-    let finish = write_finish!(
+    let (finish, follow_up) = write_finish!(
         &mut *conn,
         run,
         node,
@@ -328,6 +416,18 @@ async fn finish_in(
         failures = charm.try_get("consecutive_failures")?,
         now = charm.try_get("now")?
     )?;
+    if let Some(f) = follow_up {
+        upsert(
+            conn,
+            instance,
+            &id,
+            f.trigger,
+            f.priority,
+            f.not_before,
+            f.lineage,
+        )
+        .await?;
+    }
     let waiting = match finish {
         Finish::Recorded { .. } => announce_queued(conn, &id, instance).await?,
         _ => false,

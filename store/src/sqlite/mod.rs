@@ -22,6 +22,10 @@ mod reads {
     crate::rows::read_ops!(sqlx::sqlite::SqlitePool);
 }
 
+mod inbox {
+    crate::inbox::inbox_ops!(sqlx::sqlite::SqliteConnection, super::NOW);
+}
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -37,10 +41,10 @@ use sqlx::Connection;
 
 use crate::wake::Wake;
 use crate::{
-    CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, ClaimedRun, Counts, Enqueued,
-    Finish, Finished, MinuteOutcomes, NewCharm, NextRunPolicy, NodeId, NodeInfo, NodeRecord,
-    RescuedRun, RunId, RunRecord, SchedulePass, StateRecord, Store, StoreError, Trigger,
-    UpdatePolicy,
+    Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, ClaimedRun, Counts,
+    Delivered, Enqueued, EventId, EventRecord, EventStatus, Finish, Finished, MinuteOutcomes,
+    NewCharm, NewEvent, NextRunPolicy, NodeId, NodeInfo, NodeRecord, RescuedRun, RunId, RunRecord,
+    SchedulePass, StateRecord, Store, StoreError, Trigger, UpdatePolicy,
 };
 
 /// How many connections serve reads.
@@ -245,9 +249,65 @@ impl Store for SqliteStore {
         charm: &CharmId,
         trigger: Trigger,
         priority: i64,
-        input: Option<&str>,
+        not_before: Option<i64>,
     ) -> Result<Option<Enqueued>, StoreError> {
-        runs::enqueue(self, charm, trigger, priority, input).await
+        runs::enqueue(self, charm, trigger, priority, not_before).await
+    }
+
+    async fn deliver_event(
+        &self,
+        charm: &CharmId,
+        trigger: Trigger,
+        priority: i64,
+        event: &NewEvent,
+    ) -> Result<Option<Delivered>, StoreError> {
+        runs::deliver(self, charm, trigger, priority, event).await
+    }
+
+    async fn events(
+        &self,
+        charm: &CharmId,
+        status: Option<EventStatus>,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        inbox::list_events(&mut conn, charm, status, limit).await
+    }
+
+    async fn redrive_events(
+        &self,
+        charm: &CharmId,
+        ids: Option<&[EventId]>,
+        priority: i64,
+    ) -> Result<u64, StoreError> {
+        runs::redrive(self, charm, ids, priority).await
+    }
+
+    async fn discard_events(
+        &self,
+        charm: &CharmId,
+        ids: Option<&[EventId]>,
+    ) -> Result<u64, StoreError> {
+        self.write_tx(async |conn| inbox::discard(conn, charm, ids).await)
+            .await
+    }
+
+    async fn prune_events(&self, before: i64, batch: u32) -> Result<u64, StoreError> {
+        let mut conn = self.write.acquire().await?;
+        inbox::prune_events(&mut conn, before, batch).await
+    }
+
+    async fn cancel_run(&self, run: RunId, reason: &str) -> Result<Option<Cancel>, StoreError> {
+        self.write_tx(async |conn| {
+            let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
+            inbox::cancel(conn, run, reason, now).await
+        })
+        .await
+    }
+
+    async fn cancel_requests(&self, node: &NodeId) -> Result<Vec<RunId>, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        inbox::cancel_requests(&mut conn, node).await
     }
 
     async fn schedule_due_runs(
@@ -280,8 +340,9 @@ impl Store for SqliteStore {
         &self,
         node: &NodeId,
         lease_ms: i64,
+        max_events: u32,
     ) -> Result<Option<ClaimedRun>, StoreError> {
-        runs::claim_next(self, node, lease_ms).await
+        runs::claim_next(self, node, lease_ms, max_events).await
     }
 
     async fn finish_run_if_owned(

@@ -10,14 +10,15 @@
 use sqlx::sqlite::SqliteConnection;
 use sqlx::Row;
 
+use super::inbox::{append_event, give_events, settle_events};
 use super::{SqliteStore, NOW};
 use crate::rows::{
     charm_id, claimed_from, node_id, write_finish, Lineage, HAS_QUEUED, INTERRUPTED, NEXT_DUE_IN,
     PRUNE,
 };
 use crate::{
-    CharmId, ClaimedRun, Enqueued, Finish, Finished, NextRunPolicy, NodeId, NodeInfo, RescuedRun,
-    RunId, SchedulePass, StoreError, Trigger, UpdatePolicy,
+    CharmId, ClaimedRun, Delivered, Enqueued, EventId, Finish, Finished, NewEvent, NextRunPolicy,
+    NodeId, NodeInfo, RescuedRun, RunId, SchedulePass, StoreError, Trigger, UpdatePolicy,
 };
 
 /// The statements that read the database's clock, built once.
@@ -37,14 +38,16 @@ fn sql() -> &'static Sql {
     static SQL: std::sync::OnceLock<Sql> = std::sync::OnceLock::new();
     SQL.get_or_init(|| Sql {
         // One upsert on the one-queued-run index: a new run, or the queued
-        // one joined (priority raised, input taken, a retry's lineage kept).
+        // one joined (priority raised, the earlier start, a retry's lineage
+        // kept). Inputs are events in the inbox, so nothing is overwritten.
         upsert: format!(
-            "INSERT INTO runs (charm_id, trigger, priority, status, input, queued_at, attempt, origin_run_id) \
+            "INSERT INTO runs (charm_id, trigger, priority, status, not_before, queued_at, attempt, origin_run_id) \
              SELECT id, $2, $3, 'queued', $4, {NOW}, $5, $6 FROM charms WHERE id = $1 AND enabled \
              ON CONFLICT (charm_id) WHERE status = 'queued' DO UPDATE SET \
                trigger = CASE WHEN excluded.priority > runs.priority THEN excluded.trigger ELSE runs.trigger END, \
                priority = MAX(runs.priority, excluded.priority), \
-               input = COALESCE(excluded.input, runs.input), \
+               not_before = CASE WHEN excluded.not_before IS NULL OR runs.not_before IS NULL THEN NULL \
+                 ELSE MIN(runs.not_before, excluded.not_before) END, \
                origin_run_id = CASE WHEN excluded.attempt > runs.attempt THEN excluded.origin_run_id ELSE runs.origin_run_id END, \
                attempt = MAX(runs.attempt, excluded.attempt) \
              RETURNING id"
@@ -56,6 +59,7 @@ fn sql() -> &'static Sql {
              WHERE id = ( \
                SELECT r.id FROM runs r JOIN charms c ON c.id = r.charm_id \
                WHERE r.status = 'queued' AND c.enabled \
+                 AND (r.not_before IS NULL OR r.not_before <= {NOW}) \
                  AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.charm_id = r.charm_id AND x.status = 'running') \
                ORDER BY r.priority DESC, r.queued_at, r.id LIMIT 1) \
                AND EXISTS (SELECT 1 FROM nodes WHERE id = $1) \
@@ -68,7 +72,7 @@ fn sql() -> &'static Sql {
              WHERE r.id = $1 AND r.status = 'running' AND r.owner = $2"
         ),
         due: format!(
-            "SELECT id, interval_s, {NOW} AS now FROM charms \
+            "SELECT id, interval_s, schedule, {NOW} AS now FROM charms \
              WHERE enabled AND next_run_at <= {NOW} ORDER BY next_run_at LIMIT $1"
         ),
         rescue: format!(
@@ -97,7 +101,7 @@ async fn upsert(
     charm: &CharmId,
     trigger: Trigger,
     priority: i64,
-    input: Option<&str>,
+    not_before: Option<i64>,
     lineage: Lineage,
 ) -> Result<Option<Enqueued>, StoreError> {
     // One writer: the run seen here is the one the upsert joins.
@@ -109,7 +113,7 @@ async fn upsert(
         .bind(charm.as_str())
         .bind(trigger.as_str())
         .bind(priority)
-        .bind(input)
+        .bind(not_before)
         .bind(lineage.attempt)
         .bind(lineage.origin)
         .fetch_optional(&mut *conn)
@@ -125,15 +129,68 @@ pub(super) async fn enqueue(
     charm: &CharmId,
     trigger: Trigger,
     priority: i64,
-    input: Option<&str>,
+    not_before: Option<i64>,
 ) -> Result<Option<Enqueued>, StoreError> {
     let queued = s
-        .write_tx(async |conn| upsert(conn, charm, trigger, priority, input, Lineage::FIRST).await)
+        .write_tx(async |conn| {
+            upsert(conn, charm, trigger, priority, not_before, Lineage::FIRST).await
+        })
         .await?;
     if queued.is_some() {
         s.wake.raise();
     }
     Ok(queued)
+}
+
+pub(super) async fn deliver(
+    s: &SqliteStore,
+    charm: &CharmId,
+    trigger: Trigger,
+    priority: i64,
+    event: &NewEvent,
+) -> Result<Option<Delivered>, StoreError> {
+    let delivered = s
+        .write_tx(async |conn| {
+            let Some((event_id, duplicate)) = append_event(conn, charm, event).await? else {
+                return Ok(None);
+            };
+            let run = if duplicate {
+                None
+            } else {
+                upsert(conn, charm, trigger, priority, None, Lineage::FIRST).await?
+            };
+            Ok(Some(Delivered {
+                event_id,
+                duplicate,
+                run,
+            }))
+        })
+        .await?;
+    if delivered.is_some_and(|d| d.run.is_some()) {
+        s.wake.raise();
+    }
+    Ok(delivered)
+}
+
+pub(super) async fn redrive(
+    s: &SqliteStore,
+    charm: &CharmId,
+    ids: Option<&[EventId]>,
+    priority: i64,
+) -> Result<u64, StoreError> {
+    let redriven = s
+        .write_tx(async |conn| {
+            let redriven = super::inbox::redrive(conn, charm, ids).await?;
+            if redriven > 0 {
+                upsert(conn, charm, Trigger::Inbox, priority, None, Lineage::FIRST).await?;
+            }
+            Ok(redriven)
+        })
+        .await?;
+    if redriven > 0 {
+        s.wake.raise();
+    }
+    Ok(redriven)
 }
 
 pub(super) async fn queued_run(
@@ -163,9 +220,14 @@ pub(super) async fn schedule_due(
             for row in &due {
                 let charm = charm_id(row, "id")?;
                 let interval: i64 = row.try_get("interval_s")?;
+                let schedule: Option<String> = row.try_get("schedule")?;
                 let at: i64 = row.try_get("now")?;
                 now = Some(at);
-                let next = next_run(at, u32::try_from(interval).unwrap_or(u32::MAX));
+                let next = next_run(
+                    at,
+                    u32::try_from(interval).unwrap_or(u32::MAX),
+                    schedule.as_deref(),
+                );
                 sqlx::query("UPDATE charms SET next_run_at = $1 WHERE id = $2")
                     .bind(next)
                     .bind(charm.as_str())
@@ -213,6 +275,7 @@ pub(super) async fn claim_next(
     s: &SqliteStore,
     node: &NodeId,
     lease_ms: i64,
+    max_events: u32,
 ) -> Result<Option<ClaimedRun>, StoreError> {
     s.write_tx(async |conn| {
         let row = sqlx::query(sql().claim.as_str())
@@ -226,7 +289,9 @@ pub(super) async fn claim_next(
             .bind(&charm)
             .fetch_one(&mut *conn)
             .await?;
-        claimed_from(&row, state).map(Some)
+        let run: i64 = row.try_get("id")?;
+        let events = give_events(conn, run, &charm, max_events).await?;
+        claimed_from(&row, state, events).map(Some)
     })
     .await
 }
@@ -274,7 +339,7 @@ async fn finish_in(
         return Ok((finish, false));
     };
     let charm: String = owned.try_get("charm_id")?;
-    let finish = write_finish!(
+    let (finish, follow_up) = write_finish!(
         &mut *conn,
         run,
         node,
@@ -285,6 +350,10 @@ async fn finish_in(
         failures = owned.try_get("consecutive_failures")?,
         now = owned.try_get("now")?
     )?;
+    if let Some(f) = follow_up {
+        let id = crate::rows::charm_id(&owned, "charm_id")?;
+        upsert(conn, &id, f.trigger, f.priority, f.not_before, f.lineage).await?;
+    }
     let waiting = match finish {
         Finish::Recorded { .. } => sqlx::query_scalar::<_, i64>(HAS_QUEUED)
             .bind(&charm)

@@ -8,9 +8,12 @@ use std::any::Any;
 use std::sync::Arc;
 
 use charm_store::{
-    CharmCode, CharmFilter, CharmId, CharmUpdate, ClaimedRun, Enqueued, Finish, Finished, NewCharm,
-    NodeId, NodeInfo, RunId, RunOutcome, RunStatus, SortKey, Store, Trigger,
+    CharmCode, CharmFilter, CharmId, CharmUpdate, ClaimedRun, Enqueued, EventsAfter, Finish,
+    Finished, NewCharm, NodeId, NodeInfo, RunId, RunOutcome, RunStatus, SortKey, Store, Trigger,
 };
+
+mod inbox;
+pub use inbox::*;
 
 /// A fresh, empty store, and whatever keeps it alive (a temporary folder).
 pub struct Fresh {
@@ -23,6 +26,9 @@ pub struct Fresh {
 pub const MANUAL: i64 = 20;
 pub const RECOVERY: i64 = 15;
 pub const SCHEDULE: i64 = 10;
+
+/// Events a run is given at most, in these cases.
+pub const MAX_EVENTS: u32 = 10;
 
 /// A lease no test outlives, in ms.
 pub const LEASE: i64 = 3_600_000;
@@ -45,6 +51,8 @@ pub fn code(n: u8) -> CharmCode {
         bytecode: vec![1, 2, 3],
         runtime_sha256: "r".into(),
         interval_s: 60,
+        schedule: None,
+        max_attempts: 2,
         limits: serde_json::json!({"fuel": 1000000}),
         allowed_hosts: vec![],
         enabled: true,
@@ -72,7 +80,8 @@ fn priority(trigger: Trigger) -> i64 {
     match trigger {
         Trigger::Manual => MANUAL,
         Trigger::Schedule => SCHEDULE,
-        Trigger::Recovery => RECOVERY,
+        Trigger::Recovery | Trigger::Retry => RECOVERY,
+        Trigger::Webhook | Trigger::Inbox => MANUAL,
     }
 }
 
@@ -96,7 +105,7 @@ pub async fn node(s: &dyn Store) -> NodeId {
 
 /// Claims the next run for `node`, if any.
 pub async fn claim(s: &dyn Store, node: &NodeId) -> Option<ClaimedRun> {
-    s.claim_next_run(node, LEASE).await.unwrap()
+    s.claim_next_run(node, LEASE, MAX_EVENTS).await.unwrap()
 }
 
 /// Finishes a run for `node` with a policy that keeps the failure count.
@@ -132,6 +141,7 @@ pub fn keep(failures: u32) -> CharmUpdate {
         consecutive_failures: failures,
         next_run_at: None,
         disable: None,
+        events: EventsAfter::Keep,
     }
 }
 
@@ -144,14 +154,14 @@ pub async fn triggers_coalesce_and_manual_work_is_claimed_first(s: &dyn Store) {
     let again = enqueue(s, &a, Trigger::Schedule).await;
     assert_eq!((again.run_id, again.coalesced), (scheduled.run_id, true));
     let manual = s
-        .enqueue_run(&b, Trigger::Manual, MANUAL, Some("{\"x\":1}"))
+        .enqueue_run(&b, Trigger::Manual, MANUAL, None)
         .await
         .unwrap()
         .unwrap();
     let first = claim(s, &me).await.unwrap();
     assert_eq!(
         (first.id, first.trigger, first.input.as_deref()),
-        (manual.run_id, Trigger::Manual, Some("{\"x\":1}"))
+        (manual.run_id, Trigger::Manual, None)
     );
     assert_eq!(claim(s, &me).await.unwrap().id, scheduled.run_id);
     assert!(claim(s, &me).await.is_none());
@@ -275,6 +285,7 @@ pub async fn a_finish_applies_the_policy_decision_on_the_database_clock(s: &dyn 
         consecutive_failures: failures + 1,
         next_run_at: Some(now + 12_345),
         disable: Some("too many failures".into()),
+        events: EventsAfter::Keep,
     })
     .await
     .unwrap();
@@ -411,7 +422,7 @@ pub async fn an_expired_lease_is_rescued_even_from_a_live_node(s: &dyn Store) {
     let me = node(s).await;
     let a = add(s, code(1)).await;
     enqueue(s, &a, Trigger::Manual).await;
-    let run = s.claim_next_run(&me, 0).await.unwrap().unwrap();
+    let run = s.claim_next_run(&me, 0, MAX_EVENTS).await.unwrap().unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     s.heartbeat(&me, TTL).await.unwrap().expect("alive");
     let rescued = s.rescue_lost_runs(TTL, RECOVERY).await.unwrap();
@@ -457,7 +468,7 @@ pub async fn scheduling_queues_each_due_charm_once(s: &dyn Store) {
     let mut off = code(5);
     off.enabled = false;
     add(s, off).await;
-    let policy = |now: i64, interval_s: u32| now + i64::from(interval_s) * 1000;
+    let policy = |now: i64, interval_s: u32, _: Option<&str>| now + i64::from(interval_s) * 1000;
     let pass = s.schedule_due_runs(SCHEDULE, 100, &policy).await.unwrap();
     assert_eq!(pass.queued, 3);
     let again = s.schedule_due_runs(SCHEDULE, 100, &policy).await.unwrap();
@@ -625,6 +636,13 @@ macro_rules! conformance_cases {
             deleting_a_charm_removes_its_state_and_runs,
             finished_runs_are_counted_by_minute_and_outcome,
             queueing_wakes_the_claimer,
+            events_reach_the_next_run_in_order_and_are_acked_with_it,
+            a_duplicate_idempotency_key_is_accepted_and_ignored,
+            a_failing_event_is_retried_with_backoff_then_dead_lettered,
+            dead_letters_can_be_redriven_or_discarded,
+            events_beyond_a_runs_cap_get_a_run_of_their_own,
+            a_cancelled_run_keeps_its_events,
+            a_delayed_run_waits_for_its_time,
         );
     };
     (@cases $open:path; $($case:ident,)*) => {

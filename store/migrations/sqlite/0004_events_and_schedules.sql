@@ -1,0 +1,39 @@
+-- Events are data: every trigger input is a row of the charm's inbox,
+-- appended, never overwritten. A run is handed the pending events in order
+-- (up to a cap) and acknowledges exactly those in the transaction that
+-- records it; a failed run leaves them pending (counting the attempt) and
+-- its retry comes with backoff; after the charm's last attempt they are
+-- dead letters, kept until re-driven or discarded. Times are ms since the
+-- Unix epoch, by the database's clock.
+
+CREATE TABLE events (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    charm_id        TEXT NOT NULL REFERENCES charms (id) ON DELETE CASCADE,
+    source          TEXT NOT NULL,            -- manual, webhook, redrive, ...
+    data            TEXT NOT NULL,            -- JSON
+    idempotency_key TEXT,                     -- a duplicate within the window is ignored
+    received_at     INTEGER NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'acked', 'dead')),
+    attempts        INTEGER NOT NULL DEFAULT 0, -- failed runs it was given to
+    run_id          INTEGER,                  -- the last run it was given to
+    last_error      TEXT,                     -- that run's error, if it failed
+    settled_at      INTEGER                   -- when it was acknowledged or dead-lettered
+);
+CREATE INDEX events_pending ON events (charm_id, id) WHERE status = 'pending';
+CREATE INDEX events_by_charm ON events (charm_id, status, id);
+CREATE INDEX events_settled ON events (settled_at) WHERE status = 'acked';
+CREATE UNIQUE INDEX events_idempotency ON events (charm_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+
+-- A queued run may wait: a retry's backoff, or a run asked for later.
+-- Claimable from not_before (null: at once).
+ALTER TABLE runs ADD COLUMN not_before INTEGER;
+-- The events a run was given (a JSON array of ids), and a request to stop it.
+ALTER TABLE runs ADD COLUMN event_ids TEXT;
+ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+
+-- A charm's schedule beyond an interval (JSON; null: every interval_s), its
+-- attempts per event before dead-lettering, and its webhook secret.
+ALTER TABLE charms ADD COLUMN schedule TEXT;
+ALTER TABLE charms ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 3;
+ALTER TABLE charms ADD COLUMN hook_secret TEXT;
