@@ -246,6 +246,8 @@ pub struct CharmRecord {
     pub consecutive_failures: u32,
     /// When its next scheduled run is due (ms since the epoch).
     pub next_run_at: i64,
+    /// Whether it has a webhook (a hook secret).
+    pub webhook: bool,
     /// Events waiting in its inbox.
     pub pending_events: u64,
     /// Its dead letters: events whose every attempt failed.
@@ -623,6 +625,25 @@ pub struct Delivered {
     pub duplicate: bool,
     /// The run that will receive it (new, or the queued one it joined).
     pub run: Option<Enqueued>,
+}
+
+/// A charm's webhook, as the service checks a delivery against it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Hook {
+    /// Whether the charm is enabled.
+    pub enabled: bool,
+    /// The secret deliveries are signed with; `None`: no webhook.
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("Hook")
+            .field("enabled", &self.enabled)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// What a request to cancel a run did.

@@ -52,9 +52,9 @@ use async_trait::async_trait;
 pub use domain::{
     Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, CharmUpdate, ClaimedRun,
     Counts, Delivered, Enqueued, EventId, EventRecord, EventStatus, EventsAfter, Finish, Finished,
-    MinuteOutcomes, NewCharm, NewEvent, NextRunPolicy, NodeId, NodeInfo, NodeRecord, RescuedRun,
-    RunEvent, RunId, RunOutcome, RunRecord, RunStatus, RunSummary, SchedulePass, SortKey,
-    StateRecord, Trigger, UpdatePolicy,
+    Hook, MinuteOutcomes, NewCharm, NewEvent, NextRunPolicy, NodeId, NodeInfo, NodeRecord,
+    RescuedRun, RunEvent, RunId, RunOutcome, RunRecord, RunStatus, RunSummary, SchedulePass,
+    SortKey, StateRecord, Trigger, UpdatePolicy,
 };
 
 /// A store error. Messages say what failed; the API turns them into 500s
@@ -265,6 +265,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// The runs running on `node` that a user asked to cancel.
     async fn cancel_requests(&self, node: &NodeId) -> Result<Vec<RunId>, StoreError>;
+
+    /// Sets (or with `None` removes) the secret that signs a charm's
+    /// webhook deliveries. Returns whether the charm exists.
+    async fn set_hook_secret(
+        &self,
+        charm: &CharmId,
+        secret: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// A charm's webhook: whether the charm is enabled, and its secret if
+    /// it has a webhook. `None` for an unknown charm.
+    async fn hook(&self, charm: &CharmId) -> Result<Option<Hook>, StoreError>;
 
     /// Queues a scheduled run at `priority` of up to `limit` enabled charms
     /// that are due by the database's clock, oldest first, and moves each

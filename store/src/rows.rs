@@ -124,7 +124,7 @@ pub(crate) fn update_charm_sql(now: &str) -> String {
 }
 
 const SELECT_RECORD: &str = "SELECT c.id, c.space, c.name, c.integration, c.interval_s, \
-     c.schedule, c.max_attempts, c.enabled, \
+     c.schedule, c.max_attempts, c.enabled, c.hook_secret IS NOT NULL AS webhook, \
      c.disabled_reason, c.disabled_at, c.consecutive_failures, c.next_run_at, c.allowed_hosts, \
      c.limits, c.source_sha256, c.created_at, c.updated_at, \
      (SELECT COUNT(*) FROM events e WHERE e.charm_id = c.id AND e.status = 'pending') AS pending_events, \
@@ -168,6 +168,12 @@ pub(crate) const FINISHED_PER_MINUTE: &str =
 pub(crate) const PRUNE: &str = "DELETE FROM runs WHERE id IN ( \
        SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY charm_id ORDER BY id DESC) AS n \
                        FROM runs WHERE status = 'done') ranked WHERE n > $1 LIMIT $2)";
+
+/// Sets a charm's webhook secret: `$1` secret or null, `$2` charm.
+pub(crate) const SET_HOOK_SECRET: &str = "UPDATE charms SET hook_secret = $1 WHERE id = $2";
+
+/// A charm's webhook: `$1` charm.
+pub(crate) const HOOK: &str = "SELECT enabled, hook_secret FROM charms WHERE id = $1";
 
 /// Registered nodes with the runs each holds.
 pub(crate) const NODES: &str = "SELECT n.id, n.hostname, n.pid, n.started_at, n.last_seen_at, \
@@ -314,6 +320,7 @@ pub(crate) fn record_from(row: &impl Columns) -> Result<CharmRecord, StoreError>
         disabled_at: row.opt_int("disabled_at")?,
         consecutive_failures: to_u32("failure count", row.int("consecutive_failures")?)?,
         next_run_at: row.int("next_run_at")?,
+        webhook: row.flag("webhook")?,
         pending_events: to_u64(row.int("pending_events")?),
         dead_events: to_u64(row.int("dead_events")?),
         allowed_hosts: json_field("allow-list", &row.text("allowed_hosts")?)?,
@@ -604,6 +611,37 @@ macro_rules! read_ops {
                     .fetch_all(pool)
                     .await?;
             rows.iter().map(run_from).collect()
+        }
+
+        pub(super) async fn hook(
+            pool: &$pool,
+            id: &CharmId,
+        ) -> Result<Option<$crate::Hook>, StoreError> {
+            use $crate::rows::Columns;
+            let row = sqlx::query($crate::rows::HOOK)
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?;
+            row.map(|row| {
+                Ok($crate::Hook {
+                    enabled: row.flag("enabled")?,
+                    secret: row.opt_text("hook_secret")?,
+                })
+            })
+            .transpose()
+        }
+
+        pub(super) async fn set_hook_secret(
+            pool: &$pool,
+            id: &CharmId,
+            secret: Option<&str>,
+        ) -> Result<bool, StoreError> {
+            let done = sqlx::query($crate::rows::SET_HOOK_SECRET)
+                .bind(secret)
+                .bind(id.as_str())
+                .execute(pool)
+                .await?;
+            Ok(done.rows_affected() > 0)
         }
 
         pub(super) async fn nodes(pool: &$pool) -> Result<Vec<NodeRecord>, StoreError> {

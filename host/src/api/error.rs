@@ -33,6 +33,10 @@ pub enum ApiError {
     /// 401: a token is configured and the request did not carry it.
     #[error("missing or wrong bearer token: send `Authorization: Bearer <token>` (the daemon keeps its token in DATA_DIR/api-token unless it was given --token)")]
     Unauthorized,
+    /// 401: a webhook delivery whose signature or token does not check;
+    /// the message says what was expected.
+    #[error("{0}")]
+    BadSignature(String),
     /// 403: the `Host` header does not name this service (a guard against
     /// DNS rebinding); the message names the flag that admits a name.
     #[error("{0}")]
@@ -53,6 +57,9 @@ pub enum ApiError {
     /// 413: the body is over the size limit.
     #[error("request body too large (limit {0} bytes)")]
     PayloadTooLarge(usize),
+    /// 429: too many requests; retry after this many seconds.
+    #[error("too many webhook deliveries for this charm; retry in {0} s")]
+    TooManyRequests(u64),
     /// 415: the body is not declared as JSON.
     #[error("send the body as JSON with `Content-Type: application/json`")]
     UnsupportedMediaType,
@@ -72,6 +79,8 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Compile(_) => "compile_error",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::BadSignature(_) => "bad_signature",
+            ApiError::TooManyRequests(_) => "too_many_requests",
             ApiError::HostNotAllowed(_) => "host_not_allowed",
             ApiError::OriginNotAllowed(_) => "origin_not_allowed",
             ApiError::NotFound(_) => "not_found",
@@ -87,7 +96,8 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) | ApiError::Compile(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::BadSignature(_) => StatusCode::UNAUTHORIZED,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::HostNotAllowed(_) | ApiError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -117,8 +127,19 @@ impl IntoResponse for ApiError {
             },
             other => json!({ "error": other.to_string(), "code": code }),
         };
+        // A 401 for the API asks for its bearer token; a webhook's does not.
+        let bearer = matches!(self, ApiError::Unauthorized);
+        let retry_after = match &self {
+            ApiError::TooManyRequests(seconds) => Some(*seconds),
+            _ => None,
+        };
         let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
+        if bearer {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer"),

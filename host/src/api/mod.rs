@@ -30,6 +30,7 @@ mod charms;
 mod dashboard;
 mod error;
 mod events;
+mod hooks;
 
 use std::sync::Arc;
 
@@ -46,6 +47,10 @@ use crate::service::{Metrics, Registry};
 pub use access::{AccessError, AccessPolicy};
 pub use error::ApiError;
 use error::BodyLimit;
+pub use hooks::{
+    HookAuth, HookSettings, DEFAULT_HOOK_HEADERS, DEFAULT_HOOK_RATE_PER_MINUTE,
+    DEFAULT_MAX_HOOK_BODY_BYTES,
+};
 
 /// What handlers share.
 #[derive(Clone)]
@@ -60,6 +65,8 @@ pub struct AppState {
     pub token: Option<Arc<str>>,
     /// The host names and origins admitted by the access guard.
     pub access: Arc<AccessPolicy>,
+    /// Webhook settings and each charm's delivery budget.
+    pub hooks: Arc<HookSettings>,
 }
 
 /// The state of the router: the handlers' state and the body limit.
@@ -106,12 +113,14 @@ fn routes(state: AppState, max_body_bytes: usize) -> Router {
     };
     let api = charms::router()
         .merge(events::router())
+        .merge(hooks::api_router())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(dashboard::router())
+        .merge(hooks::router())
         .merge(api)
         .fallback(|| async {
             ApiError::NotFound("no such path; the API lives under /api".to_string())

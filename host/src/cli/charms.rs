@@ -106,6 +106,14 @@ enum CharmsCommand {
         /// Event ids; every dead letter when none is given.
         events: Vec<i64>,
     },
+    /// Make (or replace) a charm's webhook secret and print it with the
+    /// webhook's path; the secret is shown only now.
+    Hook {
+        id: String,
+        /// Remove the webhook instead.
+        #[arg(long)]
+        remove: bool,
+    },
     /// Cancel a run: a queued one is removed, a running one interrupted.
     Cancel {
         /// The run's id.
@@ -374,6 +382,7 @@ pub async fn execute(args: ClientArgs) -> CliResult {
             select_events(&client, &id, "discard", events).await
         }
         CharmsCommand::Cancel { run } => cancel(&client, run).await,
+        CharmsCommand::Hook { id, remove } => hook(&client, &id, remove).await,
         CharmsCommand::Runs { id, limit } => runs(&client, &id, limit).await,
     }
 }
@@ -585,6 +594,27 @@ async fn select_events(client: &Client, id: &str, action: &str, events: Vec<i64>
         _ => &done["discarded"],
     };
     super::say(cell(count));
+    Ok(Exit::Success)
+}
+
+async fn hook(client: &Client, id: &str, remove: bool) -> CliResult {
+    if remove {
+        client
+            .call(Method::DELETE, &charm_path(id, "/hook"), None)
+            .await?;
+        eprintln!("removed the webhook of {id}");
+        return Ok(Exit::Success);
+    }
+    let hook = client
+        .call(Method::POST, &charm_path(id, "/hook"), Some(json!({})))
+        .await?;
+    super::say(cell(&hook["secret"]));
+    eprintln!(
+        "webhook: POST {}{}; {} (the secret is shown only now)",
+        client.base.as_str().trim_end_matches('/'),
+        cell(&hook["path"]),
+        cell(&hook["auth"])
+    );
     Ok(Exit::Success)
 }
 

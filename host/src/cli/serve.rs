@@ -8,6 +8,9 @@ use clap::Args;
 
 use super::flags::LimitArgs;
 use super::{CliError, CliResult, Exit};
+use crate::api::{
+    HookAuth, DEFAULT_HOOK_HEADERS, DEFAULT_HOOK_RATE_PER_MINUTE, DEFAULT_MAX_HOOK_BODY_BYTES,
+};
 use crate::service::policy::{
     DEFAULT_MAX_BACKOFF_S, DEFAULT_MAX_EVENTS_PER_RUN, DEFAULT_MAX_FAILURES,
 };
@@ -123,6 +126,27 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_IDEMPOTENCY_WINDOW_S)]
     idempotency_window_s: u64,
 
+    /// How webhook deliveries prove themselves: `signature` (HMAC-SHA256
+    /// of timestamp and body with the charm's hook secret) or `path` (the
+    /// secret as the URL's last segment).
+    #[arg(long, value_enum, default_value = "signature")]
+    hook_auth: HookAuth,
+
+    /// The largest webhook body, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_HOOK_BODY_BYTES)]
+    max_hook_body_bytes: usize,
+
+    /// Webhook deliveries a minute per charm (bursts up to a tenth of it);
+    /// more get 429 with Retry-After.
+    #[arg(long, value_name = "PER_MINUTE", default_value_t = DEFAULT_HOOK_RATE_PER_MINUTE)]
+    hook_rate: u32,
+
+    /// A request header kept with each webhook delivery (in the event's
+    /// `headers`); repeatable. Default: content-type, user-agent,
+    /// x-github-event, x-request-id.
+    #[arg(long = "hook-header", value_name = "NAME")]
+    hook_headers: Vec<String>,
+
     /// On SIGTERM/SIGINT, how long runs in flight may take to finish before
     /// they are cancelled, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = DEFAULT_SHUTDOWN_GRACE_MS)]
@@ -236,6 +260,14 @@ pub async fn execute(args: ServeArgs) -> CliResult {
         keep_runs: args.keep_runs,
         max_events_per_run: args.max_events_per_run,
         idempotency_window: Duration::from_secs(args.idempotency_window_s),
+        hook_auth: args.hook_auth,
+        max_hook_body_bytes: args.max_hook_body_bytes,
+        hook_rate_per_minute: args.hook_rate,
+        hook_headers: if args.hook_headers.is_empty() {
+            DEFAULT_HOOK_HEADERS.iter().map(|h| h.to_string()).collect()
+        } else {
+            args.hook_headers
+        },
         shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
         summary_interval: Duration::from_secs(args.summary_interval_s),
         max_body_bytes: args.max_body_bytes,

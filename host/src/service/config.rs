@@ -15,7 +15,7 @@ use charm_store::postgres;
 
 use super::node::{MAX_NODE_TTL_MS, MIN_NODE_TTL_MS};
 use super::policy::SchedulePolicy;
-use crate::api::{AccessError, AccessPolicy};
+use crate::api::{AccessError, AccessPolicy, HookAuth};
 use crate::token::{check_token, TokenSetting};
 
 /// Default API address.
@@ -145,6 +145,14 @@ pub struct ServiceConfig {
     /// How long acknowledged events, and so their idempotency keys, are
     /// kept (`--idempotency-window-s`).
     pub idempotency_window: Duration,
+    /// How webhook deliveries prove themselves (`--hook-auth`).
+    pub hook_auth: HookAuth,
+    /// The largest webhook body, in bytes (`--max-hook-body-bytes`).
+    pub max_hook_body_bytes: usize,
+    /// Webhook deliveries a minute per charm (`--hook-rate`).
+    pub hook_rate_per_minute: u32,
+    /// Headers kept with a webhook delivery (`--hook-header`).
+    pub hook_headers: Vec<String>,
     /// Time for runs in flight at shutdown (`--shutdown-grace-ms`).
     pub shutdown_grace: Duration,
     /// Time between summary log lines (`--summary-interval-s`).
@@ -288,6 +296,18 @@ impl ServiceConfig {
             u64::from(u32::MAX),
         )?;
         range(
+            "--max-hook-body-bytes",
+            as_u64(self.max_hook_body_bytes),
+            1,
+            as_u64(MAX_BODY_BYTES),
+        )?;
+        range(
+            "--hook-rate",
+            u64::from(self.hook_rate_per_minute),
+            1,
+            1_000_000,
+        )?;
+        range(
             "--max-events-per-run",
             u64::from(self.max_events_per_run),
             1,
@@ -369,6 +389,10 @@ mod tests {
             keep_runs: DEFAULT_KEEP_RUNS,
             max_events_per_run: super::super::policy::DEFAULT_MAX_EVENTS_PER_RUN,
             idempotency_window: Duration::from_secs(DEFAULT_IDEMPOTENCY_WINDOW_S),
+            hook_auth: HookAuth::Signature,
+            max_hook_body_bytes: crate::api::DEFAULT_MAX_HOOK_BODY_BYTES,
+            hook_rate_per_minute: crate::api::DEFAULT_HOOK_RATE_PER_MINUTE,
+            hook_headers: Vec::new(),
             shutdown_grace: Duration::from_millis(DEFAULT_SHUTDOWN_GRACE_MS),
             summary_interval: Duration::from_secs(DEFAULT_SUMMARY_INTERVAL_S),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,

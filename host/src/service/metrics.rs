@@ -39,6 +39,7 @@ pub struct Metrics {
     queue_wait: Histogram,
     rescued: Counter,
     lease_lost: Counter,
+    webhooks: Counter,
     fenced: Counter,
     heartbeat_age: Gauge<f64, AtomicU64>,
     clock_skew: Gauge<f64, AtomicU64>,
@@ -119,6 +120,12 @@ impl Metrics {
             "Finished runs whose result was dropped: the run had been rescued from this node",
             lease_lost.clone(),
         );
+        let webhooks = Counter::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook deliveries accepted into an inbox (duplicates included)",
+            webhooks.clone(),
+        );
         let fenced = Counter::default();
         registry.register(
             "fenced",
@@ -158,6 +165,7 @@ impl Metrics {
             queue_wait,
             rescued,
             lease_lost,
+            webhooks,
             fenced,
             heartbeat_age,
             clock_skew,
@@ -179,6 +187,11 @@ impl Metrics {
     /// Runs were rescued by this node.
     pub fn rescued(&self, runs: usize) {
         self.rescued.inc_by(u64::try_from(runs).unwrap_or(u64::MAX));
+    }
+
+    /// Counts a webhook delivery accepted into an inbox.
+    pub fn webhook_delivered(&self) {
+        self.webhooks.inc();
     }
 
     /// A finish was refused: the run was no longer this node's.

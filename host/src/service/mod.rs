@@ -227,6 +227,12 @@ pub async fn serve(
             metrics,
             token: api_token.as_deref().map(Arc::from),
             access: Arc::new(access),
+            hooks: Arc::new(api::HookSettings::new(
+                config.hook_auth,
+                config.max_hook_body_bytes,
+                config.hook_rate_per_minute,
+                config.hook_headers.clone(),
+            )),
         },
         config.max_body_bytes,
     );

@@ -44,7 +44,7 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use crate::wake::Wake;
 use crate::{
     Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, ClaimedRun, Counts,
-    Delivered, Enqueued, EventId, EventRecord, EventStatus, Finish, Finished, MinuteOutcomes,
+    Delivered, Enqueued, EventId, EventRecord, EventStatus, Finish, Finished, Hook, MinuteOutcomes,
     NewCharm, NewEvent, NextRunPolicy, NodeId, NodeInfo, NodeRecord, RescuedRun, RunId, RunRecord,
     SchedulePass, StateRecord, Store, StoreError, Trigger, UpdatePolicy,
 };
@@ -413,6 +413,18 @@ impl Store for PgStore {
                 .await?;
             inbox::cancel(conn, run, reason, now).await
         })
+    }
+
+    async fn set_hook_secret(
+        &self,
+        charm: &CharmId,
+        secret: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        reads::set_hook_secret(&self.pool, charm, secret).await
+    }
+
+    async fn hook(&self, charm: &CharmId) -> Result<Option<Hook>, StoreError> {
+        reads::hook(&self.pool, charm).await
     }
 
     async fn cancel_requests(&self, node: &NodeId) -> Result<Vec<RunId>, StoreError> {

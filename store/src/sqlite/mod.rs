@@ -42,7 +42,7 @@ use sqlx::Connection;
 use crate::wake::Wake;
 use crate::{
     Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, ClaimedRun, Counts,
-    Delivered, Enqueued, EventId, EventRecord, EventStatus, Finish, Finished, MinuteOutcomes,
+    Delivered, Enqueued, EventId, EventRecord, EventStatus, Finish, Finished, Hook, MinuteOutcomes,
     NewCharm, NewEvent, NextRunPolicy, NodeId, NodeInfo, NodeRecord, RescuedRun, RunId, RunRecord,
     SchedulePass, StateRecord, Store, StoreError, Trigger, UpdatePolicy,
 };
@@ -303,6 +303,18 @@ impl Store for SqliteStore {
             inbox::cancel(conn, run, reason, now).await
         })
         .await
+    }
+
+    async fn set_hook_secret(
+        &self,
+        charm: &CharmId,
+        secret: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        reads::set_hook_secret(&self.write, charm, secret).await
+    }
+
+    async fn hook(&self, charm: &CharmId) -> Result<Option<Hook>, StoreError> {
+        reads::hook(&self.read, charm).await
     }
 
     async fn cancel_requests(&self, node: &NodeId) -> Result<Vec<RunId>, StoreError> {

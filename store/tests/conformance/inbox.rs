@@ -353,3 +353,20 @@ pub async fn a_delayed_run_waits_for_its_time(s: &dyn Store) {
     };
     assert_eq!(run.id, delayed.run_id);
 }
+
+pub async fn a_webhook_secret_is_set_read_and_removed(s: &dyn Store) {
+    let a = add(s, code(1)).await;
+    let hook = s.hook(&a).await.unwrap().unwrap();
+    assert_eq!((hook.enabled, hook.secret), (true, None));
+    assert!(s.set_hook_secret(&a, Some("s3cret")).await.unwrap());
+    let hook = s.hook(&a).await.unwrap().unwrap();
+    assert_eq!(hook.secret.as_deref(), Some("s3cret"));
+    assert!(
+        !format!("{hook:?}").contains("s3cret"),
+        "debug output hides it"
+    );
+    assert!(s.set_hook_secret(&a, None).await.unwrap());
+    assert_eq!(s.hook(&a).await.unwrap().unwrap().secret, None);
+    assert!(!s.set_hook_secret(&super::id(99), Some("x")).await.unwrap());
+    assert!(s.hook(&super::id(99)).await.unwrap().is_none());
+}

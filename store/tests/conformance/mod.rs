@@ -643,6 +643,7 @@ macro_rules! conformance_cases {
             events_beyond_a_runs_cap_get_a_run_of_their_own,
             a_cancelled_run_keeps_its_events,
             a_delayed_run_waits_for_its_time,
+            a_webhook_secret_is_set_read_and_removed,
         );
     };
     (@cases $open:path; $($case:ident,)*) => {
