@@ -306,6 +306,12 @@ pub struct CharmCode {
     pub consecutive_failures: u32,
     /// When its next scheduled run is due (ms since the epoch).
     pub next_run_at: i64,
+    /// Its alert state (`failing`, `disabled`, `silent`; `None` or `ok`:
+    /// fine). Read only: changed by [`Store::raise_alert`](crate::Store::raise_alert),
+    /// never by a change of the charm.
+    pub alert_state: Option<String>,
+    /// The fingerprint of the error last alerted. Read only.
+    pub alert_fingerprint: Option<String>,
 }
 
 /// A charm to insert, with its first state.

@@ -40,6 +40,7 @@
 //! time to live) and the store applies them atomically.
 #![warn(missing_docs)]
 
+pub mod alerts;
 mod domain;
 mod inbox;
 pub mod postgres;
@@ -48,6 +49,8 @@ pub mod sqlite;
 mod wake;
 
 use async_trait::async_trait;
+
+use alerts::{AlertId, AlertRecord, AlertStatus, AlertTransition};
 
 pub use domain::{
     Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, CharmUpdate, ClaimedRun,
@@ -277,6 +280,48 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A charm's webhook: whether the charm is enabled, and its secret if
     /// it has a webhook. `None` for an unknown charm.
     async fn hook(&self, charm: &CharmId) -> Result<Option<Hook>, StoreError>;
+
+    /// Moves a charm's alert state as `transition` says, if that is a
+    /// change (another state, or another fingerprint), and then queues one
+    /// alert per `(channel, payload)`, in one transaction. Returns whether
+    /// it was a change: an incident already alerted raises nothing.
+    async fn raise_alert(
+        &self,
+        charm: &CharmId,
+        transition: &AlertTransition,
+        payloads: &[(String, String)],
+    ) -> Result<bool, StoreError>;
+
+    /// Takes up to `limit` alerts due for delivery, each leased for
+    /// `lease_ms` (a node that stops mid-delivery leaves it for the next
+    /// look), counting the attempt.
+    async fn take_due_alerts(
+        &self,
+        limit: u32,
+        lease_ms: i64,
+    ) -> Result<Vec<AlertRecord>, StoreError>;
+
+    /// Records a delivery attempt: delivered, failed for good, or pending
+    /// again `retry_in_ms` from now, with the error.
+    async fn settle_alert(
+        &self,
+        alert: AlertId,
+        status: AlertStatus,
+        error: Option<&str>,
+        retry_in_ms: Option<i64>,
+    ) -> Result<(), StoreError>;
+
+    /// The newest alerts, of one charm or all, at most `limit`.
+    async fn alerts(
+        &self,
+        charm: Option<&CharmId>,
+        limit: u32,
+    ) -> Result<Vec<AlertRecord>, StoreError>;
+
+    /// Enabled charms on an interval, in a fine alert state, whose last
+    /// success (or registration) is more than `intervals` of their
+    /// intervals ago; at most `limit`.
+    async fn silent_charms(&self, intervals: u32, limit: u32) -> Result<Vec<CharmId>, StoreError>;
 
     /// Queues a scheduled run at `priority` of up to `limit` enabled charms
     /// that are due by the database's clock, oldest first, and moves each

@@ -142,7 +142,7 @@ pub(crate) fn record_by_id_sql() -> &'static str {
 
 /// The charm code without its source, by id (`$1`).
 pub(crate) const CODE_FOR_RUN: &str = "SELECT id, space, name, integration, '' AS source, source_sha256, \
-     bytecode, runtime_sha256, interval_s, schedule, max_attempts, limits, allowed_hosts, enabled, disabled_reason, disabled_at, \
+     bytecode, runtime_sha256, interval_s, schedule, max_attempts, alert_state, alert_fingerprint, limits, allowed_hosts, enabled, disabled_reason, disabled_at, \
      consecutive_failures, next_run_at FROM charms WHERE id = $1";
 
 /// How many charms a listing's filter (`$1` space, `$2` integration, `$3`
@@ -353,6 +353,8 @@ pub(crate) fn code_from(row: &impl Columns) -> Result<CharmCode, StoreError> {
         disabled_at: row.opt_int("disabled_at")?,
         consecutive_failures: to_u32("failure count", row.int("consecutive_failures")?)?,
         next_run_at: row.int("next_run_at")?,
+        alert_state: row.opt_text("alert_state")?,
+        alert_fingerprint: row.opt_text("alert_fingerprint")?,
     })
 }
 
@@ -453,9 +455,11 @@ pub(crate) const WRITE_STATE_IF_VERSION: &str = "UPDATE charm_state SET state = 
      version = version + 1, updated_at = $2 WHERE charm_id = $3 AND version = $4 RETURNING version";
 
 /// Applies a [`crate::CharmUpdate`]: `$1` failures, `$2` next run (or
-/// null), `$3` the reason to disable (or null), `$4` time, `$5` charm.
+/// null), `$3` the reason to disable (or null), `$4` time, `$5` charm, `$6`
+/// whether the run succeeded (its time becomes the last success).
 pub(crate) const APPLY_UPDATE: &str = "UPDATE charms SET consecutive_failures = $1, \
      next_run_at = COALESCE($2, next_run_at), \
+     last_ok_at = CASE WHEN $6 THEN $4 ELSE last_ok_at END, \
      enabled = CASE WHEN $3 IS NULL THEN enabled ELSE FALSE END, \
      disabled_reason = COALESCE($3, disabled_reason), \
      disabled_at = CASE WHEN $3 IS NULL THEN disabled_at ELSE $4 END WHERE id = $5";
@@ -728,6 +732,7 @@ macro_rules! write_finish {
                 .bind(&update.disable)
                 .bind(now)
                 .bind(charm)
+                .bind(recorded.outcome == $crate::RunOutcome::Ok)
                 .execute(&mut *conn)
                 .await?;
             if update.disable.is_some() {

@@ -26,6 +26,7 @@
 //! `Authorization: Bearer <token>`.
 
 mod access;
+mod alerts;
 mod charms;
 mod dashboard;
 mod error;
@@ -114,6 +115,7 @@ fn routes(state: AppState, max_body_bytes: usize) -> Router {
     let api = charms::router()
         .merge(events::router())
         .merge(hooks::api_router())
+        .merge(alerts::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     Router::new()

@@ -11,6 +11,7 @@ use super::{CliError, CliResult, Exit};
 use crate::api::{
     HookAuth, DEFAULT_HOOK_HEADERS, DEFAULT_HOOK_RATE_PER_MINUTE, DEFAULT_MAX_HOOK_BODY_BYTES,
 };
+use crate::service::alerts::{Channel, ChannelFormat, DEFAULT_SILENT_INTERVALS};
 use crate::service::policy::{
     DEFAULT_MAX_BACKOFF_S, DEFAULT_MAX_EVENTS_PER_RUN, DEFAULT_MAX_FAILURES,
 };
@@ -147,6 +148,26 @@ pub struct ServeArgs {
     #[arg(long = "hook-header", value_name = "NAME")]
     hook_headers: Vec<String>,
 
+    /// Send alerts (a charm failing, disabled, recovered, silent) as JSON
+    /// to this URL; repeatable.
+    #[arg(long = "alert-webhook", value_name = "URL", value_parser = alert_url)]
+    alert_webhooks: Vec<url::Url>,
+
+    /// Send alerts as Slack-compatible `{"text": ...}` to this incoming
+    /// webhook URL; repeatable.
+    #[arg(long = "alert-slack", value_name = "URL", value_parser = alert_url)]
+    alert_slack: Vec<url::Url>,
+
+    /// A charm on an interval with no successful run for this many of its
+    /// intervals is silent (one alert).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_SILENT_INTERVALS)]
+    alert_silent_intervals: u32,
+
+    /// The dashboard's address as people reach it, for links in alerts.
+    /// Default: http://LISTEN.
+    #[arg(long, value_name = "URL", value_parser = alert_url)]
+    dashboard_url: Option<url::Url>,
+
     /// On SIGTERM/SIGINT, how long runs in flight may take to finish before
     /// they are cancelled, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = DEFAULT_SHUTDOWN_GRACE_MS)]
@@ -263,6 +284,20 @@ pub async fn execute(args: ServeArgs) -> CliResult {
         hook_auth: args.hook_auth,
         max_hook_body_bytes: args.max_hook_body_bytes,
         hook_rate_per_minute: args.hook_rate,
+        alert_channels: args
+            .alert_webhooks
+            .into_iter()
+            .enumerate()
+            .map(|(i, url)| Channel::new(i + 1, url, ChannelFormat::Json))
+            .chain(
+                args.alert_slack
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, url)| Channel::new(i + 1, url, ChannelFormat::Slack)),
+            )
+            .collect(),
+        alert_silent_intervals: args.alert_silent_intervals,
+        dashboard_url: args.dashboard_url.map(|u| u.to_string()),
         hook_headers: if args.hook_headers.is_empty() {
             DEFAULT_HOOK_HEADERS.iter().map(|h| h.to_string()).collect()
         } else {
@@ -279,4 +314,16 @@ pub async fn execute(args: ServeArgs) -> CliResult {
         Err(e) if e.is_usage() => Err(CliError::usage(e)),
         Err(e) => Err(CliError::host(e)),
     }
+}
+
+/// An alert receiver or dashboard address: an `http` or `https` URL with a
+/// host, nothing else (a path is refused, not taken for a URL).
+fn alert_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text).map_err(|e| {
+        format!("`{text}` is not a URL ({e}); give http://HOST/PATH or https://...")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("`{text}` must be an http or https URL with a host"));
+    }
+    Ok(url)
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use charm_engine::limits::SandboxLimits;
 use charm_store::postgres;
 
+use super::alerts::Channel;
 use super::node::{MAX_NODE_TTL_MS, MIN_NODE_TTL_MS};
 use super::policy::SchedulePolicy;
 use crate::api::{AccessError, AccessPolicy, HookAuth};
@@ -153,6 +154,14 @@ pub struct ServiceConfig {
     pub hook_rate_per_minute: u32,
     /// Headers kept with a webhook delivery (`--hook-header`).
     pub hook_headers: Vec<String>,
+    /// Where alerts go (`--alert-webhook`, `--alert-slack`).
+    pub alert_channels: Vec<Channel>,
+    /// Intervals without a success after which a charm is silent
+    /// (`--alert-silent-intervals`).
+    pub alert_silent_intervals: u32,
+    /// The dashboard's address for links in alerts (`--dashboard-url`);
+    /// default `http://LISTEN`.
+    pub dashboard_url: Option<String>,
     /// Time for runs in flight at shutdown (`--shutdown-grace-ms`).
     pub shutdown_grace: Duration,
     /// Time between summary log lines (`--summary-interval-s`).
@@ -302,6 +311,12 @@ impl ServiceConfig {
             as_u64(MAX_BODY_BYTES),
         )?;
         range(
+            "--alert-silent-intervals",
+            u64::from(self.alert_silent_intervals),
+            1,
+            10_000,
+        )?;
+        range(
             "--hook-rate",
             u64::from(self.hook_rate_per_minute),
             1,
@@ -393,6 +408,9 @@ mod tests {
             max_hook_body_bytes: crate::api::DEFAULT_MAX_HOOK_BODY_BYTES,
             hook_rate_per_minute: crate::api::DEFAULT_HOOK_RATE_PER_MINUTE,
             hook_headers: Vec::new(),
+            alert_channels: Vec::new(),
+            alert_silent_intervals: super::super::alerts::DEFAULT_SILENT_INTERVALS,
+            dashboard_url: None,
             shutdown_grace: Duration::from_millis(DEFAULT_SHUTDOWN_GRACE_MS),
             summary_interval: Duration::from_secs(DEFAULT_SUMMARY_INTERVAL_S),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,

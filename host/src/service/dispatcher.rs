@@ -25,12 +25,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use charm_engine::{CharmSettings, RunPlan, RunRequest, Sandbox, StateChange};
-use charm_store::{ClaimedRun, Finish, Finished, RunOutcome, Store, StoreError};
+use charm_store::{CharmCode, ClaimedRun, Finish, Finished, RunOutcome, Store, StoreError};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use super::alerts::Alerts;
 use super::in_flight::CANCEL_POLL;
 use super::metrics::Metrics;
 use super::node::{Incarnation, NodeState};
@@ -69,6 +70,8 @@ pub(crate) struct Dispatcher {
     pub(crate) max_concurrent: usize,
     /// Events a run is given at most.
     pub(crate) max_events: u32,
+    /// Raises alerts from runs' outcomes.
+    pub(crate) alerts: Alerts,
     /// Whether this node may claim, and as which incarnation.
     pub(crate) node: Arc<NodeState>,
 }
@@ -251,19 +254,25 @@ async fn execute(
         _ = incarnation.fence.cancelled() => None,
     };
     drop(by_user);
-    let Some((finished, cadence)) = ran else {
+    let Some((finished, code)) = ran else {
         d.metrics.running(-1);
         tracing::warn!(
             "dropped: this node fenced itself; a rescue records the run and queues its retry"
         );
         return;
     };
-    let cadence = match cadence {
-        Some(cadence) => cadence,
-        None => match d.store.charm_for_run(&claimed.charm_id).await {
-            Ok(Some(code)) => Cadence::of(code.interval_s, code.schedule.as_deref()),
-            _ => Cadence::Every(super::registry::DEFAULT_INTERVAL_S),
-        },
+    let code = match code {
+        Some(code) => Some(code),
+        None => d
+            .store
+            .charm_for_run(&claimed.charm_id)
+            .await
+            .ok()
+            .flatten(),
+    };
+    let cadence = match &code {
+        Some(code) => Cadence::of(code.interval_s, code.schedule.as_deref()),
+        None => Cadence::Every(super::registry::DEFAULT_INTERVAL_S),
     };
     let (finished, recorded) = record(d, &claimed, incarnation, finished, &cadence, &cancel).await;
     let outcome = finished.outcome;
@@ -276,6 +285,11 @@ async fn execute(
         _ => &d.counters.cancelled,
     };
     counter.fetch_add(1, Ordering::Relaxed);
+    if let (Ok(Finish::Recorded { .. }), Some(code)) = (&recorded, &code) {
+        d.alerts
+            .after_run(code, claimed.id, outcome, finished.error.as_deref())
+            .await;
+    }
     let first_line = finished.error.as_deref().and_then(|e| e.lines().next());
     match recorded {
         Ok(Finish::Recorded { state_version }) => tracing::info!(
@@ -369,8 +383,8 @@ async fn record(
 }
 
 /// Loads what the run needs and runs it. Returns the record to write and the
-/// charm's cadence (for the scheduling policy).
-async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Option<Cadence>) {
+/// charm as read for the run (for the scheduling policy and alerts).
+async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Option<CharmCode>) {
     let code = match d.store.charm_for_run(&claimed.charm_id).await {
         Ok(Some(code)) => code,
         Ok(None) => return (failed(RunOutcome::Cancelled, "the charm was removed"), None),
@@ -382,7 +396,6 @@ async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Opt
         }
     };
     tracing::Span::current().record("space", code.space.as_str());
-    let interval = Some(Cadence::of(code.interval_s, code.schedule.as_deref()));
     let compiled = match d.registry.compiled(&code).await {
         Ok(compiled) => compiled,
         Err(e) => {
@@ -391,13 +404,13 @@ async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Opt
                     RunOutcome::Error,
                     format!("the charm no longer compiles: {e}"),
                 ),
-                interval,
+                Some(code),
             )
         }
     };
     let limits = match d.registry.stored_limits(&code.id, &code.limits) {
         Ok(limits) => limits,
-        Err(e) => return (failed(RunOutcome::Fault, e.to_string()), interval),
+        Err(e) => return (failed(RunOutcome::Fault, e.to_string()), Some(code)),
     };
     let input = claimed
         .input
@@ -412,7 +425,7 @@ async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Opt
                     RunOutcome::Fault,
                     format!("a stored event is not JSON: {e}"),
                 ),
-                interval,
+                Some(code),
             )
         }
     };
@@ -440,7 +453,7 @@ async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Opt
                     RunOutcome::Fault,
                     format!("the stored charm is invalid: {e}"),
                 ),
-                interval,
+                Some(code),
             )
         }
     };
@@ -464,5 +477,5 @@ async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Opt
         duration_ms: u64::try_from(stats.duration.as_millis()).unwrap_or(u64::MAX),
         log: report.log_excerpt,
     };
-    (finished, interval)
+    (finished, Some(code))
 }

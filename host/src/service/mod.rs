@@ -35,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, AccessPolicy, AppState};
 use crate::token::{self, TokenError};
 
+pub mod alerts;
 mod clock;
 mod config;
 mod dispatcher;
@@ -201,8 +202,21 @@ pub async fn serve(
         config.policy,
         stop.clone(),
     ));
+    let alerts = alerts::Alerts::new(
+        Arc::clone(&store),
+        alerts::AlertSettings {
+            channels: config.alert_channels.clone(),
+            silent_intervals: config.alert_silent_intervals,
+            dashboard_url: config
+                .dashboard_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}")),
+        },
+    );
+    let alerting = alerts.clone().spawn(stop.clone());
     let dispatcher = Dispatcher {
         store: Arc::clone(&store),
+        alerts,
         registry: registry.clone(),
         sandbox,
         policy: config.policy,
@@ -255,6 +269,7 @@ pub async fn serve(
     let _ = rescue.await;
     membership.leave().await;
     let _ = maintenance.await;
+    let _ = alerting.await;
     store.close().await;
     tracing::info!(
         ok = counters.ok.load(Ordering::Relaxed),

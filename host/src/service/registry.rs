@@ -410,6 +410,8 @@ impl Registry {
             disabled_reason: (!enabled).then(|| "registered disabled".to_string()),
             disabled_at: (!enabled).then_some(now),
             consecutive_failures: 0,
+            alert_state: None,
+            alert_fingerprint: None,
         };
         self.store.insert_charm(&NewCharm { code, state }).await?;
         tracing::info!(charm = %id, "registered a charm");

@@ -26,3 +26,31 @@ ALTER TABLE runs ADD COLUMN cancel_requested BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE charms ADD COLUMN schedule TEXT;
 ALTER TABLE charms ADD COLUMN max_attempts BIGINT NOT NULL DEFAULT 3;
 ALTER TABLE charms ADD COLUMN hook_secret TEXT;
+
+-- Alerts. A charm's alert state (null: fine; failing, disabled, silent) and
+-- the fingerprint of the error last alerted, changed compare-and-set so one
+-- incident is one alert however many runs or nodes see it; its last
+-- success, for "silent" (no success for N intervals). Each alert is one
+-- row per channel: the record, and the delivery queue (retried with
+-- backoff, apart from runs).
+ALTER TABLE charms ADD COLUMN last_ok_at BIGINT;
+ALTER TABLE charms ADD COLUMN alert_state TEXT;
+ALTER TABLE charms ADD COLUMN alert_fingerprint TEXT;
+
+CREATE TABLE alerts (
+    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    charm_id        TEXT NOT NULL REFERENCES charms (id) ON DELETE CASCADE,
+    kind            TEXT NOT NULL,            -- failing, disabled, recovered, silent
+    fingerprint     TEXT,                     -- the error's, for failing and disabled
+    run_id          BIGINT,                   -- the run that raised it, if one did
+    channel         TEXT NOT NULL,            -- where it is delivered
+    payload         TEXT NOT NULL,            -- the JSON sent
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts        BIGINT NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    created_at      BIGINT NOT NULL,
+    next_attempt_at BIGINT NOT NULL,
+    delivered_at    BIGINT
+);
+CREATE INDEX alerts_due ON alerts (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX alerts_by_charm ON alerts (charm_id, id);

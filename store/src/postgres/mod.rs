@@ -33,6 +33,10 @@ mod inbox {
     crate::inbox::inbox_ops!(sqlx::postgres::PgConnection, "charm_host_now_ms()");
 }
 
+mod alerting {
+    crate::alerts::alert_ops!(sqlx::postgres::PgConnection);
+}
+
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,6 +45,7 @@ use async_trait::async_trait;
 use sqlx::error::DatabaseError;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 
+use crate::alerts::{AlertId, AlertRecord, AlertStatus, AlertTransition};
 use crate::wake::Wake;
 use crate::{
     Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, ClaimedRun, Counts,
@@ -425,6 +430,67 @@ impl Store for PgStore {
 
     async fn hook(&self, charm: &CharmId) -> Result<Option<Hook>, StoreError> {
         reads::hook(&self.pool, charm).await
+    }
+
+    async fn raise_alert(
+        &self,
+        charm: &CharmId,
+        transition: &AlertTransition,
+        payloads: &[(String, String)],
+    ) -> Result<bool, StoreError> {
+        pg_tx!(self, |conn| async {
+            let now: i64 = sqlx::query_scalar("SELECT charm_host_now_ms()")
+                .fetch_one(&mut *conn)
+                .await?;
+            alerting::raise(conn, charm, transition, payloads, now).await
+        })
+    }
+
+    async fn take_due_alerts(
+        &self,
+        limit: u32,
+        lease_ms: i64,
+    ) -> Result<Vec<AlertRecord>, StoreError> {
+        pg_tx!(self, |conn| async {
+            let now: i64 = sqlx::query_scalar("SELECT charm_host_now_ms()")
+                .fetch_one(&mut *conn)
+                .await?;
+            alerting::take_due(conn, now, limit, lease_ms).await
+        })
+    }
+
+    async fn settle_alert(
+        &self,
+        alert: AlertId,
+        status: AlertStatus,
+        error: Option<&str>,
+        retry_in_ms: Option<i64>,
+    ) -> Result<(), StoreError> {
+        pg_tx!(self, |conn| async {
+            let now: i64 = sqlx::query_scalar("SELECT charm_host_now_ms()")
+                .fetch_one(&mut *conn)
+                .await?;
+            let retry_at = retry_in_ms.map(|ms| now.saturating_add(ms));
+            alerting::settle(conn, alert, status, error, retry_at, now).await
+        })
+    }
+
+    async fn alerts(
+        &self,
+        charm: Option<&CharmId>,
+        limit: u32,
+    ) -> Result<Vec<AlertRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        alerting::list(&mut conn, charm, limit).await
+    }
+
+    async fn silent_charms(&self, intervals: u32, limit: u32) -> Result<Vec<CharmId>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let conn = &mut *conn;
+        let now: i64 = sqlx::query_scalar("SELECT charm_host_now_ms()")
+            .fetch_one(&mut *conn)
+            .await?;
+        alerting::silent(conn, now, intervals, limit).await
     }
 
     async fn cancel_requests(&self, node: &NodeId) -> Result<Vec<RunId>, StoreError> {

@@ -26,6 +26,10 @@ mod inbox {
     crate::inbox::inbox_ops!(sqlx::sqlite::SqliteConnection, super::NOW);
 }
 
+mod alerting {
+    crate::alerts::alert_ops!(sqlx::sqlite::SqliteConnection);
+}
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -39,6 +43,7 @@ use sqlx::sqlite::{
 };
 use sqlx::Connection;
 
+use crate::alerts::{AlertId, AlertRecord, AlertStatus, AlertTransition};
 use crate::wake::Wake;
 use crate::{
     Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, ClaimedRun, Counts,
@@ -315,6 +320,62 @@ impl Store for SqliteStore {
 
     async fn hook(&self, charm: &CharmId) -> Result<Option<Hook>, StoreError> {
         reads::hook(&self.read, charm).await
+    }
+
+    async fn raise_alert(
+        &self,
+        charm: &CharmId,
+        transition: &AlertTransition,
+        payloads: &[(String, String)],
+    ) -> Result<bool, StoreError> {
+        self.write_tx(async |conn| {
+            let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
+            alerting::raise(conn, charm, transition, payloads, now).await
+        })
+        .await
+    }
+
+    async fn take_due_alerts(
+        &self,
+        limit: u32,
+        lease_ms: i64,
+    ) -> Result<Vec<AlertRecord>, StoreError> {
+        self.write_tx(async |conn| {
+            let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
+            alerting::take_due(conn, now, limit, lease_ms).await
+        })
+        .await
+    }
+
+    async fn settle_alert(
+        &self,
+        alert: AlertId,
+        status: AlertStatus,
+        error: Option<&str>,
+        retry_in_ms: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.write_tx(async |conn| {
+            let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
+            let retry_at = retry_in_ms.map(|ms| now.saturating_add(ms));
+            alerting::settle(conn, alert, status, error, retry_at, now).await
+        })
+        .await
+    }
+
+    async fn alerts(
+        &self,
+        charm: Option<&CharmId>,
+        limit: u32,
+    ) -> Result<Vec<AlertRecord>, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        alerting::list(&mut conn, charm, limit).await
+    }
+
+    async fn silent_charms(&self, intervals: u32, limit: u32) -> Result<Vec<CharmId>, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        let conn = &mut *conn;
+        let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
+        alerting::silent(conn, now, intervals, limit).await
     }
 
     async fn cancel_requests(&self, node: &NodeId) -> Result<Vec<RunId>, StoreError> {

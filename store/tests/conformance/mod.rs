@@ -12,7 +12,9 @@ use charm_store::{
     Finished, NewCharm, NodeId, NodeInfo, RunId, RunOutcome, RunStatus, SortKey, Store, Trigger,
 };
 
+mod alerts;
 mod inbox;
+pub use alerts::*;
 pub use inbox::*;
 
 /// A fresh, empty store, and whatever keeps it alive (a temporary folder).
@@ -60,6 +62,8 @@ pub fn code(n: u8) -> CharmCode {
         disabled_at: None,
         consecutive_failures: 0,
         next_run_at: 0,
+        alert_state: None,
+        alert_fingerprint: None,
     }
 }
 
@@ -644,6 +648,9 @@ macro_rules! conformance_cases {
             a_cancelled_run_keeps_its_events,
             a_delayed_run_waits_for_its_time,
             a_webhook_secret_is_set_read_and_removed,
+            an_incident_raises_one_alert_and_a_new_error_another,
+            due_alerts_are_leased_and_settled,
+            a_charm_without_success_for_its_intervals_is_silent,
         );
     };
     (@cases $open:path; $($case:ident,)*) => {
