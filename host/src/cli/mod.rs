@@ -42,7 +42,8 @@ enum Command {
     /// Run a charm's bgUpdater once and print the new state (for charm authors).
     Run(run::RunArgs),
     /// Run the background service: HTTP API, scheduler, queue, SQLite store.
-    Serve(serve::ServeArgs),
+    // Boxed: its many flags would make every command as large.
+    Serve(Box<serve::ServeArgs>),
     /// Manage the charms of a running service (a client of its API).
     Charms(charms::ClientArgs),
 }
@@ -196,7 +197,7 @@ pub fn main() -> ExitCode {
         }
         Command::Serve(args) => {
             logging::init_for_service(cli.log_format);
-            runtime.block_on(serve::execute(args))
+            runtime.block_on(serve::execute(*args))
         }
         Command::Charms(args) => {
             logging::init_for_run(cli.log_format);
