@@ -47,6 +47,24 @@ fn an_operator_finds_a_failing_charm_disables_it_and_runs_another() {
     for id in [&failing, &good, &xss] {
         d.run_now(id, json!(null));
     }
+    // A cron charm with a dead letter, whose fixed source takes it when
+    // re-driven from the page.
+    let inbox = d.register(
+        "inbox.js",
+        json!({ "schedule": { "cron": "0 7 * * MON-FRI", "tz": "Europe/Berlin" }, "max_attempts": 1, "space": "e2e" }),
+    );
+    assert_eq!(
+        d.run_now(&inbox, json!({ "poison": true }))["outcome"],
+        "error"
+    );
+    let fixed = std::fs::read_to_string(support::fixture("inbox.js"))
+        .unwrap()
+        .replace(
+            "if (event.data?.poison)",
+            "if (event.data?.poison && false)",
+        );
+    let (status, body) = d.patch(&format!("/api/charms/{inbox}"), &json!({ "source": fixed }));
+    assert_eq!(status, 200, "{body}");
 
     let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e");
     std::fs::create_dir_all(&out_dir).unwrap();
@@ -60,6 +78,7 @@ fn an_operator_finds_a_failing_charm_disables_it_and_runs_another() {
         .env("FAILING_ID", &failing)
         .env("GOOD_ID", &good)
         .env("XSS_ID", &xss)
+        .env("INBOX_ID", &inbox)
         .env("SCREENSHOT", &screenshot)
         .env("CHROMIUM", &chromium)
         .output()

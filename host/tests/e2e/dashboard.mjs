@@ -3,11 +3,12 @@
 // Run by host/tests/dashboard.rs, which starts the daemon and registers the
 // charms first. Environment: DASHBOARD_URL, LOGGED_URL (the dashboard URL
 // with the token, as the daemon logs it), TOKEN, FAILING_ID, GOOD_ID,
-// XSS_ID, SCREENSHOT (path of the overview screenshot to keep).
+// XSS_ID, INBOX_ID (a charm with one dead letter, whose source now takes
+// it), SCREENSHOT (path of the overview screenshot to keep).
 // Exits non-zero with a message on the first failed expectation.
 import { chromium } from "playwright-core";
 
-const { DASHBOARD_URL, LOGGED_URL, TOKEN, FAILING_ID, GOOD_ID, XSS_ID, SCREENSHOT } = process.env;
+const { DASHBOARD_URL, LOGGED_URL, TOKEN, FAILING_ID, GOOD_ID, XSS_ID, INBOX_ID, SCREENSHOT } = process.env;
 const PORT = new URL(DASHBOARD_URL).port;
 const TIMEOUT = 20_000;
 
@@ -43,8 +44,10 @@ try {
   expect(!(await page.locator("#login").evaluate((d) => d.open)), "no sign-in dialog");
   expect(!page.url().includes("token") && !page.url().includes(TOKEN), `the token left the address bar: ${page.url()}`);
   expect((await page.evaluate(() => sessionStorage.getItem("charm-host-token"))) === TOKEN, "the token is kept for the session");
-  expect((await page.locator("tbody tr[data-charm-id]").count()) === 3, "three charms listed");
-  expect((await page.textContent('[data-count="enabled"]')).trim() === "3", "three enabled");
+  expect((await page.locator("tbody tr[data-charm-id]").count()) === 4, "four charms listed");
+  expect((await page.textContent('[data-count="enabled"]')).trim() === "4", "four enabled");
+  expect((await page.textContent('[data-count="events-dead"]')).trim() === "1", "one dead letter");
+  expect((await page.textContent(`[data-inbox="${INBOX_ID}"]`)).includes("1 dead"), "the charm's row shows it");
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
   // Filtering by status happens on the server and keeps the filter.
@@ -85,6 +88,16 @@ try {
     const rows = document.querySelectorAll("tr[data-run-id]");
     return rows.length > n && rows[0].querySelector("[data-outcome='ok']");
   }, before);
+
+  // A dead letter is shown with its error and re-driven from the page.
+  await page.goto(`${DASHBOARD_URL}#/charms/${INBOX_ID}`);
+  const dead = page.locator('tr[data-event-status="dead"]');
+  await dead.waitFor();
+  expect((await dead.textContent()).includes("poison event"), "the dead letter shows its error");
+  expect((await page.textContent('[data-field="schedule"]')).includes("0 7 * * MON-FRI (Europe/Berlin)"), "the cron schedule is shown");
+  await dead.locator("button:text-is('Re-drive')").click();
+  await page.waitForFunction(() => document.querySelector('tr[data-event-status="dead"]') === null
+    && [...document.querySelectorAll("tr[data-run-id]")].some((r) => r.querySelector("[data-outcome='ok']")));
 
   // A charm that logs and stores markup shows it as text; nothing runs.
   await page.goto(`${DASHBOARD_URL}#/charms/${XSS_ID}`);

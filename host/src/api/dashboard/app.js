@@ -149,6 +149,8 @@ function renderStats(container, stats) {
     card("Disabled", stats.counts.disabled, "disabled"),
     card("Running", stats.counts.running, "running"),
     card("Queued", stats.counts.queued, "queued"),
+    card("Events waiting", stats.counts.events_pending, "events-pending"),
+    card("Dead letters", stats.counts.events_dead, "events-dead"),
     el("div", { class: "card" }, el("div", { class: "label" }, `Runs per minute (last hour: ${total("runs")})`), chart(stats.per_minute, "runs", "runs", "runs per minute")),
     el("div", { class: "card" }, el("div", { class: "label" }, `Failures per minute (last hour: ${total("failures")})`), chart(stats.per_minute, "failures", "failures", "failures per minute")),
   );
@@ -158,12 +160,26 @@ const COLUMNS = [
   ["space", "Space"],
   [null, "Charm"],
   ["integration", "Integration"],
-  ["interval", "Interval"],
+  ["interval", "Schedule"],
   ["enabled", "Status"],
   ["last_run", "Last run"],
   ["failures", "Failures"],
   ["next_run", "Next run"],
+  [null, "Inbox"],
 ];
+
+// A charm's schedule in words: its cron expression and zone, or its interval.
+function schedule(c) {
+  return c.schedule && c.schedule.cron ? `${c.schedule.cron} (${c.schedule.tz})` : `every ${duration(c.interval_s)}`;
+}
+
+// Waiting events and dead letters, as a short text.
+function inbox(c) {
+  const parts = [];
+  if (c.pending_events) parts.push(`${c.pending_events} waiting`);
+  if (c.dead_events) parts.push(el("span", { class: "bad" }, `${c.dead_events} dead`));
+  return parts.length ? parts.flatMap((p, i) => (i ? [", ", p] : [p])) : "—";
+}
 
 function listQuery() {
   const q = new URLSearchParams({ limit: PAGE_SIZE, offset: view.list.offset, sort: view.list.sort, order: view.list.order });
@@ -180,11 +196,12 @@ function renderRows(tbody, charms) {
         el("td", {}, c.space),
         el("td", { class: "mono" }, el("div", {}, c.name), el("div", { class: "muted" }, c.id)),
         el("td", {}, c.integration || "—"),
-        el("td", { title: `${c.interval_s} s` }, `every ${duration(c.interval_s)}`),
+        el("td", { title: c.schedule ? "" : `${c.interval_s} s` }, schedule(c)),
         el("td", {}, c.enabled ? el("span", { class: "pill ok" }, "enabled") : el("span", { class: "pill bad", title: c.disabled_reason || "" }, "disabled"), c.enabled ? "" : el("div", { class: "muted" }, c.disabled_reason || "")),
         el("td", {}, c.last_run ? [outcomeText(c.last_run.outcome), " ", when(c.last_run.finished_at)] : outcomeText(null)),
         el("td", { class: c.consecutive_failures ? "bad" : "" }, c.consecutive_failures),
         el("td", {}, c.enabled ? when(c.next_run_at) : "—"),
+        el("td", { "data-inbox": c.id }, inbox(c)),
       ),
     ),
   );
@@ -232,7 +249,7 @@ async function showOverview(main) {
 
 // ---- one charm ------------------------------------------------------------
 
-function runRows(tbody, runs) {
+function runRows(tbody, runs, cancel) {
   tbody.replaceChildren(
     ...runs.map((r) => {
       const details = r.error || r.log
@@ -244,7 +261,8 @@ function runRows(tbody, runs) {
       return el("tr", { "data-run-id": r.id, "data-status": r.status },
         el("td", { class: "mono" }, r.id),
         el("td", {}, r.trigger),
-        el("td", {}, r.status === "done" ? outcomeText(r.outcome) : el("span", { class: "pill" }, r.status)),
+        el("td", {}, r.status === "done" ? outcomeText(r.outcome) : [el("span", { class: "pill" }, r.status), " ",
+          el("button", { type: "button", class: "small", "data-cancel": r.id, onclick: (e) => { e.stopPropagation(); cancel(r.id); } }, "Cancel")]),
         el("td", {}, when(r.started_at || r.queued_at)),
         el("td", {}, r.duration_ms === null ? "—" : `${r.duration_ms} ms`),
         el("td", {}, r.fuel === null ? "—" : r.fuel.toLocaleString()),
@@ -261,6 +279,7 @@ async function showCharm(main, id) {
   const source = el("pre", { id: "charm-source" });
   const lastError = el("pre", { id: "charm-error", hidden: true });
   const runs = el("tbody");
+  const events = el("tbody");
   const title = el("h2", {}, "Charm");
   main.replaceChildren(
     el("p", {}, el("a", { href: "#/" }, "← All charms")),
@@ -268,6 +287,10 @@ async function showCharm(main, id) {
     meta,
     actions,
     lastError,
+    el("h2", {}, "Inbox"),
+    el("table", { "aria-label": "inbox" },
+      el("thead", {}, el("tr", {}, ...["Event", "Status", "Source", "Attempts", "Received", "Data / last error", ""].map((h) => el("th", {}, h)))),
+      events),
     el("h2", {}, "Recent runs"),
     el("table", { "aria-label": "runs" },
       el("thead", {}, el("tr", {}, ...["Run", "Trigger", "Outcome", "Started", "Duration", "Fuel", "Memory", "Error / log"].map((h) => el("th", {}, h)))),
@@ -286,13 +309,18 @@ async function showCharm(main, id) {
   };
 
   async function reload() {
-    const [charm, st, rs] = await Promise.all([api(`/api/charms/${id}`), api(`/api/charms/${id}/state`), api(`/api/charms/${id}/runs?limit=25`)]);
+    const [charm, st, rs, pending, dead] = await Promise.all([
+      api(`/api/charms/${id}`), api(`/api/charms/${id}/state`), api(`/api/charms/${id}/runs?limit=25`),
+      api(`/api/charms/${id}/events?status=pending&limit=50`), api(`/api/charms/${id}/events?status=dead&limit=50`),
+    ]);
     title.textContent = `${charm.name} (${charm.space})`;
     const rows = [
       ["Id", charm.id],
       ["Integration", charm.integration || "—"],
       ["Status", charm.enabled ? "enabled" : `disabled: ${charm.disabled_reason || ""}`],
-      ["Interval", `every ${duration(charm.interval_s)} (${charm.interval_s} s)`],
+      ["Schedule", charm.schedule ? schedule(charm) : `every ${duration(charm.interval_s)} (${charm.interval_s} s)`],
+      ["Inbox", `${charm.pending_events} waiting, ${charm.dead_events} dead letters (after ${charm.max_attempts} attempts)`],
+      ["Webhook", charm.webhook ? `POST /hooks/${charm.id}` : "none"],
       ["Consecutive failures", charm.consecutive_failures],
       ["Next run", charm.enabled ? when(charm.next_run_at) : "—"],
       ["Allowed hosts", charm.allowed_hosts.length ? charm.allowed_hosts.join(", ") : "none"],
@@ -313,7 +341,19 @@ async function showCharm(main, id) {
     lastError.hidden = !failed;
     lastError.textContent = failed ? `Last run failed (${charm.last_run.outcome}):\n${charm.last_run.error}` : "";
     state.textContent = JSON.stringify(st.state, null, 2);
-    runRows(runs, rs.runs);
+    runRows(runs, rs.runs, (run) => act(`Cancel run ${run}`, () => api(`/api/runs/${run}/cancel`, { method: "POST", body: "{}" })));
+    const shown = [...dead.events, ...pending.events];
+    events.replaceChildren(...(shown.length ? shown.map((e) => el("tr", { "data-event-id": e.id, "data-event-status": e.status },
+      el("td", { class: "mono" }, e.id),
+      el("td", {}, e.status === "dead" ? el("span", { class: "pill bad" }, "dead letter") : el("span", { class: "pill" }, e.status)),
+      el("td", {}, e.source),
+      el("td", {}, e.attempts),
+      el("td", {}, when(e.received_at)),
+      el("td", {}, el("pre", { class: "event-data" }, e.last_error ? e.last_error.split("\n")[0] : JSON.stringify(e.data))),
+      el("td", {}, e.status === "dead" ? [
+        el("button", { type: "button", class: "small", "data-redrive": e.id, onclick: () => act(`Re-drive event ${e.id}`, () => api(`/api/charms/${id}/events/redrive`, { method: "POST", body: JSON.stringify({ ids: [e.id] }) })) }, "Re-drive"), " ",
+        el("button", { type: "button", class: "small danger", "data-discard": e.id, onclick: () => act(`Discard event ${e.id}`, () => api(`/api/charms/${id}/events/discard`, { method: "POST", body: JSON.stringify({ ids: [e.id] }) })) }, "Discard"),
+      ] : ""))) : [el("tr", {}, el("td", { colspan: 7, class: "muted" }, "no events waiting and no dead letters"))]));
     if (!source.textContent) source.textContent = (await api(`/api/charms/${id}/source`)).source;
   }
   view.refresh = reload;
