@@ -158,8 +158,26 @@ pub mod import {
         results: &[],
     };
 
+    /// `schedule-next(ms)`: the charm asks for its next scheduled run `ms`
+    /// milliseconds after this run ends (`ctx.scheduleNext(ms)`); the last
+    /// call of a run counts, and the host bounds it by its operator's
+    /// minimum and maximum. Added in version 2 without a bump: a runtime
+    /// that does not import it still links.
+    pub const SCHEDULE_NEXT: Function = Function {
+        name: "schedule-next",
+        params: &[I64],
+        results: &[],
+    };
+
     /// Every import of this version.
-    pub const ALL: &[Function] = &[CONSOLE, FETCH_START, OP_WAIT, OP_TAKE, OP_CANCEL];
+    pub const ALL: &[Function] = &[
+        CONSOLE,
+        FETCH_START,
+        OP_WAIT,
+        OP_TAKE,
+        OP_CANCEL,
+        SCHEDULE_NEXT,
+    ];
 }
 
 /// The result of [`import::OP_WAIT`], packed into one `i64`.

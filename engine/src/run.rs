@@ -85,6 +85,9 @@ pub struct RunReport {
     pub stats: TaskStats,
     /// The first part of its console output.
     pub log_excerpt: String,
+    /// The next run the charm asked for (`ctx.scheduleNext(ms)`), in ms
+    /// after this one; only a successful run's request counts.
+    pub next_run_ms: Option<u64>,
 }
 
 /// Runs `charm` once with `state` (JSON text) and `ctx` under `spec`.
@@ -127,6 +130,7 @@ pub async fn run(
                 outcome: Err(e),
                 stats: TaskStats::default(),
                 log_excerpt: String::new(),
+                next_run_ms: None,
             }
         }
     };
@@ -148,8 +152,13 @@ pub async fn run(
             Status::Error => Err(explain(JsError::from_payload(&answer.payload))),
         },
     };
-    let TaskReport { stats, log_excerpt } = result.report;
+    let TaskReport {
+        stats,
+        log_excerpt,
+        next_run_ms,
+    } = result.report;
     RunReport {
+        next_run_ms: next_run_ms.filter(|_| outcome.is_ok()),
         outcome,
         stats,
         log_excerpt,

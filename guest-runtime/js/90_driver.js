@@ -66,6 +66,19 @@
     return text;
   }
 
+  // `ctx.scheduleNext(ms)`: run next `ms` milliseconds after this run, if
+  // it succeeds (the host bounds it by its operator's minimum and maximum).
+  // The last call counts.
+  function scheduleNext(ms) {
+    const delay = Number(ms);
+    if (!Number.isFinite(delay) || delay < 0) {
+      throw new RangeError(
+        `ctx.scheduleNext takes a number of milliseconds, 0 or more; got ${typeof ms === "symbol" ? "a symbol" : String(ms)}`,
+      );
+    }
+    internals.host.scheduleNext(Math.floor(delay));
+  }
+
   function isThenable(value) {
     return value !== null && (typeof value === "object" || typeof value === "function") &&
       typeof value.then === "function";
@@ -82,6 +95,14 @@
     }
     const input = parse(inputJson);
     if (input.limits !== undefined) internals.limits = input.limits;
+    if (input.ctx !== null && typeof input.ctx === "object") {
+      // Not enumerable: `JSON.stringify(ctx)` shows the run's data only.
+      Object.defineProperty(input.ctx, "scheduleNext", {
+        value: scheduleNext,
+        writable: true,
+        configurable: true,
+      });
+    }
     const result = updater(input.state, input.ctx);
     if (isThenable(result)) return (async () => serialize(await result))();
     return serialize(result);

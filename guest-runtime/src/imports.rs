@@ -17,6 +17,8 @@ extern "C" {
     pub fn op_take(handle: i32, ptr: *mut u8, len: usize) -> i32;
     #[link_name = "op-cancel"]
     pub fn op_cancel(handle: i32);
+    #[link_name = "schedule-next"]
+    pub fn schedule_next(ms: i64);
 }
 
 /// `f` is named `name` and takes `params` values and returns `results`.
@@ -33,7 +35,8 @@ const _: () = {
     assert!(declared(import::OP_WAIT, "op-wait", 1, 1));
     assert!(declared(import::OP_TAKE, "op-take", 3, 1));
     assert!(declared(import::OP_CANCEL, "op-cancel", 1, 0));
-    assert!(import::ALL.len() == 5);
+    assert!(declared(import::SCHEDULE_NEXT, "schedule-next", 1, 0));
+    assert!(import::ALL.len() == 6);
 };
 
 // The exports are attributes too.

@@ -116,6 +116,7 @@ pub fn install(runtime: Runtime) -> Runtime {
         host.set("userAgent", charm_host_abi::USER_AGENT)?;
         host.set("fetchStart", Func::from(ops::fetch::fetch_start))?;
         host.set("opCancel", Func::from(ops::event_loop::op_cancel))?;
+        host.set("scheduleNext", Func::from(ops::schedule::schedule_next))?;
         host.set("now", Func::from(ops::event_loop::now))?;
         host.set("jsonDepth", Func::from(ops::json::json_depth))?;
         host.set("encodingFor", Func::from(ops::encoding::encoding_for))?;

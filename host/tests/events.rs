@@ -437,3 +437,42 @@ fn a_cron_charm_is_due_on_the_minute_and_runs_then() {
     );
     assert_eq!(status, 400, "{body}");
 }
+
+#[test]
+fn a_charm_asks_for_its_next_run_within_the_operators_bounds() {
+    let d = Daemon::start(&["--max-requested-next-s", "7200"]);
+    let id = d.register("next-run.js", json!({ "interval_s": 60 }));
+    let gap = |input: Value| {
+        let run = d.run_now(&id, input);
+        assert_eq!(run["outcome"], "ok", "{run}");
+        charm(&d, &id)["next_run_at"].as_i64().unwrap() - run["finished_at"].as_i64().unwrap()
+    };
+    assert_eq!(gap(json!({ "next": 3_600_000 })), 3_600_000, "as asked");
+    assert_eq!(
+        gap(json!({ "next": 1e12 })),
+        7_200_000,
+        "the operator's maximum"
+    );
+    assert_eq!(
+        gap(json!({ "next": 5 })),
+        10_000,
+        "the default minimum, 10 s"
+    );
+    let unasked = gap(json!(null));
+    assert!(
+        (54_000..=66_000).contains(&unasked),
+        "the interval: {unasked}"
+    );
+    let state = d.state(&id)["state"].clone();
+    assert_eq!(
+        state["refused"],
+        "RangeError: ctx.scheduleNext takes a number of milliseconds, 0 or more; got -1"
+    );
+    assert!(
+        !state["keys"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("scheduleNext")),
+        "not enumerable: {state}"
+    );
+}

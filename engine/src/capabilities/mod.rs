@@ -13,6 +13,7 @@
 //! * [`console`]: `console.*` lines to `tracing` and the run's log excerpt.
 //! * [`ops`]: pending operations, the host half of the guest's event loop.
 //! * [`fetch`]: HTTP through the charm's allow-list, as operations.
+//! * [`schedule`]: the charm asking for its next run.
 //!
 //! Failures the charm causes or may handle (a denied host, a slow server) go
 //! back to the guest as values; only a limit of the run or a broken guest
@@ -22,6 +23,7 @@ pub(crate) mod console;
 pub(crate) mod fetch;
 mod guest_memory;
 pub(crate) mod ops;
+pub(crate) mod schedule;
 
 use std::any::Any;
 use std::sync::Arc;
@@ -96,6 +98,7 @@ pub(crate) fn registered() -> Vec<Arc<dyn Registered>> {
         Arc::new(console::Console),
         Arc::new(ops::Ops),
         Arc::new(fetch::Fetch::new()),
+        Arc::new(schedule::Schedule),
     ]
 }
 

@@ -118,6 +118,9 @@ pub struct TaskReport {
     pub stats: TaskStats,
     /// The first part of the console output (see `capabilities::console`).
     pub log_excerpt: String,
+    /// The next run the charm asked for, in ms after this one (see
+    /// `capabilities::schedule`).
+    pub next_run_ms: Option<u64>,
 }
 
 /// The guest's answer: a status and its payload.
@@ -250,6 +253,7 @@ impl Sandbox {
                 fetches: 0,
             },
             log_excerpt: String::new(),
+            next_run_ms: None,
         };
         store.data().contexts.report(capabilities, &mut report);
         TaskResult { answer, report }

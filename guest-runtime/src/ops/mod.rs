@@ -10,5 +10,6 @@ pub mod encoding;
 pub mod event_loop;
 pub mod fetch;
 pub mod json;
+pub mod schedule;
 pub mod url;
 pub mod urlpattern;

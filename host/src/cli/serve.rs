@@ -14,6 +14,7 @@ use crate::api::{
 use crate::service::alerts::{Channel, ChannelFormat, DEFAULT_SILENT_INTERVALS};
 use crate::service::policy::{
     DEFAULT_MAX_BACKOFF_S, DEFAULT_MAX_EVENTS_PER_RUN, DEFAULT_MAX_FAILURES,
+    DEFAULT_MAX_REQUESTED_NEXT_S, DEFAULT_MIN_REQUESTED_NEXT_S,
 };
 use crate::service::{
     check_path, serve, DbTarget, SchedulePolicy, ServiceConfig, DEFAULT_IDEMPOTENCY_WINDOW_S,
@@ -112,6 +113,16 @@ pub struct ServeArgs {
     /// Longest backoff after failures, in seconds (never below a charm's interval).
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_MAX_BACKOFF_S)]
     max_backoff_s: u64,
+
+    /// The soonest next run a charm may ask for with ctx.scheduleNext, in
+    /// seconds (sooner requests are raised to it).
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_MIN_REQUESTED_NEXT_S)]
+    min_requested_next_s: u64,
+
+    /// The latest next run a charm may ask for with ctx.scheduleNext, in
+    /// seconds (later requests are lowered to it).
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_MAX_REQUESTED_NEXT_S)]
+    max_requested_next_s: u64,
 
     /// Finished runs kept per charm; older ones are pruned.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_KEEP_RUNS)]
@@ -277,6 +288,8 @@ pub async fn execute(args: ServeArgs) -> CliResult {
         policy: SchedulePolicy {
             max_failures: args.max_failures,
             max_backoff_s: args.max_backoff_s,
+            min_requested_next_s: args.min_requested_next_s,
+            max_requested_next_s: args.max_requested_next_s,
         },
         keep_runs: args.keep_runs,
         max_events_per_run: args.max_events_per_run,

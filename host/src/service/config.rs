@@ -299,6 +299,12 @@ impl ServiceConfig {
             u64::from(u32::MAX),
         )?;
         range(
+            "--max-requested-next-s",
+            self.policy.max_requested_next_s,
+            self.policy.min_requested_next_s.max(1),
+            366 * 24 * 3600,
+        )?;
+        range(
             "--keep-runs",
             u64::from(self.keep_runs),
             1,

@@ -249,12 +249,12 @@ async fn execute(
     let by_user = d.registry.in_flight().register(claimed.id);
     let ran = tokio::select! {
         result = prepare_and_run(d, &claimed) => Some(result),
-        _ = cancel.cancelled() => Some((failed(RunOutcome::Cancelled, "the daemon shut down before this run finished"), None)),
-        _ = by_user.token.cancelled() => Some((failed(RunOutcome::Cancelled, "cancelled by a user"), None)),
+        _ = cancel.cancelled() => Some((failed(RunOutcome::Cancelled, "the daemon shut down before this run finished"), None, None)),
+        _ = by_user.token.cancelled() => Some((failed(RunOutcome::Cancelled, "cancelled by a user"), None, None)),
         _ = incarnation.fence.cancelled() => None,
     };
     drop(by_user);
-    let Some((finished, code)) = ran else {
+    let Some((finished, code, requested_next_ms)) = ran else {
         d.metrics.running(-1);
         tracing::warn!(
             "dropped: this node fenced itself; a rescue records the run and queues its retry"
@@ -274,7 +274,15 @@ async fn execute(
         Some(code) => Cadence::of(code.interval_s, code.schedule.as_deref()),
         None => Cadence::Every(super::registry::DEFAULT_INTERVAL_S),
     };
-    let (finished, recorded) = record(d, &claimed, incarnation, finished, &cadence, &cancel).await;
+    let (finished, recorded) = record(
+        d,
+        &claimed,
+        incarnation,
+        finished,
+        (&cadence, requested_next_ms),
+        &cancel,
+    )
+    .await;
     let outcome = finished.outcome;
     d.metrics.running(-1);
     d.metrics
@@ -341,7 +349,7 @@ async fn record(
     claimed: &ClaimedRun,
     incarnation: &Incarnation,
     finished: Finished,
-    cadence: &Cadence,
+    (cadence, requested_next_ms): (&Cadence, Option<u64>),
     cancel: &CancellationToken,
 ) -> (Finished, Result<Finish, StoreError>) {
     let mut finished = finished;
@@ -351,7 +359,16 @@ async fn record(
         let (outcome, error, policy) = (finished.outcome, finished.error.clone(), d.policy);
         let attempt = claimed.attempt;
         let decide = move |before: u32, now: i64| {
-            policy.after_run(outcome, error.as_deref(), before, cadence, now, attempt)
+            let requested = requested_next_ms;
+            policy.after_run(
+                outcome,
+                error.as_deref(),
+                before,
+                cadence,
+                now,
+                attempt,
+                requested,
+            )
         };
         let result = d
             .store
@@ -382,15 +399,26 @@ async fn record(
     }
 }
 
-/// Loads what the run needs and runs it. Returns the record to write and the
-/// charm as read for the run (for the scheduling policy and alerts).
-async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Option<CharmCode>) {
+/// Loads what the run needs and runs it. Returns the record to write, the
+/// charm as read for the run (for the scheduling policy and alerts), and
+/// the next run the charm asked for.
+async fn prepare_and_run(
+    d: &Dispatcher,
+    claimed: &ClaimedRun,
+) -> (Finished, Option<CharmCode>, Option<u64>) {
     let code = match d.store.charm_for_run(&claimed.charm_id).await {
         Ok(Some(code)) => code,
-        Ok(None) => return (failed(RunOutcome::Cancelled, "the charm was removed"), None),
+        Ok(None) => {
+            return (
+                failed(RunOutcome::Cancelled, "the charm was removed"),
+                None,
+                None,
+            )
+        }
         Err(e) => {
             return (
                 failed(RunOutcome::Fault, format!("loading the charm failed: {e}")),
+                None,
                 None,
             )
         }
@@ -405,12 +433,13 @@ async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Opt
                     format!("the charm no longer compiles: {e}"),
                 ),
                 Some(code),
+                None,
             )
         }
     };
     let limits = match d.registry.stored_limits(&code.id, &code.limits) {
         Ok(limits) => limits,
-        Err(e) => return (failed(RunOutcome::Fault, e.to_string()), Some(code)),
+        Err(e) => return (failed(RunOutcome::Fault, e.to_string()), Some(code), None),
     };
     let input = claimed
         .input
@@ -426,6 +455,7 @@ async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Opt
                     format!("a stored event is not JSON: {e}"),
                 ),
                 Some(code),
+                None,
             )
         }
     };
@@ -454,6 +484,7 @@ async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Opt
                     format!("the stored charm is invalid: {e}"),
                 ),
                 Some(code),
+                None,
             )
         }
     };
@@ -477,5 +508,5 @@ async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Opt
         duration_ms: u64::try_from(stats.duration.as_millis()).unwrap_or(u64::MAX),
         log: report.log_excerpt,
     };
-    (finished, Some(code))
+    (finished, Some(code), report.next_run_ms)
 }

@@ -79,13 +79,27 @@ pub struct SchedulePolicy {
     /// Cap on the backoff delay, in seconds (never below the interval).
     /// Default [`DEFAULT_MAX_BACKOFF_S`].
     pub max_backoff_s: u64,
+    /// The soonest a charm may ask for its next run
+    /// (`ctx.scheduleNext(ms)`), in seconds. Default
+    /// [`DEFAULT_MIN_REQUESTED_NEXT_S`].
+    pub min_requested_next_s: u64,
+    /// The latest a charm may ask for its next run, in seconds. Default
+    /// [`DEFAULT_MAX_REQUESTED_NEXT_S`].
+    pub max_requested_next_s: u64,
 }
+
+/// Default: the soonest next run a charm may ask for, in seconds.
+pub const DEFAULT_MIN_REQUESTED_NEXT_S: u64 = 10;
+/// Default: the latest next run a charm may ask for, in seconds (a week).
+pub const DEFAULT_MAX_REQUESTED_NEXT_S: u64 = 7 * 24 * 3600;
 
 impl Default for SchedulePolicy {
     fn default() -> Self {
         SchedulePolicy {
             max_failures: DEFAULT_MAX_FAILURES,
             max_backoff_s: DEFAULT_MAX_BACKOFF_S,
+            min_requested_next_s: DEFAULT_MIN_REQUESTED_NEXT_S,
+            max_requested_next_s: DEFAULT_MAX_REQUESTED_NEXT_S,
         }
     }
 }
@@ -173,10 +187,22 @@ impl SchedulePolicy {
         }
     }
 
-    /// How a finished run changes its charm, given its failures before it
-    /// and the run's attempt. A success restarts the schedule: the next
-    /// scheduled run comes one interval after it (so "run now" does not run
-    /// twice in a row), or at the cron schedule's next time.
+    /// When a charm that asked for its next run `requested_ms` after this
+    /// one runs: that long from `now`, bounded by the operator's minimum
+    /// and maximum.
+    pub fn requested_next_run_at(&self, now: i64, requested_ms: u64) -> i64 {
+        let min = self.min_requested_next_s.saturating_mul(1000);
+        let max = self.max_requested_next_s.saturating_mul(1000).max(min);
+        let delay = i64::try_from(requested_ms.clamp(min, max)).unwrap_or(i64::MAX);
+        now.saturating_add(delay)
+    }
+
+    /// How a finished run changes its charm, given its failures before it,
+    /// the run's attempt, and the next run it asked for. A success restarts
+    /// the schedule: the next scheduled run comes one interval after it (so
+    /// "run now" does not run twice in a row), or at the cron schedule's
+    /// next time, or when the charm asked (`ctx.scheduleNext`), bounded.
+    #[allow(clippy::too_many_arguments)]
     pub fn after_run(
         &self,
         outcome: RunOutcome,
@@ -185,12 +211,17 @@ impl SchedulePolicy {
         cadence: &Cadence,
         now: i64,
         attempt: u32,
+        requested_next_ms: Option<u64>,
     ) -> CharmUpdate {
         let events = self.events_after(outcome, attempt);
         if outcome == RunOutcome::Ok {
+            let next = match requested_next_ms {
+                Some(ms) => self.requested_next_run_at(now, ms),
+                None => self.next_run_at(now, cadence),
+            };
             return CharmUpdate {
                 consecutive_failures: 0,
-                next_run_at: Some(self.next_run_at(now, cadence)),
+                next_run_at: Some(next),
                 disable: None,
                 events,
             };
@@ -327,6 +358,7 @@ mod tests {
         let p = SchedulePolicy {
             max_failures: 5,
             max_backoff_s: 60,
+            ..SchedulePolicy::default()
         };
         for _ in 0..200 {
             assert!((2_500..=5_000).contains(&p.retry_delay_ms(1)));
@@ -344,7 +376,7 @@ mod tests {
         let hour = 3_600_000;
         assert_eq!(p.first_run_at(10 * hour + 5, &hourly), 11 * hour);
         assert_eq!(p.next_run_at(10 * hour, &hourly), 11 * hour);
-        let u = p.after_run(RunOutcome::Error, None, 3, &hourly, 10 * hour, 1);
+        let u = p.after_run(RunOutcome::Error, None, 3, &hourly, 10 * hour, 1, None);
         // Four failures: 60 s doubled four times is 16 min; the next hour.
         assert_eq!(u.next_run_at, Some(11 * hour));
         assert_eq!(
@@ -355,10 +387,30 @@ mod tests {
     }
 
     #[test]
+    fn a_requested_next_run_is_bounded_by_the_operator() {
+        let p = SchedulePolicy::default();
+        let every = Cadence::Every(60);
+        let ok = |ms| {
+            p.after_run(RunOutcome::Ok, None, 0, &every, 0, 1, Some(ms))
+                .next_run_at
+        };
+        assert_eq!(ok(3_600_000), Some(3_600_000));
+        assert_eq!(ok(1), Some(10_000), "the minimum");
+        assert_eq!(ok(u64::MAX), Some(7 * 24 * 3_600_000), "the maximum");
+        let failed = p.after_run(RunOutcome::Error, None, 0, &every, 0, 1, Some(1));
+        assert_eq!(
+            failed.next_run_at,
+            Some(120_000),
+            "a failure backs off as usual"
+        );
+    }
+
+    #[test]
     fn backoff_doubles_and_is_capped() {
         let p = SchedulePolicy {
             max_failures: 5,
             max_backoff_s: 600,
+            ..SchedulePolicy::default()
         };
         assert_eq!(p.backoff_ms(60, 1), 120_000);
         assert_eq!(p.backoff_ms(60, 2), 240_000);
@@ -378,6 +430,7 @@ mod tests {
             &every,
             0,
             1,
+            None,
         );
         assert_eq!(
             (u.consecutive_failures, u.next_run_at, u.disable),
@@ -386,7 +439,15 @@ mod tests {
         assert!(
             matches!(u.events, EventsAfter::Retry { delay_ms, .. } if (2_500..=5_000).contains(&delay_ms))
         );
-        let u = p.after_run(RunOutcome::Fuel, Some("ran out of fuel"), 4, &every, 0, 1);
+        let u = p.after_run(
+            RunOutcome::Fuel,
+            Some("ran out of fuel"),
+            4,
+            &every,
+            0,
+            1,
+            None,
+        );
         assert_eq!(u.consecutive_failures, 5);
         assert_eq!(
             u.disable.as_deref(),
@@ -398,7 +459,7 @@ mod tests {
     fn success_resets_and_host_interruptions_do_not_count() {
         let p = SchedulePolicy::default();
         let every = Cadence::Every(60);
-        let u = p.after_run(RunOutcome::Ok, None, 3, &every, 0, 1);
+        let u = p.after_run(RunOutcome::Ok, None, 3, &every, 0, 1, None);
         assert_eq!(u.consecutive_failures, 0);
         assert!(matches!(u.events, EventsAfter::Ack { .. }));
         assert!(
@@ -407,7 +468,7 @@ mod tests {
             "{u:?}"
         );
         for outcome in [RunOutcome::Cancelled, RunOutcome::Interrupted] {
-            let u = p.after_run(outcome, None, 3, &every, 0, 1);
+            let u = p.after_run(outcome, None, 3, &every, 0, 1, None);
             assert_eq!(
                 u,
                 CharmUpdate {
