@@ -1,9 +1,12 @@
 //! Events through the real binary and a real SQLite file: the inbox,
 //! retries and dead letters, idempotency, webhooks, delayed runs, cancel
-//! and cron schedules. (The store's own cases, on both backends, are in
-//! store/tests/conformance/inbox.rs.) Tests wait for conditions, never for
-//! a fixed time.
+//! and cron schedules; the inbox's ordering, dead letters and crash
+//! recovery again on PostgreSQL. (The store's own cases, on both backends,
+//! are in store/tests/conformance/inbox.rs.) Tests wait for conditions,
+//! never for a fixed time.
 
+#[path = "../../store/tests/support/pg.rs"]
+mod pg;
 mod support;
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -47,8 +50,18 @@ fn occupy(d: &Daemon, id: &str, slow_url: &str) -> i64 {
 
 #[test]
 fn two_triggers_before_a_run_both_reach_it_in_order() {
+    two_triggers_reach_one_run(&[]);
+}
+
+#[test]
+fn two_triggers_before_a_run_both_reach_it_in_order_on_postgresql() {
+    let db = pg::fresh_database();
+    two_triggers_reach_one_run(&["--db", &db.url]);
+}
+
+fn two_triggers_reach_one_run(db: &[&str]) {
     let server = support::slow_server(1500);
-    let d = Daemon::start(&[]);
+    let d = Daemon::start(db);
     let id = d.register(
         "inbox.js",
         json!({ "interval_s": 3600, "allowed_hosts": [server.host_port()] }),
@@ -76,8 +89,20 @@ fn two_triggers_before_a_run_both_reach_it_in_order() {
 
 #[test]
 fn a_poison_event_is_retried_then_dead_lettered_and_later_events_flow() {
+    poison_is_dead_lettered(&[]);
+}
+
+#[test]
+fn a_poison_event_is_dead_lettered_on_postgresql() {
+    let db = pg::fresh_database();
+    poison_is_dead_lettered(&["--db", &db.url]);
+}
+
+fn poison_is_dead_lettered(db: &[&str]) {
     // Retries wait at most --max-backoff-s.
-    let d = Daemon::start(&["--max-backoff-s", "1"]);
+    let mut args = vec!["--max-backoff-s", "1"];
+    args.extend_from_slice(db);
+    let d = Daemon::start(&args);
     let id = d.register("inbox.js", json!({ "interval_s": 3600, "max_attempts": 2 }));
     let poison = trigger(&d, &id, json!({ "input": { "poison": true } }));
     let dead = wait_for("the poison event to be dead-lettered", 30, || {
@@ -168,8 +193,19 @@ fn a_dead_letter_redriven_runs_again() {
 
 #[test]
 fn a_killed_daemon_retries_a_runs_events_and_applies_them_once() {
+    killed_daemon_retries_events(&[]);
+}
+
+#[test]
+fn a_killed_node_retries_a_runs_events_on_postgresql() {
+    let db = pg::fresh_database();
+    // A short time to live: the restarted node rescues its old self's run.
+    killed_daemon_retries_events(&["--db", &db.url, "--node-ttl-ms", "3000"]);
+}
+
+fn killed_daemon_retries_events(db: &[&str]) {
     let server = support::slow_server(1500);
-    let mut d = Daemon::start(&[]);
+    let mut d = Daemon::start(db);
     let id = d.register(
         "inbox.js",
         json!({ "interval_s": 3600, "allowed_hosts": [server.host_port()] }),
@@ -185,7 +221,7 @@ fn a_killed_daemon_retries_a_runs_events_and_applies_them_once() {
     assert_eq!(d.wait_exit(10), None, "killed by a signal");
     let dir = d.dir.clone();
     drop(d);
-    let d = Daemon::start_in(dir, &[]);
+    let d = Daemon::start_in(dir, db);
     let interrupted = d.wait_run(run);
     assert_eq!(interrupted["outcome"], "interrupted", "{interrupted}");
     let retry = wait_for("the retry to succeed", 60, || {
