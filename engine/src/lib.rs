@@ -24,7 +24,7 @@ mod runtime;
 mod sandbox;
 
 pub use capabilities::console::{LogIdentity, CONSOLE_TARGET};
-pub use capabilities::fetch::{AllowList, Denied, InvalidEntry};
+pub use capabilities::fetch::{AllowList, Denied, InvalidEntry, ReservedAddrs};
 pub use charm_host_abi::error::ErrorKind;
 pub use compile::{compile, compile_with, CompileError, CompiledCharm, MAX_SOURCE_BYTES};
 pub use js_error::{JsError, ReportedLimit};

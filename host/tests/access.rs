@@ -575,3 +575,38 @@ fn no_token_works_on_loopback_and_is_refused_off_it() {
         "--token must be printable ASCII",
     );
 }
+
+/// Issue 13, "tried as a new user would": a charm allowed `127.0.0.1:PORT`
+/// of the daemon listed every charm through the API. The daemon's own
+/// address is closed to charms whatever their allow-list says, by address
+/// and by name; other services on the machine stay reachable.
+#[test]
+fn regression_13_a_charm_never_reaches_the_daemons_own_api() {
+    let other = support::TestServer::start(vec![(
+        "/",
+        Box::new(|_| support::Reply::ok("text/plain", "other")),
+    )]);
+    let d = Daemon::start(&["--no-token"]);
+    let port = d.addr.rsplit(':').next().unwrap().to_string();
+    let id = d.register(
+        "probe.js",
+        json!({
+            "interval_s": 3600,
+            "allowed_hosts": [d.addr.clone(), "localhost", "[::1]", other.host_port()],
+        }),
+    );
+    let own = format!("http://{}/api/charms", d.addr);
+    let by_name = format!("http://localhost:{port}/api/charms");
+    let other_url = other.url("/");
+    let run = d.run_now(&id, json!({ "urls": [own, by_name, other_url] }));
+    assert_eq!(run["outcome"], "ok", "{run}");
+    let seen = d.state(&id)["state"]["seen"].clone();
+    for url in [&own, &by_name] {
+        let said = seen[url.as_str()].as_str().unwrap();
+        assert!(
+            said.contains("this daemon's API") && said.contains("never reaches the control plane"),
+            "{url}: {said}"
+        );
+    }
+    assert_eq!(seen[other_url.as_str()], "HTTP 200", "{seen}");
+}

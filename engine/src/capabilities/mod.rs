@@ -92,12 +92,13 @@ impl<C: Capability> Registered for C {
     }
 }
 
-/// Every capability the sandbox links, in a fixed order.
-pub(crate) fn registered() -> Vec<Arc<dyn Registered>> {
+/// Every capability the sandbox links, in a fixed order; `fetch` refuses
+/// the `reserved` addresses.
+pub(crate) fn registered(reserved: &fetch::ReservedAddrs) -> Vec<Arc<dyn Registered>> {
     vec![
         Arc::new(console::Console),
         Arc::new(ops::Ops),
-        Arc::new(fetch::Fetch::new()),
+        Arc::new(fetch::Fetch::new(reserved.clone())),
         Arc::new(schedule::Schedule),
     ]
 }
@@ -175,8 +176,9 @@ mod tests {
 
     #[test]
     fn every_import_of_the_abi_is_provided_by_exactly_one_capability() {
-        check_coverage(&registered()).unwrap();
-        let twice = [registered(), registered()].concat();
+        let none = fetch::ReservedAddrs::none();
+        check_coverage(&registered(&none)).unwrap();
+        let twice = [registered(&none), registered(&none)].concat();
         let err = check_coverage(&twice).unwrap_err().to_string();
         assert!(
             err.contains("import `console` is provided by 2 capabilities"),

@@ -36,6 +36,7 @@ pub use engine::{DEFAULT_MAX_INSTANCES, EPOCH_TICK};
 pub(crate) use task::TaskState;
 pub use task::{TaskError, TaskSpec};
 
+use crate::capabilities::fetch::ReservedAddrs;
 use crate::capabilities::{self, AbiViolation, Registered};
 use crate::limits::LimitExceeded;
 use crate::runtime::{AbiMismatch, OverrideUnreadable};
@@ -57,6 +58,9 @@ pub struct SandboxOptions {
     /// Write a perf map (`/tmp/perf-PID.map`) so that `perf` names guest
     /// functions, for profiling. Default `false`.
     pub perf_map: bool,
+    /// Socket addresses no charm may fetch from, whatever its allow-list
+    /// says: the daemon's own API and database. Default none.
+    pub reserved: ReservedAddrs,
 }
 
 impl Default for SandboxOptions {
@@ -66,6 +70,7 @@ impl Default for SandboxOptions {
             max_instances: DEFAULT_MAX_INSTANCES,
             runtime_override: None,
             perf_map: false,
+            reserved: ReservedAddrs::none(),
         }
     }
 }
@@ -185,7 +190,7 @@ impl Sandbox {
         let mut linker: Linker<TaskState> = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut TaskState| &mut s.wasi)
             .map_err(SandboxError::from_wasmtime)?;
-        let capabilities = capabilities::registered();
+        let capabilities = capabilities::registered(&options.reserved);
         capabilities::check_coverage(&capabilities)?;
         for capability in &capabilities {
             capability

@@ -138,6 +138,7 @@ async fn bench() -> BenchResult<()> {
         perf_map: std::env::var_os("CHARM_HOST_PERFMAP").is_some_and(|v| v == "1"),
         // To compare runtime builds side by side without rebuilding the bench.
         runtime_override: std::env::var_os("CHARM_HOST_RUNTIME_WASM").map(PathBuf::from),
+        ..SandboxOptions::default()
     })
     .await?;
     let trivial = rows::compile_file(&sandbox, &trivial_js).await?;

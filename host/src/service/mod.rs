@@ -26,7 +26,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use charm_engine::{Sandbox, SandboxError, SandboxOptions};
+use charm_engine::{ReservedAddrs, Sandbox, SandboxError, SandboxOptions};
 use charm_store::postgres::{PgOptions, PgStore};
 use charm_store::sqlite::SqliteStore;
 use charm_store::{Store, StoreError};
@@ -132,6 +132,38 @@ impl ServiceError {
     }
 }
 
+/// The addresses no charm may fetch from: this node's API (`addr`) and its
+/// PostgreSQL server's, as resolved now.
+async fn control_plane(addr: std::net::SocketAddr, db: &DbTarget) -> ReservedAddrs {
+    let mut reserved = ReservedAddrs::none();
+    reserved.reserve(addr, "this daemon's API");
+    if let DbTarget::Postgres(url) = db {
+        match url::Url::parse(url) {
+            Ok(parsed) => {
+                let host = parsed.host_str().unwrap_or("localhost").to_string();
+                let port = parsed.port().unwrap_or(5432);
+                let host = host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string();
+                let found = tokio::net::lookup_host((host.as_str(), port)).await;
+                match found {
+                    Ok(found) => {
+                        for db_addr in found {
+                            reserved.reserve(db_addr, "this daemon's database");
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "could not resolve the database's host to keep charms from it")
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "could not read the database URL's host"),
+        }
+    }
+    reserved
+}
+
 /// Runs the service until `shutdown` completes.
 ///
 /// # Errors
@@ -149,11 +181,24 @@ pub async fn serve(
     // compiles, and one for pre-initialisation.
     let max_instances =
         u32::try_from(config.max_concurrent + COMPILE_SLOTS + 1).unwrap_or(u32::MAX);
+    // Bound before the sandbox is built: charms must never reach the
+    // address it is bound to (port 0 becomes a port here).
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServiceError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServiceError::Bind {
+        addr: config.listen,
+        source,
+    })?;
     let sandbox = Sandbox::new(SandboxOptions {
         cache_dir: config.cache_dir.clone(),
         max_instances,
         runtime_override: config.runtime_override.clone(),
         perf_map: config.perf_map,
+        reserved: control_plane(addr, &config.db).await,
     })
     .await?;
     let metrics = Arc::new(Metrics::new());
@@ -172,16 +217,6 @@ pub async fn serve(
     );
     let counters = Arc::new(RunCounters::default());
 
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServiceError::Bind {
-            addr: config.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| ServiceError::Bind {
-        addr: config.listen,
-        source,
-    })?;
     // Written before the address file, which tells scripts the daemon is
     // up; removed when dropped, as `serve` returns.
     let _server_file = token::publish(api_token.as_deref(), addr, config.runtime_dir.as_deref());
@@ -394,5 +429,23 @@ async fn maintain(
                     + (jitter * 2).mul_f64(fastrand::f64());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_api_and_the_database_are_closed_to_charms() {
+        let api: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let db = DbTarget::Postgres("postgres://charm@127.0.0.1:5433/charms".into());
+        let reserved = control_plane(api, &db).await;
+        let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(reserved.serves(lo, 8080), Some("this daemon's API"));
+        assert_eq!(reserved.serves(lo, 5433), Some("this daemon's database"));
+        assert_eq!(reserved.serves(lo, 9000), None);
+        let sqlite = control_plane(api, &DbTarget::Sqlite("x.db".into())).await;
+        assert_eq!(sqlite.serves(lo, 5433), None);
     }
 }

@@ -25,6 +25,7 @@ use reqwest::redirect;
 use url::Url;
 
 use super::allow_list::{AllowList, Denied};
+use super::reserved::ReservedAddrs;
 
 /// Redirects followed before a fetch fails.
 pub const MAX_REDIRECTS: usize = 10;
@@ -167,6 +168,7 @@ pub struct FetchLimits {
 /// Performs charms' HTTP requests. One per process; cheap to share.
 pub struct HttpGateway {
     clients: Mutex<HashMap<(String, RedirectMode), reqwest::Client>>,
+    reserved: Arc<ReservedAddrs>,
 }
 
 impl std::fmt::Debug for HttpGateway {
@@ -177,18 +179,43 @@ impl std::fmt::Debug for HttpGateway {
 
 impl Default for HttpGateway {
     fn default() -> Self {
-        Self::new()
+        Self::new(ReservedAddrs::none())
+    }
+}
+
+/// Refuses a literal address that is reserved (the daemon's own), on the
+/// URL's port: the control plane is closed whatever the allow-list says.
+fn check_reserved(reserved: &ReservedAddrs, url: &Url) -> Result<(), Denied> {
+    let ip = match url.host() {
+        Some(url::Host::Ipv4(v4)) => std::net::IpAddr::V4(v4),
+        Some(url::Host::Ipv6(v6)) => std::net::IpAddr::V6(v6),
+        _ => return Ok(()),
+    };
+    let port = url.port_or_known_default().unwrap_or(0);
+    match reserved.serves(ip, port) {
+        Some(what) => Err(control_plane(&ip.to_string(), ip, port, what)),
+        None => Ok(()),
+    }
+}
+
+fn control_plane(host: &str, ip: std::net::IpAddr, port: u16, what: &str) -> Denied {
+    Denied {
+        target: host.to_string(),
+        reason: format!(
+            "{ip} port {port} is {what}; a charm never reaches the control plane, whatever its allow-list says"
+        ),
     }
 }
 
 impl HttpGateway {
-    /// A gateway with no clients yet.
-    pub fn new() -> HttpGateway {
+    /// A gateway with no clients yet, refusing `reserved` addresses.
+    pub fn new(reserved: ReservedAddrs) -> HttpGateway {
         // reqwest is built without a default TLS provider; install ring once
         // per process (a second install is a harmless no-op).
         let _ = rustls::crypto::ring::default_provider().install_default();
         HttpGateway {
             clients: Mutex::new(HashMap::new()),
+            reserved: Arc::new(reserved),
         }
     }
 
@@ -206,6 +233,7 @@ impl HttpGateway {
             clients.clear();
         }
         let redirect_allow = Arc::clone(allow);
+        let redirect_reserved = Arc::clone(&self.reserved);
         let policy = match mode {
             RedirectMode::Follow => redirect::Policy::custom(move |attempt| {
                 // `previous` holds every URL requested so far, the first included.
@@ -213,8 +241,11 @@ impl HttpGateway {
                     let error = format!("more than {MAX_REDIRECTS} redirects");
                     return attempt.error(error);
                 }
-                match redirect_allow.check_url(attempt.url()) {
-                    Ok(_) => attempt.follow(),
+                let checked = redirect_allow
+                    .check_url(attempt.url())
+                    .and_then(|_| check_reserved(&redirect_reserved, attempt.url()));
+                match checked {
+                    Ok(()) => attempt.follow(),
                     Err(denied) => attempt.error(denied),
                 }
             }),
@@ -230,6 +261,7 @@ impl HttpGateway {
             .connect_timeout(CONNECT_TIMEOUT)
             .dns_resolver(PolicyResolver {
                 allow: Arc::clone(allow),
+                reserved: Arc::clone(&self.reserved),
             })
             .redirect(policy)
             .build()
@@ -251,6 +283,7 @@ impl HttpGateway {
         let url = Url::parse(&request.url)
             .map_err(|e| FetchFailure::Invalid(format!("invalid URL `{}`: {e}", request.url)))?;
         allow.check_url(&url)?;
+        check_reserved(&self.reserved, &url)?;
         let host = url.host_str().unwrap_or_default().to_string();
         let client = self.client_for(allow, request.redirect)?;
         let built = build_request(&client, url.clone(), request)?;
@@ -370,21 +403,58 @@ fn classify(host: &str, error: &reqwest::Error) -> FetchFailure {
 }
 
 /// Resolves names with the system resolver, then keeps only the addresses
-/// the allow-list lets this host reach.
+/// the allow-list lets this host reach, less the reserved ones it could be
+/// dialled on (see `reserved`).
 struct PolicyResolver {
     allow: Arc<AllowList>,
+    reserved: Arc<ReservedAddrs>,
 }
 
 impl Resolve for PolicyResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let allow = Arc::clone(&self.allow);
+        let reserved = Arc::clone(&self.reserved);
         let host = name.as_str().to_string();
         Box::pin(async move {
             let resolved: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let allowed = allow.filter_resolved(&host, resolved)?;
+            let allowed = without_reserved(&allow, &reserved, &host, allowed)?;
             Ok(Box::new(allowed.into_iter()) as Addrs)
         })
+    }
+}
+
+/// Drops the addresses of `host` that are reserved on a port the
+/// allow-list lets `host` be fetched on.
+fn without_reserved(
+    allow: &AllowList,
+    reserved: &ReservedAddrs,
+    host: &str,
+    addresses: Vec<SocketAddr>,
+) -> Result<Vec<SocketAddr>, Denied> {
+    if reserved.is_empty() {
+        return Ok(addresses);
+    }
+    let name = url::Host::Domain(host);
+    let mut refused = None;
+    let kept: Vec<SocketAddr> = addresses
+        .into_iter()
+        .filter(|a| {
+            let hit = reserved
+                .ports_at(a.ip())
+                .find(|(port, _)| allow.match_host(&name, *port).is_some());
+            if let Some((port, what)) = hit {
+                refused.get_or_insert_with(|| control_plane(host, a.ip(), port, what));
+                false
+            } else {
+                true
+            }
+        })
+        .collect();
+    match (kept.is_empty(), refused) {
+        (true, Some(denied)) => Err(denied),
+        _ => Ok(kept),
     }
 }
 

@@ -19,6 +19,7 @@
 pub mod address;
 pub mod allow_list;
 pub mod client;
+pub mod reserved;
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ use wasmtime::{Caller, Linker};
 
 pub use allow_list::{AllowList, Denied, InvalidEntry};
 pub use client::{FetchFailure, FetchLimits, FetchRequest, FetchResponse, HttpGateway};
+pub use reserved::ReservedAddrs;
 
 use super::ops::{OpKind, OpTable};
 use super::{context, read_guest, Capability, TaskSetup};
@@ -116,9 +118,9 @@ pub(crate) struct Fetch {
 }
 
 impl Fetch {
-    pub(crate) fn new() -> Fetch {
+    pub(crate) fn new(reserved: ReservedAddrs) -> Fetch {
         Fetch {
-            gateway: Arc::new(HttpGateway::new()),
+            gateway: Arc::new(HttpGateway::new(reserved)),
         }
     }
 }
