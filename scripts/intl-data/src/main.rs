@@ -294,6 +294,17 @@ iterable!(
     DATA_CALENDAR_WEEK_V1
 );
 
+icu_locale_fallback_data::impl_locale_likely_subtags_language_v1!(Source);
+iterable!(icu::locale::fallback::provider::LocaleLikelySubtagsLanguageV1);
+icu_experimental_data::impl_currency_symbols_v1!(Source);
+iterable!(icu::experimental::dimension::provider::currency::symbols::CurrencySymbolsV1, DATA_CURRENCY_SYMBOLS_V1);
+icu_experimental_data::impl_currency_patterns_no_currency_v1!(Source);
+iterable!(icu::experimental::dimension::provider::currency::no_currency::CurrencyPatternsNoCurrencyV1, DATA_CURRENCY_PATTERNS_NO_CURRENCY_V1);
+icu_experimental_data::impl_currency_decimal_symbols_v1!(Source);
+iterable!(icu::experimental::dimension::provider::currency::symbols::CurrencyDecimalSymbolsV1, DATA_CURRENCY_DECIMAL_SYMBOLS_V1);
+icu_experimental_data::impl_currency_fractions_v1!(Source);
+iterable!(icu::experimental::dimension::provider::currency::fractions::CurrencyFractionsV1);
+
 icu_provider::export::make_exportable_provider!(
     Source,
     [
@@ -320,6 +331,11 @@ icu_provider::export::make_exportable_provider!(
         icu::datetime::provider::names::DatetimeNamesDayperiodV1,
         icu::datetime::provider::time_zones::TimezoneNamesEssentialsV1,
         icu::locale::provider::LocaleAliasesV1,
+        icu::locale::fallback::provider::LocaleLikelySubtagsLanguageV1,
+        icu::experimental::dimension::provider::currency::symbols::CurrencySymbolsV1,
+        icu::experimental::dimension::provider::currency::no_currency::CurrencyPatternsNoCurrencyV1,
+        icu::experimental::dimension::provider::currency::symbols::CurrencyDecimalSymbolsV1,
+        icu::experimental::dimension::provider::currency::fractions::CurrencyFractionsV1,
         icu::locale::provider::LocaleLikelySubtagsExtendedV1,
         icu::locale::provider::LocaleLikelySubtagsScriptRegionV1,
         icu::experimental::dimension::provider::currency::essentials::CurrencyEssentialsV1,
