@@ -64,6 +64,29 @@ macro_rules! no_data {
     };
 }
 
+/// The canonical decomposition tables the collator reads: icu_normalizer's
+/// compiled data, the copy `url` (IDNA) already links.
+macro_rules! normalizer_data {
+    ($($marker:ty),* $(,)?) => {
+        $(
+            impl icu_provider::DataProvider<$marker> for IntlData {
+                fn load(
+                    &self,
+                    req: icu_provider::DataRequest<'_>,
+                ) -> Result<icu_provider::DataResponse<$marker>, icu_provider::DataError> {
+                    icu_provider::DataProvider::<$marker>::load(&icu_normalizer::provider::Baked, req)
+                }
+            }
+        )*
+    };
+}
+
+normalizer_data!(
+    icu_normalizer::provider::NormalizerNfdDataV1,
+    icu_normalizer::provider::NormalizerNfdSupplementV1,
+    icu_normalizer::provider::NormalizerNfdTablesV1,
+);
+
 no_data!(
     icu_datetime::provider::time_zones::TimezoneNamesCitiesOverrideV1,
     icu_datetime::provider::time_zones::TimezoneNamesCitiesRootV1,
@@ -97,7 +120,7 @@ pub fn canonicalize<'js>(ctx: Ctx<'js>, tag: String) -> Result<String, JsError> 
     CANONICALIZER.with(|c| -> Result<(), JsError> {
         let mut c = c.borrow_mut();
         if c.is_none() {
-            let made = LocaleCanonicalizer::try_new_extended_unstable(&IntlData)
+            let made = LocaleCanonicalizer::try_new_common_unstable(&IntlData)
                 .map_err(|e| range_error(&ctx, &format!("Intl: {e}")))?;
             *c = Some(made);
         }

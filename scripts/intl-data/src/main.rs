@@ -11,7 +11,10 @@
 //!
 //! Time zone names are left out too (the runtime formats UTC offsets only),
 //! as are the date-range patterns and the Japanese era data (no formatter
-//! the runtime uses loads them).
+//! the runtime uses loads them), the extended likely subtags (the runtime
+//! canonicalises with the common ones) and the NFD tables the collator
+//! reads (the runtime takes them from icu_normalizer's compiled data, which
+//! `url` already links).
 
 extern crate alloc;
 
@@ -101,12 +104,6 @@ iterable!(
     icu::collator::provider::CollationTailoringV1,
     DATA_COLLATION_TAILORING_V1
 );
-icu_normalizer_data::impl_normalizer_nfd_data_v1!(Source);
-iterable!(icu::normalizer::provider::NormalizerNfdDataV1);
-icu_normalizer_data::impl_normalizer_nfd_supplement_v1!(Source);
-iterable!(icu::normalizer::provider::NormalizerNfdSupplementV1);
-icu_normalizer_data::impl_normalizer_nfd_tables_v1!(Source);
-iterable!(icu::normalizer::provider::NormalizerNfdTablesV1);
 icu_datetime_data::impl_datetime_names_month_gregorian_v1!(Source);
 iterable!(
     icu::datetime::provider::names::DatetimeNamesMonthGregorianV1,
@@ -149,8 +146,6 @@ iterable!(
 );
 icu_locale_data::impl_locale_aliases_v1!(Source);
 iterable!(icu::locale::provider::LocaleAliasesV1);
-icu_locale_data::impl_locale_likely_subtags_extended_v1!(Source);
-iterable!(icu::locale::provider::LocaleLikelySubtagsExtendedV1);
 icu_locale_data::impl_locale_likely_subtags_script_region_v1!(Source);
 iterable!(icu::locale::provider::LocaleLikelySubtagsScriptRegionV1);
 icu_experimental_data::impl_currency_essentials_v1!(Source);
@@ -319,9 +314,6 @@ icu_provider::export::make_exportable_provider!(
         icu::collator::provider::CollationRootV1,
         icu::collator::provider::CollationSpecialPrimariesV1,
         icu::collator::provider::CollationTailoringV1,
-        icu::normalizer::provider::NormalizerNfdDataV1,
-        icu::normalizer::provider::NormalizerNfdSupplementV1,
-        icu::normalizer::provider::NormalizerNfdTablesV1,
         icu::datetime::provider::names::DatetimeNamesMonthGregorianV1,
         icu::datetime::provider::names::DatetimeNamesYearGregorianV1,
         icu::datetime::provider::semantic_skeletons::DatetimePatternsDateGregorianV1,
@@ -336,7 +328,6 @@ icu_provider::export::make_exportable_provider!(
         icu::experimental::dimension::provider::currency::no_currency::CurrencyPatternsNoCurrencyV1,
         icu::experimental::dimension::provider::currency::symbols::CurrencyDecimalSymbolsV1,
         icu::experimental::dimension::provider::currency::fractions::CurrencyFractionsV1,
-        icu::locale::provider::LocaleLikelySubtagsExtendedV1,
         icu::locale::provider::LocaleLikelySubtagsScriptRegionV1,
         icu::experimental::dimension::provider::currency::essentials::CurrencyEssentialsV1,
         icu::experimental::dimension::provider::percent::DecimalPercentV1,
