@@ -292,11 +292,20 @@ iterable!(
 icu_locale_fallback_data::impl_locale_likely_subtags_language_v1!(Source);
 iterable!(icu::locale::fallback::provider::LocaleLikelySubtagsLanguageV1);
 icu_experimental_data::impl_currency_symbols_v1!(Source);
-iterable!(icu::experimental::dimension::provider::currency::symbols::CurrencySymbolsV1, DATA_CURRENCY_SYMBOLS_V1);
+iterable!(
+    icu::experimental::dimension::provider::currency::symbols::CurrencySymbolsV1,
+    DATA_CURRENCY_SYMBOLS_V1
+);
 icu_experimental_data::impl_currency_patterns_no_currency_v1!(Source);
-iterable!(icu::experimental::dimension::provider::currency::no_currency::CurrencyPatternsNoCurrencyV1, DATA_CURRENCY_PATTERNS_NO_CURRENCY_V1);
+iterable!(
+    icu::experimental::dimension::provider::currency::no_currency::CurrencyPatternsNoCurrencyV1,
+    DATA_CURRENCY_PATTERNS_NO_CURRENCY_V1
+);
 icu_experimental_data::impl_currency_decimal_symbols_v1!(Source);
-iterable!(icu::experimental::dimension::provider::currency::symbols::CurrencyDecimalSymbolsV1, DATA_CURRENCY_DECIMAL_SYMBOLS_V1);
+iterable!(
+    icu::experimental::dimension::provider::currency::symbols::CurrencyDecimalSymbolsV1,
+    DATA_CURRENCY_DECIMAL_SYMBOLS_V1
+);
 icu_experimental_data::impl_currency_fractions_v1!(Source);
 iterable!(icu::experimental::dimension::provider::currency::fractions::CurrencyFractionsV1);
 
