@@ -9,9 +9,12 @@
 (function (internals) {
   "use strict";
   const host = internals.host;
+  // Each constructor makes its ICU4X formatter once (intl<Kind>, which
+  // answers a handle) and formats through the handle (src/ops/intl.rs).
   const {
-    intlCanonicalize, intlFormatNumber, intlPluralSelect, intlPluralCategories, intlCompare,
-    intlFormatDate, intlFormatRelative,
+    intlCanonicalize, intlNumberFormat, intlFormatNumber, intlPluralRules, intlPluralSelect,
+    intlPluralCategories, intlCollator, intlCompare, intlDateTimeFormat, intlFormatDate,
+    intlRelativeTimeFormat, intlFormatRelative,
   } = host;
 
   // The locales with data (scripts/intl-data.sh). The language-only ones
@@ -49,6 +52,19 @@
     return Math.floor(n);
   }
 
+  // Tags as CanonicalizeUnicodeLocaleId gave them (bounded; a task's
+  // instance is thrown away after it, and so is this).
+  const canonicalTags = new Map();
+  function canonicalTag(value) {
+    let tag = canonicalTags.get(value);
+    if (tag === undefined) {
+      tag = intlCanonicalize(value);
+      if (canonicalTags.size >= 64) canonicalTags.clear();
+      canonicalTags.set(value, tag);
+    }
+    return tag;
+  }
+
   // ECMA-402 CanonicalizeLocaleList.
   function canonicalizeLocaleList(locales) {
     if (locales === undefined) return [];
@@ -61,7 +77,7 @@
       if (typeof value !== "string" && (typeof value !== "object" || value === null)) {
         throw new TypeError("Intl: a locale must be a string or an object");
       }
-      const tag = intlCanonicalize(String(value));
+      const tag = canonicalTag(String(value));
       if (!seen.includes(tag)) seen.push(tag);
     }
     return seen;
@@ -212,6 +228,7 @@
 
   class NumberFormat {
     #r; // the resolved options
+    #handle;
     #format;
     constructor(locales = undefined, options = undefined) {
       const o = requireObjectOptions(options);
@@ -267,6 +284,12 @@
         Object.assign(this.#r, { currency, currencyDisplay, currencySign });
       }
       Object.assign(this.#r, digits, { useGrouping, notation, signDisplay, roundingIncrement: 1, roundingPriority: "auto", trailingZeroDisplay: "auto" });
+      const r = this.#r;
+      this.#handle = intlNumberFormat(
+        r.locale,
+        [r.style, r.currency ?? "", r.currencyDisplay ?? "", String(r.useGrouping), r.signDisplay, r.roundingMode],
+        digitArray(r),
+      );
     }
 
     #formatValue(x) {
@@ -278,12 +301,7 @@
         const sign = negative ? (r.signDisplay === "never" ? "" : "-") : (r.signDisplay === "always" || r.signDisplay === "exceptZero" ? "+" : "");
         return `${sign}∞`;
       }
-      return intlFormatNumber(
-        r.locale,
-        [r.style, r.currency ?? "", r.currencyDisplay ?? "", String(r.useGrouping), r.signDisplay, r.roundingMode],
-        digitArray(r),
-        text,
-      );
+      return intlFormatNumber(this.#handle, text);
     }
 
     get format() {
@@ -306,6 +324,7 @@
 
   class PluralRules {
     #r;
+    #handle;
     constructor(locales = undefined, options = undefined) {
       const o = requireObjectOptions(options);
       getOption(o, "localeMatcher", "string", ["lookup", "best fit"], "best fit");
@@ -313,16 +332,17 @@
       const digits = digitOptions(o, 0, 3);
       const { locale } = resolveLocale(locales);
       this.#r = { locale, type, ...digits };
+      this.#handle = intlPluralRules(locale, type, digitArray(this.#r));
     }
 
     select(n) {
       const text = toDecimalString(Number(n));
       if (text === "NaN" || text.endsWith("Infinity")) return "other";
-      return intlPluralSelect(this.#r.locale, this.#r.type, digitArray(this.#r), text.replace(/^-/, ""));
+      return intlPluralSelect(this.#handle, text.replace(/^-/, ""));
     }
 
     resolvedOptions() {
-      const categories = intlPluralCategories(this.#r.locale, this.#r.type);
+      const categories = intlPluralCategories(this.#handle);
       const order = ["zero", "one", "two", "few", "many", "other"];
       return {
         locale: this.#r.locale,
@@ -344,7 +364,7 @@
   class Collator {
     #r;
     #compare;
-    #dataLocale;
+    #handle;
     constructor(locales = undefined, options = undefined) {
       const o = requireObjectOptions(options);
       const usage = getOption(o, "usage", "string", ["sort", "search"], "sort");
@@ -373,15 +393,14 @@
         numeric: numeric ?? false,
         caseFirst: caseFirst ?? "false",
       };
-      this.#dataLocale = locale;
+      const r = this.#r;
+      this.#handle = intlCollator(locale, [r.sensitivity, String(r.ignorePunctuation), String(r.numeric), r.caseFirst]);
     }
 
     get compare() {
       if (this.#compare === undefined) {
-        const r = this.#r;
-        const locale = this.#dataLocale;
-        const options = [r.sensitivity, String(r.ignorePunctuation), String(r.numeric), r.caseFirst];
-        this.#compare = (a, b) => intlCompare(locale, options, String(a), String(b));
+        const handle = this.#handle;
+        this.#compare = (a, b) => intlCompare(handle, String(a), String(b));
       }
       return this.#compare;
     }
@@ -447,8 +466,7 @@
     #r;
     #format;
     #offset;
-    #dataLocale;
-    #skeleton;
+    #handle;
     constructor(locales = undefined, options = undefined) {
       const [defaults, required] = pendingDefaults ?? ["date", "any"];
       pendingDefaults = null;
@@ -513,19 +531,16 @@
       if (dateStyle !== undefined) r.dateStyle = dateStyle;
       if (timeStyle !== undefined) r.timeStyle = timeStyle;
       this.#r = r;
-      this.#dataLocale = hourCycle === undefined ? locale : `${locale}-u-hc-${hourCycle}`;
-      this.#skeleton = skeletonOf({ ...bag, hourCycle });
+      this.#handle = intlDateTimeFormat(
+        hourCycle === undefined ? locale : `${locale}-u-hc-${hourCycle}`,
+        [dateStyle ?? "", timeStyle ?? "", skeletonOf({ ...bag, hourCycle })],
+      );
     }
 
     #formatValue(date) {
       const t = date === undefined ? Date.now() : Number(date instanceof Date ? date.getTime() : date);
       if (!Number.isFinite(t)) throw new RangeError("Invalid time value");
-      const text = intlFormatDate(
-        this.#dataLocale,
-        [this.#r.dateStyle ?? "", this.#r.timeStyle ?? "", this.#skeleton],
-        t,
-        this.#offset,
-      );
+      const text = intlFormatDate(this.#handle, t, this.#offset);
       // UTC's short name is "UTC" in every supported language; without
       // time zone names the formatter wrote the zero offset ("GMT+0").
       const r = this.#r;
@@ -557,6 +572,7 @@
 
   class RelativeTimeFormat {
     #r;
+    #handles = Object.create(null); // by unit
     constructor(locales = undefined, options = undefined) {
       const o = requireObjectOptions(options);
       getOption(o, "localeMatcher", "string", ["lookup", "best fit"], "best fit");
@@ -573,7 +589,9 @@
       let u = String(unit);
       if (u.endsWith("s") && RELATIVE_UNITS.includes(u.slice(0, -1))) u = u.slice(0, -1);
       if (!RELATIVE_UNITS.includes(u)) throw new RangeError(`Intl.RelativeTimeFormat: invalid unit ${JSON.stringify(String(unit))}`);
-      return intlFormatRelative(this.#r.locale, this.#r.style, this.#r.numeric, u, toDecimalString(n));
+      const r = this.#r;
+      const handle = (this.#handles[u] ??= intlRelativeTimeFormat(r.locale, r.style, r.numeric, u));
+      return intlFormatRelative(handle, toDecimalString(n));
     }
 
     resolvedOptions() {
@@ -656,35 +674,55 @@
       return out;
     },
   };
+  // The formatters these methods made without options, by kind and
+  // locale string: a loop of toLocaleString("de") resolves once. (With
+  // options, whose getters a charm can observe, each call makes its own.)
+  const builtinFormatters = new Map();
+  function formatterFor(kind, locales, options, make) {
+    if (options !== undefined || (locales !== undefined && typeof locales !== "string")) return make();
+    const key = locales === undefined ? kind : `${kind}|${locales}`;
+    let made = builtinFormatters.get(key);
+    if (made === undefined) {
+      made = make();
+      if (builtinFormatters.size >= 64) builtinFormatters.clear();
+      builtinFormatters.set(key, made);
+    }
+    return made;
+  }
+  const numberFormatFor = (locales, options) =>
+    formatterFor("number", locales, options, () => new NumberFormat(locales, options));
+  const dateFormatFor = (locales, options, defaults, required) =>
+    formatterFor(defaults, locales, options, () => makeDateFormat(locales, options, defaults, required));
   const methods = {
     number: {
       toLocaleString(locales = undefined, options = undefined) {
-        return new NumberFormat(locales, options).format(numberValue.call(this));
+        return numberFormatFor(locales, options).format(numberValue.call(this));
       },
     },
     bigint: {
       toLocaleString(locales = undefined, options = undefined) {
-        return new NumberFormat(locales, options).format(bigintValue.call(this));
+        return numberFormatFor(locales, options).format(bigintValue.call(this));
       },
     },
     date: {
       toLocaleString(locales = undefined, options = undefined) {
         const t = dateValue.call(this);
-        return Number.isNaN(t) ? "Invalid Date" : makeDateFormat(locales, options, "all", "any").format(t);
+        return Number.isNaN(t) ? "Invalid Date" : dateFormatFor(locales, options, "all", "any").format(t);
       },
       toLocaleDateString(locales = undefined, options = undefined) {
         const t = dateValue.call(this);
-        return Number.isNaN(t) ? "Invalid Date" : makeDateFormat(locales, options, "date", "date").format(t);
+        return Number.isNaN(t) ? "Invalid Date" : dateFormatFor(locales, options, "date", "date").format(t);
       },
       toLocaleTimeString(locales = undefined, options = undefined) {
         const t = dateValue.call(this);
-        return Number.isNaN(t) ? "Invalid Date" : makeDateFormat(locales, options, "time", "time").format(t);
+        return Number.isNaN(t) ? "Invalid Date" : dateFormatFor(locales, options, "time", "time").format(t);
       },
     },
     string: {
       localeCompare(that, locales = undefined, options = undefined) {
         if (this === undefined || this === null) throw new TypeError("String.prototype.localeCompare called on null or undefined");
-        return new Collator(locales, options).compare(String(this), String(that));
+        const collator = formatterFor("collator", locales, options, () => new Collator(locales, options));
+        return collator.compare(String(this), String(that));
       },
     },
   };

@@ -144,11 +144,16 @@ pub fn install(runtime: Runtime) -> Runtime {
         host.set("urlPatternParse", Func::from(ops::urlpattern::url_pattern_parse))?;
         host.set("urlPatternExec", Func::from(ops::urlpattern::url_pattern_exec))?;
         host.set("intlCanonicalize", Func::from(ops::intl::canonicalize))?;
+        host.set("intlNumberFormat", Func::from(ops::intl::number_format))?;
         host.set("intlFormatNumber", Func::from(ops::intl::format_number))?;
+        host.set("intlPluralRules", Func::from(ops::intl::plural_rules))?;
         host.set("intlPluralSelect", Func::from(ops::intl::plural_select))?;
         host.set("intlPluralCategories", Func::from(ops::intl::plural_categories))?;
+        host.set("intlCollator", Func::from(ops::intl::collator))?;
         host.set("intlCompare", Func::from(ops::intl::compare))?;
+        host.set("intlDateTimeFormat", Func::from(ops::intl::date_time_format))?;
         host.set("intlFormatDate", Func::from(ops::intl::format_date))?;
+        host.set("intlRelativeTimeFormat", Func::from(ops::intl::relative_time_format))?;
         host.set("intlFormatRelative", Func::from(ops::intl::format_relative))?;
         let internals = Object::new(ctx.clone())?;
         internals.set("host", host)?;

@@ -2,13 +2,17 @@
 //! own data (`guest-runtime/intl-data/`: the locales `Intl` supports, made
 //! by `scripts/intl-data.sh` from ICU4X's compiled data).
 //!
-//! The JavaScript side resolves locales and options as ECMA-402 says and
-//! calls these functions with a resolved locale and plain option values;
-//! each builds (or reuses) an ICU4X formatter and formats. The last
-//! formatter of each kind is kept, keyed by its locale and options, so a
-//! loop that formats or compares with one set of options builds it once.
+//! The JavaScript side resolves locales and options as ECMA-402 says. Its
+//! constructors call `intl<Kind>(locale, options...)`, which builds an
+//! ICU4X formatter (loading its data then: nothing is loaded at
+//! pre-initialisation) and answers a handle, the formatter's index in this
+//! instance; `format`, `compare` and `select` pass the handle and the value
+//! only. A formatter made twice with the same options is built once, so a
+//! loop of `toLocaleString` calls does not pile them up. Formatters live as
+//! long as the task's instance.
 
 use std::cell::RefCell;
+use std::thread::LocalKey;
 
 use fixed_decimal::{Decimal, SignDisplay, SignedRoundingMode, UnsignedRoundingMode};
 use icu_calendar::{Date, Gregorian};
@@ -220,6 +224,44 @@ fn grouping(text: &str) -> GroupingStrategy {
     }
 }
 
+/// The formatters of one kind this instance has made, with the options
+/// each was made for.
+type Made<K, V> = RefCell<Vec<(K, V)>>;
+
+/// The handle of the formatter for `key`: an existing one, or one `build`
+/// makes now.
+fn intern<K: PartialEq, V>(
+    made: &'static LocalKey<Made<K, V>>,
+    key: K,
+    build: impl FnOnce(&K) -> Result<V, JsError>,
+) -> Result<u32, JsError> {
+    made.with(|made| {
+        let mut made = made.borrow_mut();
+        if let Some(at) = made.iter().position(|(k, _)| *k == key) {
+            return Ok(at as u32);
+        }
+        let value = build(&key)?;
+        made.push((key, value));
+        Ok((made.len() - 1) as u32)
+    })
+}
+
+/// Runs `f` on the formatter behind a handle.
+fn with_made<K, V, R>(
+    made: &'static LocalKey<Made<K, V>>,
+    ctx: &Ctx<'_>,
+    handle: u32,
+    f: impl FnOnce(&V) -> Result<R, JsError>,
+) -> Result<R, JsError> {
+    made.with(|made| {
+        let made = made.borrow();
+        match made.get(handle as usize) {
+            Some((_, value)) => f(value),
+            None => Err(range_error(ctx, "Intl: no such formatter")),
+        }
+    })
+}
+
 /// A formatter of numbers, built for one locale and set of options.
 enum NumberFormatter {
     Decimal(DecimalFormatter),
@@ -227,12 +269,31 @@ enum NumberFormatter {
     Currency(CurrencyFormatter<DecimalFormatter>),
 }
 
+/// A NumberFormat: its formatter and the digit and sign options applied to
+/// each value before formatting.
+struct NumberEntry {
+    formatter: NumberFormatter,
+    digits: Digits,
+    sign: SignDisplay,
+    percent: bool,
+}
+
 /// The options a number formatter is built for: locale, style, currency,
 /// currency display, grouping.
 type NumberKey = [String; 5];
 
 thread_local! {
-    static NUMBER: RefCell<Option<(NumberKey, NumberFormatter)>> = const { RefCell::new(None) };
+    static NUMBERS: Made<(NumberKey, String, Vec<i64>), NumberEntry> = const { RefCell::new(Vec::new()) };
+    static PLURALS: Made<(String, String, Vec<i64>), (PluralRules, Digits)> = const { RefCell::new(Vec::new()) };
+    static COLLATORS: Made<CollatorKey, Collator> = const { RefCell::new(Vec::new()) };
+    static DATES: Made<DateKey, FixedCalendarDateTimeFormatter<Gregorian, CompositeFieldSet>> =
+        const { RefCell::new(Vec::new()) };
+    static RELATIVES: Made<[String; 4], RelativeTimeFormatter> = const { RefCell::new(Vec::new()) };
+}
+
+/// Digit options as a key (whole numbers, -1 for "not given").
+fn digits_key(digits: &[f64]) -> Vec<i64> {
+    digits.iter().map(|d| *d as i64).collect()
 }
 
 fn build_number(ctx: &Ctx<'_>, key: &NumberKey) -> Result<NumberFormatter, JsError> {
@@ -261,30 +322,36 @@ fn build_number(ctx: &Ctx<'_>, key: &NumberKey) -> Result<NumberFormatter, JsErr
     })
 }
 
-/// `host.intlFormatNumber(locale, [style, currency, currencyDisplay,
+/// `host.intlNumberFormat(locale, [style, currency, currencyDisplay,
 /// useGrouping, signDisplay, roundingMode], [minInt, minFrac, maxFrac,
-/// minSig, maxSig], value) -> text`.
-pub fn format_number<'js>(ctx: Ctx<'js>, tag: String, text: Vec<String>, digits: Vec<f64>, value: String) -> Result<String, JsError> {
+/// minSig, maxSig]) -> handle`.
+pub fn number_format<'js>(ctx: Ctx<'js>, tag: String, text: Vec<String>, digits: Vec<f64>) -> Result<u32, JsError> {
     let [style, currency, currency_display, group, sign, rounding]: [String; 6] = text
         .try_into()
         .map_err(|_| range_error(&ctx, "Intl.NumberFormat: malformed options"))?;
+    let tail = format!("{sign}/{rounding}");
+    let key = ([tag, style, currency, currency_display, group], tail, digits_key(&digits));
+    intern(&NUMBERS, key, |(key, _, _)| {
+        Ok(NumberEntry {
+            formatter: build_number(&ctx, key)?,
+            digits: Digits::from_js(&digits, &rounding),
+            sign: sign_display(&sign),
+            percent: key[1] == "percent",
+        })
+    })
+}
+
+/// `host.intlFormatNumber(handle, value) -> text`: `value` is a Number's or
+/// BigInt's decimal string.
+pub fn format_number<'js>(ctx: Ctx<'js>, handle: u32, value: String) -> Result<String, JsError> {
     let mut d = decimal(&ctx, &value)?;
-    if style == "percent" {
-        d.multiply_pow10(2);
-    }
-    Digits::from_js(&digits, &rounding).apply(&mut d);
-    d.apply_sign_display(sign_display(&sign));
-    let key: NumberKey = [tag, style, currency, currency_display, group];
-    NUMBER.with(|slot| -> Result<String, JsError> {
-        let mut slot = slot.borrow_mut();
-        if slot.as_ref().map(|(k, _)| k) != Some(&key) {
-            let built = build_number(&ctx, &key)?;
-            *slot = Some((key, built));
+    with_made(&NUMBERS, &ctx, handle, |entry| {
+        if entry.percent {
+            d.multiply_pow10(2);
         }
-        let Some((_, formatter)) = slot.as_ref() else {
-            return Err(range_error(&ctx, "Intl.NumberFormat: no formatter"));
-        };
-        Ok(match formatter {
+        entry.digits.apply(&mut d);
+        d.apply_sign_display(entry.sign);
+        Ok(match &entry.formatter {
             NumberFormatter::Decimal(f) => f.format(&d).to_string(),
             NumberFormatter::Percent(f) => f.format(&d).to_string(),
             NumberFormatter::Currency(f) => f.format_fixed_decimal(&d).to_string(),
@@ -303,38 +370,40 @@ fn category_name(category: PluralCategory) -> &'static str {
     }
 }
 
-fn plural_rules(ctx: &Ctx<'_>, tag: &str, ordinal: bool) -> Result<PluralRules, JsError> {
-    let loc = locale(ctx, tag)?;
-    let made = if ordinal {
-        PluralRules::try_new_ordinal_unstable(&IntlData, (&loc).into())
-    } else {
-        PluralRules::try_new_cardinal_unstable(&IntlData, (&loc).into())
-    };
-    made.map_err(|e| range_error(ctx, &format!("Intl.PluralRules: {e}")))
+/// `host.intlPluralRules(locale, type, [minInt, minFrac, maxFrac, minSig,
+/// maxSig]) -> handle`.
+pub fn plural_rules<'js>(ctx: Ctx<'js>, tag: String, kind: String, digits: Vec<f64>) -> Result<u32, JsError> {
+    let key = (tag, kind, digits_key(&digits));
+    intern(&PLURALS, key, |(tag, kind, _)| {
+        let loc = locale(&ctx, tag)?;
+        let made = if kind == "ordinal" {
+            PluralRules::try_new_ordinal_unstable(&IntlData, (&loc).into())
+        } else {
+            PluralRules::try_new_cardinal_unstable(&IntlData, (&loc).into())
+        };
+        let rules = made.map_err(|e| range_error(&ctx, &format!("Intl.PluralRules: {e}")))?;
+        Ok((rules, Digits::from_js(&digits, "")))
+    })
 }
 
-/// `host.intlPluralSelect(locale, type, [minInt, minFrac, maxFrac, minSig,
-/// maxSig], value) -> category`.
-pub fn plural_select<'js>(ctx: Ctx<'js>, tag: String, kind: String, digits: Vec<f64>, value: String) -> Result<&'static str, JsError> {
+/// `host.intlPluralSelect(handle, value) -> category`: `value` is the
+/// absolute value's decimal string.
+pub fn plural_select<'js>(ctx: Ctx<'js>, handle: u32, value: String) -> Result<&'static str, JsError> {
     let mut d = decimal(&ctx, &value)?;
-    Digits::from_js(&digits, "").apply(&mut d);
-    let rules = plural_rules(&ctx, &tag, kind == "ordinal")?;
-    Ok(category_name(rules.category_for(&d)))
+    with_made(&PLURALS, &ctx, handle, |(rules, digits)| {
+        digits.apply(&mut d);
+        Ok(category_name(rules.category_for(&d)))
+    })
 }
 
-/// `host.intlPluralCategories(locale, type) -> [category...]`.
-pub fn plural_categories<'js>(ctx: Ctx<'js>, tag: String, kind: String) -> Result<Vec<&'static str>, JsError> {
-    let rules = plural_rules(&ctx, &tag, kind == "ordinal")?;
-    Ok(rules.categories().map(category_name).collect())
+/// `host.intlPluralCategories(handle) -> [category...]`.
+pub fn plural_categories<'js>(ctx: Ctx<'js>, handle: u32) -> Result<Vec<&'static str>, JsError> {
+    with_made(&PLURALS, &ctx, handle, |(rules, _)| Ok(rules.categories().map(category_name).collect()))
 }
 
 /// The options a collator is built for: locale, sensitivity,
 /// ignorePunctuation, numeric, caseFirst.
 type CollatorKey = [String; 5];
-
-thread_local! {
-    static COLLATOR: RefCell<Option<(CollatorKey, Collator)>> = const { RefCell::new(None) };
-}
 
 fn build_collator(ctx: &Ctx<'_>, key: &CollatorKey) -> Result<Collator, JsError> {
     let [tag, sensitivity, ignore_punctuation, numeric, case_first] = key;
@@ -369,34 +438,24 @@ fn build_collator(ctx: &Ctx<'_>, key: &CollatorKey) -> Result<Collator, JsError>
         .map_err(|e| range_error(ctx, &format!("Intl.Collator: {e}")))
 }
 
-/// `host.intlCompare(locale, [sensitivity, ignorePunctuation, numeric,
-/// caseFirst], a, b) -> -1 | 0 | 1`.
-pub fn compare<'js>(ctx: Ctx<'js>, tag: String, options: Vec<String>, a: String, b: String) -> Result<i32, JsError> {
+/// `host.intlCollator(locale, [sensitivity, ignorePunctuation, numeric,
+/// caseFirst]) -> handle`.
+pub fn collator<'js>(ctx: Ctx<'js>, tag: String, options: Vec<String>) -> Result<u32, JsError> {
     let [sensitivity, ignore_punctuation, numeric, case_first]: [String; 4] = options
         .try_into()
         .map_err(|_| range_error(&ctx, "Intl.Collator: malformed options"))?;
     let key: CollatorKey = [tag, sensitivity, ignore_punctuation, numeric, case_first];
-    COLLATOR.with(|slot| -> Result<i32, JsError> {
-        let mut slot = slot.borrow_mut();
-        if slot.as_ref().map(|(k, _)| k) != Some(&key) {
-            let built = build_collator(&ctx, &key)?;
-            *slot = Some((key, built));
-        }
-        let Some((_, collator)) = slot.as_ref() else {
-            return Err(range_error(&ctx, "Intl.Collator: no collator"));
-        };
-        Ok(collator.as_borrowed().compare(&a, &b) as i32)
-    })
+    intern(&COLLATORS, key, |key| build_collator(&ctx, key))
+}
+
+/// `host.intlCompare(handle, a, b) -> -1 | 0 | 1`.
+pub fn compare<'js>(ctx: Ctx<'js>, handle: u32, a: String, b: String) -> Result<i32, JsError> {
+    with_made(&COLLATORS, &ctx, handle, |collator| Ok(collator.as_borrowed().compare(&a, &b) as i32))
 }
 
 /// The options a date formatter is built for: locale, dateStyle,
-/// timeStyle, skeleton, time zone name style.
-type DateKey = [String; 5];
-
-thread_local! {
-    static DATE: RefCell<Option<(DateKey, FixedCalendarDateTimeFormatter<Gregorian, CompositeFieldSet>)>> =
-        const { RefCell::new(None) };
-}
+/// timeStyle, skeleton.
+type DateKey = [String; 4];
 
 fn length(style: &str) -> Length {
     match style {
@@ -407,7 +466,7 @@ fn length(style: &str) -> Length {
 }
 
 fn build_date(ctx: &Ctx<'_>, key: &DateKey) -> Result<FixedCalendarDateTimeFormatter<Gregorian, CompositeFieldSet>, JsError> {
-    let [tag, date_style, time_style, skeleton, _] = key;
+    let [tag, date_style, time_style, skeleton] = key;
     let loc = locale(ctx, tag)?;
     let field_set = if date_style.is_empty() && time_style.is_empty() {
         DateTimeFieldBag::from_skeleton(skeleton).to_composite_field_set()
@@ -452,13 +511,19 @@ fn civil_from_days(days: i64) -> (i64, u8, u8) {
     (year, month, day)
 }
 
-/// `host.intlFormatDate(locale, [dateStyle, timeStyle, skeleton], epochMs,
-/// offsetMinutes) -> text`: the instant in the zone `offsetMinutes` east
-/// of UTC.
-pub fn format_date<'js>(ctx: Ctx<'js>, tag: String, spec: Vec<String>, epoch_ms: f64, offset_minutes: i32) -> Result<String, JsError> {
+/// `host.intlDateTimeFormat(locale, [dateStyle, timeStyle, skeleton]) ->
+/// handle`.
+pub fn date_time_format<'js>(ctx: Ctx<'js>, tag: String, spec: Vec<String>) -> Result<u32, JsError> {
     let [date_style, time_style, skeleton]: [String; 3] = spec
         .try_into()
         .map_err(|_| range_error(&ctx, "Intl.DateTimeFormat: malformed options"))?;
+    let key: DateKey = [tag, date_style, time_style, skeleton];
+    intern(&DATES, key, |key| build_date(&ctx, key))
+}
+
+/// `host.intlFormatDate(handle, epochMs, offsetMinutes) -> text`: the
+/// instant in the zone `offsetMinutes` east of UTC.
+pub fn format_date<'js>(ctx: Ctx<'js>, handle: u32, epoch_ms: f64, offset_minutes: i32) -> Result<String, JsError> {
     if !epoch_ms.is_finite() || epoch_ms.abs() > 8.64e15 {
         return Err(range_error(&ctx, "Invalid time value"));
     }
@@ -480,24 +545,23 @@ pub fn format_date<'js>(ctx: Ctx<'js>, tag: String, spec: Vec<String>, epoch_ms:
         .with_offset(Some(offset))
         .at_date_time(icu_time::DateTime { date: date.to_calendar(icu_calendar::Iso), time });
     let input = ZonedDateTime { date, time, zone };
-    let key: DateKey = [tag, date_style, time_style, skeleton, String::new()];
-    DATE.with(|slot| -> Result<String, JsError> {
-        let mut slot = slot.borrow_mut();
-        if slot.as_ref().map(|(k, _)| k) != Some(&key) {
-            let built = build_date(&ctx, &key)?;
-            *slot = Some((key, built));
-        }
-        let Some((_, formatter)) = slot.as_ref() else {
-            return Err(range_error(&ctx, "Intl.DateTimeFormat: no formatter"));
-        };
-        Ok(formatter.format(&input).to_string())
-    })
+    with_made(&DATES, &ctx, handle, |formatter| Ok(formatter.format(&input).to_string()))
 }
 
-/// `host.intlFormatRelative(locale, style, numeric, unit, value) -> text`.
-pub fn format_relative<'js>(ctx: Ctx<'js>, tag: String, style: String, numeric: String, unit: String, value: String) -> Result<String, JsError> {
-    let loc = locale(&ctx, &tag)?;
+/// `host.intlRelativeTimeFormat(locale, style, numeric, unit) -> handle`.
+pub fn relative_time_format<'js>(ctx: Ctx<'js>, tag: String, style: String, numeric: String, unit: String) -> Result<u32, JsError> {
+    intern(&RELATIVES, [tag, style, numeric, unit], |key| build_relative(&ctx, key))
+}
+
+/// `host.intlFormatRelative(handle, value) -> text`.
+pub fn format_relative<'js>(ctx: Ctx<'js>, handle: u32, value: String) -> Result<String, JsError> {
     let d = decimal(&ctx, &value)?;
+    with_made(&RELATIVES, &ctx, handle, |formatter| Ok(formatter.format(d).to_string()))
+}
+
+fn build_relative(ctx: &Ctx<'_>, key: &[String; 4]) -> Result<RelativeTimeFormatter, JsError> {
+    let [tag, style, numeric, unit] = key;
+    let loc = locale(ctx, tag)?;
     let mut options = RelativeTimeFormatterOptions::default();
     options.numeric = Some(if numeric == "auto" { Numeric::Auto } else { Numeric::Always });
     let prefs = (&loc).into();
@@ -509,7 +573,7 @@ pub fn format_relative<'js>(ctx: Ctx<'js>, tag: String, style: String, numeric: 
                     ($unit, "narrow") => RelativeTimeFormatter::$narrow(&IntlData, prefs, options),
                     ($unit, _) => RelativeTimeFormatter::$long(&IntlData, prefs, options),
                 )*
-                _ => return Err(range_error(&ctx, &format!("invalid unit: {unit}"))),
+                _ => return Err(range_error(ctx, &format!("invalid unit: {unit}"))),
             }
         };
     }
@@ -523,6 +587,6 @@ pub fn format_relative<'js>(ctx: Ctx<'js>, tag: String, style: String, numeric: 
         "quarter" => [try_new_long_quarter_unstable, try_new_short_quarter_unstable, try_new_narrow_quarter_unstable],
         "year" => [try_new_long_year_unstable, try_new_short_year_unstable, try_new_narrow_year_unstable],
     }
-    .map_err(|e| range_error(&ctx, &format!("Intl.RelativeTimeFormat: {e}")))?;
-    Ok(formatter.format(d).to_string())
+    .map_err(|e| range_error(ctx, &format!("Intl.RelativeTimeFormat: {e}")))?;
+    Ok(formatter)
 }
