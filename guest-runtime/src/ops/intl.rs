@@ -139,7 +139,8 @@ pub fn canonicalize<'js>(ctx: Ctx<'js>, tag: String) -> Result<String, JsError> 
 /// A number in the form the JavaScript side sends it: a Number's or
 /// BigInt's decimal string (`String(x)`, with `e+` written `e`).
 fn decimal(ctx: &Ctx<'_>, text: &str) -> Result<Decimal, JsError> {
-    Decimal::try_from_str(text).map_err(|_| range_error(ctx, &format!("Intl: not a finite number: {text}")))
+    Decimal::try_from_str(text)
+        .map_err(|_| range_error(ctx, &format!("Intl: not a finite number: {text}")))
 }
 
 /// ECMA-402's digit options, applied to `d` (round half away from zero
@@ -192,7 +193,11 @@ impl Digits {
                     d.round_with_mode(top - max + 1, mode);
                 }
                 d.absolute.trim_end();
-                let top = if d.absolute.is_zero() { 0 } else { d.absolute.nonzero_magnitude_start() };
+                let top = if d.absolute.is_zero() {
+                    0
+                } else {
+                    d.absolute.nonzero_magnitude_start()
+                };
                 d.absolute.pad_end(top - min + 1);
             }
             None => {
@@ -303,34 +308,59 @@ fn build_number(ctx: &Ctx<'_>, key: &NumberKey) -> Result<NumberFormatter, JsErr
     let options = DecimalFormatterOptions::from(grouping(group));
     Ok(match style.as_str() {
         "percent" => NumberFormatter::Percent(
-            PercentFormatter::try_new_unstable(&IntlData, (&loc).into(), Default::default()).map_err(fail)?,
+            PercentFormatter::try_new_unstable(&IntlData, (&loc).into(), Default::default())
+                .map_err(fail)?,
         ),
         "currency" => {
             let code = CurrencyType::try_from_str(&currency.to_ascii_lowercase())
                 .map_err(|_| range_error(ctx, &format!("invalid currency code: {currency}")))?;
             let prefs = (&loc).into();
             let formatter = match currency_display.as_str() {
-                "narrowSymbol" => {
-                    CurrencyFormatter::try_new_symbol_narrow_unstable(&IntlData, prefs, code, Default::default())
-                }
-                "code" => CurrencyFormatter::try_new_code_unstable(&IntlData, prefs, code, Default::default()),
-                _ => CurrencyFormatter::try_new_symbol_unstable(&IntlData, prefs, code, Default::default()),
+                "narrowSymbol" => CurrencyFormatter::try_new_symbol_narrow_unstable(
+                    &IntlData,
+                    prefs,
+                    code,
+                    Default::default(),
+                ),
+                "code" => CurrencyFormatter::try_new_code_unstable(
+                    &IntlData,
+                    prefs,
+                    code,
+                    Default::default(),
+                ),
+                _ => CurrencyFormatter::try_new_symbol_unstable(
+                    &IntlData,
+                    prefs,
+                    code,
+                    Default::default(),
+                ),
             };
             NumberFormatter::Currency(formatter.map_err(fail)?)
         }
-        _ => NumberFormatter::Decimal(DecimalFormatter::try_new_unstable(&IntlData, (&loc).into(), options).map_err(fail)?),
+        _ => NumberFormatter::Decimal(
+            DecimalFormatter::try_new_unstable(&IntlData, (&loc).into(), options).map_err(fail)?,
+        ),
     })
 }
 
 /// `host.intlNumberFormat(locale, [style, currency, currencyDisplay,
 /// useGrouping, signDisplay, roundingMode], [minInt, minFrac, maxFrac,
 /// minSig, maxSig]) -> handle`.
-pub fn number_format<'js>(ctx: Ctx<'js>, tag: String, text: Vec<String>, digits: Vec<f64>) -> Result<u32, JsError> {
-    let [style, currency, currency_display, group, sign, rounding]: [String; 6] = text
-        .try_into()
-        .map_err(|_| range_error(&ctx, "Intl.NumberFormat: malformed options"))?;
+pub fn number_format<'js>(
+    ctx: Ctx<'js>,
+    tag: String,
+    text: Vec<String>,
+    digits: Vec<f64>,
+) -> Result<u32, JsError> {
+    let [style, currency, currency_display, group, sign, rounding]: [String; 6] =
+        text.try_into()
+            .map_err(|_| range_error(&ctx, "Intl.NumberFormat: malformed options"))?;
     let tail = format!("{sign}/{rounding}");
-    let key = ([tag, style, currency, currency_display, group], tail, digits_key(&digits));
+    let key = (
+        [tag, style, currency, currency_display, group],
+        tail,
+        digits_key(&digits),
+    );
     intern(&NUMBERS, key, |(key, _, _)| {
         Ok(NumberEntry {
             formatter: build_number(&ctx, key)?,
@@ -372,7 +402,12 @@ fn category_name(category: PluralCategory) -> &'static str {
 
 /// `host.intlPluralRules(locale, type, [minInt, minFrac, maxFrac, minSig,
 /// maxSig]) -> handle`.
-pub fn plural_rules<'js>(ctx: Ctx<'js>, tag: String, kind: String, digits: Vec<f64>) -> Result<u32, JsError> {
+pub fn plural_rules<'js>(
+    ctx: Ctx<'js>,
+    tag: String,
+    kind: String,
+    digits: Vec<f64>,
+) -> Result<u32, JsError> {
     let key = (tag, kind, digits_key(&digits));
     intern(&PLURALS, key, |(tag, kind, _)| {
         let loc = locale(&ctx, tag)?;
@@ -388,7 +423,11 @@ pub fn plural_rules<'js>(ctx: Ctx<'js>, tag: String, kind: String, digits: Vec<f
 
 /// `host.intlPluralSelect(handle, value) -> category`: `value` is the
 /// absolute value's decimal string.
-pub fn plural_select<'js>(ctx: Ctx<'js>, handle: u32, value: String) -> Result<&'static str, JsError> {
+pub fn plural_select<'js>(
+    ctx: Ctx<'js>,
+    handle: u32,
+    value: String,
+) -> Result<&'static str, JsError> {
     let mut d = decimal(&ctx, &value)?;
     with_made(&PLURALS, &ctx, handle, |(rules, digits)| {
         digits.apply(&mut d);
@@ -398,7 +437,9 @@ pub fn plural_select<'js>(ctx: Ctx<'js>, handle: u32, value: String) -> Result<&
 
 /// `host.intlPluralCategories(handle) -> [category...]`.
 pub fn plural_categories<'js>(ctx: Ctx<'js>, handle: u32) -> Result<Vec<&'static str>, JsError> {
-    with_made(&PLURALS, &ctx, handle, |(rules, _)| Ok(rules.categories().map(category_name).collect()))
+    with_made(&PLURALS, &ctx, handle, |(rules, _)| {
+        Ok(rules.categories().map(category_name).collect())
+    })
 }
 
 /// The options a collator is built for: locale, sensitivity,
@@ -450,7 +491,9 @@ pub fn collator<'js>(ctx: Ctx<'js>, tag: String, options: Vec<String>) -> Result
 
 /// `host.intlCompare(handle, a, b) -> -1 | 0 | 1`.
 pub fn compare<'js>(ctx: Ctx<'js>, handle: u32, a: String, b: String) -> Result<i32, JsError> {
-    with_made(&COLLATORS, &ctx, handle, |collator| Ok(collator.as_borrowed().compare(&a, &b) as i32))
+    with_made(&COLLATORS, &ctx, handle, |collator| {
+        Ok(collator.as_borrowed().compare(&a, &b) as i32)
+    })
 }
 
 /// The options a date formatter is built for: locale, dateStyle,
@@ -465,7 +508,10 @@ fn length(style: &str) -> Length {
     }
 }
 
-fn build_date(ctx: &Ctx<'_>, key: &DateKey) -> Result<FixedCalendarDateTimeFormatter<Gregorian, CompositeFieldSet>, JsError> {
+fn build_date(
+    ctx: &Ctx<'_>,
+    key: &DateKey,
+) -> Result<FixedCalendarDateTimeFormatter<Gregorian, CompositeFieldSet>, JsError> {
     let [tag, date_style, time_style, skeleton] = key;
     let loc = locale(ctx, tag)?;
     let field_set = if date_style.is_empty() && time_style.is_empty() {
@@ -474,13 +520,25 @@ fn build_date(ctx: &Ctx<'_>, key: &DateKey) -> Result<FixedCalendarDateTimeForma
         let mut builder = FieldSetBuilder::new();
         // ECMA-402's styles as ICU4X semantic skeletons: "full" adds the
         // weekday; a time style of "full" or "long" adds the zone.
-        let style = if date_style.is_empty() { time_style } else { date_style };
+        let style = if date_style.is_empty() {
+            time_style
+        } else {
+            date_style
+        };
         builder.length = Some(length(style));
         if !date_style.is_empty() {
-            builder.date_fields = Some(if date_style == "full" { DateFields::YMDE } else { DateFields::YMD });
+            builder.date_fields = Some(if date_style == "full" {
+                DateFields::YMDE
+            } else {
+                DateFields::YMD
+            });
         }
         if !time_style.is_empty() {
-            builder.time_precision = Some(if time_style == "short" { TimePrecision::Minute } else { TimePrecision::Second });
+            builder.time_precision = Some(if time_style == "short" {
+                TimePrecision::Minute
+            } else {
+                TimePrecision::Second
+            });
             // No time zone names: the zone as a localized offset
             // ("GMT+1"; "GMT+01:00" for "full").
             match time_style.as_str() {
@@ -513,7 +571,11 @@ fn civil_from_days(days: i64) -> (i64, u8, u8) {
 
 /// `host.intlDateTimeFormat(locale, [dateStyle, timeStyle, skeleton]) ->
 /// handle`.
-pub fn date_time_format<'js>(ctx: Ctx<'js>, tag: String, spec: Vec<String>) -> Result<u32, JsError> {
+pub fn date_time_format<'js>(
+    ctx: Ctx<'js>,
+    tag: String,
+    spec: Vec<String>,
+) -> Result<u32, JsError> {
     let [date_style, time_style, skeleton]: [String; 3] = spec
         .try_into()
         .map_err(|_| range_error(&ctx, "Intl.DateTimeFormat: malformed options"))?;
@@ -523,7 +585,12 @@ pub fn date_time_format<'js>(ctx: Ctx<'js>, tag: String, spec: Vec<String>) -> R
 
 /// `host.intlFormatDate(handle, epochMs, offsetMinutes) -> text`: the
 /// instant in the zone `offsetMinutes` east of UTC.
-pub fn format_date<'js>(ctx: Ctx<'js>, handle: u32, epoch_ms: f64, offset_minutes: i32) -> Result<String, JsError> {
+pub fn format_date<'js>(
+    ctx: Ctx<'js>,
+    handle: u32,
+    epoch_ms: f64,
+    offset_minutes: i32,
+) -> Result<String, JsError> {
     if !epoch_ms.is_finite() || epoch_ms.abs() > 8.64e15 {
         return Err(range_error(&ctx, "Invalid time value"));
     }
@@ -543,27 +610,46 @@ pub fn format_date<'js>(ctx: Ctx<'js>, handle: u32, epoch_ms: f64, offset_minute
     let offset = UtcOffset::from_seconds_unchecked(offset_minutes * 60);
     let zone = TimeZone::UNKNOWN
         .with_offset(Some(offset))
-        .at_date_time(icu_time::DateTime { date: date.to_calendar(icu_calendar::Iso), time });
+        .at_date_time(icu_time::DateTime {
+            date: date.to_calendar(icu_calendar::Iso),
+            time,
+        });
     let input = ZonedDateTime { date, time, zone };
-    with_made(&DATES, &ctx, handle, |formatter| Ok(formatter.format(&input).to_string()))
+    with_made(&DATES, &ctx, handle, |formatter| {
+        Ok(formatter.format(&input).to_string())
+    })
 }
 
 /// `host.intlRelativeTimeFormat(locale, style, numeric, unit) -> handle`.
-pub fn relative_time_format<'js>(ctx: Ctx<'js>, tag: String, style: String, numeric: String, unit: String) -> Result<u32, JsError> {
-    intern(&RELATIVES, [tag, style, numeric, unit], |key| build_relative(&ctx, key))
+pub fn relative_time_format<'js>(
+    ctx: Ctx<'js>,
+    tag: String,
+    style: String,
+    numeric: String,
+    unit: String,
+) -> Result<u32, JsError> {
+    intern(&RELATIVES, [tag, style, numeric, unit], |key| {
+        build_relative(&ctx, key)
+    })
 }
 
 /// `host.intlFormatRelative(handle, value) -> text`.
 pub fn format_relative<'js>(ctx: Ctx<'js>, handle: u32, value: String) -> Result<String, JsError> {
     let d = decimal(&ctx, &value)?;
-    with_made(&RELATIVES, &ctx, handle, |formatter| Ok(formatter.format(d).to_string()))
+    with_made(&RELATIVES, &ctx, handle, |formatter| {
+        Ok(formatter.format(d).to_string())
+    })
 }
 
 fn build_relative(ctx: &Ctx<'_>, key: &[String; 4]) -> Result<RelativeTimeFormatter, JsError> {
     let [tag, style, numeric, unit] = key;
     let loc = locale(ctx, tag)?;
     let mut options = RelativeTimeFormatterOptions::default();
-    options.numeric = Some(if numeric == "auto" { Numeric::Auto } else { Numeric::Always });
+    options.numeric = Some(if numeric == "auto" {
+        Numeric::Auto
+    } else {
+        Numeric::Always
+    });
     let prefs = (&loc).into();
     macro_rules! pick {
         ($($unit:literal => [$long:ident, $short:ident, $narrow:ident]),* $(,)?) => {
