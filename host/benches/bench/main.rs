@@ -24,7 +24,7 @@
 //!
 //! Sizes can be scaled down for a quick look with `BENCH_SCALE=0.1`.
 //! `BENCH_ONLY=latency`, `throughput`, `io` or `crypto` runs row 1, 2, 3
-//! or 8 alone
+//! or 8 alone, `start` row 4's runtime size and starts
 //! (the first two many times longer), for a
 //! profiler (`CHARM_HOST_PERFMAP=1 perf record -g ...` names guest functions);
 //! `BENCH_ONLY=cluster` runs row 7 alone.
@@ -147,6 +147,16 @@ async fn bench() -> BenchResult<()> {
         Some(path) => std::fs::metadata(path)?.len(),
         None => charm_engine::EMBEDDED_RUNTIME.len() as u64,
     };
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("start") {
+        let compile = rows::compile_costs(&root.join("charms-fixtures/rss.js"), &scratch).await?;
+        let cold = rows::cold_first_task(binary, &trivial_js, sizes.cold_starts)?;
+        println!(
+            "runtime {runtime_bytes} bytes; first task of a fresh process, no cache: {cold:.0} ms; \
+             pre-initialise + compile: {:.0} ms; warm start {:.1} ms",
+            compile.runtime_cold_ms, compile.runtime_warm_ms
+        );
+        return Ok(());
+    }
 
     eprintln!("[1/10] starting a sandbox (runtime from the cache, or compiled once)");
     let sandbox = Sandbox::new(SandboxOptions {

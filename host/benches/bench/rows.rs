@@ -351,6 +351,7 @@ pub async fn compile_costs(rss_fixture: &Path, scratch: &Path) -> BenchResult<Co
     let options = SandboxOptions {
         cache_dir: Some(cache.clone()),
         max_instances: 8,
+        runtime_override: std::env::var_os("CHARM_HOST_RUNTIME_WASM").map(std::path::PathBuf::from),
         ..SandboxOptions::default()
     };
     let started = Instant::now();
