@@ -151,9 +151,9 @@ async fn bench() -> BenchResult<()> {
         let compile = rows::compile_costs(&root.join("charms-fixtures/rss.js"), &scratch).await?;
         let cold = rows::cold_first_task(binary, &trivial_js, sizes.cold_starts)?;
         println!(
-            "runtime {runtime_bytes} bytes; first task of a fresh process, no cache: {cold:.0} ms; \
-             pre-initialise + compile: {:.0} ms; warm start {:.1} ms",
-            compile.runtime_cold_ms, compile.runtime_warm_ms
+            "runtime {runtime_bytes} bytes; first task of a fresh process, no cache: {:.0} ms \
+             ({:.0} ms CPU); pre-initialise + compile: {:.0} ms; warm start {:.1} ms",
+            cold.wall_ms, cold.cpu_ms, compile.runtime_cold_ms, compile.runtime_warm_ms
         );
         return Ok(());
     }
@@ -231,11 +231,12 @@ async fn bench() -> BenchResult<()> {
         for pass in ["cold", "warm"] {
             let io = rows::io_bound(&sandbox, &io_charm, &server, sizes.io_charms).await?;
             println!(
-                "{pass} pool: {:.0} charms/s, added p50 {:.0} ms p99 {:.0} ms, peak RSS {} MiB",
+                "{pass} pool: {:.0} charms/s, added p50 {:.0} ms p99 {:.0} ms, peak RSS {} MiB (private {} MiB)",
                 io.charms_per_s,
                 io.p50_added_ms,
                 io.p99_added_ms,
-                io.peak_rss >> 20
+                io.peak_rss >> 20,
+                io.peak_anon >> 20
             );
         }
         return Ok(());
@@ -293,7 +294,7 @@ async fn bench() -> BenchResult<()> {
         sizes.cold_starts
     );
     let compile = rows::compile_costs(&root.join("charms-fixtures/rss.js"), &scratch).await?;
-    let cold_first_task_ms = rows::cold_first_task(binary, &trivial_js, sizes.cold_starts)?;
+    let cold_first_task = rows::cold_first_task(binary, &trivial_js, sizes.cold_starts)?;
 
     eprintln!(
         "[8/10] idle charms: {} and {} registered, each run once",
@@ -334,7 +335,7 @@ async fn bench() -> BenchResult<()> {
         io_cold,
         compile,
         runtime_bytes,
-        cold_first_task_ms,
+        cold_first_task,
         hmac,
         rs256,
         idle,
@@ -375,7 +376,7 @@ struct Results {
     io_cold: rows::Io,
     compile: rows::Compile,
     runtime_bytes: u64,
-    cold_first_task_ms: f64,
+    cold_first_task: rows::ColdStart,
     hmac: rows::CryptoOp,
     rs256: rows::CryptoOp,
     idle: idle::Idle,
@@ -536,6 +537,14 @@ fn render(r: &Results) -> String {
         None,
         Target::AtMost(1536.0),
     );
+    row(
+        "3",
+        "peak private RSS (RssAnon; the RSS above counts the shared runtime image once per instance)",
+        io.peak_anon as f64 / (1 << 20) as f64,
+        "MiB",
+        None,
+        Target::None,
+    );
     let cold = &r.io_cold;
     row(
         "3",
@@ -564,8 +573,11 @@ fn render(r: &Results) -> String {
     );
     row(
         "4",
-        "cold start: first task of a fresh process, no runtime cache (`charm-host run --no-cache`)",
-        r.cold_first_task_ms,
+        &format!(
+            "cold start: first task of a fresh process, no runtime cache (`charm-host run --no-cache`; {:.0} ms CPU)",
+            r.cold_first_task.cpu_ms
+        ),
+        r.cold_first_task.wall_ms,
         "ms",
         None,
         Target::None,

@@ -12,7 +12,9 @@ use charm_engine::{
 };
 
 use crate::loopback::{SlowServer, IO_DELAY};
-use crate::stats::{micros, minor_faults, percentile, proc_status_bytes, reset_peak_rss};
+use crate::stats::{
+    children_cpu_ms, micros, minor_faults, percentile, proc_status_bytes, reset_peak_rss,
+};
 
 pub type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -25,6 +27,12 @@ pub struct Latency {
     pub memory_bytes: u64,
     /// The process's minor page faults over the measured tasks, per task.
     pub faults_per_task: f64,
+}
+
+/// Row 4: the first task of a fresh process with no runtime cache.
+pub struct ColdStart {
+    pub wall_ms: f64,
+    pub cpu_ms: f64,
 }
 
 /// Row 8: one Web Crypto operation inside a charm.
@@ -48,6 +56,11 @@ pub struct Io {
     pub p50_added_ms: f64,
     pub p99_added_ms: f64,
     pub peak_rss: u64,
+    /// The largest private part of the RSS seen while the charms ran
+    /// (`RssAnon`, sampled every 10 ms). The RSS also counts the runtime
+    /// image's pages once for every instance that maps them, though they
+    /// are one shared copy in memory.
+    pub peak_anon: u64,
 }
 
 /// Row 6: one charm fanning out to many slow fetches at once.
@@ -199,10 +212,14 @@ pub async fn crypto_op(
 /// Row 4: a fresh `charm-host run --no-cache` of the trivial charm: the
 /// first task of a process with no compiled runtime to reuse (pre-initialise
 /// and compile the runtime, compile the charm, instantiate, run), as the
-/// process's wall time. The median of `repeats`.
-pub fn cold_first_task(binary: &Path, charm: &Path, repeats: usize) -> BenchResult<f64> {
+/// process's wall time and its CPU time (user + system; Cranelift compiles
+/// on every core, and the CPU time shows the work when other processes
+/// compete for the cores). The medians of `repeats`.
+pub fn cold_first_task(binary: &Path, charm: &Path, repeats: usize) -> BenchResult<ColdStart> {
     let mut walls = Vec::with_capacity(repeats);
+    let mut cpus = Vec::with_capacity(repeats);
     for _ in 0..repeats {
+        let cpu_before = children_cpu_ms().unwrap_or(0.0);
         let started = Instant::now();
         // CHARM_HOST_RUNTIME_WASM, when set, reaches the child too.
         let out = std::process::Command::new(binary)
@@ -212,6 +229,7 @@ pub fn cold_first_task(binary: &Path, charm: &Path, repeats: usize) -> BenchResu
             .stdin(std::process::Stdio::null())
             .output()?;
         walls.push(started.elapsed().as_secs_f64() * 1e3);
+        cpus.push(children_cpu_ms().unwrap_or(0.0) - cpu_before);
         let stdout = String::from_utf8_lossy(&out.stdout);
         if !out.status.success() || stdout.trim() != "{\"count\":1}" {
             return Err(format!(
@@ -222,7 +240,10 @@ pub fn cold_first_task(binary: &Path, charm: &Path, repeats: usize) -> BenchResu
             .into());
         }
     }
-    Ok(percentile(&mut walls, 50.0))
+    Ok(ColdStart {
+        wall_ms: percentile(&mut walls, 50.0),
+        cpu_ms: percentile(&mut cpus, 50.0),
+    })
 }
 
 /// Row 2: `tasks` trivial runs spread over every worker thread of the
@@ -275,6 +296,18 @@ pub async fn io_bound(
     run(sandbox, charm, "{}", &ctx, &spec).await.outcome?;
     let served_before = server.served();
     reset_peak_rss();
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = std::thread::spawn({
+        let sampling = Arc::clone(&sampling);
+        move || {
+            let mut peak = 0;
+            while sampling.load(Ordering::Relaxed) {
+                peak = peak.max(proc_status_bytes("self", "RssAnon").unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            peak
+        }
+    });
     let started = Instant::now();
     let mut handles = Vec::with_capacity(charms);
     for _ in 0..charms {
@@ -295,6 +328,8 @@ pub async fn io_bound(
     }
     let wall = started.elapsed();
     let peak_rss = proc_status_bytes("self", "VmHWM").unwrap_or(0);
+    sampling.store(false, Ordering::Relaxed);
+    let peak_anon = sampler.join().map_err(|_| "the RSS sampler panicked")?;
     let served = server.served() - served_before;
     if served != charms as u64 {
         return Err(format!("the server answered {served} requests for {charms} charms").into());
@@ -305,6 +340,7 @@ pub async fn io_bound(
         p50_added_ms: percentile(&mut added_ms, 50.0),
         p99_added_ms: percentile(&mut added_ms, 99.0),
         peak_rss,
+        peak_anon,
     })
 }
 
