@@ -16,17 +16,17 @@
 //!    cache, the RSS fixture's compile, and a charm's load before a run;
 //! 5. 10,000 registered idle charms: disk and daemon RSS per charm, and the
 //!    dashboard's first page;
-//! 8. Web Crypto inside a charm: one HMAC-SHA256 of 1 KiB, one RS256
-//!    signature (2048-bit key);
 //! 7. nodes on one PostgreSQL database: claim-to-start, runs per second with
 //!    1 and 3 nodes, rescue after `kill -9` (`cluster.rs`; needs
-//!    `CHARM_HOST_TEST_PG`, which `make bench` sets).
+//!    `CHARM_HOST_TEST_PG`, which `make bench` sets);
+//! 8. Web Crypto inside a charm: one HMAC-SHA256 of 1 KiB, one RS256
+//!    signature (2048-bit key).
 //!
 //! Sizes can be scaled down for a quick look with `BENCH_SCALE=0.1`.
 //! `BENCH_ONLY=latency`, `throughput`, `io` or `crypto` runs row 1, 2, 3
-//! or 8 alone, `start` row 4's runtime size and starts
-//! (the first two many times longer), for a
-//! profiler (`CHARM_HOST_PERFMAP=1 perf record -g ...` names guest functions);
+//! or 8 alone (the first two many times longer), and `start` row 4's
+//! runtime size and starts: for comparing runtimes
+//! (`CHARM_HOST_RUNTIME_WASM`) side by side, or for a profiler (`CHARM_HOST_PERFMAP=1 perf record -g ...` names guest functions);
 //! `BENCH_ONLY=cluster` runs row 7 alone.
 
 mod cluster;
