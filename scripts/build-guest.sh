@@ -41,12 +41,12 @@ mkdir -p "$stage"
 exec 9>"$stage.lock"
 flock 9
 step "staging the sources in $stage"
-rm -rf "$stage/abi" "$guest/src" "$guest/js" "$guest/Cargo.toml" "$guest/Cargo.lock" "$guest/build.rs"
+rm -rf "$stage/abi" "$guest/src" "$guest/js" "$guest/intl-data" "$guest/Cargo.toml" "$guest/Cargo.lock" "$guest/build.rs"
 mkdir -p "$guest"
 # Plain copies (fresh mtimes): cargo must never take one checkout's files for
 # another's build outputs.
 cp -r "$root/abi" "$stage/abi"
-cp -r "$root/guest-runtime/src" "$root/guest-runtime/js" "$root/guest-runtime/Cargo.toml" \
+cp -r "$root/guest-runtime/src" "$root/guest-runtime/js" "$root/guest-runtime/intl-data" "$root/guest-runtime/Cargo.toml" \
   "$root/guest-runtime/Cargo.lock" "$root/guest-runtime/build.rs" "$guest/"
 rm -rf "$stage/abi/target"
 

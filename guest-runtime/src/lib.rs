@@ -27,6 +27,9 @@
 //! is reported as such, rather than treated as success: the original service
 //! let async updaters "finish" early.
 
+// The baked Intl data (intl-data/) names `alloc::` paths.
+extern crate alloc;
+
 mod driver;
 mod errors;
 mod imports;

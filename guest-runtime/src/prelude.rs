@@ -45,6 +45,7 @@ const FILES: &[(&str, &str)] = &[
     ("56_crypto.js", include_str!("../js/56_crypto.js")),
     ("57_crypto_algorithms.js", include_str!("../js/57_crypto_algorithms.js")),
     ("60_fetch.js", include_str!("../js/60_fetch.js")),
+    ("70_intl.js", include_str!("../js/70_intl.js")),
     ("80_json.js", include_str!("../js/80_json.js")),
     ("90_driver.js", include_str!("../js/90_driver.js")),
 ];
@@ -143,6 +144,18 @@ pub fn install(runtime: Runtime) -> Runtime {
         host.set("formSerialize", Func::from(ops::url::form_serialize))?;
         host.set("urlPatternParse", Func::from(ops::urlpattern::url_pattern_parse))?;
         host.set("urlPatternExec", Func::from(ops::urlpattern::url_pattern_exec))?;
+        host.set("intlCanonicalize", Func::from(ops::intl::canonicalize))?;
+        host.set("intlNumberFormat", Func::from(ops::intl::number_format))?;
+        host.set("intlFormatNumber", Func::from(ops::intl::format_number))?;
+        host.set("intlPluralRules", Func::from(ops::intl::plural_rules))?;
+        host.set("intlPluralSelect", Func::from(ops::intl::plural_select))?;
+        host.set("intlPluralCategories", Func::from(ops::intl::plural_categories))?;
+        host.set("intlCollator", Func::from(ops::intl::collator))?;
+        host.set("intlCompare", Func::from(ops::intl::compare))?;
+        host.set("intlDateTimeFormat", Func::from(ops::intl::date_time_format))?;
+        host.set("intlFormatDate", Func::from(ops::intl::format_date))?;
+        host.set("intlRelativeTimeFormat", Func::from(ops::intl::relative_time_format))?;
+        host.set("intlFormatRelative", Func::from(ops::intl::format_relative))?;
         let internals = Object::new(ctx.clone())?;
         internals.set("host", host)?;
         for (name, source) in FILES {

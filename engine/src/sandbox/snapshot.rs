@@ -5,7 +5,8 @@
 //! 1. `wasmtime-wizer` instantiates the plugin, runs `initialize-runtime`
 //!    (QuickJS runtime, intrinsics, the charm prelude) and writes the
 //!    resulting memory and globals out as a new module: the snapshot;
-//! 2. Cranelift compiles the snapshot (about a second);
+//! 2. Cranelift compiles the snapshot (wizer has compiled the plugin once
+//!    to run it; this is the second and last compile);
 //! 3. the compiled code is serialised to the cache directory, keyed by the
 //!    runtime's sha256 and the engine's compatibility hash, so the next
 //!    process only maps it back in.
@@ -88,10 +89,6 @@ async fn build(
     runtime: &Runtime,
 ) -> Result<Module, SandboxError> {
     let wasm = &runtime.wasm[..];
-    let plugin = Module::new(engine, wasm).map_err(SandboxError::from_wasmtime)?;
-    runtime::validate(&plugin, Stage::Plugin)?;
-    drop(plugin);
-
     let mut store = Store::new(engine, TaskState::for_initialisation());
     store
         .set_fuel(u64::MAX / 4)
@@ -100,12 +97,25 @@ async fn build(
     store.epoch_deadline_callback(|_| Ok(wasmtime::UpdateDeadline::Continue(1 << 20)));
     let mut wizer = Wizer::new();
     wizer.init_func(charm_host_abi::export::INITIALIZE.name);
+    // The plugin's ABI is checked on the module wizer compiled (the plugin
+    // plus exports of its state), before anything runs: compiling the plugin
+    // once more only to check it cost a third of a cold start.
+    let mut mismatch = None;
     let snapshot = wizer
         .run(&mut store, wasm, async |store, module| {
+            if let Err(e) = runtime::validate(module, Stage::Plugin) {
+                mismatch = Some(e);
+                return Err(wasmtime::Error::msg(
+                    "the runtime does not match this host's ABI",
+                ));
+            }
             linker.instantiate_async(store, module).await
         })
-        .await
-        .map_err(|e| SandboxError::Initialise(format!("{e:#}")))?;
+        .await;
+    if let Some(mismatch) = mismatch {
+        return Err(mismatch.into());
+    }
+    let snapshot = snapshot.map_err(|e| SandboxError::Initialise(format!("{e:#}")))?;
     let module = Module::new(engine, &snapshot).map_err(SandboxError::from_wasmtime)?;
     runtime::validate(&module, Stage::Snapshot)?;
     Ok(module)
@@ -152,4 +162,48 @@ fn write_cached(module: &Module, path: &Path) -> std::io::Result<()> {
     file.write_all(&payload)?;
     file.sync_all()?;
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sandbox::{Sandbox, SandboxError, SandboxOptions};
+
+    /// The plugin is checked inside wizer's instantiation now: a runtime
+    /// that names this host's namespace but not its functions must still be
+    /// refused with every problem listed, before its initialiser runs.
+    #[tokio::test]
+    async fn a_plugin_with_the_wrong_functions_is_refused_before_it_runs() {
+        let ns = charm_host_abi::IMPORT_MODULE;
+        let wasm = wat::parse_str(format!(
+            r#"(module
+                (@custom "import_namespace" "{ns}")
+                (import "{ns}" "bogus" (func))
+                (memory (export "memory") 1)
+                (func (export "initialize-runtime") unreachable))"#
+        ))
+        .unwrap();
+        let dir = std::env::temp_dir().join(format!("charm-abi-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("runtime.wasm");
+        std::fs::write(&path, wasm).unwrap();
+        let result = Sandbox::new(SandboxOptions {
+            runtime_override: Some(path),
+            max_instances: 2,
+            ..SandboxOptions::default()
+        })
+        .await;
+        let _ = std::fs::remove_dir_all(&dir);
+        match result {
+            Err(SandboxError::Abi(e)) => {
+                let text = e.to_string();
+                assert!(
+                    text.contains("unknown import `charm-host-v2::bogus`"),
+                    "{text}"
+                );
+                assert!(text.contains("missing export `charm-run`"), "{text}");
+            }
+            Err(e) => panic!("expected an ABI mismatch, got {e}"),
+            Ok(_) => panic!("a runtime with the wrong functions was accepted"),
+        }
+    }
 }

@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod encoding;
 pub mod event_loop;
 pub mod fetch;
+pub mod intl;
 pub mod json;
 pub mod schedule;
 pub mod url;

@@ -11,18 +11,22 @@
 //! 1. the trivial charm, a fresh sandbox per task, one thread: p50 and p99;
 //! 2. the same on every core: tasks per second;
 //! 3. 2,000 charms at once, each awaiting a 500 ms loopback fetch;
-//! 4. compile: a cold start (wizer + Cranelift), a warm start from the
+//! 4. compile: the runtime's size, a cold start (wizer + Cranelift), the
+//!    first task of a fresh process with no cache, a warm start from the
 //!    cache, the RSS fixture's compile, and a charm's load before a run;
 //! 5. 10,000 registered idle charms: disk and daemon RSS per charm, and the
 //!    dashboard's first page;
 //! 7. nodes on one PostgreSQL database: claim-to-start, runs per second with
 //!    1 and 3 nodes, rescue after `kill -9` (`cluster.rs`; needs
-//!    `CHARM_HOST_TEST_PG`, which `make bench` sets).
+//!    `CHARM_HOST_TEST_PG`, which `make bench` sets);
+//! 8. Web Crypto inside a charm: one HMAC-SHA256 of 1 KiB, one RS256
+//!    signature (2048-bit key).
 //!
 //! Sizes can be scaled down for a quick look with `BENCH_SCALE=0.1`.
-//! `BENCH_ONLY=latency`, `throughput` or `io` runs row 1, 2 or 3 alone
-//! (the first two many times longer), for a
-//! profiler (`CHARM_HOST_PERFMAP=1 perf record -g ...` names guest functions);
+//! `BENCH_ONLY=latency`, `throughput`, `io` or `crypto` runs row 1, 2, 3
+//! or 8 alone (the first two many times longer), and `start` row 4's
+//! runtime size and starts: for comparing runtimes
+//! (`CHARM_HOST_RUNTIME_WASM`) side by side, or for a profiler (`CHARM_HOST_PERFMAP=1 perf record -g ...` names guest functions);
 //! `BENCH_ONLY=cluster` runs row 7 alone.
 
 mod cluster;
@@ -49,6 +53,8 @@ struct Sizes {
     deno_pool: usize,
     idle_small: usize,
     idle_large: usize,
+    crypto_rounds: usize,
+    cold_starts: usize,
 }
 
 impl Sizes {
@@ -63,6 +69,8 @@ impl Sizes {
             deno_pool: s(100.0),
             idle_small: s(1_000.0),
             idle_large: s(10_000.0),
+            crypto_rounds: s(100.0),
+            cold_starts: ((3.0 * scale).round() as usize).max(1),
         }
     }
 }
@@ -71,6 +79,11 @@ impl Sizes {
 const FANOUT_FETCHES: usize = 30;
 const FANOUT_DELAY_MS: u64 = 1000;
 const FANOUT_REPEATS: usize = 3;
+
+/// Row 8: signatures per measured task. Enough that their cost stands well
+/// above the task around them (an HMAC costs a few µs, an RS256 a few ms).
+const HMAC_OPS: usize = 100;
+const RS256_OPS: usize = 5;
 
 fn main() -> ExitCode {
     // `cargo bench` passes `--bench`; nothing else is accepted.
@@ -120,6 +133,7 @@ async fn bench() -> BenchResult<()> {
     let trivial_js = benches.join("charms/trivial.js");
     let io_js = benches.join("charms/io.js");
     let fanout_js = benches.join("charms/fanout.js");
+    let crypto_js = benches.join("charms/crypto.js");
     let binary = Path::new(env!("CARGO_BIN_EXE_charm-host"));
     if std::env::var("BENCH_ONLY").as_deref() == Ok("cluster") {
         let server = loopback::SlowServer::start()?;
@@ -129,9 +143,22 @@ async fn bench() -> BenchResult<()> {
         print!("{table}");
         return Ok(());
     }
-    let deno = deno::Deno::find(&benches)?;
+    let runtime_bytes = match std::env::var_os("CHARM_HOST_RUNTIME_WASM") {
+        Some(path) => std::fs::metadata(path)?.len(),
+        None => charm_engine::EMBEDDED_RUNTIME.len() as u64,
+    };
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("start") {
+        let compile = rows::compile_costs(&root.join("charms-fixtures/rss.js"), &scratch).await?;
+        let cold = rows::cold_first_task(binary, &trivial_js, sizes.cold_starts)?;
+        println!(
+            "runtime {runtime_bytes} bytes; first task of a fresh process, no cache: {:.0} ms \
+             ({:.0} ms CPU); pre-initialise + compile: {:.0} ms; warm start {:.1} ms",
+            cold.wall_ms, cold.cpu_ms, compile.runtime_cold_ms, compile.runtime_warm_ms
+        );
+        return Ok(());
+    }
 
-    eprintln!("[1/9] starting a sandbox (runtime from the cache, or compiled once)");
+    eprintln!("[1/10] starting a sandbox (runtime from the cache, or compiled once)");
     let sandbox = Sandbox::new(SandboxOptions {
         cache_dir: Some(scratch.join("cache")),
         max_instances: u32::try_from(sizes.io_charms + 16)?,
@@ -144,12 +171,34 @@ async fn bench() -> BenchResult<()> {
     let trivial = rows::compile_file(&sandbox, &trivial_js).await?;
     let io_charm = rows::compile_file(&sandbox, &io_js).await?;
     let fanout_charm = rows::compile_file(&sandbox, &fanout_js).await?;
+    let crypto_charm = rows::compile_file(&sandbox, &crypto_js).await?;
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("crypto") {
+        let (hmac, rs256) = crypto_rows(&sandbox, &crypto_charm, sizes.crypto_rounds).await?;
+        for (what, c) in [("HMAC-SHA256 of 1 KiB", hmac), ("RS256", rs256)] {
+            println!(
+                "{what}: {:.1} µs and {} fuel per op (p50 {:.0} µs with {} ops, {:.0} µs with none)",
+                c.per_op_us, c.fuel_per_op, c.p50_us, c.ops, c.p50_base_us
+            );
+        }
+        return Ok(());
+    }
+    let deno = deno::Deno::find(&benches)?;
 
-    eprintln!("[2/9] row 1: {} trivial tasks on one thread", sizes.trivial);
+    eprintln!(
+        "[2/10] row 1: {} trivial tasks on one thread",
+        sizes.trivial
+    );
     if std::env::var("BENCH_ONLY").as_deref() == Ok("latency") {
         // For profilers: row 1 alone, many times over.
         let latency = rows::trivial_latency(&sandbox, &trivial, sizes.trivial * 20).await?;
-        println!("p50 {:.1} µs, p99 {:.1} µs", latency.p50_us, latency.p99_us);
+        println!(
+            "p50 {:.1} µs, p99 {:.1} µs, {} fuel, {:.2} MiB and {:.1} minor page faults per task",
+            latency.p50_us,
+            latency.p99_us,
+            latency.fuel,
+            latency.memory_bytes as f64 / (1 << 20) as f64,
+            latency.faults_per_task
+        );
         return Ok(());
     }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("throughput") {
@@ -183,11 +232,12 @@ async fn bench() -> BenchResult<()> {
         for pass in ["cold", "warm"] {
             let io = rows::io_bound(&sandbox, &io_charm, &server, sizes.io_charms).await?;
             println!(
-                "{pass} pool: {:.0} charms/s, added p50 {:.0} ms p99 {:.0} ms, peak RSS {} MiB",
+                "{pass} pool: {:.0} charms/s, added p50 {:.0} ms p99 {:.0} ms, peak RSS {} MiB (private {} MiB)",
                 io.charms_per_s,
                 io.p50_added_ms,
                 io.p99_added_ms,
-                io.peak_rss >> 20
+                io.peak_rss >> 20,
+                io.peak_anon >> 20
             );
         }
         return Ok(());
@@ -206,14 +256,14 @@ async fn bench() -> BenchResult<()> {
     };
 
     eprintln!(
-        "[3/9] row 2: {} trivial tasks on {cores} threads",
+        "[3/10] row 2: {} trivial tasks on {cores} threads",
         sizes.throughput
     );
     let per_second =
         rows::trivial_throughput(&sandbox, &trivial, sizes.throughput, cores * 2).await?;
 
     eprintln!(
-        "[4/9] row 3: {} charms at once, each awaiting a 500 ms loopback fetch",
+        "[4/10] row 3: {} charms at once, each awaiting a 500 ms loopback fetch",
         sizes.io_charms
     );
     // The first pass finds every pool slot cold (copy-on-write faults on the
@@ -222,7 +272,7 @@ async fn bench() -> BenchResult<()> {
     let io = rows::io_bound(&sandbox, &io_charm, &server, sizes.io_charms).await?;
 
     eprintln!(
-        "[5/9] row 6: one charm awaiting {FANOUT_FETCHES} fetches of {FANOUT_DELAY_MS} ms at once"
+        "[5/10] row 6: one charm awaiting {FANOUT_FETCHES} fetches of {FANOUT_DELAY_MS} ms at once"
     );
     let fanout = rows::fanout(
         &sandbox,
@@ -234,11 +284,21 @@ async fn bench() -> BenchResult<()> {
     )
     .await?;
 
-    eprintln!("[6/9] row 4: cold and warm starts, the RSS fixture's compile");
-    let compile = rows::compile_costs(&root.join("charms-fixtures/rss.js"), &scratch).await?;
+    eprintln!(
+        "[6/10] row 8: HMAC-SHA256 x{HMAC_OPS} and RS256 x{RS256_OPS} per task, {} tasks each",
+        sizes.crypto_rounds
+    );
+    let (hmac, rs256) = crypto_rows(&sandbox, &crypto_charm, sizes.crypto_rounds).await?;
 
     eprintln!(
-        "[7/9] idle charms: {} and {} registered, each run once",
+        "[7/10] row 4: cold and warm starts, the RSS fixture's compile, {} fresh processes",
+        sizes.cold_starts
+    );
+    let compile = rows::compile_costs(&root.join("charms-fixtures/rss.js"), &scratch).await?;
+    let cold_first_task = rows::cold_first_task(binary, &trivial_js, sizes.cold_starts)?;
+
+    eprintln!(
+        "[8/10] idle charms: {} and {} registered, each run once",
         sizes.idle_small, sizes.idle_large
     );
     let idle = idle::idle_charms(
@@ -252,7 +312,7 @@ async fn bench() -> BenchResult<()> {
     .await?;
 
     eprintln!(
-        "[8/9] Deno baselines ({}): fresh worker x{}, reused worker x{}, pool of 5 x{}",
+        "[9/10] Deno baselines ({}): fresh worker x{}, reused worker x{}, pool of 5 x{}",
         deno.version(),
         sizes.deno_fresh,
         sizes.deno_reused,
@@ -266,7 +326,7 @@ async fn bench() -> BenchResult<()> {
         .collect();
     let deno_fanout = deno.fanout(&fanout_js, &fanout_urls, FANOUT_REPEATS)?;
 
-    eprintln!("[9/9] row 7: nodes on one PostgreSQL database");
+    eprintln!("[10/10] row 7: nodes on one PostgreSQL database");
     let cluster = cluster::cluster_rows(binary, &benches, &root, &scratch, &server).await?;
 
     let mut table = render(&Results {
@@ -275,6 +335,10 @@ async fn bench() -> BenchResult<()> {
         io,
         io_cold,
         compile,
+        runtime_bytes,
+        cold_first_task,
+        hmac,
+        rs256,
         idle,
         fresh,
         reused,
@@ -294,12 +358,28 @@ async fn bench() -> BenchResult<()> {
     Ok(())
 }
 
+/// Row 8: an HMAC and an RS256 signature, each against its own baseline.
+async fn crypto_rows(
+    sandbox: &Sandbox,
+    charm: &charm_engine::CompiledCharm,
+    rounds: usize,
+) -> BenchResult<(rows::CryptoOp, rows::CryptoOp)> {
+    let hmac = rows::crypto_op(sandbox, charm, "hmac", HMAC_OPS, rounds).await?;
+    // An RS256 task takes about a thousand times longer: fewer rounds.
+    let rs256 = rows::crypto_op(sandbox, charm, "rs256", RS256_OPS, (rounds / 5).max(10)).await?;
+    Ok((hmac, rs256))
+}
+
 struct Results {
     latency: rows::Latency,
     per_second: f64,
     io: rows::Io,
     io_cold: rows::Io,
     compile: rows::Compile,
+    runtime_bytes: u64,
+    cold_first_task: rows::ColdStart,
+    hmac: rows::CryptoOp,
+    rs256: rows::CryptoOp,
     idle: idle::Idle,
     fresh: deno::DenoLatency,
     reused: deno::DenoLatency,
@@ -458,6 +538,14 @@ fn render(r: &Results) -> String {
         None,
         Target::AtMost(1536.0),
     );
+    row(
+        "3",
+        "peak private RSS (RssAnon; the RSS above counts the shared runtime image once per instance)",
+        io.peak_anon as f64 / (1 << 20) as f64,
+        "MiB",
+        None,
+        Target::None,
+    );
     let cold = &r.io_cold;
     row(
         "3",
@@ -476,6 +564,25 @@ fn render(r: &Results) -> String {
         Target::None,
     );
     let c = &r.compile;
+    row(
+        "4",
+        "runtime size (charm-runtime.wasm, before pre-initialisation)",
+        r.runtime_bytes as f64 / 1e6,
+        "MB",
+        None,
+        Target::None,
+    );
+    row(
+        "4",
+        &format!(
+            "cold start: first task of a fresh process, no runtime cache (`charm-host run --no-cache`; {:.0} ms CPU)",
+            r.cold_first_task.cpu_ms
+        ),
+        r.cold_first_task.wall_ms,
+        "ms",
+        None,
+        Target::None,
+    );
     row(
         "4",
         "cold start: pre-initialise + compile the runtime, cache it",
@@ -576,10 +683,31 @@ fn render(r: &Results) -> String {
         Some(("one worker, the same charm", r.deno_fanout)),
         Target::None,
     );
+    for (what, c) in [
+        ("one HMAC-SHA256 of 1 KiB", &r.hmac),
+        (
+            "one RS256 signature (RSASSA-PKCS1-v1_5, SHA-256, 2048-bit key)",
+            &r.rs256,
+        ),
+    ] {
+        row(
+            "8",
+            &format!(
+                "{what} in a charm: p50 of a task with {} minus one with none, per signature ({} fuel)",
+                c.ops, c.fuel_per_op
+            ),
+            c.per_op_us,
+            "µs",
+            None,
+            Target::None,
+        );
+    }
     let _ = writeln!(
         t,
-        "\nFuel per trivial task: {}. The Deno pool row ran {} charms (at 5 at a time, {} would take {:.0} s).",
+        "\nPer trivial task (row 1): {} fuel, {:.2} MiB of linear memory, {:.1} minor page faults of the process. The Deno pool row ran {} charms (at 5 at a time, {} would take {:.0} s).",
         r.latency.fuel,
+        r.latency.memory_bytes as f64 / (1 << 20) as f64,
+        r.latency.faults_per_task,
         r.pool.charms,
         r.io.charms,
         r.io.charms as f64 / r.pool.charms_per_s

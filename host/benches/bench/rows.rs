@@ -12,7 +12,9 @@ use charm_engine::{
 };
 
 use crate::loopback::{SlowServer, IO_DELAY};
-use crate::stats::{micros, percentile, proc_status_bytes, reset_peak_rss};
+use crate::stats::{
+    children_cpu_ms, micros, minor_faults, percentile, proc_status_bytes, reset_peak_rss,
+};
 
 pub type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -21,6 +23,30 @@ pub struct Latency {
     pub p50_us: f64,
     pub p99_us: f64,
     pub fuel: u64,
+    /// The task's largest linear memory.
+    pub memory_bytes: u64,
+    /// The process's minor page faults over the measured tasks, per task.
+    pub faults_per_task: f64,
+}
+
+/// Row 4: the first task of a fresh process with no runtime cache.
+pub struct ColdStart {
+    pub wall_ms: f64,
+    pub cpu_ms: f64,
+}
+
+/// Row 8: one Web Crypto operation inside a charm.
+pub struct CryptoOp {
+    /// Operations per task in the measured runs.
+    pub ops: usize,
+    /// p50 of a task doing `ops` operations, and of the same charm doing
+    /// none (it still imports the key).
+    pub p50_us: f64,
+    pub p50_base_us: f64,
+    /// (p50 - p50 of the baseline) / ops.
+    pub per_op_us: f64,
+    /// (fuel - fuel of the baseline) / ops.
+    pub fuel_per_op: u64,
 }
 
 /// Row 3.
@@ -30,6 +56,11 @@ pub struct Io {
     pub p50_added_ms: f64,
     pub p99_added_ms: f64,
     pub peak_rss: u64,
+    /// The largest private part of the RSS seen while the charms ran
+    /// (`RssAnon`, sampled every 10 ms). The RSS also counts the runtime
+    /// image's pages once for every instance that maps them, though they
+    /// are one shared copy in memory.
+    pub peak_anon: u64,
 }
 
 /// Row 6: one charm fanning out to many slow fetches at once.
@@ -99,7 +130,12 @@ pub async fn trivial_latency(
     let mut state = "{}".to_string();
     let mut samples = Vec::with_capacity(tasks);
     let mut fuel = 0;
+    let mut memory_bytes = 0;
+    let mut faults_before = 0;
     for i in 0..tasks + tasks / 10 {
+        if i == tasks / 10 {
+            faults_before = minor_faults().unwrap_or(0);
+        }
         let started = Instant::now();
         let report = run(sandbox, charm, &state, &ctx, &spec).await;
         let elapsed = started.elapsed();
@@ -111,8 +147,10 @@ pub async fn trivial_latency(
         if i >= tasks / 10 {
             samples.push(micros(elapsed));
             fuel = report.stats.fuel;
+            memory_bytes = report.stats.memory_bytes;
         }
     }
+    let faults = minor_faults().unwrap_or(0).saturating_sub(faults_before);
     let expected = format!("{{\"count\":{}}}", tasks + tasks / 10);
     if state != expected {
         return Err(format!("the counter ended at {state}, expected {expected}").into());
@@ -121,6 +159,91 @@ pub async fn trivial_latency(
         p50_us: percentile(&mut samples, 50.0),
         p99_us: percentile(&mut samples, 99.0),
         fuel,
+        memory_bytes,
+        faults_per_task: faults as f64 / tasks as f64,
+    })
+}
+
+/// Row 8: the crypto charm doing `ops` signatures of kind `op` per task,
+/// against the same charm doing none, `tasks` runs of each, alternating so
+/// that the machine's drift falls on both alike. A signature's cost is the
+/// difference of the two p50s over `ops`: what a charm pays for
+/// `await crypto.subtle.sign(...)`, promise included, without the key
+/// import and the task around it.
+pub async fn crypto_op(
+    sandbox: &Sandbox,
+    charm: &CompiledCharm,
+    op: &str,
+    ops: usize,
+    tasks: usize,
+) -> BenchResult<CryptoOp> {
+    let spec = spec(AllowList::default());
+    let runs = [0, ops].map(|n| (n, context(serde_json::json!({ "op": op, "n": n }))));
+    let mut samples = [Vec::with_capacity(tasks), Vec::with_capacity(tasks)];
+    let mut fuel = [0u64; 2];
+    // One warm-up round, then the measured ones.
+    for round in 0..=tasks {
+        for (i, (n, ctx)) in runs.iter().enumerate() {
+            let started = Instant::now();
+            let report = run(sandbox, charm, "{}", ctx, &spec).await;
+            let elapsed = started.elapsed();
+            match report.outcome {
+                Ok(StateChange::Replace(state)) if state.contains(&format!("\"signed\":{n},")) => {}
+                other => {
+                    return Err(format!("the crypto charm ({op} x{n}) failed: {other:?}").into())
+                }
+            }
+            if round > 0 {
+                samples[i].push(micros(elapsed));
+                fuel[i] = report.stats.fuel;
+            }
+        }
+    }
+    let p50_base_us = percentile(&mut samples[0], 50.0);
+    let p50_us = percentile(&mut samples[1], 50.0);
+    Ok(CryptoOp {
+        ops,
+        p50_us,
+        p50_base_us,
+        per_op_us: (p50_us - p50_base_us) / ops as f64,
+        fuel_per_op: fuel[1].saturating_sub(fuel[0]) / ops as u64,
+    })
+}
+
+/// Row 4: a fresh `charm-host run --no-cache` of the trivial charm: the
+/// first task of a process with no compiled runtime to reuse (pre-initialise
+/// and compile the runtime, compile the charm, instantiate, run), as the
+/// process's wall time and its CPU time (user + system; Cranelift compiles
+/// on every core, and the CPU time shows the work when other processes
+/// compete for the cores). The medians of `repeats`.
+pub fn cold_first_task(binary: &Path, charm: &Path, repeats: usize) -> BenchResult<ColdStart> {
+    let mut walls = Vec::with_capacity(repeats);
+    let mut cpus = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        let cpu_before = children_cpu_ms().unwrap_or(0.0);
+        let started = Instant::now();
+        // CHARM_HOST_RUNTIME_WASM, when set, reaches the child too.
+        let out = std::process::Command::new(binary)
+            .arg("run")
+            .arg("--no-cache")
+            .arg(charm)
+            .stdin(std::process::Stdio::null())
+            .output()?;
+        walls.push(started.elapsed().as_secs_f64() * 1e3);
+        cpus.push(children_cpu_ms().unwrap_or(0.0) - cpu_before);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() || stdout.trim() != "{\"count\":1}" {
+            return Err(format!(
+                "charm-host run --no-cache failed ({}): {stdout} {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
+        }
+    }
+    Ok(ColdStart {
+        wall_ms: percentile(&mut walls, 50.0),
+        cpu_ms: percentile(&mut cpus, 50.0),
     })
 }
 
@@ -174,6 +297,18 @@ pub async fn io_bound(
     run(sandbox, charm, "{}", &ctx, &spec).await.outcome?;
     let served_before = server.served();
     reset_peak_rss();
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = std::thread::spawn({
+        let sampling = Arc::clone(&sampling);
+        move || {
+            let mut peak = 0;
+            while sampling.load(Ordering::Relaxed) {
+                peak = peak.max(proc_status_bytes("self", "RssAnon").unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            peak
+        }
+    });
     let started = Instant::now();
     let mut handles = Vec::with_capacity(charms);
     for _ in 0..charms {
@@ -194,6 +329,8 @@ pub async fn io_bound(
     }
     let wall = started.elapsed();
     let peak_rss = proc_status_bytes("self", "VmHWM").unwrap_or(0);
+    sampling.store(false, Ordering::Relaxed);
+    let peak_anon = sampler.join().map_err(|_| "the RSS sampler panicked")?;
     let served = server.served() - served_before;
     if served != charms as u64 {
         return Err(format!("the server answered {served} requests for {charms} charms").into());
@@ -204,6 +341,7 @@ pub async fn io_bound(
         p50_added_ms: percentile(&mut added_ms, 50.0),
         p99_added_ms: percentile(&mut added_ms, 99.0),
         peak_rss,
+        peak_anon,
     })
 }
 
@@ -250,6 +388,7 @@ pub async fn compile_costs(rss_fixture: &Path, scratch: &Path) -> BenchResult<Co
     let options = SandboxOptions {
         cache_dir: Some(cache.clone()),
         max_instances: 8,
+        runtime_override: std::env::var_os("CHARM_HOST_RUNTIME_WASM").map(std::path::PathBuf::from),
         ..SandboxOptions::default()
     };
     let started = Instant::now();

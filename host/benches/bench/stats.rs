@@ -55,3 +55,22 @@ fn proc_meminfo_total() -> Option<u64> {
     let line = info.lines().find(|l| l.starts_with("MemTotal"))?;
     Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
 }
+
+/// Field `n` (1-based, as in proc(5)) of `/proc/self/stat`, from field 3 on.
+fn self_stat(n: usize) -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces; fields count from after it.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    rest.split_whitespace().nth(n.checked_sub(3)?)?.parse().ok()
+}
+
+/// Minor page faults of this process so far.
+pub fn minor_faults() -> Option<u64> {
+    self_stat(10)
+}
+
+/// CPU time (user + system) of this process's waited-for children so far, in
+/// ms. Clock ticks are 100 a second on Linux.
+pub fn children_cpu_ms() -> Option<f64> {
+    Some((self_stat(16)? + self_stat(17)?) as f64 * 10.0)
+}
