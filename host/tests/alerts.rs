@@ -141,9 +141,13 @@ fn a_charm_that_goes_silent_fails_is_disabled_and_recovers_raises_one_alert_each
         .filter(|a| a["channel"] == "webhook-1 (127.0.0.1)")
         .all(|a| a["status"] == "delivered"));
     assert!(
-        !recorded
-            .iter()
-            .any(|a| a["payload"].as_str().unwrap().contains("nobody-listens")),
-        "payloads do not carry channel URLs"
+        !recorded.iter().any(
+            |a| a["payload"].as_str().unwrap().contains("nobody-listens")
+                || a["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("nobody-listens"))
+        ),
+        "neither payloads nor errors carry a channel's URL (a Slack webhook's path is its secret)"
     );
+    assert!(!d.log_text().contains("nobody-listens"), "nor the log");
 }

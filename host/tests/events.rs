@@ -341,6 +341,26 @@ fn webhooks_check_signatures_limits_rates_and_the_charms_status() {
     assert_eq!(unsigned.status, 401, "{}", unsigned.body);
     assert!(events(&d, &id, "pending").is_empty() && events(&d, &id, "acked").is_empty());
 
+    let get = support::http_answer(&d.addr, "GET", &path, &[], None);
+    assert_eq!(
+        (get.status, get.body["code"].clone()),
+        (405, json!("method_not_allowed")),
+        "a JSON 405: {}",
+        get.body
+    );
+    let huge = vec![b' '; 3 * 1024 * 1024];
+    let trigger_too_big = d.send(
+        "POST",
+        &format!("/api/charms/{id}/run"),
+        &[("content-type", "application/json")],
+        Some(&huge),
+    );
+    assert_eq!(
+        (trigger_too_big.status, trigger_too_big.body["code"].clone()),
+        (413, json!("payload_too_large")),
+        "a JSON 413: {}",
+        trigger_too_big.body
+    );
     let big = vec![b' '; 2048];
     let too_big = deliver(&d, &path, &secret, &big);
     assert_eq!(too_big.status, 413, "{}", too_big.body);

@@ -30,11 +30,25 @@ pub(crate) fn insert_event_sql(now: &str) -> String {
 pub(crate) const EVENT_BY_KEY: &str =
     "SELECT id FROM events WHERE charm_id = $1 AND idempotency_key = $2";
 
+/// The most event data one run is given, in characters of JSON (at least
+/// one event, whatever its size): many large inputs would otherwise make a
+/// run's input too big for its memory, and fail every run of the charm.
+pub const MAX_EVENT_CHARS_PER_RUN: i64 = 4 * 1024 * 1024;
+
 /// Hands the charm's oldest pending events to a run: `$1` run, `$2` charm,
-/// `$3` how many at most.
+/// `$3` how many at most, `$4` how many characters of data at most (the
+/// first event always).
 pub(crate) const GIVE_EVENTS: &str = "UPDATE events SET run_id = $1 WHERE id IN ( \
-       SELECT id FROM events WHERE charm_id = $2 AND status = 'pending' ORDER BY id LIMIT $3) \
+       SELECT id FROM ( \
+         SELECT id, LENGTH(data) AS size, SUM(LENGTH(data)) OVER (ORDER BY id) AS total \
+         FROM (SELECT id, data FROM events WHERE charm_id = $2 AND status = 'pending' \
+               ORDER BY id LIMIT $3) oldest) sized \
+       WHERE total <= $4 OR total = size) \
      RETURNING id, received_at, source, data";
+
+/// The attempts of a charm's oldest pending event: `$1` charm.
+pub(crate) const OLDEST_ATTEMPTS: &str = "SELECT attempts FROM events \
+     WHERE charm_id = $1 AND status = 'pending' ORDER BY id LIMIT 1";
 
 /// Records on a run the events it was given: `$1` JSON array of ids, `$2`
 /// the newest event's data (`ctx.input`), `$3` run.
@@ -146,7 +160,8 @@ macro_rules! inbox_ops {
         use $crate::inbox::{
             event_from, run_event_from, FollowUp, ACK_EVENTS, CANCEL_QUEUED_RUN, CANCEL_REQUESTS,
             COUNT_ATTEMPT, DEAD_LETTER, DISCARD, EVENT_BY_KEY, GIVE_EVENTS, HAS_PENDING, LINEAGE,
-            LIST_EVENTS, PRUNE_EVENTS, RECORD_GIVEN, REDRIVE, REQUEST_CANCEL, RUN_STATUS,
+            LIST_EVENTS, OLDEST_ATTEMPTS, PRUNE_EVENTS, RECORD_GIVEN, REDRIVE, REQUEST_CANCEL,
+            RUN_STATUS,
         };
         use $crate::rows::Lineage;
         use $crate::{
@@ -198,10 +213,22 @@ macro_rules! inbox_ops {
             if max == 0 {
                 return Ok(Vec::new());
             }
+            // Events of a failed run are retried one at a time, oldest
+            // first: a poison event fails alone and is dead-lettered alone.
+            let oldest: Option<i64> = sqlx::query_scalar(OLDEST_ATTEMPTS)
+                .bind(charm)
+                .fetch_optional(&mut *conn)
+                .await?;
+            let max = match oldest {
+                None => return Ok(Vec::new()),
+                Some(attempts) if attempts > 0 => 1,
+                Some(_) => max,
+            };
             let rows = sqlx::query(GIVE_EVENTS)
                 .bind(run)
                 .bind(charm)
                 .bind(i64::from(max))
+                .bind($crate::inbox::MAX_EVENT_CHARS_PER_RUN)
                 .fetch_all(&mut *conn)
                 .await?;
             let mut events = rows

@@ -51,6 +51,7 @@ mod wake;
 use async_trait::async_trait;
 
 use alerts::{AlertId, AlertRecord, AlertStatus, AlertTransition};
+pub use inbox::MAX_EVENT_CHARS_PER_RUN;
 
 pub use domain::{
     Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, CharmUpdate, ClaimedRun,

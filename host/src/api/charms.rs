@@ -1,6 +1,5 @@
 //! The `/api/charms` and `/api/runs` routes.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -11,7 +10,7 @@ use serde_json::json;
 
 use charm_store::{CharmFilter, SortKey, Trigger};
 
-use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use super::error::{ApiBytes, ApiError, ApiJson, ApiPath, ApiQuery};
 use super::{AppState, RouterState};
 use crate::service::{charm_id, minute_stats, CharmChanges, CharmSpec, TriggerRequest};
 
@@ -174,7 +173,7 @@ const MAX_DELAY_MS: u64 = 366 * 24 * 3_600_000;
 async fn trigger(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> Result<Response, ApiError> {
     // The body is optional: an empty one means no input.
     let body: TriggerBody = if body.iter().all(u8::is_ascii_whitespace) {

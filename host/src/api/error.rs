@@ -213,6 +213,29 @@ fn json_rejection(rejection: JsonRejection, limit: BodyLimit) -> ApiError {
     from_rejection(rejection.status(), rejection.body_text(), limit)
 }
 
+/// A raw body (for endpoints whose JSON body is optional) whose rejections,
+/// such as one over the body limit, are [`ApiError`]s.
+pub struct ApiBytes(pub axum::body::Bytes);
+
+impl<S> FromRequest<S> for ApiBytes
+where
+    S: Send + Sync,
+    BodyLimit: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(ApiBytes(bytes)),
+            Err(rejection) => Err(from_rejection(
+                rejection.status(),
+                rejection.body_text(),
+                BodyLimit::from_ref(state),
+            )),
+        }
+    }
+}
+
 /// A query string whose rejections are [`ApiError`]s.
 pub struct ApiQuery<T>(pub T);
 

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use charm_store::{Cancel, EventId, EventStatus};
 
-use super::error::{ApiError, ApiPath, ApiQuery};
+use super::error::{ApiBytes, ApiError, ApiPath, ApiQuery};
 use super::{AppState, RouterState};
 
 /// The most events one page holds.
@@ -71,7 +71,7 @@ fn selection(body: &Bytes) -> Result<Selection, ApiError> {
 async fn redrive(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> Result<Response, ApiError> {
     let selection = selection(&body)?;
     let redriven = app.registry.redrive(&id, selection.ids.as_deref()).await?;
@@ -81,7 +81,7 @@ async fn redrive(
 async fn discard(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> Result<Response, ApiError> {
     let selection = selection(&body)?;
     let discarded = app.registry.discard(&id, selection.ids.as_deref()).await?;

@@ -130,6 +130,7 @@ pub(super) fn router() -> Router<RouterState> {
     Router::new()
         .route("/hooks/{id}", post(deliver_signed))
         .route("/hooks/{id}/{token}", post(deliver_with_token))
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
 }
 
 /// The management routes, under `/api` (behind the bearer token).
@@ -212,10 +213,19 @@ async fn deliver(
         )));
     }
     settings.take(&charm).map_err(ApiError::TooManyRequests)?;
-    let idempotency_key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| {
+                    ApiError::BadRequest(
+                        "the Idempotency-Key header must be printable ASCII".into(),
+                    )
+                })?
+                .to_string(),
+        ),
+    };
     let request = TriggerRequest {
         input: Some(event_data(settings, &headers, &body)),
         source: Some("webhook".into()),

@@ -136,7 +136,7 @@ pub struct AddArgs {
     #[arg(value_name = "FILE.js")]
     file: PathBuf,
     /// Time between scheduled runs: `90`, `90s`, `5m`, `2h`.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_interval)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_interval, conflicts_with = "cron")]
     interval: u32,
     /// Run at the times of a cron expression instead of an interval:
     /// `0 7 * * MON-FRI` (minute hour day-of-month month day-of-week).

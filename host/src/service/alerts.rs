@@ -85,6 +85,14 @@ pub struct Alerts {
     settings: Arc<AlertSettings>,
 }
 
+/// Text for Slack's `text` field: `&`, `<` and `>` escaped as Slack asks,
+/// so nothing in it becomes a link or a mention.
+fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// An error's fingerprint: its outcome and first line, numbers blanked
 /// (so "timed out after 1003 ms" and "after 998 ms" are one error).
 pub fn fingerprint(outcome: RunOutcome, error: Option<&str>) -> String {
@@ -225,6 +233,9 @@ impl Alerts {
         };
         let body = match channel.format {
             ChannelFormat::Slack => {
+                // Slack reads `<...>` as links and mentions (`<!here>`): a
+                // charm's error, often text it fetched, is escaped.
+                let text = slack_escape(&text);
                 json!({ "text": format!("{text}\n<{link}|Open in the dashboard>") })
             }
             ChannelFormat::Json => json!({
@@ -356,7 +367,8 @@ impl Alerts {
             .body(alert.payload.clone())
             .send()
             .await
-            .map_err(|e| format!("sending failed: {e}"))?;
+            // Without the URL: a Slack webhook's path is its secret.
+            .map_err(|e| format!("sending failed: {}", e.without_url()))?;
         let status = response.status();
         if status.is_success() {
             Ok(())
@@ -379,6 +391,14 @@ mod tests {
         assert_ne!(
             a,
             fingerprint(RunOutcome::Error, Some("timed out after 98 ms"))
+        );
+    }
+
+    #[test]
+    fn slack_text_cannot_mention_or_link() {
+        assert_eq!(
+            slack_escape("<!here> <http://evil.example|click> & bye"),
+            "&lt;!here&gt; &lt;http://evil.example|click&gt; &amp; bye"
         );
     }
 

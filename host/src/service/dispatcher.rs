@@ -254,13 +254,17 @@ async fn execute(
         _ = incarnation.fence.cancelled() => None,
     };
     drop(by_user);
-    let Some((finished, code, requested_next_ms)) = ran else {
+    let Some((mut finished, code, requested_next_ms)) = ran else {
         d.metrics.running(-1);
         tracing::warn!(
             "dropped: this node fenced itself; a rescue records the run and queues its retry"
         );
         return;
     };
+    if finished.outcome == RunOutcome::Cancelled && finished.duration_ms == 0 {
+        // Cut short before the sandbox reported: the time it ran until then.
+        finished.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    }
     let code = match code {
         Some(code) => Some(code),
         None => d

@@ -188,10 +188,12 @@ fn check_schedule(
             "give interval_s or schedule, not both (schedule {\"every_s\": N} is interval_s N)",
         )),
         (Some(interval_s), None) => Ok(Some((check_interval(interval_s)?, None))),
-        (None, Some(Schedule::Interval { seconds })) => {
-            let interval_s = u32::try_from(seconds).unwrap_or(u32::MAX);
-            Ok(Some((check_interval(interval_s)?, None)))
-        }
+        (None, Some(Schedule::Interval { seconds })) => match u32::try_from(seconds) {
+            Ok(interval_s) => Ok(Some((check_interval(interval_s)?, None))),
+            Err(_) => Err(invalid(format!(
+                "schedule.every_s must be between 1 and {MAX_INTERVAL_S} seconds, got {seconds}"
+            ))),
+        },
         (None, Some(cron)) => {
             cron.validate()
                 .map_err(|e| invalid(format!("schedule: {e}")))?;

@@ -192,7 +192,8 @@ pub async fn dead_letters_can_be_redriven_or_discarded(s: &dyn Store) {
     let a = add(s, code(1)).await;
     let one = deliver(s, &a, "1", None).await;
     let two = deliver(s, &a, "2", None).await;
-    for _ in 0..2 {
+    // Both fail together, then (retried one at a time) each fails alone.
+    for _ in 0..3 {
         enqueue(s, &a, Trigger::Manual).await;
         let run = claim(s, &me).await.unwrap();
         let retry = EventsAfter::Retry {
@@ -369,4 +370,71 @@ pub async fn a_webhook_secret_is_set_read_and_removed(s: &dyn Store) {
     assert_eq!(s.hook(&a).await.unwrap().unwrap().secret, None);
     assert!(!s.set_hook_secret(&super::id(99), Some("x")).await.unwrap());
     assert!(s.hook(&super::id(99)).await.unwrap().is_none());
+}
+
+pub async fn a_run_is_given_events_up_to_a_size_budget(s: &dyn Store) {
+    let me = node(s).await;
+    let a = add(s, code(1)).await;
+    let big = |c: char| format!("\"{}\"", c.to_string().repeat(1_500_000));
+    let ids: Vec<i64> = {
+        let mut ids = Vec::new();
+        for c in ['a', 'b', 'c'] {
+            ids.push(deliver(s, &a, &big(c), None).await.event_id);
+        }
+        ids
+    };
+    let run = claim(s, &me).await.unwrap();
+    assert_eq!(
+        run.events.iter().map(|e| e.id).collect::<Vec<_>>(),
+        ids[..2],
+        "3 MB fit in the budget, 4.5 MB do not"
+    );
+    finish_with(s, &me, run.id, &ok(None), ACK).await;
+    // One event over the budget still goes, alone.
+    let huge = format!("\"{}\"", "x".repeat(5_000_000));
+    deliver(s, &a, &huge, None).await;
+    let next = claim(s, &me).await.unwrap();
+    assert_eq!(next.events.len(), 1, "the third event");
+    finish_with(s, &me, next.id, &ok(None), ACK).await;
+    let last = claim(s, &me).await.unwrap();
+    assert_eq!(last.events.len(), 1, "the huge one, alone");
+    const { assert!(charm_store::MAX_EVENT_CHARS_PER_RUN < 5_000_000) };
+}
+
+pub async fn a_failed_batch_is_retried_one_event_at_a_time(s: &dyn Store) {
+    let me = node(s).await;
+    let a = add(s, code(1)).await; // max_attempts: 2
+    let poison = deliver(s, &a, "\"poison\"", None).await;
+    let good = deliver(s, &a, "\"good\"", None).await;
+    let retry = EventsAfter::Retry {
+        delay_ms: 0,
+        priority: RECOVERY,
+    };
+    let run = claim(s, &me).await.unwrap();
+    assert_eq!(run.events.len(), 2);
+    finish_with(s, &me, run.id, &failed(), retry).await;
+    let run = claim(s, &me).await.unwrap();
+    assert_eq!(
+        run.events.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![poison.event_id],
+        "the oldest alone"
+    );
+    finish_with(s, &me, run.id, &failed(), retry).await;
+    let run = claim(s, &me).await.unwrap();
+    assert_eq!(
+        run.events.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![good.event_id],
+        "the poison is dead; the good one goes on"
+    );
+    finish_with(s, &me, run.id, &ok(None), ACK).await;
+    let dead = s.events(&a, Some(EventStatus::Dead), 10).await.unwrap();
+    assert_eq!(
+        dead.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![poison.event_id]
+    );
+    let acked = s.events(&a, Some(EventStatus::Acked), 10).await.unwrap();
+    assert_eq!(
+        acked.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![good.event_id]
+    );
 }

@@ -648,6 +648,8 @@ macro_rules! conformance_cases {
             a_cancelled_run_keeps_its_events,
             a_delayed_run_waits_for_its_time,
             a_webhook_secret_is_set_read_and_removed,
+            a_run_is_given_events_up_to_a_size_budget,
+            a_failed_batch_is_retried_one_event_at_a_time,
             an_incident_raises_one_alert_and_a_new_error_another,
             due_alerts_are_leased_and_settled,
             a_charm_without_success_for_its_intervals_is_silent,
