@@ -398,22 +398,18 @@ fn cancel_removes_a_queued_run_and_stops_a_running_one_keeping_its_events() {
         "inbox.js",
         json!({ "schedule": quiet(), "allowed_hosts": [server.host_port()] }),
     );
-    let later = trigger(&d, &id, json!({ "delay_ms": 60_000 }));
-    let later_id = later["run_id"].as_i64().unwrap();
-    let (_, queued) = d.get(&format!("/api/runs/{later_id}"));
-    assert_eq!(queued["status"], "queued");
-    assert!(
-        queued["not_before"].as_i64().unwrap() > queued["queued_at"].as_i64().unwrap() + 50_000
-    );
-    let (status, body) = d.post(&format!("/api/runs/{later_id}/cancel"), &json!({}));
+    let busy = occupy(&d, &id, &server.url("/slow"));
+    let waiting = trigger(&d, &id, json!({ "input": { "n": 1 } }))["run_id"]
+        .as_i64()
+        .unwrap();
+    let (status, body) = d.post(&format!("/api/runs/{waiting}/cancel"), &json!({}));
     assert_eq!(
         (status, body["cancelled"].clone()),
         (200, json!("dequeued")),
         "{body}"
     );
-    assert_eq!(d.wait_run(later_id)["outcome"], "cancelled");
+    assert_eq!(d.wait_run(waiting)["outcome"], "cancelled");
 
-    let busy = occupy(&d, &id, &server.url("/slow"));
     let started = std::time::Instant::now();
     let cancelled = d.cli(&["cancel", &busy.to_string()]);
     assert_eq!(cancelled.code, 0, "{}", cancelled.stderr);
@@ -426,12 +422,16 @@ fn cancel_removes_a_queued_run_and_stops_a_running_one_keeping_its_events() {
         (run["outcome"].clone(), run["error"].clone()),
         (json!("cancelled"), json!("cancelled by a user"))
     );
+    assert!(run["duration_ms"].as_i64().unwrap() > 0, "{run}");
     assert_eq!(d.state(&id)["version"], 0, "state untouched");
     let pending = events(&d, &id, "pending");
     assert_eq!(
-        (pending.len(), pending[0]["attempts"].clone()),
-        (1, json!(0)),
-        "its event is kept, no attempt counted"
+        pending
+            .iter()
+            .map(|e| e["attempts"].clone())
+            .collect::<Vec<_>>(),
+        [json!(0), json!(0)],
+        "both runs' events are kept, no attempt counted"
     );
     let (status, body) = d.post(&format!("/api/runs/{busy}/cancel"), &json!({}));
     assert_eq!(status, 409, "finished already: {body}");
@@ -442,13 +442,28 @@ fn cancel_removes_a_queued_run_and_stops_a_running_one_keeping_its_events() {
 #[test]
 fn a_run_asked_for_later_waits_for_its_time() {
     let d = Daemon::start(&[]);
-    let id = d.register("inbox.js", json!({ "schedule": quiet() }));
-    let asked = d.cli(&["trigger", &id, "--in", "2s"]);
+    // Scheduled every second: they neither take its place nor start it early.
+    let id = d.register("inbox.js", json!({ "interval_s": 1 }));
+    let asked_at = d.get(&format!("/api/charms/{id}")).1["created_at"]
+        .as_i64()
+        .unwrap();
+    let asked = d.cli(&["trigger", &id, "--in", "3s"]);
     assert_eq!(asked.code, 0, "{}", asked.stderr);
-    let run = d.wait_run(asked.stdout.trim().parse().unwrap());
-    let waited = run["started_at"].as_i64().unwrap() - run["queued_at"].as_i64().unwrap();
-    assert!(waited >= 1_900, "started {waited} ms after it was queued");
+    assert!(asked.stderr.contains("asked for at"), "{}", asked.stderr);
+    assert!(charm(&d, &id)["next_wakeup_at"].as_i64().is_some());
+    let run = wait_for("the run asked for", 30, || {
+        runs_of(&d, &id)
+            .into_iter()
+            .find(|r| r["trigger"] == "manual" && r["status"] == "done")
+    });
+    let waited = run["queued_at"].as_i64().unwrap() - asked_at;
+    assert!(waited >= 2_900, "queued {waited} ms after it was asked for");
     assert_eq!(run["outcome"], "ok", "{run}");
+    assert!(
+        runs_of(&d, &id).iter().any(|r| r["trigger"] == "schedule"),
+        "the schedule went on meanwhile"
+    );
+    assert!(charm(&d, &id)["next_wakeup_at"].is_null());
     let (status, body) = d.post(
         &format!("/api/charms/{id}/run"),
         &json!({ "at": "tomorrow at noon" }),
@@ -456,6 +471,15 @@ fn a_run_asked_for_later_waits_for_its_time() {
     assert_eq!(status, 400, "{body}");
     assert!(
         body["error"].as_str().unwrap().contains("RFC 3339"),
+        "{body}"
+    );
+    let (status, body) = d.post(
+        &format!("/api/charms/{id}/run"),
+        &json!({ "at": "9999-12-30T00:00:00Z" }),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("within a year"),
         "{body}"
     );
 }

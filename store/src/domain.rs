@@ -246,6 +246,9 @@ pub struct CharmRecord {
     pub consecutive_failures: u32,
     /// When its next scheduled run is due (ms since the epoch).
     pub next_run_at: i64,
+    /// The earliest run asked for later (`trigger --at/--in`), if any (ms
+    /// since the epoch).
+    pub next_wakeup_at: Option<i64>,
     /// Whether it has a webhook (a hook secret).
     pub webhook: bool,
     /// Events waiting in its inbox.

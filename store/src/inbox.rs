@@ -26,6 +26,15 @@ pub(crate) fn insert_event_sql(now: &str) -> String {
     )
 }
 
+/// Asks for a run of an enabled charm at a time: `$1` charm, `$2` time;
+/// `{now}` is the dialect's clock. Returns the wake-up's id.
+pub(crate) fn insert_wakeup_sql(now: &str) -> String {
+    format!(
+        "INSERT INTO wakeups (charm_id, at, created_at) \
+         SELECT id, $2, {now} FROM charms WHERE id = $1 AND enabled RETURNING id"
+    )
+}
+
 /// The event kept under an idempotency key: `$1` charm, `$2` key.
 pub(crate) const EVENT_BY_KEY: &str =
     "SELECT id FROM events WHERE charm_id = $1 AND idempotency_key = $2";
@@ -168,6 +177,25 @@ macro_rules! inbox_ops {
             Cancel, CharmId, EventId, EventRecord, EventStatus, EventsAfter, NewEvent, NodeId,
             RunEvent, RunId, StoreError, Trigger,
         };
+
+        fn insert_wakeup_sql() -> &'static str {
+            static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            SQL.get_or_init(|| $crate::inbox::insert_wakeup_sql($now))
+        }
+
+        /// Asks for a run of `charm` at `at`; the wake-up's id, or `None`
+        /// for an unknown or disabled charm.
+        pub(super) async fn wake_at(
+            conn: &mut $conn,
+            charm: &CharmId,
+            at: i64,
+        ) -> Result<Option<i64>, StoreError> {
+            Ok(sqlx::query_scalar(insert_wakeup_sql())
+                .bind(charm.as_str())
+                .bind(at)
+                .fetch_optional(&mut *conn)
+                .await?)
+        }
 
         fn insert_event_sql() -> &'static str {
             static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();

@@ -326,16 +326,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Queues a scheduled run at `priority` of up to `limit` enabled charms
     /// that are due by the database's clock, oldest first, and moves each
-    /// one's next run to `next_run(now, interval_s)`, all in one
-    /// transaction. Charms another node is scheduling at the same moment
+    /// one's next run to `next_run(now, interval_s, schedule)`; and queues a
+    /// run at `wakeup_priority` for each run asked for later that is due
+    /// (up to `limit`; one asked of a charm disabled since is dropped), all
+    /// in one transaction. Charms another node is scheduling at the same moment
     /// are skipped, not waited for, so each due time is queued once however
     /// many nodes run this at once.
     async fn schedule_due_runs(
         &self,
         priority: i64,
+        wakeup_priority: i64,
         limit: u32,
         next_run: NextRunPolicy<'_>,
     ) -> Result<SchedulePass, StoreError>;
+
+    /// Asks for a run of `charm` at `at` (ms since the epoch, the
+    /// database's clock), queued then by the scheduler apart from the
+    /// charm's schedule and its queued run. Returns the request's id, or
+    /// `None` for an unknown or disabled charm.
+    async fn wake_at(&self, charm: &CharmId, at: i64) -> Result<Option<i64>, StoreError>;
 
     /// Registers a node: a fresh id, its row stamped with the database's
     /// time. On a single-node backend this also retires every other node

@@ -129,6 +129,7 @@ const SELECT_RECORD: &str = "SELECT c.id, c.space, c.name, c.integration, c.inte
      c.limits, c.source_sha256, c.created_at, c.updated_at, \
      (SELECT COUNT(*) FROM events e WHERE e.charm_id = c.id AND e.status = 'pending') AS pending_events, \
      (SELECT COUNT(*) FROM events e WHERE e.charm_id = c.id AND e.status = 'dead') AS dead_events, \
+     (SELECT MIN(w.at) FROM wakeups w WHERE w.charm_id = c.id) AS next_wakeup_at, \
      r.id AS last_run_id, r.outcome AS last_outcome, r.error AS last_error, \
      r.finished_at AS last_finished_at, r.duration_ms AS last_duration_ms \
      FROM charms c LEFT JOIN runs r ON r.id = \
@@ -321,6 +322,7 @@ pub(crate) fn record_from(row: &impl Columns) -> Result<CharmRecord, StoreError>
         consecutive_failures: to_u32("failure count", row.int("consecutive_failures")?)?,
         next_run_at: row.int("next_run_at")?,
         webhook: row.flag("webhook")?,
+        next_wakeup_at: row.opt_int("next_wakeup_at")?,
         pending_events: to_u64(row.int("pending_events")?),
         dead_events: to_u64(row.int("dead_events")?),
         allowed_hosts: json_field("allow-list", &row.text("allowed_hosts")?)?,
@@ -473,8 +475,11 @@ pub(crate) const CANCEL_QUEUED: &str = "UPDATE runs SET status = 'done', outcome
 /// Whether a charm has a queued run (`$1`).
 pub(crate) const HAS_QUEUED: &str = "SELECT id FROM runs WHERE charm_id = $1 AND status = 'queued'";
 
-/// How long until the next enabled charm is due, from `$1` (ms).
-pub(crate) const NEXT_DUE_IN: &str = "SELECT MIN(next_run_at) - $1 FROM charms WHERE enabled";
+/// How long until the next enabled charm, or run asked for later, is due,
+/// from `$1` (ms).
+pub(crate) const NEXT_DUE_IN: &str = "SELECT MIN(t) - $1 FROM ( \
+       SELECT MIN(next_run_at) AS t FROM charms WHERE enabled \
+       UNION ALL SELECT MIN(at) AS t FROM wakeups) due";
 
 /// A retry's place in its line: the attempt it is, and the first run.
 #[derive(Debug, Clone, Copy)]

@@ -212,7 +212,7 @@ async fn concurrent_scheduler_passes_queue_each_due_charm_once() {
                 let policy =
                     |now: i64, interval_s: u32, _: Option<&str>| now + i64::from(interval_s) * 1000;
                 queued += store
-                    .schedule_due_runs(SCHEDULE, 2000, &policy)
+                    .schedule_due_runs(SCHEDULE, MANUAL, 2000, &policy)
                     .await
                     .expect("a pass")
                     .queued;

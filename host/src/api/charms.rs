@@ -189,12 +189,19 @@ async fn trigger(
             ))
         }
         (Some(at), None) => {
-            let at: jiff::Timestamp = at.parse().map_err(|e| {
+            let at: jiff::Timestamp = at.parse().map_err(|_| {
                 ApiError::BadRequest(format!(
-                    "`at` must be an RFC 3339 time such as 2026-12-01T07:00:00Z: {e}"
+                    "`at` must be an RFC 3339 time such as 2026-12-01T07:00:00Z, got `{at}`"
                 ))
             })?;
-            Some(at.as_millisecond())
+            let now = app.store.now_ms().await?;
+            let at = at.as_millisecond();
+            if at > now.saturating_add(i64::try_from(MAX_DELAY_MS).unwrap_or(i64::MAX)) {
+                return Err(ApiError::BadRequest(
+                    "`at` must be within a year from now".into(),
+                ));
+            }
+            Some(at)
         }
         (None, Some(delay)) if delay > MAX_DELAY_MS => {
             return Err(ApiError::BadRequest(format!(

@@ -84,7 +84,7 @@ enum CharmsCommand {
         #[arg(long = "in", id = "in_", value_name = "DURATION", value_parser = parse_interval, conflicts_with = "input")]
         in_: Option<u32>,
         /// Wait for the run to finish and print it; exit 1 if it failed.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["at", "in_"])]
         wait: bool,
     },
     /// Show a charm's inbox: pending events, dead letters, acknowledged ones.
@@ -512,6 +512,13 @@ async fn trigger(client: &Client, id: &str, body: Value, wait: bool) -> CliResul
             "an event with this key is kept already (event {}); nothing queued",
             cell(&queued["event_id"])
         );
+        return Ok(Exit::Success);
+    }
+    if let Some(at) = queued["at"].as_i64() {
+        let when = jiff::Timestamp::from_millisecond(at)
+            .map(|t| t.to_string())
+            .unwrap_or_else(|_| at.to_string());
+        eprintln!("a run is asked for at {when}; it is queued then");
         return Ok(Exit::Success);
     }
     let run_id = cell(&queued["run_id"]);

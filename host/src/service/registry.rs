@@ -218,6 +218,10 @@ pub struct Triggered {
     /// True when an event with the same idempotency key was kept already:
     /// nothing was appended or queued.
     pub duplicate: bool,
+    /// For a run asked for later: when it will be queued (ms since the
+    /// epoch); `run_id` is then `None` until that time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<i64>,
 }
 
 impl Triggered {
@@ -227,6 +231,7 @@ impl Triggered {
             coalesced: queued.coalesced,
             event_id: None,
             duplicate: false,
+            at: None,
         }
     }
 
@@ -236,6 +241,7 @@ impl Triggered {
             coalesced: delivered.run.is_some_and(|r| r.coalesced),
             event_id: Some(delivered.event_id),
             duplicate: delivered.duplicate,
+            at: None,
         }
     }
 }
@@ -543,9 +549,24 @@ impl Registry {
             return Err(disabled(charm.disabled_reason));
         }
         let Some(input) = request.input else {
+            if let Some(at) = request.not_before {
+                // Apart from the queue: neither the schedule nor another
+                // trigger takes its place.
+                self.store
+                    .wake_at(&charm.id, at)
+                    .await?
+                    .ok_or_else(|| disabled(None))?;
+                return Ok(Triggered {
+                    run_id: None,
+                    coalesced: false,
+                    event_id: None,
+                    duplicate: false,
+                    at: Some(at),
+                });
+            }
             let queued = self
                 .store
-                .enqueue_run(&charm.id, trigger, priority(trigger), request.not_before)
+                .enqueue_run(&charm.id, trigger, priority(trigger), None)
                 .await?
                 .ok_or_else(|| disabled(None))?;
             return Ok(Triggered::run(queued));

@@ -43,7 +43,12 @@ pub async fn run_scheduler(store: Arc<dyn Store>, policy: SchedulePolicy, stop: 
         }
         wait = TICK;
         match store
-            .schedule_due_runs(priority(Trigger::Schedule), DUE_BATCH, &next_run)
+            .schedule_due_runs(
+                priority(Trigger::Schedule),
+                priority(Trigger::Manual),
+                DUE_BATCH,
+                &next_run,
+            )
             .await
         {
             Ok(pass) if pass.queued >= DUE_BATCH => wait = Duration::ZERO,

@@ -65,3 +65,15 @@ CREATE TABLE alerts (
 );
 CREATE INDEX alerts_due ON alerts (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX alerts_by_charm ON alerts (charm_id, id);
+
+-- Runs asked for later (`trigger --at/--in`): the scheduler queues a run of
+-- the charm when one is due and deletes it. Apart from the queue, so that
+-- neither the charm's schedule nor another trigger takes its place.
+CREATE TABLE wakeups (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    charm_id   TEXT NOT NULL REFERENCES charms (id) ON DELETE CASCADE,
+    at         INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX wakeups_at ON wakeups (at);
+CREATE INDEX wakeups_by_charm ON wakeups (charm_id, at);

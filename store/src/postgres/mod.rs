@@ -501,10 +501,16 @@ impl Store for PgStore {
     async fn schedule_due_runs(
         &self,
         priority: i64,
+        wakeup_priority: i64,
         limit: u32,
         next_run: NextRunPolicy<'_>,
     ) -> Result<SchedulePass, StoreError> {
-        queue::schedule_due(self, priority, limit, next_run).await
+        queue::schedule_due(self, priority, wakeup_priority, limit, next_run).await
+    }
+
+    async fn wake_at(&self, charm: &CharmId, at: i64) -> Result<Option<i64>, StoreError> {
+        // The scheduler looks at least once a second, due times included.
+        pg_tx!(self, |conn| async { inbox::wake_at(conn, charm, at).await })
     }
 
     async fn register_node(&self, info: &NodeInfo) -> Result<NodeId, StoreError> {

@@ -244,6 +244,7 @@ pub(super) async fn redrive(
 pub(super) async fn schedule_due(
     s: &PgStore,
     priority: i64,
+    wakeup_priority: i64,
     limit: u32,
     next_run: NextRunPolicy<'_>,
 ) -> Result<SchedulePass, StoreError> {
@@ -288,6 +289,32 @@ pub(super) async fn schedule_due(
                     .bind(&s.instance)
                     .execute(&mut *conn)
                     .await?;
+            }
+        }
+        // Runs asked for later that are due; another node's pass skips
+        // those this one holds, so each is queued once.
+        let woken = sqlx::query(
+            "DELETE FROM wakeups WHERE id IN ( \
+               SELECT id FROM wakeups WHERE at <= charm_host_now_ms() ORDER BY at LIMIT $1 \
+               FOR UPDATE SKIP LOCKED) RETURNING charm_id",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in &woken {
+            let charm = charm_id(row, "charm_id")?;
+            let queued_run = upsert(
+                conn,
+                &s.instance,
+                &charm,
+                Trigger::Manual,
+                wakeup_priority,
+                None,
+                Lineage::FIRST,
+            )
+            .await?;
+            if queued_run.is_some() {
+                queued += 1;
             }
         }
         let now = match now {

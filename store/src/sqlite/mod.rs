@@ -386,10 +386,17 @@ impl Store for SqliteStore {
     async fn schedule_due_runs(
         &self,
         priority: i64,
+        wakeup_priority: i64,
         limit: u32,
         next_run: NextRunPolicy<'_>,
     ) -> Result<SchedulePass, StoreError> {
-        runs::schedule_due(self, priority, limit, next_run).await
+        runs::schedule_due(self, priority, wakeup_priority, limit, next_run).await
+    }
+
+    async fn wake_at(&self, charm: &CharmId, at: i64) -> Result<Option<i64>, StoreError> {
+        // The scheduler looks at least once a second, due times included.
+        self.write_tx(async |conn| inbox::wake_at(conn, charm, at).await)
+            .await
     }
 
     async fn register_node(&self, info: &NodeInfo) -> Result<NodeId, StoreError> {

@@ -31,6 +31,7 @@ struct Sql {
     register: String,
     heartbeat: String,
     forget_dead: String,
+    wakeups: String,
     now: String,
 }
 
@@ -91,6 +92,12 @@ fn sql() -> &'static Sql {
              RETURNING last_seen_at"
         ),
         forget_dead: format!("DELETE FROM nodes WHERE last_seen_at <= {NOW} - $1"),
+        // Runs asked for later that are due, taken (deleted) for queueing.
+        wakeups: format!(
+            "DELETE FROM wakeups WHERE id IN ( \
+               SELECT id FROM wakeups WHERE at <= {NOW} ORDER BY at LIMIT $1) \
+             RETURNING charm_id"
+        ),
         now: format!("SELECT {NOW}"),
     })
 }
@@ -206,6 +213,7 @@ pub(super) async fn queued_run(
 pub(super) async fn schedule_due(
     s: &SqliteStore,
     priority: i64,
+    wakeup_priority: i64,
     limit: u32,
     next_run: NextRunPolicy<'_>,
 ) -> Result<SchedulePass, StoreError> {
@@ -244,6 +252,25 @@ pub(super) async fn schedule_due(
                 .await?
                 .is_some()
                 {
+                    queued += 1;
+                }
+            }
+            let woken = sqlx::query(sql().wakeups.as_str())
+                .bind(i64::from(limit))
+                .fetch_all(&mut *conn)
+                .await?;
+            for row in &woken {
+                let charm = charm_id(row, "charm_id")?;
+                let queued_run = upsert(
+                    conn,
+                    &charm,
+                    Trigger::Manual,
+                    wakeup_priority,
+                    None,
+                    Lineage::FIRST,
+                )
+                .await?;
+                if queued_run.is_some() {
                     queued += 1;
                 }
             }

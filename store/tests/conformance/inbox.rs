@@ -438,3 +438,39 @@ pub async fn a_failed_batch_is_retried_one_event_at_a_time(s: &dyn Store) {
         vec![good.event_id]
     );
 }
+
+pub async fn a_run_asked_for_later_is_queued_at_its_time_apart_from_the_schedule(s: &dyn Store) {
+    let me = node(s).await;
+    let a = add(s, code(1)).await;
+    let policy = |now: i64, interval_s: u32, _: Option<&str>| now + i64::from(interval_s) * 1000;
+    let soon = s.now_ms().await.unwrap() + 300;
+    assert!(s.wake_at(&a, soon).await.unwrap().is_some());
+    assert_eq!(
+        s.charm(&a).await.unwrap().unwrap().next_wakeup_at,
+        Some(soon)
+    );
+    // The charm's scheduled run (due at once: next_run_at 0) does not take
+    // the wake-up's place.
+    let pass = s
+        .schedule_due_runs(super::SCHEDULE, MANUAL, 100, &policy)
+        .await
+        .unwrap();
+    assert_eq!(pass.queued, 1);
+    assert!(pass.next_due_in_ms.is_some_and(|ms| ms <= 300), "{pass:?}");
+    let scheduled = claim(s, &me).await.unwrap();
+    assert_eq!(scheduled.trigger, Trigger::Schedule);
+    finish_with(s, &me, scheduled.id, &ok(None), ACK).await;
+    let woken = loop {
+        s.schedule_due_runs(super::SCHEDULE, MANUAL, 100, &policy)
+            .await
+            .unwrap();
+        if let Some(run) = claim(s, &me).await {
+            break run;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(woken.trigger, Trigger::Manual);
+    assert!(woken.queued_at >= soon, "queued at its time");
+    assert_eq!(s.charm(&a).await.unwrap().unwrap().next_wakeup_at, None);
+    assert!(s.wake_at(&super::id(99), soon).await.unwrap().is_none());
+}

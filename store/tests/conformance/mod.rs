@@ -473,9 +473,15 @@ pub async fn scheduling_queues_each_due_charm_once(s: &dyn Store) {
     off.enabled = false;
     add(s, off).await;
     let policy = |now: i64, interval_s: u32, _: Option<&str>| now + i64::from(interval_s) * 1000;
-    let pass = s.schedule_due_runs(SCHEDULE, 100, &policy).await.unwrap();
+    let pass = s
+        .schedule_due_runs(SCHEDULE, MANUAL, 100, &policy)
+        .await
+        .unwrap();
     assert_eq!(pass.queued, 3);
-    let again = s.schedule_due_runs(SCHEDULE, 100, &policy).await.unwrap();
+    let again = s
+        .schedule_due_runs(SCHEDULE, MANUAL, 100, &policy)
+        .await
+        .unwrap();
     assert_eq!(again.queued, 0, "moved on by one interval");
     let next = again.next_due_in_ms.expect("charms are enabled");
     assert!((59_000..=60_000).contains(&next), "{next}");
@@ -650,6 +656,7 @@ macro_rules! conformance_cases {
             a_webhook_secret_is_set_read_and_removed,
             a_run_is_given_events_up_to_a_size_budget,
             a_failed_batch_is_retried_one_event_at_a_time,
+            a_run_asked_for_later_is_queued_at_its_time_apart_from_the_schedule,
             an_incident_raises_one_alert_and_a_new_error_another,
             due_alerts_are_leased_and_settled,
             a_charm_without_success_for_its_intervals_is_silent,
