@@ -244,6 +244,8 @@ pub struct CharmRecord {
     pub disabled_at: Option<i64>,
     /// Failed runs in a row since the last success.
     pub consecutive_failures: u32,
+    /// Why it is in the penalty box (its interval stretched), if it is.
+    pub penalty: Option<String>,
     /// When its next scheduled run is due (ms since the epoch).
     pub next_run_at: i64,
     /// The earliest run asked for later (`trigger --at/--in`), if any (ms
@@ -701,6 +703,11 @@ pub struct CharmUpdate {
     pub disable: Option<String>,
     /// What becomes of the events the run was given.
     pub events: EventsAfter,
+    /// The new count of heavy runs in a row.
+    pub heavy_runs: u32,
+    /// Why the charm is in the penalty box (its interval stretched), or
+    /// `None` when it is not (or leaves it).
+    pub penalty: Option<String>,
 }
 
 /// What a finished run does to the events it was given; decided by the
@@ -727,9 +734,27 @@ pub enum EventsAfter {
     Keep,
 }
 
-/// Decides a finished run's [`CharmUpdate`] from the charm's failures before
-/// it and the database's time (ms since the epoch).
-pub type UpdatePolicy<'a> = &'a (dyn Fn(u32, i64) -> CharmUpdate + Send + Sync);
+/// How a claim shares run slots between spaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FairShare {
+    /// Run slots of each node (its `--max-concurrent`); 0: no cap, only the
+    /// ordering by recent fuel.
+    pub slots_per_node: u32,
+}
+
+/// What a charm's record said before a run finished: what the policy
+/// decides from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Before {
+    /// Failed runs in a row.
+    pub failures: u32,
+    /// Runs in a row that used most of a limit (fuel or time).
+    pub heavy_runs: u32,
+}
+
+/// Decides a finished run's [`CharmUpdate`] from the charm as it was before
+/// and the database's time (ms since the epoch).
+pub type UpdatePolicy<'a> = &'a (dyn Fn(Before, i64) -> CharmUpdate + Send + Sync);
 
 /// Decides when a charm whose scheduled run was just queued runs next, from
 /// the database's time (ms since the epoch), the charm's interval in
@@ -824,6 +849,8 @@ pub struct Counts {
     pub events_pending: u64,
     /// Dead letters.
     pub events_dead: u64,
+    /// Charms in the penalty box.
+    pub penalized: u64,
 }
 
 /// How many runs finished with one outcome in one minute.

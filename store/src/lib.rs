@@ -53,12 +53,13 @@ use async_trait::async_trait;
 use alerts::{AlertId, AlertRecord, AlertStatus, AlertTransition};
 pub use inbox::MAX_EVENT_CHARS_PER_RUN;
 
+pub use domain::FairShare;
 pub use domain::{
-    Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, CharmUpdate, ClaimedRun,
-    Counts, Delivered, Enqueued, EventId, EventRecord, EventStatus, EventsAfter, Finish, Finished,
-    Hook, MinuteOutcomes, NewCharm, NewEvent, NextRunPolicy, NodeId, NodeInfo, NodeRecord,
-    RescuedRun, RunEvent, RunId, RunOutcome, RunRecord, RunStatus, RunSummary, SchedulePass,
-    SortKey, StateRecord, Trigger, UpdatePolicy,
+    Before, Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, CharmUpdate,
+    ClaimedRun, Counts, Delivered, Enqueued, EventId, EventRecord, EventStatus, EventsAfter,
+    Finish, Finished, Hook, MinuteOutcomes, NewCharm, NewEvent, NextRunPolicy, NodeId, NodeInfo,
+    NodeRecord, RescuedRun, RunEvent, RunId, RunOutcome, RunRecord, RunStatus, RunSummary,
+    SchedulePass, SortKey, StateRecord, Trigger, UpdatePolicy,
 };
 
 /// A store error. Messages say what failed; the API turns them into 500s
@@ -366,8 +367,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The registered nodes, with the runs each holds now.
     async fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError>;
 
-    /// Claims the most urgent queued run (priority, then age) that may start
-    /// now and whose charm is enabled and not already running, for `node`:
+    /// Claims the most urgent queued run that may start now and whose charm
+    /// is enabled and not already running, for `node`: by priority, then the
+    /// fuel its space burnt recently (least first), then its charm's last
+    /// run's fuel, then age; when `fair` gives slots, a space already
+    /// holding its share of them (the slots of the live nodes over the
+    /// active spaces) is passed over. For `node`:
     /// marks it running, owned by `node`, with a lease of `lease_ms` from
     /// now, and reads the state it starts from and the charm's pending
     /// events, oldest first, at most `max_events`. Runs another node is claiming at the same moment are
@@ -378,7 +383,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         node: &NodeId,
         lease_ms: i64,
         max_events: u32,
+        fair: FairShare,
     ) -> Result<Option<ClaimedRun>, StoreError>;
+
+    /// Decays every space's recent fuel by `factor` if `every_ms` have
+    /// passed since the last decay (by the database's clock, whichever node
+    /// asks), and forgets spaces whose usage fell below 1. Returns whether
+    /// it decayed.
+    async fn decay_usage(&self, factor: f64, every_ms: i64) -> Result<bool, StoreError>;
+
+    /// Recent fuel per space, largest first, at most `limit`.
+    async fn space_usage(&self, limit: u32) -> Result<Vec<(String, f64)>, StoreError>;
 
     /// Records a finished run, if it is still running on `node`: the run,
     /// the new state (if any, version + 1, only if the version is still the

@@ -124,7 +124,7 @@ pub(crate) fn update_charm_sql(now: &str) -> String {
 }
 
 const SELECT_RECORD: &str = "SELECT c.id, c.space, c.name, c.integration, c.interval_s, \
-     c.schedule, c.max_attempts, c.enabled, c.hook_secret IS NOT NULL AS webhook, \
+     c.schedule, c.max_attempts, c.enabled, c.hook_secret IS NOT NULL AS webhook, c.penalty, \
      c.disabled_reason, c.disabled_at, c.consecutive_failures, c.next_run_at, c.allowed_hosts, \
      c.limits, c.source_sha256, c.created_at, c.updated_at, \
      (SELECT COUNT(*) FROM events e WHERE e.charm_id = c.id AND e.status = 'pending') AS pending_events, \
@@ -158,7 +158,8 @@ pub(crate) const COUNTS: &str = "SELECT (SELECT COUNT(*) FROM charms WHERE enabl
      (SELECT COUNT(*) FROM runs WHERE status = 'queued') AS queued, \
      (SELECT COUNT(*) FROM runs WHERE status = 'running') AS running, \
      (SELECT COUNT(*) FROM events WHERE status = 'pending') AS events_pending, \
-     (SELECT COUNT(*) FROM events WHERE status = 'dead') AS events_dead";
+     (SELECT COUNT(*) FROM events WHERE status = 'dead') AS events_dead, \
+     (SELECT COUNT(*) FROM charms WHERE penalty IS NOT NULL) AS penalized";
 
 /// Finished runs since `$1`, by minute and outcome.
 pub(crate) const FINISHED_PER_MINUTE: &str =
@@ -320,6 +321,7 @@ pub(crate) fn record_from(row: &impl Columns) -> Result<CharmRecord, StoreError>
         disabled_reason: row.opt_text("disabled_reason")?,
         disabled_at: row.opt_int("disabled_at")?,
         consecutive_failures: to_u32("failure count", row.int("consecutive_failures")?)?,
+        penalty: row.opt_text("penalty")?,
         next_run_at: row.int("next_run_at")?,
         webhook: row.flag("webhook")?,
         next_wakeup_at: row.opt_int("next_wakeup_at")?,
@@ -409,6 +411,7 @@ pub(crate) fn counts_from(row: &impl Columns) -> Result<crate::Counts, StoreErro
         running: to_u64(row.int("running")?),
         events_pending: to_u64(row.int("events_pending")?),
         events_dead: to_u64(row.int("events_dead")?),
+        penalized: to_u64(row.int("penalized")?),
     })
 }
 
@@ -458,13 +461,34 @@ pub(crate) const WRITE_STATE_IF_VERSION: &str = "UPDATE charm_state SET state = 
 
 /// Applies a [`crate::CharmUpdate`]: `$1` failures, `$2` next run (or
 /// null), `$3` the reason to disable (or null), `$4` time, `$5` charm, `$6`
-/// whether the run succeeded (its time becomes the last success).
+/// whether the run succeeded (its time becomes the last success), `$7`
+/// heavy runs in a row, `$8` the penalty (or null), `$9` the run's fuel.
 pub(crate) const APPLY_UPDATE: &str = "UPDATE charms SET consecutive_failures = $1, \
      next_run_at = COALESCE($2, next_run_at), \
      last_ok_at = CASE WHEN $6 THEN $4 ELSE last_ok_at END, \
+     heavy_runs = $7, penalty = $8, recent_fuel = $9, \
      enabled = CASE WHEN $3 IS NULL THEN enabled ELSE FALSE END, \
      disabled_reason = COALESCE($3, disabled_reason), \
      disabled_at = CASE WHEN $3 IS NULL THEN disabled_at ELSE $4 END WHERE id = $5";
+
+/// Adds a run's fuel (`$1`) to its charm's (`$2`) space's recent usage.
+pub(crate) const ADD_SPACE_FUEL: &str = "INSERT INTO space_usage (space, fuel) \
+     SELECT space, $1 FROM charms WHERE id = $2 \
+     ON CONFLICT (space) DO UPDATE SET fuel = space_usage.fuel + excluded.fuel";
+
+/// Takes the decay's turn if `$2` ms passed since the last (`$1` now).
+pub(crate) const TAKE_DECAY: &str =
+    "UPDATE usage_decay SET at = $1 WHERE id = 1 AND at <= $1 - $2 RETURNING at";
+
+/// Decays every space's usage by `$1`.
+pub(crate) const DECAY: &str = "UPDATE space_usage SET fuel = fuel * $1";
+
+/// Forgets the spaces whose usage decayed away: they are idle.
+pub(crate) const FORGET_IDLE_SPACES: &str = "DELETE FROM space_usage WHERE fuel < 1";
+
+/// Recent fuel per space, largest first: `$1` limit.
+pub(crate) const SPACE_USAGE: &str =
+    "SELECT space, fuel FROM space_usage ORDER BY fuel DESC, space LIMIT $1";
 
 /// Cancels a charm's queued run (a disabled charm never runs): `$1` charm,
 /// `$2` time.
@@ -502,6 +526,15 @@ impl Lineage {
             origin: Some(row.int("origin")?),
         })
     }
+}
+
+/// A charm's [`crate::Before`] from a row with `consecutive_failures` and
+/// `heavy_runs`.
+pub(crate) fn before_from(row: &impl Columns) -> Result<crate::Before, StoreError> {
+    Ok(crate::Before {
+        failures: to_u32("failure count", row.int("consecutive_failures")?)?,
+        heavy_runs: to_u32("heavy runs", row.int("heavy_runs")?)?,
+    })
 }
 
 /// A fresh node id: a UUID v7 without dashes.
@@ -682,15 +715,15 @@ pub(crate) use read_ops;
 /// expansion site has the backend's `settle_events` in scope.
 macro_rules! write_finish {
     ($conn:expr, $run:expr, $node:expr, $finished:expr, $policy:expr,
-     charm = $charm:expr, base = $base:expr, failures = $failures:expr, now = $now:expr) => {{
+     charm = $charm:expr, base = $base:expr, before = $before:expr, now = $now:expr) => {{
         async {
             use $crate::rows::{
                 clamp_i64, state_moved, APPLY_UPDATE, CANCEL_QUEUED, FINISH_RUN,
                 WRITE_STATE_IF_VERSION,
             };
             let (conn, run, node, finished, policy) = ($conn, $run, $node, $finished, $policy);
-            let (charm, base, failures, now): (&str, i64, i64, i64) =
-                ($charm, $base, $failures, $now);
+            let (charm, base, before, now): (&str, i64, $crate::Before, i64) =
+                ($charm, $base, $before, $now);
             let mut version: Option<i64> = None;
             let mut recorded = finished.clone();
             let moved = match (finished.outcome, &finished.new_state) {
@@ -730,7 +763,7 @@ macro_rules! write_finish {
             if moved {
                 return Ok(($crate::Finish::StateMoved { expected: base }, None));
             }
-            let update = policy(u32::try_from(failures).unwrap_or(u32::MAX), now);
+            let update = policy(before, now);
             sqlx::query(APPLY_UPDATE)
                 .bind(i64::from(update.consecutive_failures))
                 .bind(update.next_run_at)
@@ -738,8 +771,19 @@ macro_rules! write_finish {
                 .bind(now)
                 .bind(charm)
                 .bind(recorded.outcome == $crate::RunOutcome::Ok)
+                .bind(i64::from(update.heavy_runs))
+                .bind(&update.penalty)
+                .bind(clamp_i64(recorded.fuel))
                 .execute(&mut *conn)
                 .await?;
+            if recorded.fuel > 0 {
+                // Fuel as a float: a space's sum may pass i64 over time.
+                sqlx::query($crate::rows::ADD_SPACE_FUEL)
+                    .bind(recorded.fuel as f64)
+                    .bind(charm)
+                    .execute(&mut *conn)
+                    .await?;
+            }
             if update.disable.is_some() {
                 sqlx::query(CANCEL_QUEUED)
                     .bind(charm)

@@ -77,3 +77,23 @@ CREATE TABLE wakeups (
 );
 CREATE INDEX wakeups_at ON wakeups (at);
 CREATE INDEX wakeups_by_charm ON wakeups (charm_id, at);
+
+-- Fair share (CPU). The fuel each space burnt recently, decayed by a factor
+-- once a second (usage_decay holds when, so that several nodes decay it
+-- once); a space whose usage decays below 1 is deleted, and the spaces
+-- left are the active ones, among which run slots are shared. A charm's
+-- last run's fuel orders charms within a space; heavy_runs counts its runs
+-- in a row that used most of a limit, and penalty says why its interval
+-- is stretched (the penalty box).
+CREATE TABLE space_usage (
+    space TEXT PRIMARY KEY,
+    fuel  REAL NOT NULL
+);
+CREATE TABLE usage_decay (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    at INTEGER NOT NULL
+);
+INSERT INTO usage_decay (id, at) VALUES (1, 0);
+ALTER TABLE charms ADD COLUMN recent_fuel INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE charms ADD COLUMN heavy_runs INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE charms ADD COLUMN penalty TEXT;

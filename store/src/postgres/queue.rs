@@ -10,11 +10,13 @@ use sqlx::Row;
 use super::inbox::{append_event, give_events, settle_events};
 use super::{pg_tx, unique_violation, PgStore, CHANNEL};
 use crate::rows::{
-    charm_id, claimed_from, node_id, write_finish, Lineage, INTERRUPTED, NEXT_DUE_IN, PRUNE,
+    before_from, charm_id, claimed_from, node_id, write_finish, Lineage, INTERRUPTED, NEXT_DUE_IN,
+    PRUNE,
 };
 use crate::{
-    CharmId, ClaimedRun, Delivered, Enqueued, EventId, Finish, Finished, NewEvent, NextRunPolicy,
-    NodeId, NodeInfo, RescuedRun, RunId, SchedulePass, StoreError, Trigger, UpdatePolicy,
+    CharmId, ClaimedRun, Delivered, Enqueued, EventId, FairShare, Finish, Finished, NewEvent,
+    NextRunPolicy, NodeId, NodeInfo, RescuedRun, RunId, SchedulePass, StoreError, Trigger,
+    UpdatePolicy,
 };
 
 /// How a queued run absorbs another request for the same charm: the
@@ -63,7 +65,8 @@ const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now F
      WHERE enabled AND next_run_at <= charm_host_now_ms() \
      ORDER BY next_run_at LIMIT $1 FOR UPDATE SKIP LOCKED";
 
-/// `$1` node, `$2` lease ms. A node whose row is gone (declared dead)
+/// `$1` node, `$2` lease ms, `$3` run slots per node (0: no cap; see
+/// `Store::claim_next_run`). A node whose row is gone (declared dead)
 /// claims nothing. The CTE takes the most urgent claimable run
 /// `FOR UPDATE SKIP LOCKED` (a run another node is claiming is skipped, not
 /// waited for and then re-claimed, which the plain subquery did); the
@@ -71,11 +74,15 @@ const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now F
 /// snapshot as its version.
 const CLAIM: &str = "WITH next AS ( \
        SELECT r.id FROM runs r JOIN charms c ON c.id = r.charm_id \
+         LEFT JOIN space_usage u ON u.space = c.space \
        WHERE r.status = 'queued' AND c.enabled \
          AND (r.not_before IS NULL OR r.not_before <= charm_host_now_ms()) \
          AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.charm_id = r.charm_id AND x.status = 'running') \
          AND EXISTS (SELECT 1 FROM nodes n WHERE n.id = $1) \
-       ORDER BY r.priority DESC, r.queued_at, r.id LIMIT 1 \
+         AND ($3 = 0 OR (SELECT COUNT(*) FROM runs y JOIN charms cy ON cy.id = y.charm_id \
+                         WHERE y.status = 'running' AND cy.space = c.space) \
+             < GREATEST(1, $3 * (SELECT COUNT(*) FROM nodes) / GREATEST(1, (SELECT COUNT(*) FROM space_usage)))) \
+       ORDER BY r.priority DESC, COALESCE(u.fuel, 0), c.recent_fuel, r.queued_at, r.id LIMIT 1 \
        FOR UPDATE OF r SKIP LOCKED), \
      claimed AS ( \
        UPDATE runs SET status = 'running', owner = $1, started_at = charm_host_now_ms(), \
@@ -351,10 +358,12 @@ pub(super) async fn claim_next(
     node: &NodeId,
     lease_ms: i64,
     max_events: u32,
+    fair: FairShare,
 ) -> Result<Option<ClaimedRun>, StoreError> {
     let row = sqlx::query(CLAIM)
         .bind(node.as_str())
         .bind(lease_ms)
+        .bind(i64::from(fair.slots_per_node))
         .fetch_optional(&s.pool)
         .await;
     match row {
@@ -409,7 +418,7 @@ async fn finish_in(
     policy: UpdatePolicy<'_>,
 ) -> Result<(Finish, bool), StoreError> {
     let charm = sqlx::query(
-        "SELECT id, consecutive_failures, charm_host_now_ms() AS now FROM charms \
+        "SELECT id, consecutive_failures, heavy_runs, charm_host_now_ms() AS now FROM charms \
          WHERE id = (SELECT charm_id FROM runs WHERE id = $1) FOR UPDATE",
     )
     .bind(run)
@@ -440,7 +449,7 @@ async fn finish_in(
         policy,
         charm = id.as_str(),
         base = base,
-        failures = charm.try_get("consecutive_failures")?,
+        before = before_from(&charm)?,
         now = charm.try_get("now")?
     )?;
     if let Some(f) = follow_up {
@@ -553,5 +562,35 @@ pub(super) async fn prune(s: &PgStore, keep: u32, batch: u32) -> Result<u64, Sto
             .execute(&mut *conn)
             .await?;
         Ok(done.rows_affected())
+    })
+}
+
+pub(super) async fn decay_usage(
+    s: &PgStore,
+    factor: f64,
+    every_ms: i64,
+) -> Result<bool, StoreError> {
+    pg_tx!(s, |conn| async {
+        let now: i64 = sqlx::query_scalar("SELECT charm_host_now_ms()")
+            .fetch_one(&mut *conn)
+            .await?;
+        // The row lock makes concurrent passes of several nodes wait and
+        // then find the turn taken.
+        let turn: Option<i64> = sqlx::query_scalar(crate::rows::TAKE_DECAY)
+            .bind(now)
+            .bind(every_ms)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if turn.is_none() {
+            return Ok(false);
+        }
+        sqlx::query(crate::rows::DECAY)
+            .bind(factor)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(crate::rows::FORGET_IDLE_SPACES)
+            .execute(&mut *conn)
+            .await?;
+        Ok(true)
     })
 }

@@ -47,9 +47,9 @@ use crate::alerts::{AlertId, AlertRecord, AlertStatus, AlertTransition};
 use crate::wake::Wake;
 use crate::{
     Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, ClaimedRun, Counts,
-    Delivered, Enqueued, EventId, EventRecord, EventStatus, Finish, Finished, Hook, MinuteOutcomes,
-    NewCharm, NewEvent, NextRunPolicy, NodeId, NodeInfo, NodeRecord, RescuedRun, RunId, RunRecord,
-    SchedulePass, StateRecord, Store, StoreError, Trigger, UpdatePolicy,
+    Delivered, Enqueued, EventId, EventRecord, EventStatus, FairShare, Finish, Finished, Hook,
+    MinuteOutcomes, NewCharm, NewEvent, NextRunPolicy, NodeId, NodeInfo, NodeRecord, RescuedRun,
+    RunId, RunRecord, SchedulePass, StateRecord, Store, StoreError, Trigger, UpdatePolicy,
 };
 
 /// How many connections serve reads.
@@ -421,8 +421,26 @@ impl Store for SqliteStore {
         node: &NodeId,
         lease_ms: i64,
         max_events: u32,
+        fair: FairShare,
     ) -> Result<Option<ClaimedRun>, StoreError> {
-        runs::claim_next(self, node, lease_ms, max_events).await
+        runs::claim_next(self, node, lease_ms, max_events, fair).await
+    }
+
+    async fn decay_usage(&self, factor: f64, every_ms: i64) -> Result<bool, StoreError> {
+        runs::decay_usage(self, factor, every_ms).await
+    }
+
+    async fn space_usage(&self, limit: u32) -> Result<Vec<(String, f64)>, StoreError> {
+        let rows = sqlx::query(crate::rows::SPACE_USAGE)
+            .bind(i64::from(limit))
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                use sqlx::Row;
+                Ok((row.try_get("space")?, row.try_get("fuel")?))
+            })
+            .collect()
     }
 
     async fn finish_run_if_owned(

@@ -13,12 +13,13 @@ use sqlx::Row;
 use super::inbox::{append_event, give_events, settle_events};
 use super::{SqliteStore, NOW};
 use crate::rows::{
-    charm_id, claimed_from, node_id, write_finish, Lineage, HAS_QUEUED, INTERRUPTED, NEXT_DUE_IN,
-    PRUNE,
+    before_from, charm_id, claimed_from, node_id, write_finish, Lineage, HAS_QUEUED, INTERRUPTED,
+    NEXT_DUE_IN, PRUNE,
 };
 use crate::{
-    CharmId, ClaimedRun, Delivered, Enqueued, EventId, Finish, Finished, NewEvent, NextRunPolicy,
-    NodeId, NodeInfo, RescuedRun, RunId, SchedulePass, StoreError, Trigger, UpdatePolicy,
+    CharmId, ClaimedRun, Delivered, Enqueued, EventId, FairShare, Finish, Finished, NewEvent,
+    NextRunPolicy, NodeId, NodeInfo, RescuedRun, RunId, SchedulePass, StoreError, Trigger,
+    UpdatePolicy,
 };
 
 /// The statements that read the database's clock, built once.
@@ -59,16 +60,20 @@ fn sql() -> &'static Sql {
                base_version = (SELECT version FROM charm_state s WHERE s.charm_id = runs.charm_id) \
              WHERE id = ( \
                SELECT r.id FROM runs r JOIN charms c ON c.id = r.charm_id \
+                 LEFT JOIN space_usage u ON u.space = c.space \
                WHERE r.status = 'queued' AND c.enabled \
                  AND (r.not_before IS NULL OR r.not_before <= {NOW}) \
                  AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.charm_id = r.charm_id AND x.status = 'running') \
-               ORDER BY r.priority DESC, r.queued_at, r.id LIMIT 1) \
+                 AND ($3 = 0 OR (SELECT COUNT(*) FROM runs y JOIN charms cy ON cy.id = y.charm_id \
+                                 WHERE y.status = 'running' AND cy.space = c.space) \
+                     < MAX(1, $3 * (SELECT COUNT(*) FROM nodes) / MAX(1, (SELECT COUNT(*) FROM space_usage)))) \
+               ORDER BY r.priority DESC, COALESCE(u.fuel, 0), c.recent_fuel, r.queued_at, r.id LIMIT 1) \
                AND EXISTS (SELECT 1 FROM nodes WHERE id = $1) \
              RETURNING id, charm_id, trigger, input, queued_at, started_at, attempt, \
                COALESCE(origin_run_id, id) AS origin, base_version"
         ),
         finish_lookup: format!(
-            "SELECT r.charm_id, r.base_version, c.consecutive_failures, {NOW} AS now \
+            "SELECT r.charm_id, r.base_version, c.consecutive_failures, c.heavy_runs, {NOW} AS now \
              FROM runs r JOIN charms c ON c.id = r.charm_id \
              WHERE r.id = $1 AND r.status = 'running' AND r.owner = $2"
         ),
@@ -303,11 +308,13 @@ pub(super) async fn claim_next(
     node: &NodeId,
     lease_ms: i64,
     max_events: u32,
+    fair: FairShare,
 ) -> Result<Option<ClaimedRun>, StoreError> {
     s.write_tx(async |conn| {
         let row = sqlx::query(sql().claim.as_str())
             .bind(node.as_str())
             .bind(lease_ms)
+            .bind(i64::from(fair.slots_per_node))
             .fetch_optional(&mut *conn)
             .await?;
         let Some(row) = row else { return Ok(None) };
@@ -374,7 +381,7 @@ async fn finish_in(
         policy,
         charm = &charm,
         base = owned.try_get("base_version")?,
-        failures = owned.try_get("consecutive_failures")?,
+        before = before_from(&owned)?,
         now = owned.try_get("now")?
     )?;
     if let Some(f) = follow_up {
@@ -482,4 +489,33 @@ pub(super) async fn prune(s: &SqliteStore, keep: u32, batch: u32) -> Result<u64,
         .execute(&s.write)
         .await?;
     Ok(done.rows_affected())
+}
+
+pub(super) async fn decay_usage(
+    s: &SqliteStore,
+    factor: f64,
+    every_ms: i64,
+) -> Result<bool, StoreError> {
+    s.write_tx(async |conn| {
+        let now: i64 = sqlx::query_scalar(sql().now.as_str())
+            .fetch_one(&mut *conn)
+            .await?;
+        let turn: Option<i64> = sqlx::query_scalar(crate::rows::TAKE_DECAY)
+            .bind(now)
+            .bind(every_ms)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if turn.is_none() {
+            return Ok(false);
+        }
+        sqlx::query(crate::rows::DECAY)
+            .bind(factor)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(crate::rows::FORGET_IDLE_SPACES)
+            .execute(&mut *conn)
+            .await?;
+        Ok(true)
+    })
+    .await
 }

@@ -39,11 +39,13 @@ async fn finish_with(
     finished: &Finished,
     events: EventsAfter,
 ) -> Finish {
-    s.finish_run_if_owned(run, me, finished, &|failures, _| CharmUpdate {
-        consecutive_failures: failures,
+    s.finish_run_if_owned(run, me, finished, &|b, _| CharmUpdate {
+        consecutive_failures: b.failures,
         next_run_at: None,
         disable: None,
         events,
+        heavy_runs: 0,
+        penalty: None,
     })
     .await
     .unwrap()
@@ -252,7 +254,7 @@ pub async fn events_beyond_a_runs_cap_get_a_run_of_their_own(s: &dyn Store) {
     let first = deliver(s, &a, "1", None).await;
     let second = deliver(s, &a, "2", None).await;
     let run = s
-        .claim_next_run(&me, super::LEASE, 1)
+        .claim_next_run(&me, super::LEASE, 1, charm_store::FairShare::default())
         .await
         .unwrap()
         .unwrap();

@@ -8,13 +8,16 @@ use std::any::Any;
 use std::sync::Arc;
 
 use charm_store::{
-    CharmCode, CharmFilter, CharmId, CharmUpdate, ClaimedRun, Enqueued, EventsAfter, Finish,
-    Finished, NewCharm, NodeId, NodeInfo, RunId, RunOutcome, RunStatus, SortKey, Store, Trigger,
+    CharmCode, CharmFilter, CharmId, CharmUpdate, ClaimedRun, Enqueued, EventsAfter, FairShare,
+    Finish, Finished, NewCharm, NodeId, NodeInfo, RunId, RunOutcome, RunStatus, SortKey, Store,
+    Trigger,
 };
 
 mod alerts;
+mod fair;
 mod inbox;
 pub use alerts::*;
+pub use fair::*;
 pub use inbox::*;
 
 /// A fresh, empty store, and whatever keeps it alive (a temporary folder).
@@ -109,12 +112,14 @@ pub async fn node(s: &dyn Store) -> NodeId {
 
 /// Claims the next run for `node`, if any.
 pub async fn claim(s: &dyn Store, node: &NodeId) -> Option<ClaimedRun> {
-    s.claim_next_run(node, LEASE, MAX_EVENTS).await.unwrap()
+    s.claim_next_run(node, LEASE, MAX_EVENTS, FairShare::default())
+        .await
+        .unwrap()
 }
 
 /// Finishes a run for `node` with a policy that keeps the failure count.
 pub async fn finish(s: &dyn Store, node: &NodeId, run: RunId, finished: &Finished) -> Finish {
-    s.finish_run_if_owned(run, node, finished, &|f, _| keep(f))
+    s.finish_run_if_owned(run, node, finished, &|b, _| keep(b.failures))
         .await
         .unwrap()
 }
@@ -146,6 +151,8 @@ pub fn keep(failures: u32) -> CharmUpdate {
         next_run_at: None,
         disable: None,
         events: EventsAfter::Keep,
+        heavy_runs: 0,
+        penalty: None,
     }
 }
 
@@ -236,7 +243,7 @@ pub async fn state_is_written_only_by_successful_runs_with_the_run(s: &dyn Store
         ..ok(Some("{\"n\":9}"))
     };
     assert_eq!(
-        s.finish_run_if_owned(run.id, &me, &failed, &|f, _| keep(f + 1))
+        s.finish_run_if_owned(run.id, &me, &failed, &|b, _| keep(b.failures + 1))
             .await
             .unwrap(),
         Finish::Recorded {
@@ -285,11 +292,13 @@ pub async fn a_finish_applies_the_policy_decision_on_the_database_clock(s: &dyn 
         ..ok(None)
     };
     let before = s.now_ms().await.unwrap();
-    s.finish_run_if_owned(run.id, &me, &failed, &|failures, now| CharmUpdate {
-        consecutive_failures: failures + 1,
+    s.finish_run_if_owned(run.id, &me, &failed, &|b, now| CharmUpdate {
+        consecutive_failures: b.failures + 1,
         next_run_at: Some(now + 12_345),
         disable: Some("too many failures".into()),
         events: EventsAfter::Keep,
+        heavy_runs: 0,
+        penalty: None,
     })
     .await
     .unwrap();
@@ -426,7 +435,11 @@ pub async fn an_expired_lease_is_rescued_even_from_a_live_node(s: &dyn Store) {
     let me = node(s).await;
     let a = add(s, code(1)).await;
     enqueue(s, &a, Trigger::Manual).await;
-    let run = s.claim_next_run(&me, 0, MAX_EVENTS).await.unwrap().unwrap();
+    let run = s
+        .claim_next_run(&me, 0, MAX_EVENTS, FairShare::default())
+        .await
+        .unwrap()
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     s.heartbeat(&me, TTL).await.unwrap().expect("alive");
     let rescued = s.rescue_lost_runs(TTL, RECOVERY).await.unwrap();
@@ -657,6 +670,9 @@ macro_rules! conformance_cases {
             a_run_is_given_events_up_to_a_size_budget,
             a_failed_batch_is_retried_one_event_at_a_time,
             a_run_asked_for_later_is_queued_at_its_time_apart_from_the_schedule,
+            the_space_that_burnt_less_goes_first,
+            a_space_holding_its_share_waits_while_another_is_active,
+            usage_decays_once_per_turn_and_idle_spaces_are_forgotten,
             an_incident_raises_one_alert_and_a_new_error_another,
             due_alerts_are_leased_and_settled,
             a_charm_without_success_for_its_intervals_is_silent,

@@ -1,0 +1,107 @@
+//! Conformance cases for CPU-fair claiming between spaces.
+
+use charm_store::{CharmId, FairShare, Finished, NodeId, Store, Trigger};
+
+use super::{add, code, enqueue, finish, node, ok, LEASE, MAX_EVENTS};
+
+async fn charm_in(s: &dyn Store, n: u8, space: &str) -> CharmId {
+    let mut c = code(n);
+    c.space = space.into();
+    add(s, c).await
+}
+
+/// Runs `charm` once, burning `fuel`.
+async fn burn(s: &dyn Store, me: &NodeId, charm: &CharmId, fuel: u64) {
+    enqueue(s, charm, Trigger::Manual).await;
+    let run = s
+        .claim_next_run(me, LEASE, MAX_EVENTS, FairShare::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&run.charm_id, charm);
+    finish(s, me, run.id, &Finished { fuel, ..ok(None) }).await;
+}
+
+pub async fn the_space_that_burnt_less_goes_first(s: &dyn Store) {
+    let me = node(s).await;
+    let heavy = charm_in(s, 1, "heavy").await;
+    let light = charm_in(s, 2, "light").await;
+    burn(s, &me, &heavy, 9_000_000_000).await;
+    burn(s, &me, &light, 100_000).await;
+    let usage = s.space_usage(10).await.unwrap();
+    assert_eq!(
+        usage,
+        vec![("heavy".to_string(), 9e9), ("light".to_string(), 1e5)]
+    );
+    // Queued in the heavy space first, at the same priority.
+    enqueue(s, &heavy, Trigger::Schedule).await;
+    enqueue(s, &light, Trigger::Schedule).await;
+    let first = s
+        .claim_next_run(&me, LEASE, MAX_EVENTS, FairShare::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.charm_id, light, "the space that burnt less");
+}
+
+pub async fn a_space_holding_its_share_waits_while_another_is_active(s: &dyn Store) {
+    let me = node(s).await;
+    let heavy: Vec<CharmId> = vec![
+        charm_in(s, 1, "heavy").await,
+        charm_in(s, 2, "heavy").await,
+        charm_in(s, 3, "heavy").await,
+    ];
+    let light = charm_in(s, 4, "light").await;
+    burn(s, &me, &heavy[0], 5_000_000_000).await;
+    burn(s, &me, &light, 100_000).await;
+    for charm in &heavy {
+        enqueue(s, charm, Trigger::Schedule).await;
+    }
+    // Two slots on the one node, two active spaces: one slot each.
+    let fair = FairShare { slots_per_node: 2 };
+    let claim = || async {
+        s.claim_next_run(&me, LEASE, MAX_EVENTS, fair)
+            .await
+            .unwrap()
+    };
+    let first = claim().await.expect("the heavy space's first run");
+    assert_eq!(
+        first.charm_id, heavy[1],
+        "within a space, the charm whose last run burnt least"
+    );
+    assert!(
+        claim().await.is_none(),
+        "the heavy space holds its share while the light one is active"
+    );
+    enqueue(s, &light, Trigger::Schedule).await;
+    assert_eq!(claim().await.unwrap().charm_id, light);
+    // Without a cap, the heavy space takes what is free.
+    let uncapped = s
+        .claim_next_run(&me, LEASE, MAX_EVENTS, FairShare::default())
+        .await
+        .unwrap();
+    assert!(uncapped.is_some_and(|r| r.charm_id != light));
+}
+
+pub async fn usage_decays_once_per_turn_and_idle_spaces_are_forgotten(s: &dyn Store) {
+    let me = node(s).await;
+    let a = charm_in(s, 1, "a").await;
+    let b = charm_in(s, 2, "b").await;
+    burn(s, &me, &a, 1_000).await;
+    burn(s, &me, &b, 3).await;
+    assert!(s.decay_usage(0.5, 0).await.unwrap());
+    assert!(
+        !s.decay_usage(0.5, 3_600_000).await.unwrap(),
+        "another node's decay just now took the turn"
+    );
+    assert_eq!(
+        s.space_usage(10).await.unwrap(),
+        vec![("a".to_string(), 500.0), ("b".to_string(), 1.5)]
+    );
+    assert!(s.decay_usage(0.5, 0).await.unwrap());
+    assert_eq!(
+        s.space_usage(10).await.unwrap(),
+        vec![("a".to_string(), 250.0)],
+        "b fell below 1: idle"
+    );
+}
