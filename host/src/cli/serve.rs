@@ -14,7 +14,8 @@ use crate::api::{
 use crate::service::alerts::{Channel, ChannelFormat, DEFAULT_SILENT_INTERVALS};
 use crate::service::policy::{
     DEFAULT_MAX_BACKOFF_S, DEFAULT_MAX_EVENTS_PER_RUN, DEFAULT_MAX_FAILURES,
-    DEFAULT_MAX_REQUESTED_NEXT_S, DEFAULT_MIN_REQUESTED_NEXT_S,
+    DEFAULT_MAX_REQUESTED_NEXT_S, DEFAULT_MIN_REQUESTED_NEXT_S, DEFAULT_PENALTY_AFTER_RUNS,
+    DEFAULT_PENALTY_FACTOR, DEFAULT_PENALTY_PERCENT,
 };
 use crate::service::{
     check_path, serve, DbTarget, SchedulePolicy, ServiceConfig, DEFAULT_IDEMPOTENCY_WINDOW_S,
@@ -123,6 +124,20 @@ pub struct ServeArgs {
     /// seconds (later requests are lowered to it).
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_MAX_REQUESTED_NEXT_S)]
     max_requested_next_s: u64,
+
+    /// A run is heavy when it uses at least this percentage of its fuel or
+    /// time limit (or runs out of either).
+    #[arg(long, value_name = "PERCENT", default_value_t = DEFAULT_PENALTY_PERCENT)]
+    penalty_percent: u32,
+
+    /// Heavy runs in a row that put a charm in the penalty box (its
+    /// interval stretched until a run is not heavy); 0 turns it off.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PENALTY_AFTER_RUNS)]
+    penalty_after_runs: u32,
+
+    /// How many times its interval a charm in the penalty box waits.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PENALTY_FACTOR)]
+    penalty_factor: u32,
 
     /// Finished runs kept per charm; older ones are pruned.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_KEEP_RUNS)]
@@ -290,6 +305,9 @@ pub async fn execute(args: ServeArgs) -> CliResult {
             max_backoff_s: args.max_backoff_s,
             min_requested_next_s: args.min_requested_next_s,
             max_requested_next_s: args.max_requested_next_s,
+            penalty_percent: args.penalty_percent,
+            penalty_after_runs: args.penalty_after_runs,
+            penalty_factor: args.penalty_factor,
         },
         keep_runs: args.keep_runs,
         max_events_per_run: args.max_events_per_run,

@@ -299,6 +299,18 @@ impl ServiceConfig {
             u64::from(u32::MAX),
         )?;
         range(
+            "--penalty-percent",
+            u64::from(self.policy.penalty_percent),
+            1,
+            100,
+        )?;
+        range(
+            "--penalty-factor",
+            u64::from(self.policy.penalty_factor),
+            1,
+            1000,
+        )?;
+        range(
             "--max-requested-next-s",
             self.policy.max_requested_next_s,
             self.policy.min_requested_next_s.max(1),

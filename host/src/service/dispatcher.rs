@@ -25,7 +25,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use charm_engine::{CharmSettings, RunPlan, RunRequest, Sandbox, StateChange};
-use charm_store::{CharmCode, ClaimedRun, Finish, Finished, RunOutcome, Store, StoreError};
+use charm_store::{
+    Before, CharmCode, ClaimedRun, FairShare, Finish, Finished, RunOutcome, Store, StoreError,
+};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -35,7 +37,7 @@ use super::alerts::Alerts;
 use super::in_flight::CANCEL_POLL;
 use super::metrics::Metrics;
 use super::node::{Incarnation, NodeState};
-use super::policy::{self, Cadence, SchedulePolicy};
+use super::policy::{self, Cadence, RunEnd, SchedulePolicy};
 use super::registry::Registry;
 
 /// How long the dispatcher sleeps when the queue is empty and nothing wakes
@@ -185,7 +187,14 @@ async fn claim_loop(
         };
         match d
             .store
-            .claim_next_run(&incarnation.id, RUN_LEASE_MS, d.max_events)
+            .claim_next_run(
+                &incarnation.id,
+                RUN_LEASE_MS,
+                d.max_events,
+                FairShare {
+                    slots_per_node: u32::try_from(d.max_concurrent).unwrap_or(u32::MAX),
+                },
+            )
             .await
         {
             Ok(Some(claimed)) => {
@@ -278,12 +287,29 @@ async fn execute(
         Some(code) => Cadence::of(code.interval_s, code.schedule.as_deref()),
         None => Cadence::Every(super::registry::DEFAULT_INTERVAL_S),
     };
+    let heavy = code
+        .as_ref()
+        .and_then(|c| d.registry.stored_limits(&c.id, &c.limits).ok())
+        .is_some_and(|limits| {
+            d.policy.is_heavy(
+                finished.outcome,
+                (finished.fuel, limits.fuel),
+                (finished.duration_ms, limits.timeout_ms),
+            )
+        });
+    if let Some(code) = &code {
+        d.metrics.space_run(
+            &code.space,
+            claimed.started_at - claimed.queued_at,
+            finished.fuel,
+        );
+    }
     let (finished, recorded) = record(
         d,
         &claimed,
         incarnation,
         finished,
-        (&cadence, requested_next_ms),
+        (&cadence, requested_next_ms, heavy),
         &cancel,
     )
     .await;
@@ -353,7 +379,7 @@ async fn record(
     claimed: &ClaimedRun,
     incarnation: &Incarnation,
     finished: Finished,
-    (cadence, requested_next_ms): (&Cadence, Option<u64>),
+    (cadence, requested_next_ms, heavy): (&Cadence, Option<u64>, bool),
     cancel: &CancellationToken,
 ) -> (Finished, Result<Finish, StoreError>) {
     let mut finished = finished;
@@ -362,17 +388,15 @@ async fn record(
     loop {
         let (outcome, error, policy) = (finished.outcome, finished.error.clone(), d.policy);
         let attempt = claimed.attempt;
-        let decide = move |before: u32, now: i64| {
-            let requested = requested_next_ms;
-            policy.after_run(
+        let decide = move |before: Before, now: i64| {
+            let end = RunEnd {
                 outcome,
-                error.as_deref(),
-                before,
-                cadence,
-                now,
+                error: error.as_deref(),
                 attempt,
-                requested,
-            )
+                requested_next_ms,
+                heavy,
+            };
+            policy.decide(&end, before, cadence, now)
         };
         let result = d
             .store

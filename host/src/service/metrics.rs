@@ -35,6 +35,9 @@ pub struct Metrics {
     queued: Gauge<i64, AtomicI64>,
     charms: Family<Labels, Gauge<i64, AtomicI64>>,
     events: Family<Labels, Gauge<i64, AtomicI64>>,
+    penalized: Gauge<i64, AtomicI64>,
+    space_fuel: Family<NodeLabels, Counter<u64, AtomicU64>>,
+    space_queue_wait: Family<NodeLabels, Histogram>,
     claimed: Family<NodeLabels, Counter>,
     queue_wait: Histogram,
     rescued: Counter,
@@ -85,6 +88,26 @@ impl Metrics {
         registry.register("queue_depth", "Runs waiting in the queue", queued.clone());
         let charms = Family::<Labels, Gauge<i64, AtomicI64>>::default();
         registry.register("charms", "Registered charms by status", charms.clone());
+        let penalized = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "penalized_charms",
+            "Charms in the penalty box: their runs keep using most of a limit, so their interval is stretched",
+            penalized.clone(),
+        );
+        let space_fuel = Family::<NodeLabels, Counter<u64, AtomicU64>>::default();
+        registry.register(
+            "space_fuel",
+            "Fuel burnt by each space's runs on this node (rate() of it is fuel per space per second)",
+            space_fuel.clone(),
+        );
+        let space_queue_wait = Family::<NodeLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 17))
+        });
+        registry.register(
+            "space_queue_wait_seconds",
+            "Time each space's runs waited in the queue before a slot took them",
+            space_queue_wait.clone(),
+        );
         let events = Family::<Labels, Gauge<i64, AtomicI64>>::default();
         registry.register(
             "events",
@@ -161,6 +184,9 @@ impl Metrics {
             queued,
             charms,
             events,
+            penalized,
+            space_fuel,
+            space_queue_wait,
             claimed,
             queue_wait,
             rescued,
@@ -187,6 +213,16 @@ impl Metrics {
     /// Runs were rescued by this node.
     pub fn rescued(&self, runs: usize) {
         self.rescued.inc_by(u64::try_from(runs).unwrap_or(u64::MAX));
+    }
+
+    /// A run of a charm in `space` waited `wait_ms` in the queue and burnt
+    /// `fuel`.
+    pub fn space_run(&self, space: &str, wait_ms: i64, fuel: u64) {
+        let labels = vec![("space", space.to_string())];
+        self.space_fuel.get_or_create(&labels).inc_by(fuel);
+        self.space_queue_wait
+            .get_or_create(&labels)
+            .observe(wait_ms.max(0) as f64 / 1000.0);
     }
 
     /// Counts a webhook delivery accepted into an inbox.
@@ -251,6 +287,8 @@ impl Metrics {
         self.charms
             .get_or_create(&[("status", "disabled")])
             .set(i64::try_from(counts.disabled).unwrap_or(i64::MAX));
+        self.penalized
+            .set(i64::try_from(counts.penalized).unwrap_or(i64::MAX));
         self.events
             .get_or_create(&[("status", "pending")])
             .set(i64::try_from(counts.events_pending).unwrap_or(i64::MAX));
@@ -283,7 +321,15 @@ mod tests {
             running: 0,
             events_pending: 5,
             events_dead: 1,
+            penalized: 2,
         });
+        assert!(text.contains("charm_host_penalized_charms 2"), "{text}");
+        m.space_run("team-a", 40, 1_000);
+        let later = m.render(Counts::default());
+        assert!(
+            later.contains("charm_host_space_fuel_total{space=\"team-a\"} 1000"),
+            "{later}"
+        );
         assert!(
             text.contains("charm_host_events{status=\"dead\"} 1"),
             "{text}"

@@ -7,7 +7,7 @@
 
 use charm_engine::limits::{LimitExceeded, LimitHint};
 use charm_engine::RunError;
-use charm_store::{CharmUpdate, EventsAfter, RunOutcome, Trigger};
+use charm_store::{Before, CharmUpdate, EventsAfter, RunOutcome, Trigger};
 
 use super::schedule::Schedule;
 
@@ -86,6 +86,38 @@ pub struct SchedulePolicy {
     /// The latest a charm may ask for its next run, in seconds. Default
     /// [`DEFAULT_MAX_REQUESTED_NEXT_S`].
     pub max_requested_next_s: u64,
+    /// A run is heavy when it uses at least this percentage of its fuel or
+    /// time limit (or runs out of either). Default
+    /// [`DEFAULT_PENALTY_PERCENT`].
+    pub penalty_percent: u32,
+    /// Heavy runs in a row that put a charm in the penalty box; 0 turns
+    /// the penalty box off. Default [`DEFAULT_PENALTY_AFTER_RUNS`].
+    pub penalty_after_runs: u32,
+    /// How many times its interval a charm in the penalty box waits.
+    /// Default [`DEFAULT_PENALTY_FACTOR`].
+    pub penalty_factor: u32,
+}
+
+/// Default: a heavy run uses at least this percentage of a limit.
+pub const DEFAULT_PENALTY_PERCENT: u32 = 90;
+/// Default: heavy runs in a row before the penalty box.
+pub const DEFAULT_PENALTY_AFTER_RUNS: u32 = 3;
+/// Default: the penalty box stretches an interval this many times.
+pub const DEFAULT_PENALTY_FACTOR: u32 = 4;
+
+/// How a run ended, as the policy weighs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunEnd<'a> {
+    /// Its outcome.
+    pub outcome: RunOutcome,
+    /// Its error, when it failed.
+    pub error: Option<&'a str>,
+    /// Its attempt (1 for a first run).
+    pub attempt: u32,
+    /// The next run it asked for (`ctx.scheduleNext`), in ms.
+    pub requested_next_ms: Option<u64>,
+    /// Whether it used most of a limit (see [`SchedulePolicy::penalty_percent`]).
+    pub heavy: bool,
 }
 
 /// Default: the soonest next run a charm may ask for, in seconds.
@@ -100,6 +132,9 @@ impl Default for SchedulePolicy {
             max_backoff_s: DEFAULT_MAX_BACKOFF_S,
             min_requested_next_s: DEFAULT_MIN_REQUESTED_NEXT_S,
             max_requested_next_s: DEFAULT_MAX_REQUESTED_NEXT_S,
+            penalty_percent: DEFAULT_PENALTY_PERCENT,
+            penalty_after_runs: DEFAULT_PENALTY_AFTER_RUNS,
+            penalty_factor: DEFAULT_PENALTY_FACTOR,
         }
     }
 }
@@ -187,6 +222,72 @@ impl SchedulePolicy {
         }
     }
 
+    /// Whether a run that ended with `outcome` after `fuel` of `fuel_limit`
+    /// and `duration_ms` of `timeout_ms` is heavy.
+    pub fn is_heavy(
+        &self,
+        outcome: RunOutcome,
+        (fuel, fuel_limit): (u64, u64),
+        (duration_ms, timeout_ms): (u64, u64),
+    ) -> bool {
+        let share = |used: u64, limit: u64| {
+            limit > 0
+                && u128::from(used) * 100 >= u128::from(limit) * u128::from(self.penalty_percent)
+        };
+        matches!(outcome, RunOutcome::Fuel | RunOutcome::Timeout)
+            || share(fuel, fuel_limit)
+            || share(duration_ms, timeout_ms)
+    }
+
+    /// How a finished run changes its charm: [`Self::after_run`], then the
+    /// penalty box. A charm whose last `penalty_after_runs` runs were all
+    /// heavy waits `penalty_factor` times as long for its next run (its
+    /// interval, its backoff, or its cron schedule's next time after that),
+    /// with the reason recorded; its first run that is not heavy lets it
+    /// out.
+    pub fn decide(
+        &self,
+        run: &RunEnd<'_>,
+        before: Before,
+        cadence: &Cadence,
+        now: i64,
+    ) -> CharmUpdate {
+        let mut update = self.after_run(
+            run.outcome,
+            run.error,
+            before.failures,
+            cadence,
+            now,
+            run.attempt,
+            run.requested_next_ms,
+        );
+        update.heavy_runs = if run.heavy {
+            before.heavy_runs.saturating_add(1)
+        } else {
+            0
+        };
+        let boxed = self.penalty_after_runs > 0 && update.heavy_runs >= self.penalty_after_runs;
+        if boxed && update.disable.is_none() {
+            update.penalty = Some(format!(
+                "its last {} runs each used at least {}% of its fuel or time limit; \
+                 it runs {}x less often until a run uses less",
+                update.heavy_runs, self.penalty_percent, self.penalty_factor
+            ));
+            if let Some(next) = update.next_run_at {
+                let stretched = now.saturating_add(
+                    (next - now)
+                        .max(0)
+                        .saturating_mul(i64::from(self.penalty_factor.max(1))),
+                );
+                update.next_run_at = Some(match cadence {
+                    Cadence::Cron(schedule) => Cadence::cron_at_or_after(schedule, stretched),
+                    Cadence::Every(_) => stretched,
+                });
+            }
+        }
+        update
+    }
+
     /// When a charm that asked for its next run `requested_ms` after this
     /// one runs: that long from `now`, bounded by the operator's minimum
     /// and maximum.
@@ -224,6 +325,8 @@ impl SchedulePolicy {
                 next_run_at: Some(next),
                 disable: None,
                 events,
+                heavy_runs: 0,
+                penalty: None,
             };
         }
         if !is_failure(outcome) {
@@ -232,6 +335,8 @@ impl SchedulePolicy {
                 next_run_at: None,
                 disable: None,
                 events,
+                heavy_runs: 0,
+                penalty: None,
             };
         }
         let failures = failures_before.saturating_add(1);
@@ -246,6 +351,8 @@ impl SchedulePolicy {
                     "disabled after {failures} consecutive failures; the last ({outcome}): {last}"
                 )),
                 events,
+                heavy_runs: 0,
+                penalty: None,
             };
         }
         let next_run_at = match cadence {
@@ -260,6 +367,8 @@ impl SchedulePolicy {
             next_run_at: Some(next_run_at),
             disable: None,
             events,
+            heavy_runs: 0,
+            penalty: None,
         }
     }
 }
@@ -387,6 +496,53 @@ mod tests {
     }
 
     #[test]
+    fn heavy_runs_in_a_row_stretch_the_interval_until_a_light_one() {
+        let p = SchedulePolicy::default();
+        let every = Cadence::Every(60);
+        let end = |heavy| RunEnd {
+            outcome: RunOutcome::Ok,
+            error: None,
+            attempt: 1,
+            requested_next_ms: None,
+            heavy,
+        };
+        let before = |heavy_runs| Before {
+            failures: 0,
+            heavy_runs,
+        };
+        let u = p.decide(&end(true), before(1), &every, 0);
+        assert_eq!((u.heavy_runs, u.penalty.is_none()), (2, true));
+        let u = p.decide(&end(true), before(2), &every, 0);
+        assert_eq!(u.heavy_runs, 3);
+        assert!(
+            u.penalty
+                .as_deref()
+                .is_some_and(|p| p.contains("last 3 runs")),
+            "{u:?}"
+        );
+        let next = u.next_run_at.unwrap_or_default();
+        assert!(
+            (216_000..=264_000).contains(&next),
+            "4 x 60 s +-10%: {next}"
+        );
+        let u = p.decide(&end(false), before(7), &every, 0);
+        assert_eq!(
+            (u.heavy_runs, u.penalty),
+            (0, None),
+            "a light run lets it out"
+        );
+        assert!(p.is_heavy(RunOutcome::Ok, (95, 100), (0, 1000)));
+        assert!(p.is_heavy(RunOutcome::Ok, (0, 100), (950, 1000)));
+        assert!(!p.is_heavy(RunOutcome::Ok, (50, 100), (10, 1000)));
+        assert!(p.is_heavy(RunOutcome::Fuel, (0, 100), (0, 1000)));
+        let off = SchedulePolicy {
+            penalty_after_runs: 0,
+            ..p
+        };
+        assert_eq!(off.decide(&end(true), before(50), &every, 0).penalty, None);
+    }
+
+    #[test]
     fn a_requested_next_run_is_bounded_by_the_operator() {
         let p = SchedulePolicy::default();
         let every = Cadence::Every(60);
@@ -476,6 +632,8 @@ mod tests {
                     next_run_at: None,
                     disable: None,
                     events: EventsAfter::Keep,
+                    heavy_runs: 0,
+                    penalty: None,
                 }
             );
         }

@@ -30,6 +30,10 @@ pub const TICK: Duration = Duration::from_secs(1);
 /// once when there were more).
 const DUE_BATCH: u32 = 2000;
 
+/// Each second a space's recent fuel is multiplied by this: its half-life
+/// is about 14 s, and a space idle for a few minutes is forgotten.
+pub const USAGE_DECAY: f64 = 0.95;
+
 /// Queues due charms until `stop` is cancelled.
 pub async fn run_scheduler(store: Arc<dyn Store>, policy: SchedulePolicy, stop: CancellationToken) {
     let mut wait = Duration::ZERO;
@@ -42,6 +46,11 @@ pub async fn run_scheduler(store: Arc<dyn Store>, policy: SchedulePolicy, stop: 
             _ = tokio::time::sleep(wait) => {}
         }
         wait = TICK;
+        // Fair share: spaces' recent fuel fades (once a second, whichever
+        // node's scheduler comes first).
+        if let Err(error) = store.decay_usage(USAGE_DECAY, 1000).await {
+            tracing::warn!(%error, "could not decay the spaces' recent fuel");
+        }
         match store
             .schedule_due_runs(
                 priority(Trigger::Schedule),
