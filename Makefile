@@ -10,7 +10,8 @@
 #   make guest-check   rebuild it and check it matches the committed runtime
 #   make run FILE=...  run one charm once, e.g. make run FILE=charms-fixtures/counter.js
 #   make bench         the performance table against Deno workers (installs Deno from PyPI if missing)
-#   make soak          1,000 hostile + 100 good charms for 10 minutes (SOAK_SECS), report in target/soak-report.md
+#   make soak          1,000 hostile + 100 good charms for 10 minutes (SOAK_SECS), then a space of
+#                      runaways beside a space of trivial charms as long, report in target/soak-report.md
 
 CARGO ?= cargo
 RUNTIME := engine/runtime/charm-runtime.wasm
@@ -63,5 +64,6 @@ bench:
 SOAK_SECS ?= 600
 soak:
 	CHARM_HOST_SOAK_SECS=$(SOAK_SECS) $(CARGO) test --release --locked -p charm-host --test crowd -- --nocapture
-	cp target/tmp/crowd-report.md target/soak-report.md
+	CHARM_HOST_SOAK_SECS=$(SOAK_SECS) $(CARGO) test --release --locked -p charm-host --test fair_share -- --nocapture a_space_of_runaways
+	cat target/tmp/crowd-report.md target/tmp/fair-share-report.md > target/soak-report.md
 	@echo "report: target/soak-report.md"
