@@ -142,7 +142,13 @@ fn hostile_charms_do_not_starve_good_ones_or_grow_memory() {
         // Run history is pruned to --keep-runs; the state's version counts
         // every successful run.
         let state = d.state(id);
-        assert_eq!(state["state"]["count"], state["version"], "{state}");
+        assert_eq!(
+            state["state"]["count"],
+            state["version"],
+            "{state} DEBUG {} {}",
+            d.get(&format!("/api/charms/{id}")).1,
+            d.get(&format!("/api/charms/{id}/runs")).1
+        );
         let ok_runs = usize::try_from(state["version"].as_u64().unwrap()).unwrap();
         good_runs += ok_runs;
         fewest = fewest.min(ok_runs);

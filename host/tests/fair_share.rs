@@ -24,8 +24,19 @@ fn percentile(values: &mut [i64], p: f64) -> i64 {
 
 const SLOTS: &str = "4";
 
+/// The tests that burn CPU run one at a time: the measured one must not
+/// share the machine's two cores with another daemon's runaways.
+static BURNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn burning() -> std::sync::MutexGuard<'static, ()> {
+    BURNING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[test]
 fn a_space_of_runaways_does_not_stretch_another_spaces_schedule() {
+    let _alone = burning();
     let watch = std::env::var("CHARM_HOST_SOAK_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -144,6 +155,7 @@ fn now_ms() -> i64 {
 
 #[test]
 fn one_space_alone_uses_every_slot() {
+    let _alone = burning();
     let d = Daemon::start(&[
         "--max-concurrent",
         SLOTS,

@@ -52,6 +52,7 @@ use async_trait::async_trait;
 
 use alerts::{AlertId, AlertRecord, AlertStatus, AlertTransition};
 pub use inbox::MAX_EVENT_CHARS_PER_RUN;
+pub use rows::SLOT_FUEL_PER_MS;
 
 pub use domain::FairShare;
 pub use domain::{
@@ -369,8 +370,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Claims the most urgent queued run that may start now and whose charm
     /// is enabled and not already running, for `node`: by priority, then the
-    /// fuel its space burnt recently (least first), then its charm's last
-    /// run's fuel, then age; when `fair` gives slots, a space already
+    /// cost its space ran up recently (least first; a run's cost is its fuel
+    /// plus its wall time at `SLOT_FUEL_PER_MS`), then age, a charm's run
+    /// counting as queued later by its last run's cost in milliseconds (so
+    /// a heavy charm yields, and still never starves); when `fair` gives slots, a space already
     /// holding its share of them (the slots of the live nodes over the
     /// active spaces) is passed over. For `node`:
     /// marks it running, owned by `node`, with a lease of `lease_ms` from

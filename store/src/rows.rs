@@ -471,7 +471,19 @@ pub(crate) const APPLY_UPDATE: &str = "UPDATE charms SET consecutive_failures = 
      disabled_reason = COALESCE($3, disabled_reason), \
      disabled_at = CASE WHEN $3 IS NULL THEN disabled_at ELSE $4 END WHERE id = $5";
 
-/// Adds a run's fuel (`$1`) to its charm's (`$2`) space's recent usage.
+/// Fuel units a run's wall time counts as in fair share, per ms: the low
+/// end of the fuel a CPU burns in a millisecond. A run that holds its slot
+/// for seconds while burning nothing (waiting on a slow server, or never
+/// settling) costs its slot's time, not nothing.
+pub const SLOT_FUEL_PER_MS: u64 = 3_000_000;
+
+/// What a run cost in fair share: its fuel plus its wall time in fuel units.
+pub(crate) fn run_cost(run: &crate::Finished) -> u64 {
+    run.fuel
+        .saturating_add(run.duration_ms.saturating_mul(SLOT_FUEL_PER_MS))
+}
+
+/// Adds a run's cost (`$1`) to its charm's (`$2`) space's recent usage.
 pub(crate) const ADD_SPACE_FUEL: &str = "INSERT INTO space_usage (space, fuel) \
      SELECT space, $1 FROM charms WHERE id = $2 \
      ON CONFLICT (space) DO UPDATE SET fuel = space_usage.fuel + excluded.fuel";
@@ -773,13 +785,14 @@ macro_rules! write_finish {
                 .bind(recorded.outcome == $crate::RunOutcome::Ok)
                 .bind(i64::from(update.heavy_runs))
                 .bind(&update.penalty)
-                .bind(clamp_i64(recorded.fuel))
+                .bind(clamp_i64($crate::rows::run_cost(&recorded)))
                 .execute(&mut *conn)
                 .await?;
-            if recorded.fuel > 0 {
-                // Fuel as a float: a space's sum may pass i64 over time.
+            let cost = $crate::rows::run_cost(&recorded);
+            if cost > 0 {
+                // A float: a space's sum may pass i64 over time.
                 sqlx::query($crate::rows::ADD_SPACE_FUEL)
-                    .bind(recorded.fuel as f64)
+                    .bind(cost as f64)
                     .bind(charm)
                     .execute(&mut *conn)
                     .await?;

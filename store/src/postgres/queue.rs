@@ -79,10 +79,12 @@ const CLAIM: &str = "WITH next AS ( \
          AND (r.not_before IS NULL OR r.not_before <= charm_host_now_ms()) \
          AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.charm_id = r.charm_id AND x.status = 'running') \
          AND EXISTS (SELECT 1 FROM nodes n WHERE n.id = $1) \
-         AND ($3 = 0 OR (SELECT COUNT(*) FROM runs y JOIN charms cy ON cy.id = y.charm_id \
-                         WHERE y.status = 'running' AND cy.space = c.space) \
-             < GREATEST(1, $3 * (SELECT COUNT(*) FROM nodes) / GREATEST(1, (SELECT COUNT(*) FROM space_usage)))) \
-       ORDER BY r.priority DESC, COALESCE(u.fuel, 0), c.recent_fuel, r.queued_at, r.id LIMIT 1 \
+         AND ($3 = 0 OR c.space NOT IN ( \
+           SELECT cy.space FROM runs y JOIN charms cy ON cy.id = y.charm_id \
+           WHERE y.status = 'running' GROUP BY cy.space \
+           HAVING COUNT(*) >= GREATEST(1, $3 * (SELECT COUNT(*) FROM nodes) \
+                                          / GREATEST(1, (SELECT COUNT(*) FROM space_usage))))) \
+       ORDER BY r.priority DESC, COALESCE(u.fuel, 0), r.queued_at + c.recent_fuel / 3000000, r.id LIMIT 1 \
        FOR UPDATE OF r SKIP LOCKED), \
      claimed AS ( \
        UPDATE runs SET status = 'running', owner = $1, started_at = charm_host_now_ms(), \

@@ -64,10 +64,12 @@ fn sql() -> &'static Sql {
                WHERE r.status = 'queued' AND c.enabled \
                  AND (r.not_before IS NULL OR r.not_before <= {NOW}) \
                  AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.charm_id = r.charm_id AND x.status = 'running') \
-                 AND ($3 = 0 OR (SELECT COUNT(*) FROM runs y JOIN charms cy ON cy.id = y.charm_id \
-                                 WHERE y.status = 'running' AND cy.space = c.space) \
-                     < MAX(1, $3 * (SELECT COUNT(*) FROM nodes) / MAX(1, (SELECT COUNT(*) FROM space_usage)))) \
-               ORDER BY r.priority DESC, COALESCE(u.fuel, 0), c.recent_fuel, r.queued_at, r.id LIMIT 1) \
+                 AND ($3 = 0 OR c.space NOT IN ( \
+                   SELECT cy.space FROM runs y JOIN charms cy ON cy.id = y.charm_id \
+                   WHERE y.status = 'running' GROUP BY cy.space \
+                   HAVING COUNT(*) >= MAX(1, $3 * (SELECT COUNT(*) FROM nodes) \
+                                             / MAX(1, (SELECT COUNT(*) FROM space_usage))))) \
+               ORDER BY r.priority DESC, COALESCE(u.fuel, 0), r.queued_at + c.recent_fuel / 3000000, r.id LIMIT 1) \
                AND EXISTS (SELECT 1 FROM nodes WHERE id = $1) \
              RETURNING id, charm_id, trigger, input, queued_at, started_at, attempt, \
                COALESCE(origin_run_id, id) AS origin, base_version"

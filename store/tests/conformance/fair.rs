@@ -10,7 +10,7 @@ async fn charm_in(s: &dyn Store, n: u8, space: &str) -> CharmId {
     add(s, c).await
 }
 
-/// Runs `charm` once, burning `fuel`.
+/// Runs `charm` once, burning `fuel` in no time (its cost is its fuel).
 async fn burn(s: &dyn Store, me: &NodeId, charm: &CharmId, fuel: u64) {
     enqueue(s, charm, Trigger::Manual).await;
     let run = s
@@ -19,7 +19,12 @@ async fn burn(s: &dyn Store, me: &NodeId, charm: &CharmId, fuel: u64) {
         .unwrap()
         .unwrap();
     assert_eq!(&run.charm_id, charm);
-    finish(s, me, run.id, &Finished { fuel, ..ok(None) }).await;
+    let ran = Finished {
+        fuel,
+        duration_ms: 0,
+        ..ok(None)
+    };
+    finish(s, me, run.id, &ran).await;
 }
 
 pub async fn the_space_that_burnt_less_goes_first(s: &dyn Store) {
@@ -103,5 +108,27 @@ pub async fn usage_decays_once_per_turn_and_idle_spaces_are_forgotten(s: &dyn St
         s.space_usage(10).await.unwrap(),
         vec![("a".to_string(), 250.0)],
         "b fell below 1: idle"
+    );
+}
+
+pub async fn a_run_that_holds_its_slot_costs_its_time(s: &dyn Store) {
+    let me = node(s).await;
+    let idle = charm_in(s, 1, "idle").await;
+    enqueue(s, &idle, Trigger::Manual).await;
+    let run = s
+        .claim_next_run(&me, LEASE, MAX_EVENTS, FairShare::default())
+        .await
+        .unwrap()
+        .unwrap();
+    let waited = Finished {
+        fuel: 1_000,
+        duration_ms: 5_000,
+        ..ok(None)
+    };
+    finish(s, &me, run.id, &waited).await;
+    let cost = 1_000.0 + 5_000.0 * charm_store::SLOT_FUEL_PER_MS as f64;
+    assert_eq!(
+        s.space_usage(10).await.unwrap(),
+        vec![("idle".to_string(), cost)]
     );
 }
