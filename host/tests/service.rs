@@ -688,3 +688,64 @@ fn the_cli_manages_charms_through_the_api() {
         .unwrap();
     assert_eq!(unreachable.status.code(), Some(5));
 }
+
+/// Issue 13's operator ceilings: a charm may raise its limits up to what the
+/// operator allows, not to the engine's maximums.
+#[test]
+fn operator_ceilings_bound_what_a_charm_may_set() {
+    let d = Daemon::start(&[
+        "--fuel",
+        "1000000000",
+        "--ceiling-fuel",
+        "2000000000",
+        "--ceiling-timeout-ms",
+        "60000",
+    ]);
+    let source = std::fs::read_to_string(support::fixture("counter.js")).unwrap();
+    let (status, body) = d.post(
+        "/api/charms",
+        &json!({ "source": source, "limits": { "fuel": 3_000_000_000u64 } }),
+    );
+    assert_eq!(status, 400, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("limits.fuel 3000000000") && error.contains("--ceiling-fuel"),
+        "{error}"
+    );
+    let id = d.register(
+        "counter.js",
+        json!({ "interval_s": 3600, "limits": { "fuel": 2_000_000_000u64 } }),
+    );
+    let (status, body) = d.patch(
+        &format!("/api/charms/{id}"),
+        &json!({ "limits": { "timeout_ms": 120_000 } }),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("--ceiling-timeout-ms"),
+        "{body}"
+    );
+    assert_eq!(d.run_now(&id, Value::Null)["outcome"], "ok");
+
+    // A default over a ceiling is refused at start, naming both flags.
+    let out = charm_host()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-token",
+            "--ceiling-fuel",
+            "1000",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--ceiling-fuel") && stderr.contains("--fuel"),
+        "{stderr}"
+    );
+}

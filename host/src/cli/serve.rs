@@ -17,6 +17,7 @@ use crate::service::policy::{
     DEFAULT_MAX_REQUESTED_NEXT_S, DEFAULT_MIN_REQUESTED_NEXT_S, DEFAULT_PENALTY_AFTER_RUNS,
     DEFAULT_PENALTY_FACTOR, DEFAULT_PENALTY_PERCENT,
 };
+use crate::service::LimitCeilings;
 use crate::service::{
     check_path, serve, DbTarget, SchedulePolicy, ServiceConfig, DEFAULT_IDEMPOTENCY_WINDOW_S,
     DEFAULT_KEEP_RUNS, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT,
@@ -138,6 +139,19 @@ pub struct ServeArgs {
     /// How many times its interval a charm in the penalty box waits.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PENALTY_FACTOR)]
     penalty_factor: u32,
+
+    /// The most fuel a charm may set in its limits (default: the engine's
+    /// maximum). A charm over it is refused; one stored before runs at it.
+    #[arg(long, value_name = "N")]
+    ceiling_fuel: Option<u64>,
+
+    /// The most memory, in MiB, a charm may set in its limits (default: 4096).
+    #[arg(long, value_name = "MIB")]
+    ceiling_memory_mb: Option<u64>,
+
+    /// The longest time limit, in ms, a charm may set (default: an hour).
+    #[arg(long, value_name = "MS")]
+    ceiling_timeout_ms: Option<u64>,
 
     /// Finished runs kept per charm; older ones are pruned.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_KEEP_RUNS)]
@@ -300,6 +314,14 @@ pub async fn execute(args: ServeArgs) -> CliResult {
         runtime_dir: super::runtime_dir(),
         max_concurrent: args.max_concurrent,
         defaults,
+        ceilings: {
+            let most = LimitCeilings::default();
+            LimitCeilings {
+                fuel: args.ceiling_fuel.unwrap_or(most.fuel),
+                memory_mb: args.ceiling_memory_mb.unwrap_or(most.memory_mb),
+                timeout_ms: args.ceiling_timeout_ms.unwrap_or(most.timeout_ms),
+            }
+        },
         policy: SchedulePolicy {
             max_failures: args.max_failures,
             max_backoff_s: args.max_backoff_s,

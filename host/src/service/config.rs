@@ -16,6 +16,7 @@ use charm_store::postgres;
 use super::alerts::Channel;
 use super::node::{MAX_NODE_TTL_MS, MIN_NODE_TTL_MS};
 use super::policy::SchedulePolicy;
+use super::registry::LimitCeilings;
 use crate::api::{AccessError, AccessPolicy, HookAuth};
 use crate::token::{check_token, TokenSetting};
 
@@ -137,6 +138,9 @@ pub struct ServiceConfig {
     pub max_concurrent: usize,
     /// Default limits of charms (the limit flags).
     pub defaults: SandboxLimits,
+    /// The most a charm may set its fuel, memory and time limits to
+    /// (`--ceiling-fuel`, `--ceiling-memory-mb`, `--ceiling-timeout-ms`).
+    pub ceilings: LimitCeilings,
     /// Backoff and auto-disable (`--max-failures`, `--max-backoff-s`).
     pub policy: SchedulePolicy,
     /// Finished runs kept per charm (`--keep-runs`).
@@ -200,6 +204,18 @@ pub enum ConfigError {
         min: u64,
         /// The largest value accepted.
         max: u64,
+    },
+    /// A default limit over its operator ceiling.
+    #[error("the default {field} {value} is over {flag} {ceiling}: lower the default (--{field_flag}) or raise the ceiling", field_flag = field.replace('_', "-"))]
+    OverCeiling {
+        /// The limit.
+        field: &'static str,
+        /// The default.
+        value: u64,
+        /// The ceiling.
+        ceiling: u64,
+        /// The ceiling's flag.
+        flag: &'static str,
     },
     /// A path flag given something else, such as a URL.
     #[error("{flag} takes a file path, not `{value}`: {why}")]
@@ -298,6 +314,14 @@ impl ServiceConfig {
             1,
             u64::from(u32::MAX),
         )?;
+        if let Some((field, value, ceiling, flag)) = self.ceilings.exceeded(&self.defaults) {
+            return Err(ConfigError::OverCeiling {
+                field,
+                value,
+                ceiling,
+                flag,
+            });
+        }
         range(
             "--penalty-percent",
             u64::from(self.policy.penalty_percent),
@@ -418,6 +442,7 @@ mod tests {
             runtime_dir: None,
             max_concurrent: DEFAULT_MAX_CONCURRENT,
             defaults: SandboxLimits::default(),
+            ceilings: LimitCeilings::default(),
             policy: SchedulePolicy::default(),
             keep_runs: DEFAULT_KEEP_RUNS,
             max_events_per_run: super::super::policy::DEFAULT_MAX_EVENTS_PER_RUN,

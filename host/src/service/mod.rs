@@ -58,8 +58,8 @@ pub use metrics::Metrics;
 pub use node::DEFAULT_NODE_TTL_MS;
 pub use policy::SchedulePolicy;
 pub use registry::{
-    charm_id, CharmChanges, CharmSpec, Registry, RegistryError, TriggerRequest, Triggered,
-    COMPILE_SLOTS,
+    charm_id, CharmChanges, CharmSpec, LimitCeilings, Registry, RegistryError, TriggerRequest,
+    Triggered, COMPILE_SLOTS,
 };
 pub use stats::{minute_stats, MinuteStats};
 
@@ -214,7 +214,8 @@ pub async fn serve(
         sandbox.clone(),
         config.defaults.clone(),
         config.policy,
-    );
+    )
+    .with_ceilings(config.ceilings);
     let counters = Arc::new(RunCounters::default());
 
     // Written before the address file, which tells scripts the daemon is

@@ -136,6 +136,66 @@ pub struct Registry {
     policy: SchedulePolicy,
     compiles: Arc<tokio::sync::Semaphore>,
     in_flight: InFlight,
+    ceilings: LimitCeilings,
+}
+
+/// The most a charm may set its fuel, memory and time limits to: the
+/// operator's ceilings (`--ceiling-fuel`, `--ceiling-memory-mb`,
+/// `--ceiling-timeout-ms`). By default the engine's own maximums. A charm
+/// over a ceiling is refused at registration and change; one stored before
+/// a ceiling was lowered runs at the ceiling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitCeilings {
+    /// The highest `limits.fuel`.
+    pub fuel: u64,
+    /// The highest `limits.memory_mb`.
+    pub memory_mb: u64,
+    /// The highest `limits.timeout_ms`.
+    pub timeout_ms: u64,
+}
+
+impl Default for LimitCeilings {
+    fn default() -> Self {
+        LimitCeilings {
+            fuel: u64::MAX / 2,
+            memory_mb: charm_engine::limits::MAX_MEMORY_MB,
+            timeout_ms: charm_engine::limits::MAX_TIMEOUT_MS,
+        }
+    }
+}
+
+impl LimitCeilings {
+    /// The first of `limits` over its ceiling: (field, value, ceiling, flag).
+    pub fn exceeded(
+        &self,
+        limits: &SandboxLimits,
+    ) -> Option<(&'static str, u64, u64, &'static str)> {
+        [
+            ("fuel", limits.fuel, self.fuel, "--ceiling-fuel"),
+            (
+                "memory_mb",
+                limits.memory_mb,
+                self.memory_mb,
+                "--ceiling-memory-mb",
+            ),
+            (
+                "timeout_ms",
+                limits.timeout_ms,
+                self.timeout_ms,
+                "--ceiling-timeout-ms",
+            ),
+        ]
+        .into_iter()
+        .find(|(_, value, ceiling, _)| value > ceiling)
+    }
+
+    /// `limits` with each field at most its ceiling.
+    pub fn clamp(&self, mut limits: SandboxLimits) -> SandboxLimits {
+        limits.fuel = limits.fuel.min(self.fuel);
+        limits.memory_mb = limits.memory_mb.min(self.memory_mb);
+        limits.timeout_ms = limits.timeout_ms.min(self.timeout_ms);
+        limits
+    }
 }
 
 fn invalid(message: impl Into<String>) -> RegistryError {
@@ -297,6 +357,24 @@ impl Registry {
             policy,
             compiles: Arc::new(tokio::sync::Semaphore::new(COMPILE_SLOTS)),
             in_flight: InFlight::default(),
+            ceilings: LimitCeilings::default(),
+        }
+    }
+
+    /// This registry with the operator's ceilings on charms' limits.
+    pub fn with_ceilings(mut self, ceilings: LimitCeilings) -> Registry {
+        self.ceilings = ceilings;
+        self
+    }
+
+    /// Refuses limits over the operator's ceilings, naming the field and
+    /// the flag.
+    fn check_ceilings(&self, limits: &SandboxLimits) -> Result<(), RegistryError> {
+        match self.ceilings.exceeded(limits) {
+            Some((field, value, ceiling, flag)) => Err(invalid(format!(
+                "limits.{field} {value} is over this service's ceiling of {ceiling} (the operator's {flag})"
+            ))),
+            None => Ok(()),
         }
     }
 
@@ -317,6 +395,7 @@ impl Registry {
         stored: &serde_json::Value,
     ) -> Result<SandboxLimits, RegistryError> {
         self.limits_over(&self.defaults, Some(stored.clone()))
+            .map(|limits| self.ceilings.clamp(limits))
             .map_err(|e| RegistryError::Stored {
                 what: "limits",
                 id: id.to_string(),
@@ -382,6 +461,7 @@ impl Registry {
         let max_attempts = check_attempts(spec.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS))?;
         let allowed_hosts = check_hosts(spec.allowed_hosts.unwrap_or_default())?;
         let limits = self.limits_over(&self.defaults, spec.limits)?;
+        self.check_ceilings(&limits)?;
         let state = spec.state.unwrap_or_else(|| serde_json::json!({}));
         let state = state.to_string();
         if state.len() as u64 > limits.max_output_bytes {
@@ -453,6 +533,7 @@ impl Registry {
             Some(partial) => {
                 let base = self.stored_limits(&id, &current.limits)?;
                 let merged = self.limits_over(&base, Some(partial))?;
+                self.check_ceilings(&merged)?;
                 Some(serde_json::to_value(&merged).map_err(|e| invalid(e.to_string()))?)
             }
             None => None,
