@@ -387,7 +387,7 @@ async fn record(
     let give_up_result_at = tokio::time::Instant::now() + RECORD_RETRY;
     loop {
         let (outcome, error, policy) = (finished.outcome, finished.error.clone(), d.policy);
-        let attempt = claimed.attempt;
+        let (attempt, had_events) = (claimed.attempt, !claimed.events.is_empty());
         let decide = move |before: Before, now: i64| {
             let end = RunEnd {
                 outcome,
@@ -395,6 +395,7 @@ async fn record(
                 attempt,
                 requested_next_ms,
                 heavy,
+                had_events,
             };
             policy.decide(&end, before, cadence, now)
         };

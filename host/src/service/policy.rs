@@ -118,6 +118,9 @@ pub struct RunEnd<'a> {
     pub requested_next_ms: Option<u64>,
     /// Whether it used most of a limit (see [`SchedulePolicy::penalty_percent`]).
     pub heavy: bool,
+    /// Whether it was given inbox events: a run without any has none to
+    /// settle, so its finish skips the inbox.
+    pub had_events: bool,
 }
 
 /// Default: the soonest next run a charm may ask for, in seconds.
@@ -261,6 +264,9 @@ impl SchedulePolicy {
             run.attempt,
             run.requested_next_ms,
         );
+        if !run.had_events {
+            update.events = EventsAfter::Keep;
+        }
         update.heavy_runs = if run.heavy {
             before.heavy_runs.saturating_add(1)
         } else {
@@ -505,6 +511,7 @@ mod tests {
             attempt: 1,
             requested_next_ms: None,
             heavy,
+            had_events: true,
         };
         let before = |heavy_runs| Before {
             failures: 0,
@@ -540,6 +547,15 @@ mod tests {
             ..p
         };
         assert_eq!(off.decide(&end(true), before(50), &every, 0).penalty, None);
+        let eventless = RunEnd {
+            had_events: false,
+            ..end(false)
+        };
+        assert_eq!(
+            p.decide(&eventless, before(0), &every, 0).events,
+            EventsAfter::Keep,
+            "a run given no events settles none"
+        );
     }
 
     #[test]
