@@ -29,6 +29,10 @@ pub struct CharmSettings<'a> {
     pub limits: &'a SandboxLimits,
     /// Its allow-list entries (see [`AllowList::parse`]).
     pub allowed_hosts: &'a [String],
+    /// Whether exact entries may reach loopback, private and link-local
+    /// addresses (an operator's grant); when not, the list is
+    /// [`AllowList::public_only`].
+    pub private_network: bool,
 }
 
 /// A run's particulars.
@@ -77,7 +81,12 @@ impl RunPlan {
     /// [`PlanError`] when the allow-list or the limits are invalid.
     pub fn new(charm: CharmSettings<'_>, request: RunRequest) -> Result<RunPlan, PlanError> {
         charm.limits.validate()?;
-        let allow = Arc::new(AllowList::parse(charm.allowed_hosts)?);
+        let allow = AllowList::parse(charm.allowed_hosts)?;
+        let allow = Arc::new(if charm.private_network {
+            allow
+        } else {
+            allow.public_only()
+        });
         let spec = TaskSpec {
             limits: charm.limits.clone(),
             allow,
@@ -126,6 +135,7 @@ mod tests {
             integration: Some("rss"),
             limits,
             allowed_hosts: hosts,
+            private_network: true,
         }
     }
 

@@ -66,6 +66,18 @@ fn an_operator_finds_a_failing_charm_disables_it_and_runs_another() {
     let (status, body) = d.patch(&format!("/api/charms/{inbox}"), &json!({ "source": fixed }));
     assert_eq!(status, 200, "{body}");
 
+    // Another space's charm, and a token for the space "e2e" only.
+    let other = d.register(
+        "counter.js",
+        json!({ "interval_s": 3600, "space": "elsewhere" }),
+    );
+    let (status, made) = d.post(
+        "/api/tokens",
+        &json!({ "space": "e2e", "name": "e2e team" }),
+    );
+    assert_eq!(status, 201, "{made}");
+    let space_token = made["token"].as_str().unwrap().to_string();
+
     let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e");
     std::fs::create_dir_all(&out_dir).unwrap();
     let screenshot = out_dir.join("dashboard-overview.png");
@@ -79,6 +91,8 @@ fn an_operator_finds_a_failing_charm_disables_it_and_runs_another() {
         .env("GOOD_ID", &good)
         .env("XSS_ID", &xss)
         .env("INBOX_ID", &inbox)
+        .env("OTHER_ID", &other)
+        .env("SPACE_TOKEN", &space_token)
         .env("SCREENSHOT", &screenshot)
         .env("CHROMIUM", &chromium)
         .output()

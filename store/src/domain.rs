@@ -259,6 +259,9 @@ pub struct CharmRecord {
     pub dead_events: u64,
     /// Its allow-list entries.
     pub allowed_hosts: Vec<String>,
+    /// Whether exact allow-list entries may reach loopback, private and
+    /// link-local addresses: granted when an operator set the list.
+    pub private_network: bool,
     /// Its limits: a JSON object of the engine's `SandboxLimits`, stored as
     /// given (the store does not interpret it).
     pub limits: serde_json::Value,
@@ -301,6 +304,9 @@ pub struct CharmCode {
     pub limits: serde_json::Value,
     /// Its allow-list entries.
     pub allowed_hosts: Vec<String>,
+    /// Whether exact allow-list entries may reach loopback, private and
+    /// link-local addresses (see [`CharmRecord::private_network`]).
+    pub private_network: bool,
     /// Whether it runs.
     pub enabled: bool,
     /// Why it was disabled, if it is.

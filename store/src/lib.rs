@@ -46,6 +46,7 @@ mod inbox;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
+pub mod tenancy;
 mod wake;
 
 use async_trait::async_trait;
@@ -53,6 +54,7 @@ use async_trait::async_trait;
 use alerts::{AlertId, AlertRecord, AlertStatus, AlertTransition};
 pub use inbox::MAX_EVENT_CHARS_PER_RUN;
 pub use rows::SLOT_FUEL_PER_MS;
+use tenancy::{AuditFilter, AuditRecord, NewAudit, NewToken, SpaceOf, TokenRecord};
 
 pub use domain::FairShare;
 pub use domain::{
@@ -441,6 +443,32 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Runs finished since `since`, counted by minute and outcome.
     async fn finished_per_minute(&self, since: i64) -> Result<Vec<MinuteOutcomes>, StoreError>;
+
+    /// Keeps a new API token (its hash only), made now.
+    ///
+    /// # Errors
+    /// A database error when the id or the hash is already kept.
+    async fn insert_token(&self, token: &NewToken) -> Result<TokenRecord, StoreError>;
+
+    /// The live (not revoked) token whose SHA-256 is `hash`, or `None`.
+    async fn token_by_hash(&self, hash: &[u8]) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Every API token, revoked ones included, oldest first.
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Revokes a token now; whether it was live. A revoked token is refused
+    /// by [`Store::token_by_hash`] from the moment this returns.
+    async fn revoke_token(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Records a change made through the API, at the database's time.
+    async fn append_audit(&self, entry: &NewAudit) -> Result<(), StoreError>;
+
+    /// The space of a charm, or of a run's charm; `None` when there is no
+    /// such charm or run.
+    async fn space_of(&self, of: &SpaceOf) -> Result<Option<String>, StoreError>;
+
+    /// Recorded changes, newest first.
+    async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
 }
 
 #[cfg(test)]

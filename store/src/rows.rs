@@ -65,6 +65,7 @@ macro_rules! bind_code {
             .bind(i64::from(c.max_attempts))
             .bind(limits)
             .bind(hosts)
+            .bind(c.private_network)
             .bind(c.enabled)
             .bind(&c.disabled_reason)
             .bind(c.disabled_at)
@@ -76,7 +77,7 @@ pub(crate) use bind_code;
 
 /// The columns a charm's code and settings occupy, in the order
 /// [`bind_code!`] binds them.
-const CODE_COLUMNS: [&str; 16] = [
+const CODE_COLUMNS: [&str; 17] = [
     "name",
     "integration",
     "source",
@@ -88,6 +89,7 @@ const CODE_COLUMNS: [&str; 16] = [
     "max_attempts",
     "limits",
     "allowed_hosts",
+    "private_network",
     "enabled",
     "disabled_reason",
     "disabled_at",
@@ -126,7 +128,7 @@ pub(crate) fn update_charm_sql(now: &str) -> String {
 const SELECT_RECORD: &str = "SELECT c.id, c.space, c.name, c.integration, c.interval_s, \
      c.schedule, c.max_attempts, c.enabled, c.hook_secret IS NOT NULL AS webhook, c.penalty, \
      c.disabled_reason, c.disabled_at, c.consecutive_failures, c.next_run_at, c.allowed_hosts, \
-     c.limits, c.source_sha256, c.created_at, c.updated_at, \
+     c.private_network, c.limits, c.source_sha256, c.created_at, c.updated_at, \
      (SELECT COUNT(*) FROM events e WHERE e.charm_id = c.id AND e.status = 'pending') AS pending_events, \
      (SELECT COUNT(*) FROM events e WHERE e.charm_id = c.id AND e.status = 'dead') AS dead_events, \
      (SELECT MIN(w.at) FROM wakeups w WHERE w.charm_id = c.id) AS next_wakeup_at, \
@@ -143,7 +145,7 @@ pub(crate) fn record_by_id_sql() -> &'static str {
 
 /// The charm code without its source, by id (`$1`).
 pub(crate) const CODE_FOR_RUN: &str = "SELECT id, space, name, integration, '' AS source, source_sha256, \
-     bytecode, runtime_sha256, interval_s, schedule, max_attempts, alert_state, alert_fingerprint, limits, allowed_hosts, enabled, disabled_reason, disabled_at, \
+     bytecode, runtime_sha256, interval_s, schedule, max_attempts, alert_state, alert_fingerprint, limits, allowed_hosts, private_network, enabled, disabled_reason, disabled_at, \
      consecutive_failures, next_run_at FROM charms WHERE id = $1";
 
 /// How many charms a listing's filter (`$1` space, `$2` integration, `$3`
@@ -328,6 +330,7 @@ pub(crate) fn record_from(row: &impl Columns) -> Result<CharmRecord, StoreError>
         pending_events: to_u64(row.int("pending_events")?),
         dead_events: to_u64(row.int("dead_events")?),
         allowed_hosts: json_field("allow-list", &row.text("allowed_hosts")?)?,
+        private_network: row.flag("private_network")?,
         limits: json_field("limits", &row.text("limits")?)?,
         source_sha256: row.text("source_sha256")?,
         created_at: row.int("created_at")?,
@@ -352,6 +355,7 @@ pub(crate) fn code_from(row: &impl Columns) -> Result<CharmCode, StoreError> {
         max_attempts: to_u32("max attempts", row.int("max_attempts")?)?,
         limits: json_field("limits", &row.text("limits")?)?,
         allowed_hosts: json_field("allow-list", &row.text("allowed_hosts")?)?,
+        private_network: row.flag("private_network")?,
         enabled: row.flag("enabled")?,
         disabled_reason: row.opt_text("disabled_reason")?,
         disabled_at: row.opt_int("disabled_at")?,

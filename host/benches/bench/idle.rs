@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use charm_engine::limits::SandboxLimits;
 use charm_engine::Sandbox;
-use charm_host::service::{CharmSpec, Registry, SchedulePolicy};
+use charm_host::service::{Caller, CharmSpec, Registry, SchedulePolicy};
 use charm_store::sqlite::SqliteStore;
 use charm_store::Store;
 use futures_util::stream::{self, StreamExt};
@@ -70,20 +70,23 @@ async fn register(
             let registry = registry.clone();
             async move {
                 registry
-                    .register(CharmSpec {
-                        source: source.to_string(),
-                        name: Some(format!("counter-{i:05}.js")),
-                        space: Some(format!("space-{}", i % 100)),
-                        integration: None,
-                        // Idle for a day after the first run.
-                        interval_s: Some(86_400),
-                        schedule: None,
-                        max_attempts: None,
-                        allowed_hosts: None,
-                        limits: None,
-                        state: None,
-                        enabled: Some(true),
-                    })
+                    .register(
+                        CharmSpec {
+                            source: source.to_string(),
+                            name: Some(format!("counter-{i:05}.js")),
+                            space: Some(format!("space-{}", i % 100)),
+                            integration: None,
+                            // Idle for a day after the first run.
+                            interval_s: Some(86_400),
+                            schedule: None,
+                            max_attempts: None,
+                            allowed_hosts: None,
+                            limits: None,
+                            state: None,
+                            enabled: Some(true),
+                        },
+                        &Caller::operator("bench"),
+                    )
                     .await
             }
         })

@@ -1,5 +1,6 @@
 //! `GET /api/alerts`: the alerts raised, newest first, with their delivery
-//! status (`?charm=ID` for one charm's, `?limit=N`, at most 1000).
+//! status (`?charm=ID` for one charm's, `?limit=N`, at most 1000). A space
+//! token must name one of its charms.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -9,7 +10,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::error::{ApiError, ApiQuery};
+use super::tenancy::operator_only;
 use super::{AppState, RouterState};
+use crate::service::Caller;
 
 pub(super) fn router() -> Router<RouterState> {
     Router::new().route("/api/alerts", get(list))
@@ -24,11 +27,26 @@ struct ListQuery {
 
 async fn list(
     State(app): State<AppState>,
+    caller: Caller,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
     let charm = match &q.charm {
-        Some(id) => Some(app.registry.get(id).await.map(|c| c.id)?),
-        None => None,
+        Some(id) => Some(
+            app.registry
+                .get(id)
+                .await
+                .ok()
+                .filter(|c| caller.reaches(&c.space))
+                .map(|c| c.id)
+                .ok_or_else(|| ApiError::NotFound(format!("no charm with id `{id}`")))?,
+        ),
+        None => {
+            operator_only(
+                &caller,
+                "every charm's alerts (give ?charm=ID for one of yours)",
+            )?;
+            None
+        }
     };
     let alerts = app
         .store

@@ -11,8 +11,9 @@ use serde_json::json;
 use charm_store::{CharmFilter, SortKey, Trigger};
 
 use super::error::{ApiBytes, ApiError, ApiJson, ApiPath, ApiQuery};
+use super::tenancy::{operator_only, Audited};
 use super::{AppState, RouterState};
-use crate::service::{charm_id, minute_stats, CharmChanges, CharmSpec, TriggerRequest};
+use crate::service::{charm_id, minute_stats, Caller, CharmChanges, CharmSpec, TriggerRequest};
 
 /// The most items one page holds.
 const MAX_PAGE: u32 = 1000;
@@ -31,10 +32,13 @@ pub(super) fn router() -> Router<RouterState> {
 
 async fn create(
     State(app): State<AppState>,
+    caller: Caller,
     ApiJson(spec): ApiJson<CharmSpec>,
 ) -> Result<Response, ApiError> {
-    let charm = app.registry.register(spec).await?;
-    Ok((StatusCode::CREATED, Json(charm)).into_response())
+    let charm = app.registry.register(spec, &caller).await?;
+    let (space, id) = (charm.space.clone(), charm.id.to_string());
+    let response = (StatusCode::CREATED, Json(charm)).into_response();
+    Ok(Audited::on(response, &space, &id))
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,6 +59,7 @@ struct ListQuery {
 
 async fn list(
     State(app): State<AppState>,
+    caller: Caller,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
     let enabled = match q.status.as_deref() {
@@ -86,8 +91,18 @@ async fn list(
             )))
         }
     };
+    let space = q.space.filter(|s| !s.is_empty());
+    // A space token lists its own space; asking for another finds nothing,
+    // as a space that does not exist does.
+    let space = match (caller.space(), space) {
+        (Some(own), Some(asked)) if own != asked => {
+            return Ok(Json(json!({ "charms": [], "total": 0, "limit": q.limit.unwrap_or(100).min(MAX_PAGE), "offset": q.offset.unwrap_or(0) })).into_response())
+        }
+        (Some(own), _) => Some(own.to_string()),
+        (None, asked) => asked,
+    };
     let filter = CharmFilter {
-        space: q.space.filter(|s| !s.is_empty()),
+        space,
         integration: q.integration.filter(|s| !s.is_empty()),
         enabled,
         sort,
@@ -111,10 +126,11 @@ async fn show(
 
 async fn update(
     State(app): State<AppState>,
+    caller: Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(changes): ApiJson<CharmChanges>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(app.registry.update(&id, changes).await?).into_response())
+    Ok(Json(app.registry.update(&id, changes, &caller).await?).into_response())
 }
 
 async fn remove(
@@ -240,7 +256,9 @@ async fn source(
 /// Minutes of history the stats cover.
 const STATS_MINUTES: u32 = 60;
 
-async fn stats(State(app): State<AppState>) -> Result<Response, ApiError> {
+async fn stats(State(app): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    // The counts are the whole service's.
+    operator_only(&caller, "the service's stats")?;
     let counts = app.store.counts().await?;
     let now = i64::try_from(charm_engine::unix_ms()).unwrap_or(i64::MAX);
     let per_minute = minute_stats(&*app.store, now, STATS_MINUTES).await?;

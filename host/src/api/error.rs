@@ -30,8 +30,8 @@ pub enum ApiError {
     /// 400: the charm's source does not compile.
     #[error("{0}")]
     Compile(Box<CompileError>),
-    /// 401: a token is configured and the request did not carry it.
-    #[error("missing or wrong bearer token: send `Authorization: Bearer <token>` (the daemon keeps its token in DATA_DIR/api-token unless it was given --token)")]
+    /// 401: a token is configured and the request did not carry a live one.
+    #[error("missing, wrong or revoked bearer token: send `Authorization: Bearer <token>` (the daemon keeps its operator token in DATA_DIR/api-token unless it was given --token; `charm-host tokens create` makes others)")]
     Unauthorized,
     /// 401: a webhook delivery whose signature or token does not check;
     /// the message says what was expected.
@@ -45,6 +45,10 @@ pub enum ApiError {
     /// another origin; the message names the flag that admits an origin.
     #[error("{0}")]
     OriginNotAllowed(String),
+    /// 403: the caller's token may not do this (a space token asking for
+    /// what only an operator may); the message says why.
+    #[error("{0}")]
+    Forbidden(String),
     /// 404: no such resource.
     #[error("{0}")]
     NotFound(String),
@@ -83,6 +87,7 @@ impl ApiError {
             ApiError::TooManyRequests(_) => "too_many_requests",
             ApiError::HostNotAllowed(_) => "host_not_allowed",
             ApiError::OriginNotAllowed(_) => "origin_not_allowed",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
@@ -98,7 +103,9 @@ impl ApiError {
             ApiError::BadRequest(_) | ApiError::Compile(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized | ApiError::BadSignature(_) => StatusCode::UNAUTHORIZED,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::HostNotAllowed(_) | ApiError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
+            ApiError::HostNotAllowed(_)
+            | ApiError::OriginNotAllowed(_)
+            | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -154,6 +161,7 @@ impl From<RegistryError> for ApiError {
         match e {
             RegistryError::Invalid(m) => ApiError::BadRequest(m),
             RegistryError::Compile(c) => ApiError::Compile(c),
+            RegistryError::Forbidden(m) => ApiError::Forbidden(m),
             e @ (RegistryError::NotFound(_) | RegistryError::RunNotFound(_)) => {
                 ApiError::NotFound(e.to_string())
             }

@@ -190,7 +190,7 @@ async fn deliver(
     match (settings.auth, token) {
         (HookAuth::Signature, None) => check_signature(&secret, &headers, &body)?,
         (HookAuth::Path, Some(token)) => {
-            if !super::same_secret(token.as_bytes(), secret.as_bytes()) {
+            if !crate::service::same_secret(token.as_bytes(), secret.as_bytes()) {
                 return Err(ApiError::BadSignature(
                     "the token in the path is not this charm's hook secret".into(),
                 ));

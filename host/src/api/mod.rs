@@ -17,7 +17,8 @@
 //! | `POST /api/charms/{id}/run` | `{"input"?}`: queue a manual run; 202 `{"run_id", "coalesced"}` |
 //! | `GET /api/charms/{id}/source` | `{"name", "source", "source_sha256"}` |
 //! | `GET /api/runs/{id}` | one run |
-//! | `GET /api/stats` | counts, and runs and failures per minute over the last hour |
+//! | `GET /api/stats` | counts, and runs and failures per minute over the last hour (operator) |
+//! | `/api/whoami`, `/api/tokens`, `/api/audit` | see `tenancy.rs` |
 //! | `GET /` | the operator's dashboard (static; it calls the API with the token) |
 //!
 //! Before any route, the access guard (`access.rs`) checks every request's
@@ -32,19 +33,20 @@ mod dashboard;
 mod error;
 mod events;
 mod hooks;
+mod tenancy;
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, FromRef, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
 use charm_store::Store;
 
-use crate::service::{Metrics, Registry};
+use crate::service::{Metrics, Registry, Tokens};
 pub use access::{AccessError, AccessPolicy};
 pub use error::ApiError;
 use error::BodyLimit;
@@ -62,8 +64,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The service's metrics.
     pub metrics: Arc<Metrics>,
-    /// The bearer token every `/api` request must carry, if any.
-    pub token: Option<Arc<str>>,
+    /// The bearer tokens `/api` requests are checked against.
+    pub tokens: Tokens,
     /// The host names and origins admitted by the access guard.
     pub access: Arc<AccessPolicy>,
     /// Webhook settings and each charm's delivery budget.
@@ -116,7 +118,20 @@ fn routes(state: AppState, max_body_bytes: usize) -> Router {
         .merge(events::router())
         .merge(hooks::api_router())
         .merge(alerts::router())
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .merge(tenancy::router())
+        // Outermost last: authenticate, then audit, then scope.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            tenancy::scope,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            tenancy::audit,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            tenancy::authenticate,
+        ))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     Router::new()
         .route("/healthz", get(healthz))
@@ -131,29 +146,10 @@ fn routes(state: AppState, max_body_bytes: usize) -> Router {
         .with_state(state)
 }
 
-/// Compares in time independent of where the inputs differ.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if let Some(token) = &state.token {
-        let presented = request
-            .headers()
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if !presented.is_some_and(|p| same_secret(p.as_bytes(), token.as_bytes())) {
-            return ApiError::Unauthorized.into_response();
-        }
-    }
-    next.run(request).await
-}
-
 async fn healthz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => {
-            Json(serde_json::json!({ "status": "ok", "token_required": state.token.is_some() }))
+            Json(serde_json::json!({ "status": "ok", "token_required": state.tokens.required() }))
                 .into_response()
         }
         Err(e) => {
@@ -178,14 +174,4 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
         body,
     )
         .into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn secrets_compare_by_content_and_length() {
-        assert!(super::same_secret(b"abc", b"abc"));
-        assert!(!super::same_secret(b"abc", b"abd"));
-        assert!(!super::same_secret(b"abc", b"abcd"));
-    }
 }

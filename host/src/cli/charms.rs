@@ -18,9 +18,10 @@ use serde_json::{json, Value};
 use super::{CliError, CliResult, Exit};
 use crate::token::{find_token, Discovery};
 
-/// Where the daemon is.
+/// Where the daemon is, and the token to show it: shared by every client
+/// command (`charms`, `tokens`, `audit`).
 #[derive(Debug, Args)]
-pub struct ClientArgs {
+pub(super) struct DaemonArgs {
     /// The daemon's base URL.
     #[arg(
         long,
@@ -29,10 +30,11 @@ pub struct ClientArgs {
         env = "CHARM_HOST_URL",
         global = true
     )]
-    server: String,
+    pub server: String,
 
-    /// The daemon's bearer token. Default: the token of a daemon on this
-    /// machine at --server, read from the server file it writes.
+    /// The daemon's bearer token: the operator's, or a space token. Default:
+    /// the token of a daemon on this machine at --server, read from the
+    /// server file it writes.
     #[arg(
         long,
         value_name = "TOKEN",
@@ -40,7 +42,14 @@ pub struct ClientArgs {
         hide_env_values = true,
         global = true
     )]
-    token: Option<String>,
+    pub token: Option<String>,
+}
+
+/// `charm-host charms ...`.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    #[command(flatten)]
+    daemon: DaemonArgs,
 
     #[command(subcommand)]
     command: CharmsCommand,
@@ -189,7 +198,7 @@ fn parse_interval(text: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("`{text}` is out of range"))
 }
 
-struct Client {
+pub(super) struct Client {
     http: reqwest::Client,
     base: url::Url,
     token: Option<String>,
@@ -208,7 +217,7 @@ fn charm_path(id: &str, rest: &str) -> String {
 }
 
 impl Client {
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -267,11 +276,11 @@ fn parse_json(flag: &str, text: &str) -> Result<Value, CliError> {
         .map_err(|e| CliError::usage(format!("{flag} is not valid JSON: {e}")))
 }
 
-fn pretty(value: &Value) -> String {
+pub(super) fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
 }
 
-fn cell(value: &Value) -> String {
+pub(super) fn cell(value: &Value) -> String {
     match value {
         Value::Null => "-".to_string(),
         Value::String(s) => s.clone(),
@@ -327,22 +336,31 @@ fn token_for(given: Option<String>, server: &url::Url) -> (Option<String>, Strin
     }
 }
 
-/// Runs the client command.
-pub async fn execute(args: ClientArgs) -> CliResult {
+/// A client of the daemon at `server` (a `--server` value), with `token`
+/// or the one a daemon on this machine published.
+///
+/// # Errors
+/// A usage error for a `--server` that is not an http(s) URL.
+pub(super) fn connect(server: &str, token: Option<String>) -> Result<Client, CliError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let base = server_url(&args.server)?;
+    let base = server_url(server)?;
     let http = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(60))
         .build()
         .map_err(|e| CliError::host(format!("cannot build an HTTP client: {e}")))?;
-    let (token, token_hint) = token_for(args.token, &base);
-    let client = Client {
+    let (token, token_hint) = token_for(token, &base);
+    Ok(Client {
         http,
         base,
         token,
         token_hint,
-    };
+    })
+}
+
+/// Runs the client command.
+pub async fn execute(args: ClientArgs) -> CliResult {
+    let client = connect(&args.daemon.server, args.daemon.token)?;
     match args.command {
         CharmsCommand::Add(args) => add(&client, args).await,
         CharmsCommand::List { space, status } => list(&client, space, status).await,

@@ -16,6 +16,7 @@ mod flags;
 mod logging;
 mod run;
 mod serve;
+mod tenancy;
 
 use std::process::ExitCode;
 
@@ -46,6 +47,10 @@ enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Manage the charms of a running service (a client of its API).
     Charms(charms::ClientArgs),
+    /// Make, list and revoke the service's API tokens (operator only).
+    Tokens(tenancy::TokensArgs),
+    /// Show the service's audit log: every change made through its API.
+    Audit(tenancy::AuditArgs),
 }
 
 /// The process exit codes.
@@ -202,6 +207,14 @@ pub fn main() -> ExitCode {
         Command::Charms(args) => {
             logging::init_for_run(cli.log_format);
             runtime.block_on(charms::execute(args))
+        }
+        Command::Tokens(args) => {
+            logging::init_for_run(cli.log_format);
+            runtime.block_on(tenancy::tokens(args))
+        }
+        Command::Audit(args) => {
+            logging::init_for_run(cli.log_format);
+            runtime.block_on(tenancy::audit(args))
         }
     };
     // Do not wait for stray blocking tasks (DNS lookups) at exit.

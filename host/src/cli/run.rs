@@ -108,6 +108,8 @@ pub async fn execute(args: RunArgs) -> CliResult {
         integration: None,
         limits: &limits,
         allowed_hosts: &args.allow_hosts,
+        // The operator runs this on their own machine.
+        private_network: true,
     };
     // An input is one event, as a trigger with an input is in the service.
     let events = match &input {

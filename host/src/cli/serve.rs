@@ -104,6 +104,18 @@ pub struct ServeArgs {
     )]
     allowed_origins: Vec<String>,
 
+    /// A space whose charms may reach loopback, private and link-local
+    /// addresses (exact allow-list entries) although a space token set
+    /// their allow-list. Repeat, or separate with commas. By default only an
+    /// operator token grants those. The daemon's own addresses stay closed.
+    #[arg(
+        long = "allow-private-hosts-for",
+        value_name = "SPACE",
+        env = "CHARM_HOST_ALLOW_PRIVATE_HOSTS_FOR",
+        value_delimiter = ','
+    )]
+    allow_private_hosts_for: Vec<String>,
+
     /// Runs in flight at once (a run waiting on fetch holds a slot, not a thread).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONCURRENT)]
     max_concurrent: usize,
@@ -311,6 +323,7 @@ pub async fn execute(args: ServeArgs) -> CliResult {
         token,
         allowed_hosts: args.allowed_hosts,
         allowed_origins: args.allowed_origins,
+        private_hosts_for: args.allow_private_hosts_for,
         runtime_dir: super::runtime_dir(),
         max_concurrent: args.max_concurrent,
         defaults,

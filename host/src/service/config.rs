@@ -141,6 +141,10 @@ pub struct ServiceConfig {
     /// The most a charm may set its fuel, memory and time limits to
     /// (`--ceiling-fuel`, `--ceiling-memory-mb`, `--ceiling-timeout-ms`).
     pub ceilings: LimitCeilings,
+    /// Spaces whose charms may reach loopback, private and link-local
+    /// addresses although a space token set their allow-list
+    /// (`--allow-private-hosts-for`); none by default.
+    pub private_hosts_for: Vec<String>,
     /// Backoff and auto-disable (`--max-failures`, `--max-backoff-s`).
     pub policy: SchedulePolicy,
     /// Finished runs kept per charm (`--keep-runs`).
@@ -217,6 +221,9 @@ pub enum ConfigError {
         /// The ceiling's flag.
         flag: &'static str,
     },
+    /// An `--allow-private-hosts-for` value that is not a space's name.
+    #[error("--allow-private-hosts-for takes a space's name: {0}")]
+    BadSpace(String),
     /// A path flag given something else, such as a URL.
     #[error("{flag} takes a file path, not `{value}`: {why}")]
     NotAPath {
@@ -302,6 +309,10 @@ impl ServiceConfig {
             TokenSetting::File(_) | TokenSetting::Off => {}
         }
         AccessPolicy::new(&self.allowed_hosts, &self.allowed_origins)?;
+        for space in &self.private_hosts_for {
+            super::registry::check_space(space)
+                .map_err(|e| ConfigError::BadSpace(e.to_string()))?;
+        }
         range(
             "--max-concurrent",
             as_u64(self.max_concurrent),
@@ -443,6 +454,7 @@ mod tests {
             max_concurrent: DEFAULT_MAX_CONCURRENT,
             defaults: SandboxLimits::default(),
             ceilings: LimitCeilings::default(),
+            private_hosts_for: Vec::new(),
             policy: SchedulePolicy::default(),
             keep_runs: DEFAULT_KEEP_RUNS,
             max_events_per_run: super::super::policy::DEFAULT_MAX_EVENTS_PER_RUN,

@@ -494,6 +494,7 @@ async fn prepare_and_run(
         integration: code.integration.as_deref(),
         limits: &limits,
         allowed_hosts: &code.allowed_hosts,
+        private_network: code.private_network,
     };
     let request = RunRequest {
         run_id: claimed.id.to_string(),

@@ -47,6 +47,7 @@ mod registry;
 pub mod schedule;
 mod scheduler;
 mod stats;
+mod tenants;
 
 pub use config::{
     check_path, ConfigError, DbTarget, ServiceConfig, DEFAULT_IDEMPOTENCY_WINDOW_S,
@@ -62,6 +63,11 @@ pub use registry::{
     Triggered, COMPILE_SLOTS,
 };
 pub use stats::{minute_stats, MinuteStats};
+pub(crate) use tenants::same_secret;
+pub use tenants::{
+    Caller, MadeToken, PrivateNetworkPolicy, TokenRequestError, Tokens, ANONYMOUS_ACTOR,
+    OPERATOR_ACTOR, TOKEN_PREFIX,
+};
 
 use dispatcher::Dispatcher;
 use node::Membership;
@@ -215,7 +221,8 @@ pub async fn serve(
         config.defaults.clone(),
         config.policy,
     )
-    .with_ceilings(config.ceilings);
+    .with_ceilings(config.ceilings)
+    .with_private_network(PrivateNetworkPolicy::new(config.private_hosts_for.clone()));
     let counters = Arc::new(RunCounters::default());
 
     // Written before the address file, which tells scripts the daemon is
@@ -275,7 +282,7 @@ pub async fn serve(
             registry,
             store: Arc::clone(&store),
             metrics,
-            token: api_token.as_deref().map(Arc::from),
+            tokens: Tokens::new(Arc::clone(&store), api_token.as_deref().map(Arc::from)),
             access: Arc::new(access),
             hooks: Arc::new(api::HookSettings::new(
                 config.hook_auth,

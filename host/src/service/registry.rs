@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::in_flight::InFlight;
 use super::policy::{priority, Cadence, SchedulePolicy, DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_LIMIT};
 use super::schedule::Schedule;
+use super::tenants::{Caller, PrivateNetworkPolicy};
 
 /// Default interval between scheduled runs, in seconds (the original
 /// service's polling cycle).
@@ -44,6 +45,10 @@ pub enum RegistryError {
     /// The source does not compile.
     #[error("{0}")]
     Compile(Box<CompileError>),
+    /// The caller may not do this (a space token asking for another space,
+    /// or for what only an operator grants); the message says why.
+    #[error("{0}")]
+    Forbidden(String),
     /// No charm has this id.
     #[error("no charm with id `{0}`")]
     NotFound(String),
@@ -137,6 +142,7 @@ pub struct Registry {
     compiles: Arc<tokio::sync::Semaphore>,
     in_flight: InFlight,
     ceilings: LimitCeilings,
+    private_network: PrivateNetworkPolicy,
 }
 
 /// The most a charm may set its fuel, memory and time limits to: the
@@ -200,6 +206,14 @@ impl LimitCeilings {
 
 fn invalid(message: impl Into<String>) -> RegistryError {
     RegistryError::Invalid(message.into())
+}
+
+/// Checks a space's name: 1 to 128 letters, digits, `.`, `_` or `-`.
+///
+/// # Errors
+/// [`RegistryError::Invalid`] quoting the name.
+pub(crate) fn check_space(space: &str) -> Result<(), RegistryError> {
+    check_name("space", space)
 }
 
 fn check_name(what: &str, value: &str) -> Result<(), RegistryError> {
@@ -358,7 +372,15 @@ impl Registry {
             compiles: Arc::new(tokio::sync::Semaphore::new(COMPILE_SLOTS)),
             in_flight: InFlight::default(),
             ceilings: LimitCeilings::default(),
+            private_network: PrivateNetworkPolicy::default(),
         }
+    }
+
+    /// This registry with the spaces whose charms may reach private
+    /// addresses although a space token set their allow-list.
+    pub fn with_private_network(mut self, policy: PrivateNetworkPolicy) -> Registry {
+        self.private_network = policy;
+        self
     }
 
     /// This registry with the operator's ceilings on charms' limits.
@@ -369,6 +391,35 @@ impl Registry {
 
     /// Refuses limits over the operator's ceilings, naming the field and
     /// the flag.
+    /// Whether an allow-list `by` sets for a charm of `space` may reach
+    /// non-public addresses: an operator's list may, and so may one for a
+    /// space named by `--allow-private-hosts-for`; a space token's list
+    /// reaches public addresses only.
+    ///
+    /// # Errors
+    /// [`RegistryError::Forbidden`] when a space token's list names a
+    /// non-public place outright (`127.0.0.1:8080`, `10.0.0.5`,
+    /// `localhost`): only an operator grants those.
+    fn check_network_grant(
+        &self,
+        by: &Caller,
+        space: &str,
+        hosts: &[String],
+    ) -> Result<bool, RegistryError> {
+        if self.private_network.grants(by, space) {
+            return Ok(true);
+        }
+        let list = AllowList::parse(hosts).map_err(|e| invalid(e.to_string()))?;
+        if let Some((entry, range)) = list.non_public_entries().first() {
+            return Err(RegistryError::Forbidden(format!(
+                "the allow-list entry `{entry}` is a {range} address, which only an operator \
+                 may grant: ask one to set this allow-list with an operator token, or to start \
+                 the service with --allow-private-hosts-for {space}"
+            )));
+        }
+        Ok(false)
+    }
+
     fn check_ceilings(&self, limits: &SandboxLimits) -> Result<(), RegistryError> {
         match self.ceilings.exceeded(limits) {
             Some((field, value, ceiling, flag)) => Err(invalid(format!(
@@ -448,9 +499,22 @@ impl Registry {
     /// # Errors
     /// [`RegistryError::Invalid`] or [`RegistryError::Compile`] saying what
     /// to fix; [`RegistryError::Store`] on a database failure.
-    pub async fn register(&self, spec: CharmSpec) -> Result<CharmRecord, RegistryError> {
-        let space = spec.space.unwrap_or_else(|| DEFAULT_SPACE.to_string());
+    pub async fn register(
+        &self,
+        spec: CharmSpec,
+        by: &Caller,
+    ) -> Result<CharmRecord, RegistryError> {
+        let space = spec
+            .space
+            .or_else(|| by.space().map(str::to_string))
+            .unwrap_or_else(|| DEFAULT_SPACE.to_string());
         check_name("space", &space)?;
+        if !by.reaches(&space) {
+            return Err(RegistryError::Forbidden(format!(
+                "this token reaches the space `{}` only; leave `space` out or give that one",
+                by.space().unwrap_or_default()
+            )));
+        }
         let name = spec.name.unwrap_or_else(|| "charm.js".to_string());
         check_name("name", &name)?;
         if let Some(integration) = &spec.integration {
@@ -460,6 +524,7 @@ impl Registry {
             check_schedule(spec.interval_s, spec.schedule)?.unwrap_or((DEFAULT_INTERVAL_S, None));
         let max_attempts = check_attempts(spec.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS))?;
         let allowed_hosts = check_hosts(spec.allowed_hosts.unwrap_or_default())?;
+        let private_network = self.check_network_grant(by, &space, &allowed_hosts)?;
         let limits = self.limits_over(&self.defaults, spec.limits)?;
         self.check_ceilings(&limits)?;
         let state = spec.state.unwrap_or_else(|| serde_json::json!({}));
@@ -494,6 +559,7 @@ impl Registry {
             max_attempts,
             limits,
             allowed_hosts,
+            private_network,
             enabled,
             disabled_reason: (!enabled).then(|| "registered disabled".to_string()),
             disabled_at: (!enabled).then_some(now),
@@ -519,16 +585,22 @@ impl Registry {
         &self,
         id: &str,
         changes: CharmChanges,
+        by: &Caller,
     ) -> Result<CharmRecord, RegistryError> {
         let id = charm_id(id)?;
         let current = self
             .store
             .charm_code(&id)
             .await?
+            .filter(|c| by.reaches(&c.space))
             .ok_or_else(|| RegistryError::NotFound(id.to_string()))?;
         let cadence = check_schedule(changes.interval_s, changes.schedule)?;
         let max_attempts = changes.max_attempts.map(check_attempts).transpose()?;
         let hosts = changes.allowed_hosts.map(check_hosts).transpose()?;
+        let grant = hosts
+            .as_deref()
+            .map(|hosts| self.check_network_grant(by, &current.space, hosts))
+            .transpose()?;
         let limits = match changes.limits {
             Some(partial) => {
                 let base = self.stored_limits(&id, &current.limits)?;
@@ -569,6 +641,9 @@ impl Registry {
             }
             if let Some(hosts) = hosts {
                 c.allowed_hosts = hosts;
+            }
+            if let Some(grant) = grant {
+                c.private_network = grant;
             }
             if let Some(limits) = limits {
                 c.limits = limits;

@@ -4,11 +4,12 @@
 // charms first. Environment: DASHBOARD_URL, LOGGED_URL (the dashboard URL
 // with the token, as the daemon logs it), TOKEN, FAILING_ID, GOOD_ID,
 // XSS_ID, INBOX_ID (a charm with one dead letter, whose source now takes
-// it), SCREENSHOT (path of the overview screenshot to keep).
+// it), OTHER_ID (a charm of another space), SPACE_TOKEN (a token of the
+// space "e2e" only), SCREENSHOT (path of the overview screenshot to keep).
 // Exits non-zero with a message on the first failed expectation.
 import { chromium } from "playwright-core";
 
-const { DASHBOARD_URL, LOGGED_URL, TOKEN, FAILING_ID, GOOD_ID, XSS_ID, INBOX_ID, SCREENSHOT } = process.env;
+const { DASHBOARD_URL, LOGGED_URL, TOKEN, FAILING_ID, GOOD_ID, XSS_ID, INBOX_ID, OTHER_ID, SPACE_TOKEN, SCREENSHOT } = process.env;
 const PORT = new URL(DASHBOARD_URL).port;
 const TIMEOUT = 20_000;
 
@@ -44,8 +45,9 @@ try {
   expect(!(await page.locator("#login").evaluate((d) => d.open)), "no sign-in dialog");
   expect(!page.url().includes("token") && !page.url().includes(TOKEN), `the token left the address bar: ${page.url()}`);
   expect((await page.evaluate(() => sessionStorage.getItem("charm-host-token"))) === TOKEN, "the token is kept for the session");
-  expect((await page.locator("tbody tr[data-charm-id]").count()) === 4, "four charms listed");
-  expect((await page.textContent('[data-count="enabled"]')).trim() === "4", "four enabled");
+  expect((await page.locator("tbody tr[data-charm-id]").count()) === 5, "five charms listed, of two spaces");
+  expect((await page.textContent('[data-count="enabled"]')).trim() === "5", "five enabled");
+  expect((await page.textContent("#whoami")).trim() === "operator", "signed in as the operator");
   expect((await page.textContent('[data-count="events-dead"]')).trim() === "1", "one dead letter");
   expect((await page.textContent(`[data-inbox="${INBOX_ID}"]`)).includes("1 dead"), "the charm's row shows it");
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
@@ -118,6 +120,23 @@ try {
   await fresh.fill("#token-input", TOKEN);
   await fresh.click("#login-form button[type=submit]");
   await fresh.locator(`tr[data-charm-id="${GOOD_ID}"]`).waitFor();
+
+  // A space token's view: its own space only, and no service-wide counts.
+  const tenant = await browser.newPage();
+  tenant.setDefaultTimeout(TIMEOUT);
+  await tenant.goto(`${DASHBOARD_URL}#token=${SPACE_TOKEN}`);
+  await tenant.locator(`tr[data-charm-id="${GOOD_ID}"]`).waitFor();
+  expect((await tenant.textContent("#whoami")).trim() === "space e2e", "the header says which space");
+  expect((await tenant.locator("tbody tr[data-charm-id]").count()) === 4, "the space's four charms");
+  expect((await tenant.locator(`tr[data-charm-id="${OTHER_ID}"]`).count()) === 0, "not another space's");
+  expect((await tenant.textContent('[data-count="space-charms"]')).trim() === "4", "the space's total");
+  expect((await tenant.locator('[data-count="enabled"]').count()) === 0, "no service-wide counts");
+  expect(await tenant.locator("input[name=space]").isDisabled(), "the space filter is fixed");
+  await tenant.goto(`${DASHBOARD_URL}#/charms/${OTHER_ID}`);
+  await tenant.locator("#app p.bad").waitFor();
+  expect((await tenant.textContent("#app")).includes(`no charm with id \`${OTHER_ID}\``), "another space's charm is not found");
+  await tenant.goto(`${DASHBOARD_URL}#/charms/${GOOD_ID}`);
+  await tenant.locator("tr[data-run-id]").first().waitFor();
 
   expect(consoleErrors.length === 0, `no console errors: ${consoleErrors.join("; ")}`);
   console.log("dashboard: all checks passed");

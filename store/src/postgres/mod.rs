@@ -33,6 +33,10 @@ mod inbox {
     crate::inbox::inbox_ops!(sqlx::postgres::PgConnection, "charm_host_now_ms()");
 }
 
+mod tenants {
+    crate::tenancy::tenancy_ops!(sqlx::postgres::PgConnection);
+}
+
 mod alerting {
     crate::alerts::alert_ops!(sqlx::postgres::PgConnection);
 }
@@ -46,6 +50,7 @@ use sqlx::error::DatabaseError;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 
 use crate::alerts::{AlertId, AlertRecord, AlertStatus, AlertTransition};
+use crate::tenancy::{AuditFilter, AuditRecord, NewAudit, NewToken, SpaceOf, TokenRecord};
 use crate::wake::Wake;
 use crate::{
     Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, ClaimedRun, Counts,
@@ -592,6 +597,50 @@ impl Store for PgStore {
 
     async fn finished_per_minute(&self, since: i64) -> Result<Vec<MinuteOutcomes>, StoreError> {
         reads::finished_per_minute(&self.pool, since).await
+    }
+
+    async fn insert_token(&self, token: &NewToken) -> Result<TokenRecord, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let now: i64 = sqlx::query_scalar("SELECT charm_host_now_ms()")
+            .fetch_one(&mut *conn)
+            .await?;
+        tenants::insert_token(&mut conn, token, now).await
+    }
+
+    async fn token_by_hash(&self, hash: &[u8]) -> Result<Option<TokenRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        tenants::token_by_hash(&mut conn, hash).await
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        tenants::tokens(&mut conn).await
+    }
+
+    async fn revoke_token(&self, id: &str) -> Result<bool, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let now: i64 = sqlx::query_scalar("SELECT charm_host_now_ms()")
+            .fetch_one(&mut *conn)
+            .await?;
+        tenants::revoke_token(&mut conn, id, now).await
+    }
+
+    async fn append_audit(&self, entry: &NewAudit) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let now: i64 = sqlx::query_scalar("SELECT charm_host_now_ms()")
+            .fetch_one(&mut *conn)
+            .await?;
+        tenants::append_audit(&mut conn, entry, now).await
+    }
+
+    async fn space_of(&self, of: &SpaceOf) -> Result<Option<String>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        tenants::space_of(&mut conn, of).await
+    }
+
+    async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        tenants::audit(&mut conn, filter).await
     }
 }
 

@@ -26,6 +26,10 @@ mod inbox {
     crate::inbox::inbox_ops!(sqlx::sqlite::SqliteConnection, super::NOW);
 }
 
+mod tenants {
+    crate::tenancy::tenancy_ops!(sqlx::sqlite::SqliteConnection);
+}
+
 mod alerting {
     crate::alerts::alert_ops!(sqlx::sqlite::SqliteConnection);
 }
@@ -44,6 +48,7 @@ use sqlx::sqlite::{
 use sqlx::Connection;
 
 use crate::alerts::{AlertId, AlertRecord, AlertStatus, AlertTransition};
+use crate::tenancy::{AuditFilter, AuditRecord, NewAudit, NewToken, SpaceOf, TokenRecord};
 use crate::wake::Wake;
 use crate::{
     Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, ClaimedRun, Counts,
@@ -479,6 +484,44 @@ impl Store for SqliteStore {
 
     async fn finished_per_minute(&self, since: i64) -> Result<Vec<MinuteOutcomes>, StoreError> {
         reads::finished_per_minute(&self.read, since).await
+    }
+
+    async fn insert_token(&self, token: &NewToken) -> Result<TokenRecord, StoreError> {
+        let mut conn = self.write.acquire().await?;
+        let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
+        tenants::insert_token(&mut conn, token, now).await
+    }
+
+    async fn token_by_hash(&self, hash: &[u8]) -> Result<Option<TokenRecord>, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        tenants::token_by_hash(&mut conn, hash).await
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        tenants::tokens(&mut conn).await
+    }
+
+    async fn revoke_token(&self, id: &str) -> Result<bool, StoreError> {
+        let mut conn = self.write.acquire().await?;
+        let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
+        tenants::revoke_token(&mut conn, id, now).await
+    }
+
+    async fn append_audit(&self, entry: &NewAudit) -> Result<(), StoreError> {
+        let mut conn = self.write.acquire().await?;
+        let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
+        tenants::append_audit(&mut conn, entry, now).await
+    }
+
+    async fn space_of(&self, of: &SpaceOf) -> Result<Option<String>, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        tenants::space_of(&mut conn, of).await
+    }
+
+    async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        tenants::audit(&mut conn, filter).await
     }
 }
 

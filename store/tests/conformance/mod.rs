@@ -16,9 +16,11 @@ use charm_store::{
 mod alerts;
 mod fair;
 mod inbox;
+mod tenancy;
 pub use alerts::*;
 pub use fair::*;
 pub use inbox::*;
+pub use tenancy::*;
 
 /// A fresh, empty store, and whatever keeps it alive (a temporary folder).
 pub struct Fresh {
@@ -60,6 +62,7 @@ pub fn code(n: u8) -> CharmCode {
         max_attempts: 2,
         limits: serde_json::json!({"fuel": 1000000}),
         allowed_hosts: vec![],
+        private_network: true,
         enabled: true,
         disabled_reason: None,
         disabled_at: None,
@@ -669,6 +672,10 @@ macro_rules! conformance_cases {
             a_webhook_secret_is_set_read_and_removed,
             a_run_is_given_events_up_to_a_size_budget,
             a_failed_batch_is_retried_one_event_at_a_time,
+            tokens_are_found_by_hash_until_revoked,
+            the_audit_log_lists_newest_first_by_space_and_pages,
+            the_private_network_grant_is_kept_with_the_charm,
+            the_space_of_a_charm_or_run_is_found,
             a_run_asked_for_later_is_queued_at_its_time_apart_from_the_schedule,
             the_space_that_burnt_less_goes_first,
             a_space_holding_its_share_waits_while_another_is_active,

@@ -90,6 +90,9 @@ pub enum Match {
 pub struct AllowList {
     entries: Vec<Entry>,
     source: Vec<String>,
+    /// Refuse non-public addresses even through exact entries: the list
+    /// was set by a tenant, not granted by the operator.
+    public_only: bool,
 }
 
 impl AllowList {
@@ -109,6 +112,39 @@ impl AllowList {
             list.source.push(raw.to_string());
         }
         Ok(list)
+    }
+
+    /// The same list, reaching public addresses only: loopback, private,
+    /// link-local and other non-public addresses are refused even through
+    /// an exact entry. For lists a tenant set; an operator's grant lifts it.
+    #[must_use]
+    pub fn public_only(mut self) -> AllowList {
+        self.public_only = true;
+        self
+    }
+
+    /// The entries that name a non-public place outright: an address in a
+    /// loopback, private, link-local or other non-public range, or
+    /// `localhost` and names under `.localhost` (which never leave the
+    /// machine), each with why. A tenant may not ask for these; names that
+    /// merely resolve to such addresses are caught after DNS instead.
+    pub fn non_public_entries(&self) -> Vec<(&str, &'static str)> {
+        self.entries
+            .iter()
+            .zip(&self.source)
+            .filter_map(|(entry, written)| {
+                let why = match &entry.host {
+                    HostPattern::Ip(ip) => non_public_range(*ip)?,
+                    HostPattern::Name(n) | HostPattern::Subdomains(n)
+                        if n == "localhost" || n.ends_with(".localhost") =>
+                    {
+                        "loopback"
+                    }
+                    _ => return None,
+                };
+                Some((written.as_str(), why))
+            })
+            .collect()
     }
 
     /// The entries as they were written.
@@ -213,27 +249,37 @@ impl AllowList {
     }
 
     /// Decides whether a host that matched as `matched` may connect to
-    /// `addresses`. Non-public addresses need an exact entry.
+    /// `addresses`. Non-public addresses need an exact entry, and a list
+    /// that is not [`AllowList::public_only`].
     ///
     /// # Errors
-    /// [`Denied`] when a non-public address was reached through a wildcard.
+    /// [`Denied`] when a non-public address was reached through a wildcard,
+    /// or at all by a public-only list.
     pub fn check_addresses(
         &self,
         host: &str,
         matched: Match,
         addresses: impl IntoIterator<Item = IpAddr>,
     ) -> Result<(), Denied> {
-        if matched == Match::Exact {
+        if matched == Match::Exact && !self.public_only {
             return Ok(());
         }
         for ip in addresses {
             if let Some(range) = non_public_range(ip) {
-                return Err(Denied {
-                    target: host.to_string(),
-                    reason: format!(
+                let reason = if self.public_only {
+                    format!(
+                        "it is {ip}, a {range} address, and this charm's allow-list reaches \
+                         public addresses only: an operator grants private ones"
+                    )
+                } else {
+                    format!(
                         "it resolves to {ip}, a {range} address, which only an exact \
                          allow-list entry for this host may reach"
-                    ),
+                    )
+                };
+                return Err(Denied {
+                    target: host.to_string(),
+                    reason,
                 });
             }
         }
@@ -449,6 +495,43 @@ mod tests {
         ] {
             assert!(check(&l, url).is_err(), "{url} should be denied");
         }
+    }
+
+    #[test]
+    fn a_public_only_list_refuses_non_public_addresses_even_exactly() {
+        let list = AllowList::parse(["127.0.0.1:8080", "intranet.example"])
+            .unwrap()
+            .public_only();
+        let url = Url::parse("http://127.0.0.1:8080/").unwrap();
+        let err = list.check_url(&url).unwrap_err();
+        assert!(err.reason.contains("public addresses only"), "{err}");
+        let resolved = vec![
+            "10.0.0.7:80".parse().unwrap(),
+            "93.184.216.34:80".parse().unwrap(),
+        ];
+        let kept = list.filter_resolved("intranet.example", resolved).unwrap();
+        assert_eq!(kept, vec!["93.184.216.34:80".parse().unwrap()]);
+    }
+
+    #[test]
+    fn non_public_entries_are_named_with_their_range() {
+        let list = AllowList::parse([
+            "example.com",
+            "10.1.2.3",
+            "[::1]:80",
+            "localhost:8080",
+            "*.x.localhost",
+        ])
+        .unwrap();
+        assert_eq!(
+            list.non_public_entries(),
+            [
+                ("10.1.2.3", "private (10.0.0.0/8)"),
+                ("[::1]:80", "loopback"),
+                ("localhost:8080", "loopback"),
+                ("*.x.localhost", "loopback")
+            ]
+        );
     }
 
     #[test]

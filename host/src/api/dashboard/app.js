@@ -17,6 +17,8 @@ const PAGE_SIZE = 50;
 const TOKEN_KEY = "charm-host-token";
 
 const view = {
+  // What the token reaches: {kind: "operator" | "space", space, actor}.
+  me: null,
   list: { space: "", integration: "", status: "", sort: "created", order: "desc", offset: 0 },
   openRuns: new Set(),
   timer: null,
@@ -87,6 +89,7 @@ function askToken(message) {
     form.onsubmit = (event) => {
       event.preventDefault();
       sessionStorage.setItem(TOKEN_KEY, input.value);
+      view.me = null;
       dialog.close();
       pendingLogin = null;
       resolve();
@@ -231,14 +234,16 @@ async function showOverview(main) {
   const next = el("button", { type: "button", onclick: () => { view.list.offset += PAGE_SIZE; reload(); } }, "Next →");
   main.replaceChildren(
     stats,
-    el("div", { class: "filters" }, input("space", "Space", { placeholder: "any" }), input("integration", "Integration", { placeholder: "any" }), el("label", {}, "Status", status)),
+    el("div", { class: "filters" }, input("space", "Space", { placeholder: "any", disabled: view.me.kind === "space" }), input("integration", "Integration", { placeholder: "any" }), el("label", {}, "Status", status)),
     el("table", { "aria-label": "charms" }, el("thead", {}, head), tbody),
     el("div", { class: "pager" }, prev, pageInfo, next),
   );
 
   async function reload() {
-    const [s, page] = await Promise.all([api("/api/stats"), api(`/api/charms?${listQuery()}`)]);
-    renderStats(stats, s);
+    // The service-wide counts are the operator's; a space sees its total.
+    const [s, page] = await Promise.all([view.me.kind === "operator" ? api("/api/stats") : null, api(`/api/charms?${listQuery()}`)]);
+    if (s) renderStats(stats, s);
+    else stats.replaceChildren(card(`Charms in space ${view.me.space}`, page.total, "space-charms"));
     renderRows(tbody, page.charms);
     const last = Math.min(page.offset + page.charms.length, page.total);
     pageInfo.textContent = page.total ? `${page.offset + 1}–${last} of ${page.total}` : "no charms match";
@@ -373,7 +378,18 @@ function takeTokenFromFragment() {
   if (!location.hash.startsWith("#token=")) return;
   const token = new URLSearchParams(location.hash.slice(1)).get("token");
   if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  view.me = null;
   history.replaceState(null, "", `${location.pathname}${location.search}`);
+}
+
+// What the token reaches, shown in the header: a space token's pages show
+// its own space only (the API enforces that; the page just says so).
+async function whoami() {
+  view.me = await api("/api/whoami");
+  const badge = document.getElementById("whoami");
+  badge.dataset.kind = view.me.kind;
+  badge.textContent = view.me.kind === "space" ? `space ${view.me.space}` : "operator";
+  if (view.me.kind === "space") view.list.space = view.me.space;
 }
 
 async function route() {
@@ -383,6 +399,7 @@ async function route() {
   view.refresh = null;
   view.openRuns.clear();
   try {
+    if (!view.me) await whoami();
     if (match) await showCharm(main, match[1]);
     else await showOverview(main);
     setStatus(`updated ${new Date().toLocaleTimeString()}`);
