@@ -42,6 +42,7 @@
 
 pub mod alerts;
 mod domain;
+pub mod history;
 mod inbox;
 pub mod postgres;
 mod rows;
@@ -52,6 +53,7 @@ mod wake;
 use async_trait::async_trait;
 
 use alerts::{AlertId, AlertRecord, AlertStatus, AlertTransition};
+use history::{Rollback, StateVersion};
 pub use inbox::MAX_EVENT_CHARS_PER_RUN;
 pub use rows::SLOT_FUEL_PER_MS;
 use tenancy::{AuditFilter, AuditRecord, NewAudit, NewToken, SpaceOf, TokenRecord};
@@ -469,6 +471,32 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Recorded changes, newest first.
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Version `version` of a charm's state, if it is kept.
+    async fn state_version(
+        &self,
+        charm: &CharmId,
+        version: i64,
+    ) -> Result<Option<StateRecord>, StoreError>;
+
+    /// The newest `limit` kept versions of a charm's state, newest first.
+    async fn state_versions(
+        &self,
+        charm: &CharmId,
+        limit: u32,
+    ) -> Result<Vec<StateVersion>, StoreError>;
+
+    /// Makes a copy of kept version `version` the charm's new state (its
+    /// version one more than the current), unless a run of the charm is
+    /// running. In one transaction: a run that starts after it reads the
+    /// copy; one that was claimed just before it finishes as a fault
+    /// ("state moved"), never over the copy.
+    async fn rollback_state(&self, charm: &CharmId, version: i64) -> Result<Rollback, StoreError>;
+
+    /// Deletes up to `batch` kept state versions beyond the newest `keep`
+    /// of each charm (the current state is always kept); call again while
+    /// it returns `batch`. Returns how many were deleted.
+    async fn prune_state_versions(&self, keep: u32, batch: u32) -> Result<u64, StoreError>;
 }
 
 #[cfg(test)]

@@ -141,13 +141,24 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateQuery {
+    /// A kept version instead of the current one.
+    version: Option<i64>,
+}
+
 async fn state(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<StateQuery>,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::NotFound(format!("no charm with id `{id}`"));
     let charm = charm_id(&id)?;
-    let state = app.store.state(&charm).await?.ok_or_else(not_found)?;
+    let state = match q.version {
+        Some(version) => super::history::kept_version(&app, &id, &charm, version).await?,
+        None => app.store.state(&charm).await?.ok_or_else(not_found)?,
+    };
     Ok(Json(state).into_response())
 }
 

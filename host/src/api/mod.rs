@@ -12,7 +12,8 @@
 //! | `GET /api/charms/{id}` | one charm |
 //! | `PATCH /api/charms/{id}` | change `enabled`, `interval_s`, `allowed_hosts`, `limits`, `source`, `name` |
 //! | `DELETE /api/charms/{id}` | remove it with its state and runs; 204 |
-//! | `GET /api/charms/{id}/state` | `{"state": ..., "version": n}` |
+//! | `GET /api/charms/{id}/state` | `{"state": ..., "version": n}`; `?version=N` for a kept one |
+//! | `/api/charms/{id}/state/versions`, `.../diff`, `.../rollback` | see `history.rs` |
 //! | `GET /api/charms/{id}/runs` | its newest runs (`limit`, default 50) |
 //! | `POST /api/charms/{id}/run` | `{"input"?}`: queue a manual run; 202 `{"run_id", "coalesced"}` |
 //! | `GET /api/charms/{id}/source` | `{"name", "source", "source_sha256"}` |
@@ -32,6 +33,7 @@ mod charms;
 mod dashboard;
 mod error;
 mod events;
+mod history;
 mod hooks;
 mod tenancy;
 
@@ -119,6 +121,7 @@ fn routes(state: AppState, max_body_bytes: usize) -> Router {
         .merge(hooks::api_router())
         .merge(alerts::router())
         .merge(tenancy::router())
+        .merge(history::router())
         // Outermost last: authenticate, then audit, then scope.
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

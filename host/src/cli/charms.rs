@@ -135,7 +135,34 @@ enum CharmsCommand {
         limit: u32,
     },
     /// Show a charm's state and its version.
-    State { id: String },
+    State {
+        id: String,
+        /// A kept earlier version instead of the current one.
+        #[arg(long, value_name = "N")]
+        version: Option<i64>,
+    },
+    /// List the kept versions of a charm's state, newest first.
+    History {
+        id: String,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Show what changed in a charm's state between two kept versions, as
+    /// an RFC 6902 JSON Patch.
+    Diff {
+        id: String,
+        /// The older version.
+        from: i64,
+        /// The newer version (default: the current one).
+        to: Option<i64>,
+    },
+    /// Make a kept version a charm's state again, as a new version (refused
+    /// while a run of it is running).
+    Rollback {
+        id: String,
+        /// The version to return to.
+        version: i64,
+    },
 }
 
 /// Arguments of `charms add`.
@@ -288,6 +315,15 @@ pub(super) fn cell(value: &Value) -> String {
     }
 }
 
+/// A time in ms since the epoch as RFC 3339 UTC to the second, for tables.
+pub(super) fn time_cell(value: &Value) -> String {
+    value
+        .as_i64()
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        .map(|t| t.round(jiff::Unit::Second).unwrap_or(t).to_string())
+        .unwrap_or_else(|| cell(value))
+}
+
 /// Checks `--server`: an `http` or `https` URL, nothing else.
 fn server_url(text: &str) -> Result<url::Url, CliError> {
     let url = url::Url::parse(text).map_err(|e| {
@@ -365,7 +401,31 @@ pub async fn execute(args: ClientArgs) -> CliResult {
         CharmsCommand::Add(args) => add(&client, args).await,
         CharmsCommand::List { space, status } => list(&client, space, status).await,
         CharmsCommand::Show { id } => show(&client, &id, "").await,
-        CharmsCommand::State { id } => show(&client, &id, "/state").await,
+        CharmsCommand::State { id, version: None } => show(&client, &id, "/state").await,
+        CharmsCommand::State {
+            id,
+            version: Some(v),
+        } => show(&client, &id, &format!("/state?version={v}")).await,
+        CharmsCommand::History { id, limit } => history(&client, &id, limit).await,
+        CharmsCommand::Diff { id, from, to } => {
+            let to = to.map(|to| format!("&to={to}")).unwrap_or_default();
+            show(&client, &id, &format!("/state/diff?from={from}{to}")).await
+        }
+        CharmsCommand::Rollback { id, version } => {
+            let state = client
+                .call(
+                    Method::POST,
+                    &charm_path(&id, "/state/rollback"),
+                    Some(json!({ "version": version })),
+                )
+                .await?;
+            eprintln!(
+                "the state of {id} is now version {}, a copy of version {version}",
+                cell(&state["version"])
+            );
+            super::say(pretty(&state["state"]));
+            Ok(Exit::Success)
+        }
         CharmsCommand::Enable { id } => set_enabled(&client, &id, true).await,
         CharmsCommand::Disable { id } => set_enabled(&client, &id, false).await,
         CharmsCommand::Rm { id } => remove(&client, &id).await,
@@ -498,6 +558,30 @@ async fn show(client: &Client, id: &str, rest: &str) -> CliResult {
         .call(Method::GET, &charm_path(id, rest), None)
         .await?;
     super::say(pretty(&value));
+    Ok(Exit::Success)
+}
+
+async fn history(client: &Client, id: &str, limit: u32) -> CliResult {
+    let kept = client
+        .call(
+            Method::GET,
+            &charm_path(id, &format!("/state/versions?limit={limit}")),
+            None,
+        )
+        .await?;
+    super::say(format_args!(
+        "{:>8}  {:<24}  {:>8}  RUN",
+        "VERSION", "WRITTEN", "CHARS"
+    ));
+    for v in kept["versions"].as_array().into_iter().flatten() {
+        super::say(format_args!(
+            "{:>8}  {:<24}  {:>8}  {}",
+            cell(&v["version"]),
+            time_cell(&v["written_at"]),
+            cell(&v["chars"]),
+            cell(&v["run_id"])
+        ));
+    }
     Ok(Exit::Success)
 }
 

@@ -20,8 +20,9 @@ use crate::service::policy::{
 use crate::service::LimitCeilings;
 use crate::service::{
     check_path, serve, DbTarget, SchedulePolicy, ServiceConfig, DEFAULT_IDEMPOTENCY_WINDOW_S,
-    DEFAULT_KEEP_RUNS, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT,
-    DEFAULT_NODE_TTL_MS, DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SUMMARY_INTERVAL_S,
+    DEFAULT_KEEP_RUNS, DEFAULT_KEEP_STATE_VERSIONS, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONCURRENT, DEFAULT_NODE_TTL_MS, DEFAULT_SHUTDOWN_GRACE_MS,
+    DEFAULT_SUMMARY_INTERVAL_S,
 };
 use crate::token::{TokenSetting, TOKEN_FILE};
 
@@ -168,6 +169,11 @@ pub struct ServeArgs {
     /// Finished runs kept per charm; older ones are pruned.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_KEEP_RUNS)]
     keep_runs: u32,
+
+    /// Versions of each charm's state kept, the current one included; older
+    /// ones are pruned (they are what `charms rollback` can go back to).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_KEEP_STATE_VERSIONS)]
+    keep_state_versions: u32,
 
     /// Inbox events one run is given at most (`ctx.events`); more wait for
     /// the next run, queued at once.
@@ -345,6 +351,7 @@ pub async fn execute(args: ServeArgs) -> CliResult {
             penalty_factor: args.penalty_factor,
         },
         keep_runs: args.keep_runs,
+        keep_state_versions: args.keep_state_versions,
         max_events_per_run: args.max_events_per_run,
         idempotency_window: Duration::from_secs(args.idempotency_window_s),
         hook_auth: args.hook_auth,

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::json;
 
-use super::charms::{cell, connect, pretty, DaemonArgs};
+use super::charms::{cell, connect, pretty, time_cell, DaemonArgs};
 use super::{CliResult, Exit};
 
 /// `charm-host tokens ...`.
@@ -137,14 +137,9 @@ pub async fn audit(args: AuditArgs) -> CliResult {
         "WHEN", "WHO", "SPACE", "STATUS", "WHAT"
     ));
     for a in log["audit"].as_array().into_iter().flatten() {
-        let when = a["at"]
-            .as_i64()
-            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
-            .map(|t| t.round(jiff::Unit::Second).unwrap_or(t).to_string())
-            .unwrap_or_else(|| cell(&a["at"]));
         super::say(format_args!(
             "{:<24}  {:<20}  {:<12}  {:<6}  {:<36}  {}",
-            when,
+            time_cell(&a["at"]),
             cell(&a["actor"]),
             cell(&a["space"]),
             cell(&a["status"]),

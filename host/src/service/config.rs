@@ -29,6 +29,8 @@ pub const DEFAULT_MAX_CONCURRENT: usize = 64;
 pub const MAX_CONCURRENT: usize = 4096;
 /// Default number of finished runs kept per charm.
 pub const DEFAULT_KEEP_RUNS: u32 = 200;
+/// Default versions of each charm's state kept (`--keep-state-versions`).
+pub const DEFAULT_KEEP_STATE_VERSIONS: u32 = 20;
 /// Default time an acknowledged event (and so its idempotency key) is
 /// kept, in seconds: a day.
 pub const DEFAULT_IDEMPOTENCY_WINDOW_S: u64 = 24 * 3600;
@@ -149,6 +151,9 @@ pub struct ServiceConfig {
     pub policy: SchedulePolicy,
     /// Finished runs kept per charm (`--keep-runs`).
     pub keep_runs: u32,
+    /// Versions of each charm's state kept, the current one included
+    /// (`--keep-state-versions`).
+    pub keep_state_versions: u32,
     /// Events a run is given at most (`--max-events-per-run`).
     pub max_events_per_run: u32,
     /// How long acknowledged events, and so their idempotency keys, are
@@ -358,6 +363,12 @@ impl ServiceConfig {
             u64::from(u32::MAX),
         )?;
         range(
+            "--keep-state-versions",
+            u64::from(self.keep_state_versions),
+            1,
+            u64::from(u32::MAX),
+        )?;
+        range(
             "--max-hook-body-bytes",
             as_u64(self.max_hook_body_bytes),
             1,
@@ -457,6 +468,7 @@ mod tests {
             private_hosts_for: Vec::new(),
             policy: SchedulePolicy::default(),
             keep_runs: DEFAULT_KEEP_RUNS,
+            keep_state_versions: DEFAULT_KEEP_STATE_VERSIONS,
             max_events_per_run: super::super::policy::DEFAULT_MAX_EVENTS_PER_RUN,
             idempotency_window: Duration::from_secs(DEFAULT_IDEMPOTENCY_WINDOW_S),
             hook_auth: HookAuth::Signature,

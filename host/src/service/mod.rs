@@ -51,8 +51,8 @@ mod tenants;
 
 pub use config::{
     check_path, ConfigError, DbTarget, ServiceConfig, DEFAULT_IDEMPOTENCY_WINDOW_S,
-    DEFAULT_KEEP_RUNS, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT,
-    DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SUMMARY_INTERVAL_S,
+    DEFAULT_KEEP_RUNS, DEFAULT_KEEP_STATE_VERSIONS, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONCURRENT, DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SUMMARY_INTERVAL_S,
 };
 pub use dispatcher::RunCounters;
 pub use metrics::Metrics;
@@ -345,11 +345,17 @@ async fn open_store(config: &ServiceConfig) -> Result<Arc<dyn Store>, ServiceErr
     })
 }
 
-/// Deletes finished runs beyond `keep` per charm, a batch at a time.
-async fn prune(store: &dyn Store, keep: u32, stop: &CancellationToken) {
+/// Runs `batch` (a store's pruning call that deletes at most
+/// [`PRUNE_BATCH`] rows) until it deletes fewer, so each call holds its
+/// locks briefly; logs how many went, as `done`.
+async fn prune_in_batches<F, Fut>(what: &str, done: &str, stop: &CancellationToken, mut batch: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, charm_store::StoreError>>,
+{
     let mut pruned = 0;
     while !stop.is_cancelled() {
-        match store.prune_runs(keep, PRUNE_BATCH).await {
+        match batch().await {
             Ok(n) => {
                 pruned += n;
                 if n < u64::from(PRUNE_BATCH) {
@@ -357,46 +363,44 @@ async fn prune(store: &dyn Store, keep: u32, stop: &CancellationToken) {
                 }
             }
             Err(error) => {
-                tracing::error!(%error, "pruning old runs failed");
+                tracing::error!(%error, "pruning {what} failed");
                 break;
             }
         }
     }
     if pruned > 0 {
-        tracing::info!(pruned, keep, "pruned old runs");
+        tracing::info!(pruned, "{done}");
     }
 }
 
-/// Forgets acknowledged events older than the idempotency window.
-async fn prune_events(store: &dyn Store, window: Duration, stop: &CancellationToken) {
-    let mut pruned = 0;
-    while !stop.is_cancelled() {
-        let before = match store.now_ms().await {
-            Ok(now) => now - i64::try_from(window.as_millis()).unwrap_or(i64::MAX),
-            Err(error) => {
-                tracing::error!(%error, "pruning old events failed");
-                break;
-            }
-        };
-        match store.prune_events(before, PRUNE_BATCH).await {
-            Ok(n) => {
-                pruned += n;
-                if n < u64::from(PRUNE_BATCH) {
-                    break;
-                }
-            }
-            Err(error) => {
-                tracing::error!(%error, "pruning old events failed");
-                break;
-            }
-        }
-    }
-    if pruned > 0 {
-        tracing::info!(
-            pruned,
-            "forgot acknowledged events past the idempotency window"
-        );
-    }
+/// Deletes finished runs beyond `keep` per charm, state versions beyond
+/// `keep_states` per charm, and acknowledged events older than the
+/// idempotency window.
+async fn prune(store: &dyn Store, config: &ServiceConfig, stop: &CancellationToken) {
+    let keep = config.keep_runs;
+    prune_in_batches("old runs", "pruned old runs", stop, || {
+        store.prune_runs(keep, PRUNE_BATCH)
+    })
+    .await;
+    let keep = config.keep_state_versions;
+    prune_in_batches(
+        "old state versions",
+        "pruned old state versions",
+        stop,
+        || store.prune_state_versions(keep, PRUNE_BATCH),
+    )
+    .await;
+    let window = i64::try_from(config.idempotency_window.as_millis()).unwrap_or(i64::MAX);
+    prune_in_batches(
+        "old events",
+        "forgot acknowledged events past the idempotency window",
+        stop,
+        || async move {
+            let before = store.now_ms().await?.saturating_sub(window);
+            store.prune_events(before, PRUNE_BATCH).await
+        },
+    )
+    .await;
 }
 
 /// Prunes old runs and logs a summary line now and then.
@@ -431,8 +435,7 @@ async fn maintain(
                 (last_ok, last_failed) = (ok, failed);
             }
             _ = tokio::time::sleep_until(next_prune) => {
-                prune(&*store, config.keep_runs, &stop).await;
-                prune_events(&*store, config.idempotency_window, &stop).await;
+                prune(&*store, &config, &stop).await;
                 next_prune = tokio::time::Instant::now() + PRUNE_EVERY - jitter
                     + (jitter * 2).mul_f64(fastrand::f64());
             }

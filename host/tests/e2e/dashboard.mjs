@@ -91,6 +91,17 @@ try {
     return rows.length > n && rows[0].querySelector("[data-outcome='ok']");
   }, before);
 
+  // State history: the counter's versions, a diff, and a rollback.
+  await page.locator('tr[data-state-version="0"]').waitFor();
+  const newest = Number(await page.locator("tr[data-state-version]").first().getAttribute("data-state-version"));
+  expect(newest >= 2, `the counter's versions are listed: ${newest}`);
+  await page.click('button[data-diff="0"]');
+  await page.locator("#state-diff").waitFor({ state: "visible" });
+  expect((await page.textContent("#state-diff")).includes('"path":"/count"'), "the diff names what changed");
+  await page.click('button[data-rollback="0"]');
+  await page.waitForFunction((n) => document.querySelector("tr[data-state-version]")?.dataset.stateVersion === String(n + 1), newest);
+  expect((await page.textContent("#charm-state")).trim() === "{}", "the state is version 0's again");
+
   // A dead letter is shown with its error and re-driven from the page.
   await page.goto(`${DASHBOARD_URL}#/charms/${INBOX_ID}`);
   const dead = page.locator('tr[data-event-status="dead"]');

@@ -33,6 +33,10 @@ mod inbox {
     crate::inbox::inbox_ops!(sqlx::postgres::PgConnection, "charm_host_now_ms()");
 }
 
+mod kept_states {
+    crate::history::history_ops!(sqlx::postgres::PgConnection);
+}
+
 mod tenants {
     crate::tenancy::tenancy_ops!(sqlx::postgres::PgConnection);
 }
@@ -50,6 +54,7 @@ use sqlx::error::DatabaseError;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 
 use crate::alerts::{AlertId, AlertRecord, AlertStatus, AlertTransition};
+use crate::history::{Rollback, StateVersion};
 use crate::tenancy::{AuditFilter, AuditRecord, NewAudit, NewToken, SpaceOf, TokenRecord};
 use crate::wake::Wake;
 use crate::{
@@ -641,6 +646,44 @@ impl Store for PgStore {
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         tenants::audit(&mut conn, filter).await
+    }
+
+    async fn state_version(
+        &self,
+        charm: &CharmId,
+        version: i64,
+    ) -> Result<Option<StateRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        kept_states::version(&mut conn, charm, version).await
+    }
+
+    async fn state_versions(
+        &self,
+        charm: &CharmId,
+        limit: u32,
+    ) -> Result<Vec<StateVersion>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        kept_states::versions(&mut conn, charm, limit).await
+    }
+
+    async fn rollback_state(&self, charm: &CharmId, version: i64) -> Result<Rollback, StoreError> {
+        pg_tx!(self, |conn| async {
+            // The lock a finish takes: a finish and a rollback of one charm
+            // never interleave.
+            sqlx::query("SELECT id FROM charms WHERE id = $1 FOR UPDATE")
+                .bind(charm.as_str())
+                .execute(&mut *conn)
+                .await?;
+            let now: i64 = sqlx::query_scalar("SELECT charm_host_now_ms()")
+                .fetch_one(&mut *conn)
+                .await?;
+            kept_states::roll_back(conn, charm, version, now).await
+        })
+    }
+
+    async fn prune_state_versions(&self, keep: u32, batch: u32) -> Result<u64, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        kept_states::prune(&mut conn, keep, batch).await
     }
 }
 

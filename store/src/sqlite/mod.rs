@@ -26,6 +26,10 @@ mod inbox {
     crate::inbox::inbox_ops!(sqlx::sqlite::SqliteConnection, super::NOW);
 }
 
+mod kept_states {
+    crate::history::history_ops!(sqlx::sqlite::SqliteConnection);
+}
+
 mod tenants {
     crate::tenancy::tenancy_ops!(sqlx::sqlite::SqliteConnection);
 }
@@ -48,6 +52,7 @@ use sqlx::sqlite::{
 use sqlx::Connection;
 
 use crate::alerts::{AlertId, AlertRecord, AlertStatus, AlertTransition};
+use crate::history::{Rollback, StateVersion};
 use crate::tenancy::{AuditFilter, AuditRecord, NewAudit, NewToken, SpaceOf, TokenRecord};
 use crate::wake::Wake;
 use crate::{
@@ -522,6 +527,37 @@ impl Store for SqliteStore {
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
         let mut conn = self.read.acquire().await?;
         tenants::audit(&mut conn, filter).await
+    }
+
+    async fn state_version(
+        &self,
+        charm: &CharmId,
+        version: i64,
+    ) -> Result<Option<StateRecord>, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        kept_states::version(&mut conn, charm, version).await
+    }
+
+    async fn state_versions(
+        &self,
+        charm: &CharmId,
+        limit: u32,
+    ) -> Result<Vec<StateVersion>, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        kept_states::versions(&mut conn, charm, limit).await
+    }
+
+    async fn rollback_state(&self, charm: &CharmId, version: i64) -> Result<Rollback, StoreError> {
+        self.write_tx(async |conn| {
+            let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
+            kept_states::roll_back(conn, charm, version, now).await
+        })
+        .await
+    }
+
+    async fn prune_state_versions(&self, keep: u32, batch: u32) -> Result<u64, StoreError> {
+        let mut conn = self.write.acquire().await?;
+        kept_states::prune(&mut conn, keep, batch).await
     }
 }
 

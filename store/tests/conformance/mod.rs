@@ -15,10 +15,12 @@ use charm_store::{
 
 mod alerts;
 mod fair;
+mod history;
 mod inbox;
 mod tenancy;
 pub use alerts::*;
 pub use fair::*;
+pub use history::*;
 pub use inbox::*;
 pub use tenancy::*;
 
@@ -676,6 +678,9 @@ macro_rules! conformance_cases {
             the_audit_log_lists_newest_first_by_space_and_pages,
             the_private_network_grant_is_kept_with_the_charm,
             the_space_of_a_charm_or_run_is_found,
+            every_written_state_is_kept_as_a_version_and_failures_add_none,
+            a_rollback_is_a_new_version_and_waits_for_the_running_run,
+            pruning_keeps_the_newest_state_versions_of_each_charm,
             a_run_asked_for_later_is_queued_at_its_time_apart_from_the_schedule,
             the_space_that_burnt_less_goes_first,
             a_space_holding_its_share_waits_while_another_is_active,

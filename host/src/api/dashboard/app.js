@@ -287,6 +287,8 @@ async function showCharm(main, id) {
   const lastError = el("pre", { id: "charm-error", hidden: true });
   const runs = el("tbody");
   const events = el("tbody");
+  const versions = el("tbody");
+  const diff = el("pre", { id: "state-diff", hidden: true });
   const title = el("h2", {}, "Charm");
   main.replaceChildren(
     el("p", {}, el("a", { href: "#/" }, "← All charms")),
@@ -303,7 +305,19 @@ async function showCharm(main, id) {
       el("thead", {}, el("tr", {}, ...["Run", "Trigger", "Outcome", "Started", "Duration", "Fuel", "Memory", "Error / log"].map((h) => el("th", {}, h)))),
       runs),
     el("div", { class: "grid2" }, el("section", {}, el("h2", {}, "State"), state), el("section", {}, el("h2", {}, "Source"), source)),
+    el("h2", {}, "State history"),
+    el("table", { "aria-label": "state history" },
+      el("thead", {}, el("tr", {}, ...["Version", "Written", "Size", "Written by", ""].map((h) => el("th", {}, h)))),
+      versions),
+    diff,
   );
+  // The changes from a kept version to the current one, as JSON Patch
+  // operations (RFC 6902), one per line.
+  const showDiff = async (version) => {
+    const d = await api(`/api/charms/${id}/state/diff?from=${version}`);
+    diff.hidden = false;
+    diff.textContent = `From version ${d.from} to ${d.to}:\n` + (d.patch.length ? d.patch.map((op) => JSON.stringify(op)).join("\n") : "no changes");
+  };
   const act = async (label, work) => {
     try {
       setStatus(`${label}…`);
@@ -316,9 +330,10 @@ async function showCharm(main, id) {
   };
 
   async function reload() {
-    const [charm, st, rs, pending, dead] = await Promise.all([
+    const [charm, st, rs, pending, dead, kept] = await Promise.all([
       api(`/api/charms/${id}`), api(`/api/charms/${id}/state`), api(`/api/charms/${id}/runs?limit=25`),
       api(`/api/charms/${id}/events?status=pending&limit=50`), api(`/api/charms/${id}/events?status=dead&limit=50`),
+      api(`/api/charms/${id}/state/versions?limit=20`),
     ]);
     title.textContent = `${charm.name} (${charm.space})`;
     const rows = [
@@ -362,6 +377,18 @@ async function showCharm(main, id) {
         el("button", { type: "button", class: "small", "data-redrive": e.id, onclick: () => act(`Re-drive event ${e.id}`, () => api(`/api/charms/${id}/events/redrive`, { method: "POST", body: JSON.stringify({ ids: [e.id] }) })) }, "Re-drive"), " ",
         el("button", { type: "button", class: "small danger", "data-discard": e.id, onclick: () => act(`Discard event ${e.id}`, () => api(`/api/charms/${id}/events/discard`, { method: "POST", body: JSON.stringify({ ids: [e.id] }) })) }, "Discard"),
       ] : ""))) : [el("tr", {}, el("td", { colspan: 7, class: "muted" }, "no events waiting and no dead letters"))]));
+    versions.replaceChildren(...kept.versions.map((v) => el("tr", { "data-state-version": v.version },
+      el("td", { class: "mono" }, v.version, v.version === st.version ? " (current)" : ""),
+      el("td", {}, when(v.written_at)),
+      el("td", {}, `${v.chars} chars`),
+      el("td", {}, v.run_id === null ? (v.version === 0 ? "registration" : "rollback") : `run ${v.run_id}`),
+      el("td", {}, v.version === st.version ? "" : [
+        el("button", { type: "button", class: "small", "data-diff": v.version, onclick: () => act(`Diff from version ${v.version}`, () => showDiff(v.version)) }, "Diff to current"), " ",
+        el("button", { type: "button", class: "small danger", "data-rollback": v.version, onclick: () => {
+          if (!confirm(`Make version ${v.version} the state of ${charm.name} again (as a new version)?`)) return;
+          act(`Roll back to version ${v.version}`, () => api(`/api/charms/${id}/state/rollback`, { method: "POST", body: JSON.stringify({ version: v.version }) }));
+        } }, "Roll back"),
+      ]))));
     if (!source.textContent) source.textContent = (await api(`/api/charms/${id}/source`)).source;
   }
   view.refresh = reload;

@@ -1,0 +1,105 @@
+//! Conformance cases for state history: kept versions, rollback, pruning.
+
+use charm_store::history::Rollback;
+use charm_store::{Finished, RunOutcome, Store};
+
+use super::{add, claim, code, enqueue, finish, id, node, ok, run_once};
+
+pub async fn every_written_state_is_kept_as_a_version_and_failures_add_none(s: &dyn Store) {
+    let me = node(s).await;
+    let a = add(s, code(1)).await;
+    let first = run_once(s, &me, &a, &ok(Some("{\"n\":1}"))).await;
+    let failed = Finished {
+        outcome: RunOutcome::Error,
+        error: Some("boom".into()),
+        ..ok(Some("{\"n\":666}"))
+    };
+    run_once(s, &me, &a, &failed).await;
+    run_once(s, &me, &a, &ok(None)).await;
+    let second = run_once(s, &me, &a, &ok(Some("{\"n\":2}"))).await;
+
+    let kept = s.state_versions(&a, 10).await.unwrap();
+    let versions: Vec<(i64, Option<i64>)> = kept.iter().map(|v| (v.version, v.run_id)).collect();
+    assert_eq!(versions, [(2, Some(second)), (1, Some(first)), (0, None)]);
+    assert_eq!(kept[0].chars, 7);
+    assert!(kept.iter().all(|v| v.written_at > 0));
+    let one = s.state_version(&a, 1).await.unwrap().expect("kept");
+    assert_eq!((one.state.as_str(), one.version), ("{\"n\":1}", 1));
+    let zero = s
+        .state_version(&a, 0)
+        .await
+        .unwrap()
+        .expect("the initial state");
+    assert_eq!(zero.state, "{\"n\":0}");
+    assert!(s.state_version(&a, 3).await.unwrap().is_none());
+    assert_eq!(s.state_versions(&a, 1).await.unwrap().len(), 1, "limited");
+}
+
+pub async fn a_rollback_is_a_new_version_and_waits_for_the_running_run(s: &dyn Store) {
+    let me = node(s).await;
+    let a = add(s, code(1)).await;
+    run_once(s, &me, &a, &ok(Some("{\"n\":1}"))).await;
+    run_once(s, &me, &a, &ok(Some("{\"n\":2}"))).await;
+
+    let Rollback::Done(state) = s.rollback_state(&a, 1).await.unwrap() else {
+        panic!("rolled back")
+    };
+    assert_eq!((state.state.as_str(), state.version), ("{\"n\":1}", 3));
+    assert_eq!(s.state(&a).await.unwrap().unwrap().state, "{\"n\":1}");
+    assert_eq!(s.state_versions(&a, 10).await.unwrap()[0].run_id, None);
+
+    assert_eq!(s.rollback_state(&a, 42).await.unwrap(), Rollback::NoVersion);
+    assert_eq!(
+        s.rollback_state(&id(9), 0).await.unwrap(),
+        Rollback::NoCharm
+    );
+
+    enqueue(s, &a, charm_store::Trigger::Manual).await;
+    let running = claim(s, &me).await.expect("claimed");
+    assert_eq!(
+        s.rollback_state(&a, 0).await.unwrap(),
+        Rollback::Running(running.id)
+    );
+    finish(s, &me, running.id, &ok(Some("{\"n\":4}"))).await;
+    let state = s.state(&a).await.unwrap().unwrap();
+    assert_eq!(
+        (state.state.as_str(), state.version),
+        ("{\"n\":4}", 4),
+        "the run wrote over the rollback's version"
+    );
+    assert!(matches!(
+        s.rollback_state(&a, 0).await.unwrap(),
+        Rollback::Done(_)
+    ));
+}
+
+pub async fn pruning_keeps_the_newest_state_versions_of_each_charm(s: &dyn Store) {
+    let me = node(s).await;
+    let a = add(s, code(1)).await;
+    let b = add(s, code(2)).await;
+    for n in 1..=4 {
+        run_once(s, &me, &a, &ok(Some(&format!("{{\"n\":{n}}}")))).await;
+    }
+    // a: versions 0..=4, b: version 0.
+    assert_eq!(s.prune_state_versions(2, 2).await.unwrap(), 2, "one batch");
+    assert_eq!(s.prune_state_versions(2, 100).await.unwrap(), 1);
+    assert_eq!(s.prune_state_versions(2, 100).await.unwrap(), 0);
+    let kept: Vec<i64> = s
+        .state_versions(&a, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    assert_eq!(kept, [4, 3]);
+    assert_eq!(
+        s.state_versions(&b, 10).await.unwrap().len(),
+        1,
+        "the current state stays"
+    );
+    assert!(s.delete_charm(&a).await.unwrap());
+    assert!(
+        s.state_versions(&a, 10).await.unwrap().is_empty(),
+        "deleted with the charm"
+    );
+}
