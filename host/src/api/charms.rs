@@ -13,7 +13,9 @@ use charm_store::{CharmFilter, SortKey, Trigger};
 use super::error::{ApiBytes, ApiError, ApiJson, ApiPath, ApiQuery};
 use super::tenancy::{operator_only, Audited};
 use super::{AppState, RouterState};
-use crate::service::{charm_id, minute_stats, Caller, CharmChanges, CharmSpec, TriggerRequest};
+use crate::service::{
+    charm_id, minute_stats, Caller, CharmChanges, CharmSpec, TriggerRequest, Tryout,
+};
 
 /// The most items one page holds.
 const MAX_PAGE: u32 = 1000;
@@ -26,6 +28,7 @@ pub(super) fn router() -> Router<RouterState> {
         .route("/api/charms/{id}/runs", get(runs))
         .route("/api/charms/{id}/run", post(trigger))
         .route("/api/charms/{id}/source", get(source))
+        .route("/api/charms/{id}/try", post(try_out))
         .route("/api/runs/{id}", get(run))
         .route("/api/stats", get(stats))
 }
@@ -249,6 +252,18 @@ async fn trigger(
     };
     let triggered = app.registry.trigger(&id, Trigger::Manual, request).await?;
     Ok((StatusCode::ACCEPTED, Json(triggered)).into_response())
+}
+
+/// The playground: runs the charm once with an edited source, state or
+/// input and reports what it would do; nothing is stored.
+async fn try_out(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(tryout): ApiJson<Tryout>,
+) -> Result<Response, ApiError> {
+    let report = crate::service::try_out(&app.registry, &id, tryout, &caller).await?;
+    Ok(Json(report).into_response())
 }
 
 async fn source(

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use charm_engine::{CharmSettings, RunPlan, RunRequest, Sandbox, StateChange};
+use charm_engine::{RunPlan, RunRequest, Sandbox, StateChange};
 use charm_store::{
     Before, CharmCode, ClaimedRun, FairShare, Finish, Finished, RunOutcome, Store, StoreError,
 };
@@ -488,14 +488,7 @@ async fn prepare_and_run(
             )
         }
     };
-    let settings = CharmSettings {
-        id: code.id.as_str(),
-        space: &code.space,
-        integration: code.integration.as_deref(),
-        limits: &limits,
-        allowed_hosts: &code.allowed_hosts,
-        private_network: code.private_network,
-    };
+    let settings = super::registry::run_settings(&code, &limits);
     let request = RunRequest {
         run_id: claimed.id.to_string(),
         input,

@@ -42,6 +42,7 @@ mod dispatcher;
 mod in_flight;
 mod metrics;
 mod node;
+mod playground;
 pub mod policy;
 mod registry;
 pub mod schedule;
@@ -57,6 +58,7 @@ pub use config::{
 pub use dispatcher::RunCounters;
 pub use metrics::Metrics;
 pub use node::DEFAULT_NODE_TTL_MS;
+pub use playground::{try_out, Position, Tryout, TryoutReport};
 pub use policy::SchedulePolicy;
 pub use registry::{
     charm_id, CharmChanges, CharmSpec, LimitCeilings, Registry, RegistryError, TriggerRequest,

@@ -208,6 +208,22 @@ fn invalid(message: impl Into<String>) -> RegistryError {
     RegistryError::Invalid(message.into())
 }
 
+/// What the engine needs of a stored charm to plan a run of it, with its
+/// limits as [`Registry::stored_limits`] reads them.
+pub(super) fn run_settings<'a>(
+    code: &'a CharmCode,
+    limits: &'a SandboxLimits,
+) -> charm_engine::CharmSettings<'a> {
+    charm_engine::CharmSettings {
+        id: code.id.as_str(),
+        space: &code.space,
+        integration: code.integration.as_deref(),
+        limits,
+        allowed_hosts: &code.allowed_hosts,
+        private_network: code.private_network,
+    }
+}
+
 /// Checks a space's name: 1 to 128 letters, digits, `.`, `_` or `-`.
 ///
 /// # Errors
@@ -478,13 +494,35 @@ impl Registry {
         Ok(limits)
     }
 
-    async fn compile(&self, name: &str, source: &str) -> Result<CompiledCharm, RegistryError> {
+    /// The store it writes through.
+    pub(super) fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    /// The sandbox charms compile and try out in.
+    pub(super) fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    /// A slot for a sandbox task run for the API (a compile or a tryout),
+    /// held until dropped; at most [`COMPILE_SLOTS`] at once, so requests
+    /// cannot take the run slots' CPU.
+    pub(super) async fn api_task_slot(
+        &self,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, RegistryError> {
         // The semaphore is never closed; a closed one would only mean shutdown.
-        let _slot = self
-            .compiles
+        self.compiles
             .acquire()
             .await
-            .map_err(|_| invalid("the service is shutting down"))?;
+            .map_err(|_| invalid("the service is shutting down"))
+    }
+
+    pub(super) async fn compile(
+        &self,
+        name: &str,
+        source: &str,
+    ) -> Result<CompiledCharm, RegistryError> {
+        let _slot = self.api_task_slot().await?;
         let spec = TaskSpec {
             limits: self.defaults.clone(),
             ..TaskSpec::offline(name)

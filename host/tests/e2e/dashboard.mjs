@@ -76,8 +76,13 @@ try {
 
   // Back to the overview: the filter finds it now.
   await page.click("a[href='#/']");
+  await page.locator(`tr[data-charm-id="${GOOD_ID}"]`).waitFor();
   await page.selectOption("select[name=status]", "disabled");
-  await page.locator(`tr[data-charm-id="${GOOD_ID}"]`).waitFor({ state: "detached" });
+  // The filtered list: the disabled charm, and nothing else.
+  await page.waitForFunction((id) => {
+    const rows = [...document.querySelectorAll("tbody tr[data-charm-id]")];
+    return rows.length > 0 && rows.every((r) => r.dataset.charmId === id);
+  }, FAILING_ID);
   expect((await page.locator("tbody tr[data-charm-id]").count()) === 1, "only the disabled charm");
   await page.selectOption("select[name=status]", "");
 
@@ -92,15 +97,32 @@ try {
   }, before);
 
   // State history: the counter's versions, a diff, and a rollback.
+  // Two runs wrote versions 1 and 2 (the list may lag the runs by a refresh).
+  await page.locator('tr[data-state-version="2"]').waitFor();
   await page.locator('tr[data-state-version="0"]').waitFor();
   const newest = Number(await page.locator("tr[data-state-version]").first().getAttribute("data-state-version"));
-  expect(newest >= 2, `the counter's versions are listed: ${newest}`);
   await page.click('button[data-diff="0"]');
   await page.locator("#state-diff").waitFor({ state: "visible" });
   expect((await page.textContent("#state-diff")).includes('"path":"/count"'), "the diff names what changed");
   await page.click('button[data-rollback="0"]');
   await page.waitForFunction((n) => document.querySelector("tr[data-state-version]")?.dataset.stateVersion === String(n + 1), newest);
   expect((await page.textContent("#charm-state")).trim() === "{}", "the state is version 0's again");
+
+  // The playground: edit, try, see the change; nothing is stored.
+  const storedBefore = await page.textContent("#charm-state");
+  await page.click("#playground summary");
+  await page.fill("#play-state", '{"count": 41}');
+  await page.fill("#play-source", (await page.inputValue("#play-source")).replace("+ 1", "+ 2"));
+  await page.click("#play-run");
+  await page.locator("#play-patch").waitFor();
+  expect((await page.textContent("#play-patch")).includes('"path":"/count","value":43'), `the change is shown: ${await page.textContent("#play-patch")}`);
+  expect((await page.textContent("#play-state-out")).includes('"count": 43'), "the state it would leave");
+  await page.fill("#play-source", "export function bgUpdater(s) {\n  return s.a.b;\n}");
+  await page.click("#play-run");
+  await page.locator("#play-result [data-position]").waitFor();
+  expect((await page.textContent("#play-result")).includes("TypeError"), "the error is shown");
+  expect((await page.textContent("#charm-state")) === storedBefore, "the stored state is unchanged");
+  expect((await page.inputValue("#play-source")).includes("s.a.b"), "a refresh keeps the edit");
 
   // A dead letter is shown with its error and re-driven from the page.
   await page.goto(`${DASHBOARD_URL}#/charms/${INBOX_ID}`);

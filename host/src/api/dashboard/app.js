@@ -239,9 +239,14 @@ async function showOverview(main) {
     el("div", { class: "pager" }, prev, pageInfo, next),
   );
 
+  // A refresh that started before a filter changed must not paint over
+  // the newer answer: only the latest request's answer is shown.
+  let latest = 0;
   async function reload() {
+    const mine = ++latest;
     // The service-wide counts are the operator's; a space sees its total.
     const [s, page] = await Promise.all([view.me.kind === "operator" ? api("/api/stats") : null, api(`/api/charms?${listQuery()}`)]);
+    if (mine !== latest) return;
     if (s) renderStats(stats, s);
     else stats.replaceChildren(card(`Charms in space ${view.me.space}`, page.total, "space-charms"));
     renderRows(tbody, page.charms);
@@ -289,6 +294,7 @@ async function showCharm(main, id) {
   const events = el("tbody");
   const versions = el("tbody");
   const diff = el("pre", { id: "state-diff", hidden: true });
+  const play = playground(id);
   const title = el("h2", {}, "Charm");
   main.replaceChildren(
     el("p", {}, el("a", { href: "#/" }, "← All charms")),
@@ -310,6 +316,7 @@ async function showCharm(main, id) {
       el("thead", {}, el("tr", {}, ...["Version", "Written", "Size", "Written by", ""].map((h) => el("th", {}, h)))),
       versions),
     diff,
+    play.section,
   );
   // The changes from a kept version to the current one, as JSON Patch
   // operations (RFC 6902), one per line.
@@ -390,9 +397,77 @@ async function showCharm(main, id) {
         } }, "Roll back"),
       ]))));
     if (!source.textContent) source.textContent = (await api(`/api/charms/${id}/source`)).source;
+    play.fill(source.textContent, st.state);
   }
   view.refresh = reload;
   await reload();
+}
+
+// ---- the playground ---------------------------------------------------------
+
+// Edit a charm's source, state and input, run it once in the sandbox with
+// the charm's allow-list and limits (POST /api/charms/{id}/try), and see
+// what it would do. Nothing is stored until "Save source", which is a
+// normal update (compiled and validated). The fields are filled once, so
+// the page's refresh never overwrites an edit.
+function playground(id) {
+  const src = el("textarea", { id: "play-source", rows: 14, spellcheck: "false", "aria-label": "source" });
+  const state = el("textarea", { id: "play-state", rows: 5, spellcheck: "false", "aria-label": "state" });
+  const input = el("textarea", { id: "play-input", rows: 3, spellcheck: "false", placeholder: "none", "aria-label": "input" });
+  const result = el("div", { id: "play-result", "aria-live": "polite" });
+  const parse = (text, what) => {
+    if (!text.trim()) return undefined;
+    try { return JSON.parse(text); } catch (e) { throw new ApiError(`the ${what} is not JSON: ${e.message}`); }
+  };
+  const show = (r) => result.replaceChildren(
+    el("p", {}, outcomeText(r.outcome), ` ${r.fuel.toLocaleString()} fuel, ${r.duration_ms} ms, ${(r.memory_bytes / 1048576).toFixed(1)} MiB`,
+      r.position ? el("span", { "data-position": `${r.position.line}:${r.position.column}` }, ` at line ${r.position.line}, column ${r.position.column}`) : ""),
+    r.error ? el("pre", { class: "run-error" }, r.error) : "",
+    el("h3", {}, "Change to the stored state"),
+    el("pre", { id: "play-patch" }, r.patch.length ? r.patch.map((op) => JSON.stringify(op)).join("\n") : "no change"),
+    el("h3", {}, "State it would leave"),
+    el("pre", { id: "play-state-out" }, JSON.stringify(r.state, null, 2)),
+    r.log ? [el("h3", {}, "Log"), el("pre", { class: "run-log" }, r.log)] : "",
+  );
+  const run = async () => {
+    try {
+      setStatus("Trying it out…");
+      const body = { source: src.value, state: parse(state.value, "state"), input: parse(input.value, "input") };
+      show(await api(`/api/charms/${id}/try`, { method: "POST", body: JSON.stringify(body) }));
+      setStatus("Tried it out: nothing was stored");
+    } catch (e) {
+      result.replaceChildren(el("pre", { class: "run-error" }, e.message));
+      setStatus(`Trying it out failed: ${e.message}`, true);
+    }
+  };
+  const save = async () => {
+    try {
+      await api(`/api/charms/${id}`, { method: "PATCH", body: JSON.stringify({ source: src.value }) });
+      setStatus("Source saved");
+      document.getElementById("charm-source").textContent = src.value;
+    } catch (e) {
+      setStatus(`Saving failed: ${e.message}`, true);
+    }
+  };
+  const section = el("details", { id: "playground" },
+    el("summary", {}, el("h2", { class: "inline" }, "Playground")),
+    el("p", { class: "muted" }, "Runs once in the sandbox with this charm's allow-list and limits; nothing is stored."),
+    el("label", {}, "Source", src),
+    el("div", { class: "grid2" }, el("label", {}, "State (JSON)", state), el("label", {}, "Input (JSON, optional)", input)),
+    el("div", { class: "actions" },
+      el("button", { type: "button", class: "primary", id: "play-run", onclick: run }, "Try it"),
+      el("button", { type: "button", id: "play-save", onclick: save }, "Save source")),
+    result);
+  let filled = false;
+  return {
+    section,
+    fill(source, current) {
+      if (filled) return;
+      filled = true;
+      src.value = source;
+      state.value = JSON.stringify(current, null, 2);
+    },
+  };
 }
 
 // ---- routing and refresh ----------------------------------------------------
