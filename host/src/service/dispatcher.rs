@@ -348,6 +348,12 @@ async fn execute(
         Ok(Finish::Gone) => {
             tracing::info!(outcome = %outcome, "run finished after its charm was deleted; nothing written")
         }
+        Ok(Finish::OverQuota(over)) => tracing::warn!(
+            space = %over.space,
+            quota = %over.kind,
+            limit = over.limit,
+            "run finished over its space's state quota; the old state is kept"
+        ),
         Ok(Finish::StateMoved { expected }) => tracing::error!(
             expected_version = expected,
             "the charm's state moved while this run held it; recorded as a fault, state not written"

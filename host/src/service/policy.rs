@@ -398,7 +398,7 @@ pub fn priority(trigger: Trigger) -> i64 {
 pub fn is_failure(outcome: RunOutcome) -> bool {
     !matches!(
         outcome,
-        RunOutcome::Ok | RunOutcome::Cancelled | RunOutcome::Interrupted
+        RunOutcome::Ok | RunOutcome::Cancelled | RunOutcome::Interrupted | RunOutcome::Quota
     )
 }
 

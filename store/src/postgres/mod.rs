@@ -37,6 +37,12 @@ mod alerting {
     crate::alerts::alert_ops!(sqlx::postgres::PgConnection);
 }
 
+mod quota {
+    crate::quota::quota_ops!(sqlx::postgres::PgConnection, |col| format!(
+        "octet_length({col})"
+    ));
+}
+
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -141,6 +147,8 @@ pub struct PgStore {
     /// Tags this process's notifications, which its own listener ignores.
     instance: String,
     listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The default quotas of every space.
+    quota: crate::quota::Defaults,
 }
 
 /// Whether `url` names a PostgreSQL database (`postgres://` or
@@ -241,6 +249,7 @@ impl PgStore {
             wake: Arc::new(Wake::default()),
             instance: crate::rows::new_node_id()?.to_string(),
             listener: Mutex::new(None),
+            quota: crate::quota::Defaults::default(),
         })
     }
 
@@ -592,6 +601,35 @@ impl Store for PgStore {
 
     async fn finished_per_minute(&self, since: i64) -> Result<Vec<MinuteOutcomes>, StoreError> {
         reads::finished_per_minute(&self.pool, since).await
+    }
+
+    fn set_quota_defaults(&self, defaults: crate::Quota) {
+        self.quota.set(defaults);
+    }
+
+    async fn spaces(&self, space: Option<&str>) -> Result<Vec<crate::SpaceRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let conn = &mut *conn;
+        let now: i64 = sqlx::query_scalar("SELECT charm_host_now_ms()")
+            .fetch_one(&mut *conn)
+            .await?;
+        quota::list(conn, now, space, self.quota.get()).await
+    }
+
+    async fn set_space_quota(
+        &self,
+        space: &str,
+        overrides: &crate::QuotaOverrides,
+    ) -> Result<Option<crate::SpaceRecord>, StoreError> {
+        let defaults = self.quota.get();
+        pg_tx!(self, |conn| async {
+            let now: i64 = sqlx::query_scalar("SELECT charm_host_now_ms()")
+                .fetch_one(&mut *conn)
+                .await?;
+            quota::set(conn, space, overrides, now, defaults).await
+        })?;
+        let mut found = self.spaces(Some(space)).await?;
+        Ok(found.pop())
     }
 }
 

@@ -30,6 +30,12 @@ mod alerting {
     crate::alerts::alert_ops!(sqlx::sqlite::SqliteConnection);
 }
 
+mod quota {
+    crate::quota::quota_ops!(sqlx::sqlite::SqliteConnection, |col| format!(
+        "LENGTH(CAST({col} AS BLOB))"
+    ));
+}
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -70,6 +76,8 @@ pub struct SqliteStore {
     /// registered one.
     node_lock: Mutex<Option<std::fs::File>>,
     wake: Wake,
+    /// The default quotas of every space.
+    quota: crate::quota::Defaults,
 }
 
 /// Why SQLite cannot take a request for now (see [`StoreError::unavailable`]).
@@ -118,6 +126,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             node_lock: Mutex::new(None),
             wake: Wake::default(),
+            quota: crate::quota::Defaults::default(),
         })
     }
 
@@ -479,6 +488,32 @@ impl Store for SqliteStore {
 
     async fn finished_per_minute(&self, since: i64) -> Result<Vec<MinuteOutcomes>, StoreError> {
         reads::finished_per_minute(&self.read, since).await
+    }
+
+    fn set_quota_defaults(&self, defaults: crate::Quota) {
+        self.quota.set(defaults);
+    }
+
+    async fn spaces(&self, space: Option<&str>) -> Result<Vec<crate::SpaceRecord>, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        let conn = &mut *conn;
+        let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
+        quota::list(conn, now, space, self.quota.get()).await
+    }
+
+    async fn set_space_quota(
+        &self,
+        space: &str,
+        overrides: &crate::QuotaOverrides,
+    ) -> Result<Option<crate::SpaceRecord>, StoreError> {
+        let defaults = self.quota.get();
+        self.write_tx(async |conn| {
+            let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
+            quota::set(conn, space, overrides, now, defaults).await
+        })
+        .await?;
+        let mut found = self.spaces(Some(space)).await?;
+        Ok(found.pop())
     }
 }
 
