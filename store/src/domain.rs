@@ -790,7 +790,7 @@ pub enum Finish {
         expected: i64,
     },
     /// The run is recorded with the outcome [`RunOutcome::Quota`] and the
-    /// error `over.to_string()`, and its state was not written: the state
+    /// error [`crate::QuotaExceeded::run_error`], and its state was not written: the state
     /// it returned would have put its space over its state quota. The
     /// charm's failure count, alert state and schedule are untouched and
     /// the run's events stay pending (the charm is not blamed).

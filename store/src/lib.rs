@@ -197,10 +197,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// database: each node enforces its own defaults.
     fn set_quota_defaults(&self, defaults: Quota);
 
+    /// The default quotas of every space, as last set.
+    fn quota_defaults(&self) -> Quota;
+
     /// Every space that has charms or quota overrides, by name, with its
     /// quotas in force and what it uses now; only `space` when given (then
     /// empty when it has neither).
     async fn spaces(&self, space: Option<&str>) -> Result<Vec<SpaceRecord>, StoreError>;
+
+    /// The spaces blocked now for their fuel per hour, by name: cheap (no
+    /// usage is summed), for metrics and logs.
+    async fn blocked_spaces(&self) -> Result<Vec<(String, QuotaBlock)>, StoreError>;
 
     /// Sets a space's quota overrides (`None` fields: the default; all
     /// `None` forgets the space's row), applying a changed fuel budget to

@@ -142,6 +142,12 @@ pub struct QuotaExceeded {
 }
 
 impl QuotaExceeded {
+    /// The error a run refused its state records (and the API shows):
+    /// the message, and that the old state is kept.
+    pub fn run_error(&self) -> String {
+        format!("{self}; the old state is kept")
+    }
+
     fn describe(&self) -> String {
         let (space, limit, would_be) = (&self.space, self.limit, self.would_be);
         match self.kind {
@@ -149,7 +155,7 @@ impl QuotaExceeded {
                 "space `{space}` is at its quota of {limit} charms (max_charms); a new charm would make {would_be}"
             ),
             QuotaKind::MaxStateBytes => format!(
-                "space `{space}` is over its state quota of {limit} bytes (max_state_bytes): this state would bring its charms' states to {would_be} bytes; the old state is kept"
+                "space `{space}` is over its state quota of {limit} bytes (max_state_bytes): this state would bring its charms' states to {would_be} bytes"
             ),
             kind => format!("space `{space}` is over its quota of {limit} ({kind})"),
         }
@@ -284,6 +290,23 @@ pub(crate) const SET_OVERRIDES: &str = "INSERT INTO space_quotas (space, max_cha
 /// Forgets a space's overrides: `$1` space.
 pub(crate) const CLEAR_OVERRIDES: &str = "DELETE FROM space_quotas WHERE space = $1";
 
+/// The spaces blocked at `$1` (ms).
+pub(crate) const BLOCKED: &str =
+    "SELECT space, until, used, quota FROM space_blocks WHERE until > $1 ORDER BY space";
+
+/// A blocked space from [`BLOCKED`].
+pub(crate) fn block_from(row: &impl Columns) -> Result<(String, QuotaBlock), StoreError> {
+    Ok((
+        row.text("space")?,
+        QuotaBlock {
+            quota: QuotaKind::MaxFuelPerHour,
+            until: row.int("until")?,
+            used: to_u64(row.int("used")?),
+            limit: to_u64(row.int("quota")?),
+        },
+    ))
+}
+
 /// Every space with charms or overrides (or only `$2`, when not null),
 /// with its overrides and usage at `$1` (ms). `{bytes}` is the dialect's
 /// byte length of `st.state`.
@@ -363,10 +386,10 @@ pub(crate) fn blocked_until(window: &[(i64, u64)], budget: u64) -> Option<(i64, 
 macro_rules! quota_ops {
     ($conn:ty, $bytes:expr) => {
         use $crate::quota::{
-            blocked_until, overrides_from, space_from, spaces_sql, state_bytes_sql, Quota,
-            QuotaExceeded, QuotaKind, QuotaOverrides, SpaceRecord, ADD_FUEL, BLOCK,
-            CLEAR_OVERRIDES, COUNT_CHARMS, FUEL_WINDOW, OVERRIDES, OVERRIDES_OF_CHARM,
-            SET_OVERRIDES, TRIM_FUEL, UNBLOCK,
+            block_from, blocked_until, overrides_from, space_from, spaces_sql, state_bytes_sql,
+            Quota, QuotaBlock, QuotaExceeded, QuotaKind, QuotaOverrides, SpaceRecord, ADD_FUEL,
+            BLOCK, BLOCKED, CLEAR_OVERRIDES, COUNT_CHARMS, FUEL_WINDOW, OVERRIDES,
+            OVERRIDES_OF_CHARM, SET_OVERRIDES, TRIM_FUEL, UNBLOCK,
         };
         use $crate::rows::{clamp_i64, to_u64, Columns};
         use $crate::StoreError;
@@ -562,6 +585,15 @@ macro_rules! quota_ops {
                 .fetch_all(&mut *conn)
                 .await?;
             rows.iter().map(|row| space_from(row, defaults)).collect()
+        }
+
+        /// The spaces blocked at `now`.
+        pub(super) async fn blocked(
+            conn: &mut $conn,
+            now: i64,
+        ) -> Result<Vec<(String, QuotaBlock)>, StoreError> {
+            let rows = sqlx::query(BLOCKED).bind(now).fetch_all(&mut *conn).await?;
+            rows.iter().map(block_from).collect()
         }
 
         /// Sets `space`'s overrides (all `None`: forgets them) and applies

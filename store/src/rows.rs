@@ -759,7 +759,7 @@ macro_rules! write_finish {
             if let Some(over) = &over {
                 recorded = $crate::Finished {
                     outcome: $crate::RunOutcome::Quota,
-                    error: Some(over.to_string()),
+                    error: Some(over.run_error()),
                     new_state: None,
                     ..recorded
                 };

@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `GET /healthz` | `{"status": "ok", "token_required": bool}` when the database answers (no auth) |
 //! | `GET /metrics` | Prometheus text format (no auth) |
-//! | `POST /api/charms` | register a charm; 201, or 400 with the compile error's line and column |
+//! | `POST /api/charms` | register a charm; 201, or 400 with the compile error's line and column, or 403 over its space's quota of charms or state bytes |
 //! | `GET /api/charms` | list, filtered by `space`, `integration`, `status`, paged by `limit`, `offset` |
 //! | `GET /api/charms/{id}` | one charm |
 //! | `PATCH /api/charms/{id}` | change `enabled`, `interval_s`, `allowed_hosts`, `limits`, `source`, `name` |
@@ -18,6 +18,9 @@
 //! | `GET /api/charms/{id}/source` | `{"name", "source", "source_sha256"}` |
 //! | `GET /api/runs/{id}` | one run |
 //! | `GET /api/stats` | counts, and runs and failures per minute over the last hour |
+//! | `GET /api/spaces` | every space's quotas and usage (`spaces.rs`) |
+//! | `GET /api/spaces/{space}` | one space's quotas and usage |
+//! | `PUT /api/spaces/{space}/quota` | set a space's quota overrides (`null`: the default) |
 //! | `GET /` | the operator's dashboard (static; it calls the API with the token) |
 //!
 //! Before any route, the access guard (`access.rs`) checks every request's
@@ -32,6 +35,7 @@ mod dashboard;
 mod error;
 mod events;
 mod hooks;
+mod spaces;
 
 use std::sync::Arc;
 
@@ -116,6 +120,7 @@ fn routes(state: AppState, max_body_bytes: usize) -> Router {
         .merge(events::router())
         .merge(hooks::api_router())
         .merge(alerts::router())
+        .merge(spaces::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     Router::new()

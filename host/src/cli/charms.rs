@@ -21,6 +21,16 @@ use crate::token::{find_token, Discovery};
 /// Where the daemon is.
 #[derive(Debug, Args)]
 pub struct ClientArgs {
+    #[command(flatten)]
+    daemon: Daemon,
+
+    #[command(subcommand)]
+    command: CharmsCommand,
+}
+
+/// The daemon a client command talks to (shared by `charms` and `spaces`).
+#[derive(Debug, Args)]
+pub struct Daemon {
     /// The daemon's base URL.
     #[arg(
         long,
@@ -41,9 +51,6 @@ pub struct ClientArgs {
         global = true
     )]
     token: Option<String>,
-
-    #[command(subcommand)]
-    command: CharmsCommand,
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,7 +196,7 @@ fn parse_interval(text: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("`{text}` is out of range"))
 }
 
-struct Client {
+pub(super) struct Client {
     http: reqwest::Client,
     base: url::Url,
     token: Option<String>,
@@ -208,7 +215,7 @@ fn charm_path(id: &str, rest: &str) -> String {
 }
 
 impl Client {
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -267,11 +274,11 @@ fn parse_json(flag: &str, text: &str) -> Result<Value, CliError> {
         .map_err(|e| CliError::usage(format!("{flag} is not valid JSON: {e}")))
 }
 
-fn pretty(value: &Value) -> String {
+pub(super) fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
 }
 
-fn cell(value: &Value) -> String {
+pub(super) fn cell(value: &Value) -> String {
     match value {
         Value::Null => "-".to_string(),
         Value::String(s) => s.clone(),
@@ -327,22 +334,32 @@ fn token_for(given: Option<String>, server: &url::Url) -> (Option<String>, Strin
     }
 }
 
+impl Daemon {
+    /// A client of the daemon at `--server`, with its token.
+    ///
+    /// # Errors
+    /// A `--server` that is not an http(s) URL (usage), or no HTTP client.
+    pub(super) fn client(self) -> Result<Client, CliError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let base = server_url(&self.server)?;
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| CliError::host(format!("cannot build an HTTP client: {e}")))?;
+        let (token, token_hint) = token_for(self.token, &base);
+        Ok(Client {
+            http,
+            base,
+            token,
+            token_hint,
+        })
+    }
+}
+
 /// Runs the client command.
 pub async fn execute(args: ClientArgs) -> CliResult {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let base = server_url(&args.server)?;
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|e| CliError::host(format!("cannot build an HTTP client: {e}")))?;
-    let (token, token_hint) = token_for(args.token, &base);
-    let client = Client {
-        http,
-        base,
-        token,
-        token_hint,
-    };
+    let client = args.daemon.client()?;
     match args.command {
         CharmsCommand::Add(args) => add(&client, args).await,
         CharmsCommand::List { space, status } => list(&client, space, status).await,

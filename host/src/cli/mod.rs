@@ -16,6 +16,7 @@ mod flags;
 mod logging;
 mod run;
 mod serve;
+mod spaces;
 
 use std::process::ExitCode;
 
@@ -46,6 +47,9 @@ enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Manage the charms of a running service (a client of its API).
     Charms(charms::ClientArgs),
+    /// Show spaces' quotas and usage, and set a space's quotas (a client
+    /// of the service's API).
+    Spaces(spaces::SpacesArgs),
 }
 
 /// The process exit codes.
@@ -202,6 +206,10 @@ pub fn main() -> ExitCode {
         Command::Charms(args) => {
             logging::init_for_run(cli.log_format);
             runtime.block_on(charms::execute(args))
+        }
+        Command::Spaces(args) => {
+            logging::init_for_run(cli.log_format);
+            runtime.block_on(spaces::execute(args))
         }
     };
     // Do not wait for stray blocking tasks (DNS lookups) at exit.

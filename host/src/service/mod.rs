@@ -12,8 +12,8 @@
 //! process as a node, bind the listener, then start the node's heartbeat and
 //! rescue ([`node`]: runs of dead nodes, or of this process's previous life
 //! on SQLite, are interrupted and re-queued), the scheduler, the
-//! dispatcher, the maintenance task (pruning, summary line) and the HTTP
-//! server.
+//! dispatcher, the maintenance task (pruning, summary line), the quota
+//! watch ([`quotas`]) and the HTTP server.
 //!
 //! Stop (on the `shutdown` future, e.g. SIGTERM): stop scheduling and
 //! claiming, stop accepting HTTP requests, let runs in flight finish within
@@ -43,6 +43,7 @@ mod in_flight;
 mod metrics;
 mod node;
 pub mod policy;
+mod quotas;
 mod registry;
 pub mod schedule;
 mod scheduler;
@@ -51,15 +52,15 @@ mod stats;
 pub use config::{
     check_path, ConfigError, DbTarget, ServiceConfig, DEFAULT_IDEMPOTENCY_WINDOW_S,
     DEFAULT_KEEP_RUNS, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT,
-    DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SUMMARY_INTERVAL_S,
+    DEFAULT_PRUNE_INTERVAL_S, DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SUMMARY_INTERVAL_S,
 };
 pub use dispatcher::RunCounters;
 pub use metrics::Metrics;
 pub use node::DEFAULT_NODE_TTL_MS;
 pub use policy::SchedulePolicy;
 pub use registry::{
-    charm_id, CharmChanges, CharmSpec, LimitCeilings, Registry, RegistryError, TriggerRequest,
-    Triggered, COMPILE_SLOTS,
+    charm_id, check_space, CharmChanges, CharmSpec, LimitCeilings, Registry, RegistryError,
+    TriggerRequest, Triggered, COMPILE_SLOTS,
 };
 pub use stats::{minute_stats, MinuteStats};
 
@@ -67,9 +68,6 @@ use dispatcher::Dispatcher;
 use node::Membership;
 use scheduler::run_scheduler;
 
-/// How often old runs are pruned, give or take a tenth (nodes prune at
-/// different times).
-const PRUNE_EVERY: Duration = Duration::from_secs(600);
 /// Runs one pruning statement deletes at most, so that it holds its locks
 /// briefly; pruning repeats until a batch comes back short.
 const PRUNE_BATCH: u32 = 5000;
@@ -177,6 +175,7 @@ pub async fn serve(
         .map_err(ConfigError::from)?;
     let api_token = config.token.resolve()?;
     let store = open_store(&config).await?;
+    store.set_quota_defaults(config.space_quota_defaults());
     // Every task needs a pool slot: the dispatcher's runs, the registry's
     // compiles, and one for pre-initialisation.
     let max_instances =
@@ -263,6 +262,11 @@ pub async fn serve(
         node: membership.state(),
     }
     .spawn(stop.clone());
+    let quota_watch = tokio::spawn(quotas::watch_quotas(
+        Arc::clone(&store),
+        Arc::clone(&metrics),
+        stop.clone(),
+    ));
     let maintenance = tokio::spawn(maintain(
         Arc::clone(&store),
         Arc::clone(&counters),
@@ -305,6 +309,7 @@ pub async fn serve(
     let _ = rescue.await;
     membership.leave().await;
     let _ = maintenance.await;
+    let _ = quota_watch.await;
     let _ = alerting.await;
     store.close().await;
     tracing::info!(
@@ -400,7 +405,10 @@ async fn maintain(
     stop: CancellationToken,
 ) {
     let mut summary = tokio::time::interval(config.summary_interval);
-    let jitter = PRUNE_EVERY / 10;
+    // Nodes prune at different times: each interval is the setting, give
+    // or take a tenth.
+    let every = config.prune_interval;
+    let jitter = every / 10;
     let mut next_prune = tokio::time::Instant::now() + jitter.mul_f64(fastrand::f64());
     summary.tick().await;
     let (mut last_ok, mut last_failed) = (0, 0);
@@ -426,7 +434,7 @@ async fn maintain(
             _ = tokio::time::sleep_until(next_prune) => {
                 prune(&*store, config.keep_runs, &stop).await;
                 prune_events(&*store, config.idempotency_window, &stop).await;
-                next_prune = tokio::time::Instant::now() + PRUNE_EVERY - jitter
+                next_prune = tokio::time::Instant::now() + every - jitter
                     + (jitter * 2).mul_f64(fastrand::f64());
             }
         }

@@ -202,6 +202,15 @@ fn invalid(message: impl Into<String>) -> RegistryError {
     RegistryError::Invalid(message.into())
 }
 
+/// Checks a space's name as registration does: 1 to [`MAX_NAME_LEN`]
+/// letters, digits, `.`, `_` or `-`.
+///
+/// # Errors
+/// [`RegistryError::Invalid`] quoting the name and the rule.
+pub fn check_space(space: &str) -> Result<(), RegistryError> {
+    check_name("space", space)
+}
+
 fn check_name(what: &str, value: &str) -> Result<(), RegistryError> {
     let ok = !value.is_empty()
         && value.len() <= MAX_NAME_LEN

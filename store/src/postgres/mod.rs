@@ -607,6 +607,10 @@ impl Store for PgStore {
         self.quota.set(defaults);
     }
 
+    fn quota_defaults(&self) -> crate::Quota {
+        self.quota.get()
+    }
+
     async fn spaces(&self, space: Option<&str>) -> Result<Vec<crate::SpaceRecord>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         let conn = &mut *conn;
@@ -614,6 +618,15 @@ impl Store for PgStore {
             .fetch_one(&mut *conn)
             .await?;
         quota::list(conn, now, space, self.quota.get()).await
+    }
+
+    async fn blocked_spaces(&self) -> Result<Vec<(String, crate::QuotaBlock)>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let conn = &mut *conn;
+        let now: i64 = sqlx::query_scalar("SELECT charm_host_now_ms()")
+            .fetch_one(&mut *conn)
+            .await?;
+        quota::blocked(conn, now).await
     }
 
     async fn set_space_quota(

@@ -494,11 +494,22 @@ impl Store for SqliteStore {
         self.quota.set(defaults);
     }
 
+    fn quota_defaults(&self) -> crate::Quota {
+        self.quota.get()
+    }
+
     async fn spaces(&self, space: Option<&str>) -> Result<Vec<crate::SpaceRecord>, StoreError> {
         let mut conn = self.read.acquire().await?;
         let conn = &mut *conn;
         let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
         quota::list(conn, now, space, self.quota.get()).await
+    }
+
+    async fn blocked_spaces(&self) -> Result<Vec<(String, crate::QuotaBlock)>, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        let conn = &mut *conn;
+        let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
+        quota::blocked(conn, now).await
     }
 
     async fn set_space_quota(

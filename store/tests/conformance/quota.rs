@@ -229,6 +229,8 @@ pub async fn a_space_over_its_fuel_quota_gets_no_claims_until_the_window_allows(
     );
     // Both runs are this minute's: the window has room when it ages out.
     assert!(block.until > now && block.until <= now + 3_600_000 + 60_000);
+    let blocked = s.blocked_spaces().await.unwrap();
+    assert_eq!(blocked, vec![("a".to_string(), block)]);
     // Its run waits; another space's is claimed.
     enqueue(s, &a, Trigger::Manual).await;
     enqueue(s, &b, Trigger::Manual).await;
@@ -249,6 +251,7 @@ pub async fn a_space_over_its_fuel_quota_gets_no_claims_until_the_window_allows(
     )
     .await;
     assert!(s.spaces(Some("a")).await.unwrap()[0].blocked.is_none());
+    assert!(s.blocked_spaces().await.unwrap().is_empty());
     assert_eq!(claim(s, &me).await.map(|r| r.charm_id), Some(a.clone()));
     // And lowering it blocks the space at once.
     set(
@@ -314,7 +317,7 @@ pub async fn a_state_over_the_space_quota_is_not_written_and_the_charm_not_blame
         .await
         .unwrap();
     let message = "space `a` is over its state quota of 30 bytes (max_state_bytes): this state \
-                   would bring its charms' states to 31 bytes; the old state is kept";
+                   would bring its charms' states to 31 bytes";
     match &finished {
         Finish::OverQuota(over) => {
             assert_eq!(
@@ -322,6 +325,10 @@ pub async fn a_state_over_the_space_quota_is_not_written_and_the_charm_not_blame
                 (QuotaKind::MaxStateBytes, 30, 31)
             );
             assert_eq!(over.to_string(), message);
+            assert_eq!(
+                over.run_error(),
+                format!("{message}; the old state is kept")
+            );
         }
         other => panic!("expected OverQuota, got {other:?}"),
     }
@@ -332,7 +339,11 @@ pub async fn a_state_over_the_space_quota_is_not_written_and_the_charm_not_blame
             record.error.as_deref(),
             record.state_version
         ),
-        (Some(RunOutcome::Quota), Some(message), None)
+        (
+            Some(RunOutcome::Quota),
+            Some(format!("{message}; the old state is kept").as_str()),
+            None
+        )
     );
     let state = s.state(&a2).await.unwrap().unwrap();
     assert_eq!((state.state.as_str(), state.version), ("{\"n\":0}", 0));
