@@ -9,7 +9,8 @@
 //!
 //! * charms registered: [`crate::Store::insert_charm`] counts the space's
 //!   charms before inserting (SQLite has one writer; PostgreSQL first takes
-//!   an advisory lock on the space for the transaction);
+//!   an advisory lock on the space for the transaction, as a finish that
+//!   checks the state quota does);
 //! * runs in flight: the claim passes over a space holding its quota of
 //!   running runs (the same clause as the fair-share slot cap);
 //! * fuel per hour: each finish adds the run's fuel to its space's bucket
@@ -382,9 +383,12 @@ pub(crate) fn blocked_until(window: &[(i64, u64)], budget: u64) -> Option<(i64, 
 /// The quota operations, the same SQL on both backends: expands to
 /// functions that take the backend's connection (`$conn`); `$bytes` is
 /// the dialect's byte length of a text column `s.state` / `st.state`
-/// (given as a closure from the alias to the expression).
+/// (given as a closure from the alias to the expression), and `$lock` a
+/// statement that serialises, until the transaction ends, the
+/// transactions that count a space (`$1`) against a quota (`None` where
+/// the database has one writer).
 macro_rules! quota_ops {
-    ($conn:ty, $bytes:expr) => {
+    ($conn:ty, $bytes:expr, $lock:expr) => {
         use $crate::quota::{
             block_from, blocked_until, overrides_from, space_from, spaces_sql, state_bytes_sql,
             Quota, QuotaBlock, QuotaExceeded, QuotaKind, QuotaOverrides, SpaceRecord, ADD_FUEL,
@@ -439,6 +443,16 @@ macro_rules! quota_ops {
                 .transpose()
         }
 
+        /// Makes the caller's transaction the only one counting `space`
+        /// until it ends.
+        async fn lock_space(conn: &mut $conn, space: &str) -> Result<(), StoreError> {
+            let lock: Option<&str> = $lock;
+            if let Some(lock) = lock {
+                sqlx::query(lock).bind(space).execute(&mut *conn).await?;
+            }
+            Ok(())
+        }
+
         /// Bytes of the states of `space`'s charms other than `charm`.
         async fn other_states(
             conn: &mut $conn,
@@ -455,8 +469,9 @@ macro_rules! quota_ops {
 
         /// Refuses a new charm `charm` of `space` with a state of
         /// `state_len` bytes when the space is at its charms quota or the
-        /// state would put it over its state quota. The caller makes the
-        /// count and the insert one serialised transaction.
+        /// state would put it over its state quota. Counting takes the
+        /// space's lock, so the count and the caller's insert are one
+        /// serialised transaction.
         pub(super) async fn check_new_charm(
             conn: &mut $conn,
             space: &str,
@@ -465,6 +480,9 @@ macro_rules! quota_ops {
             defaults: Quota,
         ) -> Result<(), StoreError> {
             let quota = overrides(conn, space).await?.over(defaults);
+            if quota.max_charms > 0 || quota.max_state_bytes > 0 {
+                lock_space(conn, space).await?;
+            }
             if quota.max_charms > 0 {
                 let count: i64 = sqlx::query_scalar(COUNT_CHARMS)
                     .bind(space)
@@ -496,6 +514,9 @@ macro_rules! quota_ops {
             if quota.max_state_bytes == 0 {
                 return Ok(None);
             }
+            // Two charms of the space finishing at once must not both fit
+            // by counting each other's old state.
+            lock_space(conn, space).await?;
             let len = u64::try_from(state_len).unwrap_or(u64::MAX);
             let total = other_states(conn, space, charm).await?.saturating_add(len);
             Ok((total > quota.max_state_bytes).then(|| QuotaExceeded {

@@ -22,12 +22,8 @@ pub(super) async fn insert(s: &PgStore, new: &NewCharm) -> Result<(), StoreError
     let c = &new.code;
     let defaults = s.quota.get();
     pg_tx!(s, |conn| async {
-        // Registrations in one space take turns until they commit, so the
-        // count below cannot be passed by a concurrent insert.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('charm-host space ' || $1, 0))")
-            .bind(&c.space)
-            .execute(&mut *conn)
-            .await?;
+        // Under the space's lock when it has a quota to count: a
+        // concurrent insert cannot pass the count.
         super::quota::check_new_charm(conn, &c.space, c.id.as_str(), new.state.len(), defaults)
             .await?;
         let insert = sqlx::query(insert_sql()).bind(c.id.as_str()).bind(&c.space);

@@ -38,9 +38,11 @@ mod alerting {
 }
 
 mod quota {
-    crate::quota::quota_ops!(sqlx::postgres::PgConnection, |col| format!(
-        "octet_length({col})"
-    ));
+    crate::quota::quota_ops!(
+        sqlx::postgres::PgConnection,
+        |col| format!("octet_length({col})"),
+        Some("SELECT pg_advisory_xact_lock(hashtextextended('charm-host space ' || $1, 0))")
+    );
 }
 
 use std::str::FromStr;

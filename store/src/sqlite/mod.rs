@@ -31,9 +31,12 @@ mod alerting {
 }
 
 mod quota {
-    crate::quota::quota_ops!(sqlx::sqlite::SqliteConnection, |col| format!(
-        "LENGTH(CAST({col} AS BLOB))"
-    ));
+    // One writer: every transaction that counts a space is serialised.
+    crate::quota::quota_ops!(
+        sqlx::sqlite::SqliteConnection,
+        |col| format!("LENGTH(CAST({col} AS BLOB))"),
+        None
+    );
 }
 
 use std::path::{Path, PathBuf};
