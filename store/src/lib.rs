@@ -34,6 +34,9 @@
 //!   changes, so several nodes may run it at once;
 //! * every time that nodes compare (queue times, due times, heartbeats) is
 //!   the database's clock, never a node's.
+//! * a space's quotas (charms, runs in flight, fuel per hour, state bytes,
+//!   runs kept) are checked in the transaction of the change each one
+//!   limits, so a refusal never leaves half a change (see [`quota`]).
 //!
 //! It knows nothing about wasmtime, HTTP or scheduling policy: callers pass
 //! the decisions (a priority, an [`UpdatePolicy`], a [`NextRunPolicy`], a

@@ -2,7 +2,7 @@
 //! space used in the trailing hour (`space_fuel`, per-minute buckets), and
 //! the spaces over their fuel budget (`space_blocks`); the SQL both
 //! backends share, and the operations built on it, expanded per backend by
-//! [`quota_ops!`] because each runs them on its own connection type.
+//! `quota_ops!` because each runs them on its own connection type.
 //!
 //! Where each quota is enforced, always in the transaction of the change
 //! it limits:

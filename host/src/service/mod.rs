@@ -13,7 +13,7 @@
 //! rescue ([`node`]: runs of dead nodes, or of this process's previous life
 //! on SQLite, are interrupted and re-queued), the scheduler, the
 //! dispatcher, the maintenance task (pruning, summary line), the quota
-//! watch ([`quotas`]) and the HTTP server.
+//! watch (`quotas`) and the HTTP server.
 //!
 //! Stop (on the `shutdown` future, e.g. SIGTERM): stop scheduling and
 //! claiming, stop accepting HTTP requests, let runs in flight finish within

@@ -202,7 +202,7 @@ fn invalid(message: impl Into<String>) -> RegistryError {
     RegistryError::Invalid(message.into())
 }
 
-/// Checks a space's name as registration does: 1 to [`MAX_NAME_LEN`]
+/// Checks a space's name as registration does: 1 to 128
 /// letters, digits, `.`, `_` or `-`.
 ///
 /// # Errors
