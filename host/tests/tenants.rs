@@ -154,6 +154,40 @@ fn each_space_token_sees_and_changes_only_its_own_space() {
     assert_eq!(still["enabled"], true, "{still}");
     assert_eq!(d.state(b)["version"], 1);
 
+    // Spaces: a space token reads its own quotas only and sets none.
+    let (status, spaces) = call(&d, &alpha, "GET", "/api/spaces", None);
+    assert_eq!(status, 200, "{spaces}");
+    let names: Vec<&str> = spaces["spaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["space"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alpha"]);
+    let (status, _) = call(&d, &alpha, "GET", "/api/spaces/beta", None);
+    assert_eq!(status, 404, "another space's quotas are not found");
+    let (status, refused) = call(
+        &d,
+        &alpha,
+        "PUT",
+        "/api/spaces/alpha/quota",
+        Some(&json!({ "max_charms": 1000 })),
+    );
+    assert_eq!(status, 403, "{refused}");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("operator token"),
+        "{refused}"
+    );
+    let (status, _) = d.request(
+        "PUT",
+        "/api/spaces/alpha/quota",
+        Some(&json!({ "max_charms": 1000 })),
+    );
+    assert_eq!(status, 200, "the operator sets it");
+
     // The operator's routes are closed to space tokens, with a reason.
     for path in ["/api/tokens", "/api/audit", "/api/stats", "/api/alerts"] {
         let (status, answer) = call(&d, &alpha, "GET", path, None);

@@ -172,11 +172,15 @@ pub enum RunOutcome {
     /// Its node stopped, or lost the database, while it ran; found by a
     /// rescue (any node's, or the next start's) and retried.
     Interrupted,
+    /// It succeeded, but the state it returned would put its space over
+    /// the space's state quota: the old state is kept, its events stay in
+    /// the inbox, and the charm is not blamed (no failure counted).
+    Quota,
 }
 
 impl RunOutcome {
     /// Every outcome.
-    pub const ALL: [RunOutcome; 10] = [
+    pub const ALL: [RunOutcome; 11] = [
         RunOutcome::Ok,
         RunOutcome::Error,
         RunOutcome::Timeout,
@@ -187,6 +191,7 @@ impl RunOutcome {
         RunOutcome::Fault,
         RunOutcome::Cancelled,
         RunOutcome::Interrupted,
+        RunOutcome::Quota,
     ];
 
     /// The stored name.
@@ -202,6 +207,7 @@ impl RunOutcome {
             RunOutcome::Fault => "fault",
             RunOutcome::Cancelled => "cancelled",
             RunOutcome::Interrupted => "interrupted",
+            RunOutcome::Quota => "quota",
         }
     }
 
@@ -769,7 +775,7 @@ pub type UpdatePolicy<'a> = &'a (dyn Fn(Before, i64) -> CharmUpdate + Send + Syn
 pub type NextRunPolicy<'a> = &'a (dyn Fn(i64, u32, Option<&str>) -> i64 + Send + Sync);
 
 /// What a finish wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finish {
     /// The run is recorded; the state version it wrote, if any.
     Recorded {
@@ -789,6 +795,12 @@ pub enum Finish {
         /// The version the run read.
         expected: i64,
     },
+    /// The run is recorded with the outcome [`RunOutcome::Quota`] and the
+    /// error [`crate::QuotaExceeded::run_error`], and its state was not written: the state
+    /// it returned would have put its space over its state quota. The
+    /// charm's failure count, alert state and schedule are untouched and
+    /// the run's events stay pending (the charm is not blamed).
+    OverQuota(crate::QuotaExceeded),
 }
 
 /// What one scheduler pass did.

@@ -34,6 +34,9 @@
 //!   changes, so several nodes may run it at once;
 //! * every time that nodes compare (queue times, due times, heartbeats) is
 //!   the database's clock, never a node's.
+//! * a space's quotas (charms, runs in flight, fuel per hour, state bytes,
+//!   runs kept) are checked in the transaction of the change each one
+//!   limits, so a refusal never leaves half a change (see [`quota`]).
 //!
 //! It knows nothing about wasmtime, HTTP or scheduling policy: callers pass
 //! the decisions (a priority, an [`UpdatePolicy`], a [`NextRunPolicy`], a
@@ -45,6 +48,7 @@ mod domain;
 pub mod history;
 mod inbox;
 pub mod postgres;
+pub mod quota;
 mod rows;
 pub mod sqlite;
 pub mod tenancy;
@@ -65,6 +69,9 @@ pub use domain::{
     Finish, Finished, Hook, MinuteOutcomes, NewCharm, NewEvent, NextRunPolicy, NodeId, NodeInfo,
     NodeRecord, RescuedRun, RunEvent, RunId, RunOutcome, RunRecord, RunStatus, RunSummary,
     SchedulePass, SortKey, StateRecord, Trigger, UpdatePolicy,
+};
+pub use quota::{
+    Quota, QuotaBlock, QuotaExceeded, QuotaKind, QuotaOverrides, SpaceRecord, SpaceUsage,
 };
 
 /// A store error. Messages say what failed; the API turns them into 500s
@@ -98,6 +105,10 @@ pub enum StoreError {
     /// written; the request may be sent again.
     #[error("the database is busy: {0}")]
     Busy(&'static str),
+    /// The change would put a space over one of its quotas; nothing was
+    /// written. The message names the space, the quota and its value.
+    #[error(transparent)]
+    OverQuota(#[from] QuotaExceeded),
     /// A stored value does not decode.
     #[error("stored {what} is corrupt: {reason}")]
     Corrupt {
@@ -177,7 +188,44 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn work_queued(&self);
 
     /// Inserts a charm and its initial state (version 0).
+    ///
+    /// # Errors
+    /// [`StoreError::OverQuota`] when its space has its quota of charms
+    /// ([`QuotaKind::MaxCharms`]) or the initial state would put the
+    /// space's states over their quota ([`QuotaKind::MaxStateBytes`]):
+    /// counted and inserted in one serialised transaction, so concurrent
+    /// registrations never pass the quota together.
     async fn insert_charm(&self, new: &NewCharm) -> Result<(), StoreError>;
+
+    /// Sets the default quotas of every space (the daemon's `--space-*`
+    /// flags), which a space's overrides replace one by one. Until it is
+    /// called every quota is unlimited (0) and `keep_runs` is the `keep`
+    /// given to [`Store::prune_runs`]. Held by this store value, not the
+    /// database: each node enforces its own defaults.
+    fn set_quota_defaults(&self, defaults: Quota);
+
+    /// The default quotas of every space, as last set.
+    fn quota_defaults(&self) -> Quota;
+
+    /// Every space that has charms or quota overrides, by name, with its
+    /// quotas in force and what it uses now; only `space` when given (then
+    /// empty when it has neither).
+    async fn spaces(&self, space: Option<&str>) -> Result<Vec<SpaceRecord>, StoreError>;
+
+    /// The spaces blocked now for their fuel per hour, by name: cheap (no
+    /// usage is summed), for metrics and logs.
+    async fn blocked_spaces(&self) -> Result<Vec<(String, QuotaBlock)>, StoreError>;
+
+    /// Sets a space's quota overrides (`None` fields: the default; all
+    /// `None` forgets the space's row), applying a changed fuel budget to
+    /// the space's block at once. Returns the space as
+    /// [`Store::spaces`] shows it (`None` when it has no charms and no
+    /// overrides left).
+    async fn set_space_quota(
+        &self,
+        space: &str,
+        overrides: &QuotaOverrides,
+    ) -> Result<Option<SpaceRecord>, StoreError>;
 
     /// One charm, or `None`.
     async fn charm(&self, id: &CharmId) -> Result<Option<CharmRecord>, StoreError>;
@@ -379,7 +427,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// counting as queued later by its last run's cost in milliseconds (so
     /// a heavy charm yields, and still never starves); when `fair` gives slots, a space already
     /// holding its share of them (the slots of the live nodes over the
-    /// active spaces) is passed over. For `node`:
+    /// active spaces) is passed over; so is a space holding its quota of
+    /// runs in flight ([`Quota::max_runs_in_flight`], counted on every
+    /// node) and a space blocked for its fuel per hour (its runs wait
+    /// queued, not failed). For `node`:
     /// marks it running, owned by `node`, with a lease of `lease_ms` from
     /// now, and reads the state it starts from and the charm's pending
     /// events, oldest first, at most `max_events`. Runs another node is claiming at the same moment are
@@ -410,6 +461,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// dead-lettered; kept), all or nothing. When events remain pending a
     /// run is queued for them. A charm whose run freed its running slot while another
     /// run waits is announced as work queued.
+    ///
+    /// Quotas: the run's fuel is added to its space's trailing hour, which
+    /// blocks the space's claims while it is at its fuel budget. A
+    /// successful run whose new state would put its space's states over
+    /// [`Quota::max_state_bytes`] writes no state and is recorded as
+    /// [`RunOutcome::Quota`] ([`Finish::OverQuota`]); `policy` is then not
+    /// asked: the charm is not blamed, and its events stay pending.
     async fn finish_run_if_owned(
         &self,
         run: RunId,
@@ -436,8 +494,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn runs_of(&self, charm: &CharmId, limit: u32) -> Result<Vec<RunRecord>, StoreError>;
 
     /// Deletes up to `batch` finished runs beyond the newest `keep` of each
-    /// charm, so one call holds its locks briefly; call again while it
-    /// returns `batch`. Returns how many were deleted.
+    /// charm (or its space's `keep_runs` override, or the default
+    /// [`Quota::keep_runs`] when not 0), so one call holds its locks
+    /// briefly; call again while it returns `batch`. Returns how many were
+    /// deleted.
     async fn prune_runs(&self, keep: u32, batch: u32) -> Result<u64, StoreError>;
 
     /// Counts of charms by status and runs by status.

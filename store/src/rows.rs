@@ -168,10 +168,16 @@ pub(crate) const FINISHED_PER_MINUTE: &str =
     "SELECT finished_at / 60000 AS m, outcome, COUNT(*) AS runs \
      FROM runs WHERE status = 'done' AND finished_at >= $1 GROUP BY m, outcome ORDER BY m";
 
-/// Deletes up to `$2` finished runs beyond the newest `$1` of each charm.
+/// Deletes up to `$2` finished runs beyond the newest of each charm its
+/// space keeps: its `keep_runs` override, else `$3` (the default; 0: none),
+/// else `$1`.
 pub(crate) const PRUNE: &str = "DELETE FROM runs WHERE id IN ( \
-       SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY charm_id ORDER BY id DESC) AS n \
-                       FROM runs WHERE status = 'done') ranked WHERE n > $1 LIMIT $2)";
+       SELECT id FROM (SELECT r.id, \
+                         ROW_NUMBER() OVER (PARTITION BY r.charm_id ORDER BY r.id DESC) AS n, \
+                         COALESCE(q.keep_runs, NULLIF($3, 0), $1) AS keep \
+                       FROM runs r JOIN charms c ON c.id = r.charm_id \
+                         LEFT JOIN space_quotas q ON q.space = c.space \
+                       WHERE r.status = 'done') ranked WHERE n > keep LIMIT $2)";
 
 /// Sets a charm's webhook secret: `$1` secret or null, `$2` charm.
 pub(crate) const SET_HOOK_SECRET: &str = "UPDATE charms SET hook_secret = $1 WHERE id = $2";
@@ -723,15 +729,19 @@ pub(crate) use read_ops;
 
 /// The writes of a finish, once the run is known to be this node's (and,
 /// on PostgreSQL, locked): the state if its version is still `$base`
-/// (compare-and-set), the run's record, the policy's update of the charm,
-/// and the settling of the run's events. Evaluates to
+/// (compare-and-set) and fits the space's state quota, the run's record,
+/// its fuel in its space's usage and hourly quota, the policy's update of
+/// the charm, and the settling of the run's events. `$quota` is the
+/// store's default quotas; the expansion site has the backend's `quota`
+/// module beside it. Evaluates to
 /// `Result<(Finish, Option<FollowUp>), StoreError>`: the run to queue for
 /// events still pending, which the backend queues with its own upsert. A
 /// macro because both backends run it on their own connection type; the
 /// expansion site has the backend's `settle_events` in scope.
 macro_rules! write_finish {
     ($conn:expr, $run:expr, $node:expr, $finished:expr, $policy:expr,
-     charm = $charm:expr, base = $base:expr, before = $before:expr, now = $now:expr) => {{
+     charm = $charm:expr, base = $base:expr, before = $before:expr, now = $now:expr,
+     quota = $quota:expr) => {{
         async {
             use $crate::rows::{
                 clamp_i64, state_moved, APPLY_UPDATE, CANCEL_QUEUED, FINISH_RUN,
@@ -740,9 +750,25 @@ macro_rules! write_finish {
             let (conn, run, node, finished, policy) = ($conn, $run, $node, $finished, $policy);
             let (charm, base, before, now): (&str, i64, $crate::Before, i64) =
                 ($charm, $base, $before, $now);
+            let defaults: $crate::Quota = $quota;
             let mut version: Option<i64> = None;
             let mut recorded = finished.clone();
-            let moved = match (finished.outcome, &finished.new_state) {
+            let quota = super::quota::quota_of_charm(&mut *conn, charm, defaults).await?;
+            let over = match (&quota, finished.outcome, &finished.new_state) {
+                (Some((space, q)), $crate::RunOutcome::Ok, Some(state)) => {
+                    super::quota::state_fits(&mut *conn, space, charm, state.len(), *q).await?
+                }
+                _ => None,
+            };
+            if let Some(over) = &over {
+                recorded = $crate::Finished {
+                    outcome: $crate::RunOutcome::Quota,
+                    error: Some(over.run_error()),
+                    new_state: None,
+                    ..recorded
+                };
+            }
+            let moved = match (recorded.outcome, &recorded.new_state) {
                 ($crate::RunOutcome::Ok, Some(state)) => {
                     version = sqlx::query_scalar(WRITE_STATE_IF_VERSION)
                         .bind(state)
@@ -779,6 +805,23 @@ macro_rules! write_finish {
             if moved {
                 return Ok(($crate::Finish::StateMoved { expected: base }, None));
             }
+            let cost = $crate::rows::run_cost(&recorded);
+            if cost > 0 {
+                // A float: a space's sum may pass i64 over time.
+                sqlx::query($crate::rows::ADD_SPACE_FUEL)
+                    .bind(cost as f64)
+                    .bind(charm)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            if let Some((space, q)) = &quota {
+                super::quota::account_fuel(&mut *conn, space, recorded.fuel, now, *q).await?;
+            }
+            if let Some(over) = over {
+                // Not blamed: the policy is not asked, so no failure is
+                // counted, and the events wait for the next run.
+                return Ok(($crate::Finish::OverQuota(over), None));
+            }
             let update = policy(before, now);
             sqlx::query(APPLY_UPDATE)
                 .bind(i64::from(update.consecutive_failures))
@@ -789,18 +832,9 @@ macro_rules! write_finish {
                 .bind(recorded.outcome == $crate::RunOutcome::Ok)
                 .bind(i64::from(update.heavy_runs))
                 .bind(&update.penalty)
-                .bind(clamp_i64($crate::rows::run_cost(&recorded)))
+                .bind(clamp_i64(cost))
                 .execute(&mut *conn)
                 .await?;
-            let cost = $crate::rows::run_cost(&recorded);
-            if cost > 0 {
-                // A float: a space's sum may pass i64 over time.
-                sqlx::query($crate::rows::ADD_SPACE_FUEL)
-                    .bind(cost as f64)
-                    .bind(charm)
-                    .execute(&mut *conn)
-                    .await?;
-            }
             if update.disable.is_some() {
                 sqlx::query(CANCEL_QUEUED)
                     .bind(charm)

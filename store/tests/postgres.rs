@@ -290,3 +290,52 @@ async fn another_nodes_enqueue_wakes_this_one() {
     let waited = woken.await.unwrap();
     assert!(waited < std::time::Duration::from_secs(1), "{waited:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_finishing_in_one_space_never_pass_its_state_quota_together() {
+    let (_db, a, b) = two_nodes().await;
+    // Each initial state `{"n":0}` is 7 bytes; each new state 19 bytes:
+    // either run's state fits (26), both do not (38).
+    a.set_space_quota(
+        "s",
+        &charm_store::QuotaOverrides {
+            max_state_bytes: Some(30),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    for round in 0..5u8 {
+        let x = add(&*a, code(2 * round + 1)).await;
+        let y = add(&*a, code(2 * round + 2)).await;
+        let (na, nb) = (node(&*a).await, node(&*b).await);
+        enqueue(&*a, &x, Trigger::Manual).await;
+        let rx = claim(&*a, &na).await.unwrap();
+        enqueue(&*b, &y, Trigger::Manual).await;
+        let ry = claim(&*b, &nb).await.unwrap();
+        let new_state = ok(Some("{\"n\":\"0123456789a\"}"));
+        let (fx, fy) = tokio::join!(
+            finish(&*a, &na, rx.id, &new_state),
+            finish(&*b, &nb, ry.id, &new_state)
+        );
+        let written = [&fx, &fy]
+            .iter()
+            .filter(|f| {
+                matches!(
+                    f,
+                    Finish::Recorded {
+                        state_version: Some(1)
+                    }
+                )
+            })
+            .count();
+        let refused = [&fx, &fy]
+            .iter()
+            .filter(|f| matches!(f, Finish::OverQuota(_)))
+            .count();
+        assert_eq!((written, refused), (1, 1), "round {round}: {fx:?} {fy:?}");
+        // Free the space for the next round.
+        a.delete_charm(&x).await.unwrap();
+        a.delete_charm(&y).await.unwrap();
+    }
+}

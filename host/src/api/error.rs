@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use charm_engine::CompileError;
-use charm_store::StoreError;
+use charm_store::{QuotaKind, StoreError};
 
 use crate::service::RegistryError;
 
@@ -49,6 +49,14 @@ pub enum ApiError {
     /// what only an operator may); the message says why.
     #[error("{0}")]
     Forbidden(String),
+    /// 403: the change would put a space over a quota the operator set
+    /// (`--space-*` or `PUT /api/spaces/{space}/quota`); the message names
+    /// the space, the quota, its value and how to raise it. Not 409 (the
+    /// request does not conflict with the resource it names), not 429 (it
+    /// does not pass with time) and not 422 (it is well formed): the space
+    /// is not allowed more, as Kubernetes answers a ResourceQuota.
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// 404: no such resource.
     #[error("{0}")]
     NotFound(String),
@@ -88,6 +96,7 @@ impl ApiError {
             ApiError::HostNotAllowed(_) => "host_not_allowed",
             ApiError::OriginNotAllowed(_) => "origin_not_allowed",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::QuotaExceeded(_) => "quota_exceeded",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
@@ -105,7 +114,8 @@ impl ApiError {
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::HostNotAllowed(_)
             | ApiError::OriginNotAllowed(_)
-            | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            | ApiError::Forbidden(_)
+            | ApiError::QuotaExceeded(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -174,6 +184,19 @@ impl From<RegistryError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
+        if let StoreError::OverQuota(over) = &e {
+            let instead = match over.kind {
+                QuotaKind::MaxCharms => "delete one of the space's charms",
+                QuotaKind::MaxStateBytes => "give a smaller state",
+                _ => "wait",
+            };
+            return ApiError::QuotaExceeded(format!(
+                "{over}; {instead}, or have an operator raise {kind} (`charm-host spaces quota {space} --{flag} N`, or PUT /api/spaces/{space}/quota)",
+                kind = over.kind,
+                space = over.space,
+                flag = over.kind.as_str().replace('_', "-"),
+            ));
+        }
         match e.unavailable() {
             Some(reason) => {
                 tracing::warn!(error = %e, "the store refused a request");
@@ -291,6 +314,7 @@ mod tests {
             ApiError::Unauthorized,
             ApiError::HostNotAllowed("x".into()),
             ApiError::OriginNotAllowed("x".into()),
+            ApiError::QuotaExceeded("x".into()),
             ApiError::NotFound("x".into()),
             ApiError::MethodNotAllowed,
             ApiError::Conflict("x".into()),

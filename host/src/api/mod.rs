@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `GET /healthz` | `{"status": "ok", "token_required": bool}` when the database answers (no auth) |
 //! | `GET /metrics` | Prometheus text format (no auth) |
-//! | `POST /api/charms` | register a charm; 201, or 400 with the compile error's line and column |
+//! | `POST /api/charms` | register a charm; 201, or 400 with the compile error's line and column, or 403 over its space's quota of charms or state bytes |
 //! | `GET /api/charms` | list, filtered by `space`, `integration`, `status`, paged by `limit`, `offset` |
 //! | `GET /api/charms/{id}` | one charm |
 //! | `PATCH /api/charms/{id}` | change `enabled`, `interval_s`, `allowed_hosts`, `limits`, `source`, `name` |
@@ -20,6 +20,9 @@
 //! | `GET /api/runs/{id}` | one run |
 //! | `GET /api/stats` | counts, and runs and failures per minute over the last hour (operator) |
 //! | `/api/whoami`, `/api/tokens`, `/api/audit` | see `tenancy.rs` |
+//! | `GET /api/spaces` | every space's quotas and usage (`spaces.rs`; a space token sees its own) |
+//! | `GET /api/spaces/{space}` | one space's quotas and usage |
+//! | `PUT /api/spaces/{space}/quota` | operator: set a space's quota overrides (`null`: the default) |
 //! | `GET /` | the operator's dashboard (static; it calls the API with the token) |
 //!
 //! Before any route, the access guard (`access.rs`) checks every request's
@@ -35,6 +38,7 @@ mod error;
 mod events;
 mod history;
 mod hooks;
+mod spaces;
 mod tenancy;
 
 use std::sync::Arc;
@@ -120,6 +124,7 @@ fn routes(state: AppState, max_body_bytes: usize) -> Router {
         .merge(events::router())
         .merge(hooks::api_router())
         .merge(alerts::router())
+        .merge(spaces::router())
         .merge(tenancy::router())
         .merge(history::router())
         // Outermost last: authenticate, then audit, then scope.

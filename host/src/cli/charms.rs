@@ -21,7 +21,17 @@ use crate::token::{find_token, Discovery};
 /// Where the daemon is, and the token to show it: shared by every client
 /// command (`charms`, `tokens`, `audit`).
 #[derive(Debug, Args)]
-pub(super) struct DaemonArgs {
+pub struct ClientArgs {
+    #[command(flatten)]
+    daemon: Daemon,
+
+    #[command(subcommand)]
+    command: CharmsCommand,
+}
+
+/// The daemon a client command talks to (shared by `charms` and `spaces`).
+#[derive(Debug, Args)]
+pub struct Daemon {
     /// The daemon's base URL.
     #[arg(
         long,
@@ -42,17 +52,7 @@ pub(super) struct DaemonArgs {
         hide_env_values = true,
         global = true
     )]
-    pub token: Option<String>,
-}
-
-/// `charm-host charms ...`.
-#[derive(Debug, Args)]
-pub struct ClientArgs {
-    #[command(flatten)]
-    daemon: DaemonArgs,
-
-    #[command(subcommand)]
-    command: CharmsCommand,
+    token: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -372,31 +372,32 @@ fn token_for(given: Option<String>, server: &url::Url) -> (Option<String>, Strin
     }
 }
 
-/// A client of the daemon at `server` (a `--server` value), with `token`
-/// or the one a daemon on this machine published.
-///
-/// # Errors
-/// A usage error for a `--server` that is not an http(s) URL.
-pub(super) fn connect(server: &str, token: Option<String>) -> Result<Client, CliError> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let base = server_url(server)?;
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|e| CliError::host(format!("cannot build an HTTP client: {e}")))?;
-    let (token, token_hint) = token_for(token, &base);
-    Ok(Client {
-        http,
-        base,
-        token,
-        token_hint,
-    })
+impl Daemon {
+    /// A client of the daemon at `--server`, with its token.
+    ///
+    /// # Errors
+    /// A `--server` that is not an http(s) URL (usage), or no HTTP client.
+    pub(super) fn client(self) -> Result<Client, CliError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let base = server_url(&self.server)?;
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| CliError::host(format!("cannot build an HTTP client: {e}")))?;
+        let (token, token_hint) = token_for(self.token, &base);
+        Ok(Client {
+            http,
+            base,
+            token,
+            token_hint,
+        })
+    }
 }
 
 /// Runs the client command.
 pub async fn execute(args: ClientArgs) -> CliResult {
-    let client = connect(&args.daemon.server, args.daemon.token)?;
+    let client = args.daemon.client()?;
     match args.command {
         CharmsCommand::Add(args) => add(&client, args).await,
         CharmsCommand::List { space, status } => list(&client, space, status).await,

@@ -1,4 +1,5 @@
-//! Flags shared by several commands: the sandbox limits.
+//! Flags shared by several commands: the sandbox limits, and the default
+//! quotas of spaces.
 //!
 //! Each flag is documented where it is defined, and its default is the
 //! library's named constant, so `--help`, the README and the code agree.
@@ -75,5 +76,76 @@ impl LimitArgs {
         };
         limits.validate()?;
         Ok(limits)
+    }
+}
+
+/// The default quotas of every space; the operator overrides them per
+/// space with `PUT /api/spaces/{space}/quota` or `charm-host spaces
+/// quota`. 0 is unlimited.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Quotas (per space)")]
+pub struct SpaceQuotaArgs {
+    /// Charms a space may have registered; one more is refused with 403.
+    /// 0: unlimited.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        env = "CHARM_HOST_SPACE_MAX_CHARMS"
+    )]
+    pub space_max_charms: u64,
+
+    /// Runs of a space running at once, on all nodes together; more wait
+    /// queued. 0: unlimited (the fair share of slots still applies).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        env = "CHARM_HOST_SPACE_MAX_RUNS_IN_FLIGHT"
+    )]
+    pub space_max_runs_in_flight: u64,
+
+    /// Fuel a space's runs may use in a trailing hour; a space over it
+    /// gets no runs started until enough of the hour's fuel has aged out
+    /// (its runs wait; the charms are not blamed). 0: unlimited.
+    #[arg(
+        long,
+        value_name = "FUEL",
+        default_value_t = 0,
+        env = "CHARM_HOST_SPACE_MAX_FUEL_PER_HOUR"
+    )]
+    pub space_max_fuel_per_hour: u64,
+
+    /// Bytes of state a space's charms may hold together; a run whose new
+    /// state would pass it keeps the old state and ends as `quota`. 0:
+    /// unlimited.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = 0,
+        env = "CHARM_HOST_SPACE_MAX_STATE_BYTES"
+    )]
+    pub space_max_state_bytes: u64,
+
+    /// Finished runs kept per charm of a space. 0: --keep-runs.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        env = "CHARM_HOST_SPACE_KEEP_RUNS"
+    )]
+    pub space_keep_runs: u64,
+}
+
+impl SpaceQuotaArgs {
+    /// The quotas as the store takes them (`keep_runs` 0: `--keep-runs`).
+    pub fn to_quota(&self) -> charm_store::Quota {
+        charm_store::Quota {
+            max_charms: self.space_max_charms,
+            max_runs_in_flight: self.space_max_runs_in_flight,
+            max_fuel_per_hour: self.space_max_fuel_per_hour,
+            max_state_bytes: self.space_max_state_bytes,
+            keep_runs: self.space_keep_runs,
+        }
     }
 }

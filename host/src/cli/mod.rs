@@ -16,6 +16,7 @@ mod flags;
 mod logging;
 mod run;
 mod serve;
+mod spaces;
 mod tenancy;
 
 use std::process::ExitCode;
@@ -51,6 +52,9 @@ enum Command {
     Tokens(tenancy::TokensArgs),
     /// Show the service's audit log: every change made through its API.
     Audit(tenancy::AuditArgs),
+    /// Show spaces' quotas and usage, and set a space's quotas (a client
+    /// of the service's API).
+    Spaces(spaces::SpacesArgs),
 }
 
 /// The process exit codes.
@@ -215,6 +219,10 @@ pub fn main() -> ExitCode {
         Command::Audit(args) => {
             logging::init_for_run(cli.log_format);
             runtime.block_on(tenancy::audit(args))
+        }
+        Command::Spaces(args) => {
+            logging::init_for_run(cli.log_format);
+            runtime.block_on(spaces::execute(args))
         }
     };
     // Do not wait for stray blocking tasks (DNS lookups) at exit.

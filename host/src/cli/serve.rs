@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::flags::LimitArgs;
+use super::flags::{LimitArgs, SpaceQuotaArgs};
 use super::{CliError, CliResult, Exit};
 use crate::api::{
     HookAuth, DEFAULT_HOOK_HEADERS, DEFAULT_HOOK_RATE_PER_MINUTE, DEFAULT_MAX_HOOK_BODY_BYTES,
@@ -21,8 +21,8 @@ use crate::service::LimitCeilings;
 use crate::service::{
     check_path, serve, DbTarget, SchedulePolicy, ServiceConfig, DEFAULT_IDEMPOTENCY_WINDOW_S,
     DEFAULT_KEEP_RUNS, DEFAULT_KEEP_STATE_VERSIONS, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MAX_CONCURRENT, DEFAULT_NODE_TTL_MS, DEFAULT_SHUTDOWN_GRACE_MS,
-    DEFAULT_SUMMARY_INTERVAL_S,
+    DEFAULT_MAX_CONCURRENT, DEFAULT_NODE_TTL_MS, DEFAULT_PRUNE_INTERVAL_S,
+    DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SUMMARY_INTERVAL_S,
 };
 use crate::token::{TokenSetting, TOKEN_FILE};
 
@@ -174,6 +174,10 @@ pub struct ServeArgs {
     /// ones are pruned (they are what `charms rollback` can go back to).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_KEEP_STATE_VERSIONS)]
     keep_state_versions: u32,
+    /// Seconds between prunings of old runs and acknowledged events (each
+    /// node prunes within a tenth of this of the others).
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_PRUNE_INTERVAL_S)]
+    prune_interval_s: u64,
 
     /// Inbox events one run is given at most (`ctx.events`); more wait for
     /// the next run, queued at once.
@@ -246,6 +250,11 @@ pub struct ServeArgs {
     /// The default limits of charms (a charm may override them).
     #[command(flatten)]
     limits: LimitArgs,
+
+    /// The default quotas of spaces (the operator may override them per
+    /// space).
+    #[command(flatten)]
+    quotas: SpaceQuotaArgs,
 
     /// Directory for the compiled runtime (about 10 MB). Default:
     /// DATA_DIR/cache.
@@ -352,6 +361,8 @@ pub async fn execute(args: ServeArgs) -> CliResult {
         },
         keep_runs: args.keep_runs,
         keep_state_versions: args.keep_state_versions,
+        space_quota: args.quotas.to_quota(),
+        prune_interval: Duration::from_secs(args.prune_interval_s),
         max_events_per_run: args.max_events_per_run,
         idempotency_window: Duration::from_secs(args.idempotency_window_s),
         hook_auth: args.hook_auth,

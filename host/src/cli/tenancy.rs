@@ -8,14 +8,14 @@ use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::json;
 
-use super::charms::{cell, connect, pretty, time_cell, DaemonArgs};
+use super::charms::{cell, pretty, time_cell, Daemon};
 use super::{CliResult, Exit};
 
 /// `charm-host tokens ...`.
 #[derive(Debug, Args)]
 pub struct TokensArgs {
     #[command(flatten)]
-    daemon: DaemonArgs,
+    daemon: Daemon,
 
     #[command(subcommand)]
     command: TokensCommand,
@@ -49,7 +49,7 @@ enum TokensCommand {
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     #[command(flatten)]
-    daemon: DaemonArgs,
+    daemon: Daemon,
     /// Only changes to this space.
     #[arg(long, value_name = "NAME")]
     space: Option<String>,
@@ -63,7 +63,7 @@ pub struct AuditArgs {
 
 /// Runs `charm-host tokens ...`.
 pub async fn tokens(args: TokensArgs) -> CliResult {
-    let client = connect(&args.daemon.server, args.daemon.token)?;
+    let client = args.daemon.client()?;
     match args.command {
         TokensCommand::Create {
             space,
@@ -121,7 +121,7 @@ pub async fn tokens(args: TokensArgs) -> CliResult {
 
 /// Runs `charm-host audit`.
 pub async fn audit(args: AuditArgs) -> CliResult {
-    let client = connect(&args.daemon.server, args.daemon.token)?;
+    let client = args.daemon.client()?;
     let mut path = format!("/api/audit?limit={}", args.limit);
     if let Some(space) = &args.space {
         path.push_str("&space=");

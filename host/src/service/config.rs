@@ -31,6 +31,8 @@ pub const MAX_CONCURRENT: usize = 4096;
 pub const DEFAULT_KEEP_RUNS: u32 = 200;
 /// Default versions of each charm's state kept (`--keep-state-versions`).
 pub const DEFAULT_KEEP_STATE_VERSIONS: u32 = 20;
+/// Default time between prunings of old runs and events, in seconds.
+pub const DEFAULT_PRUNE_INTERVAL_S: u64 = 600;
 /// Default time an acknowledged event (and so its idempotency key) is
 /// kept, in seconds: a day.
 pub const DEFAULT_IDEMPOTENCY_WINDOW_S: u64 = 24 * 3600;
@@ -154,6 +156,14 @@ pub struct ServiceConfig {
     /// Versions of each charm's state kept, the current one included
     /// (`--keep-state-versions`).
     pub keep_state_versions: u32,
+    /// The default quotas of every space (`--space-max-charms`,
+    /// `--space-max-runs-in-flight`, `--space-max-fuel-per-hour`,
+    /// `--space-max-state-bytes`, `--space-keep-runs`): 0 is unlimited, and
+    /// `keep_runs` 0 is `keep_runs` above. Default: all 0.
+    pub space_quota: charm_store::Quota,
+    /// Time between prunings of old runs and events
+    /// (`--prune-interval-s`). Default 10 minutes.
+    pub prune_interval: Duration,
     /// Events a run is given at most (`--max-events-per-run`).
     pub max_events_per_run: u32,
     /// How long acknowledged events, and so their idempotency keys, are
@@ -300,6 +310,18 @@ fn as_u64(n: usize) -> u64 {
 }
 
 impl ServiceConfig {
+    /// The default quotas of every space as the store enforces them:
+    /// [`ServiceConfig::space_quota`] with `keep_runs` 0 made `keep_runs`.
+    pub fn space_quota_defaults(&self) -> charm_store::Quota {
+        charm_store::Quota {
+            keep_runs: match self.space_quota.keep_runs {
+                0 => u64::from(self.keep_runs),
+                n => n,
+            },
+            ..self.space_quota
+        }
+    }
+
     /// Checks every setting, alone and against the others.
     ///
     /// # Errors
@@ -367,6 +389,18 @@ impl ServiceConfig {
             u64::from(self.keep_state_versions),
             1,
             u64::from(u32::MAX),
+        )?;
+        range(
+            "--space-keep-runs",
+            self.space_quota.keep_runs,
+            0,
+            u64::from(u32::MAX),
+        )?;
+        range(
+            "--prune-interval-s",
+            self.prune_interval.as_secs(),
+            1,
+            7 * 24 * 3600,
         )?;
         range(
             "--max-hook-body-bytes",
@@ -469,6 +503,8 @@ mod tests {
             policy: SchedulePolicy::default(),
             keep_runs: DEFAULT_KEEP_RUNS,
             keep_state_versions: DEFAULT_KEEP_STATE_VERSIONS,
+            space_quota: charm_store::Quota::default(),
+            prune_interval: Duration::from_secs(DEFAULT_PRUNE_INTERVAL_S),
             max_events_per_run: super::super::policy::DEFAULT_MAX_EVENTS_PER_RUN,
             idempotency_window: Duration::from_secs(DEFAULT_IDEMPOTENCY_WINDOW_S),
             hook_auth: HookAuth::Signature,

@@ -57,7 +57,8 @@ pub struct RunCounters {
     pub ok: AtomicU64,
     /// Runs that failed (any outcome that counts as a failure).
     pub failed: AtomicU64,
-    /// Runs cut short by the host (cancelled, interrupted).
+    /// Runs cut short by the host (cancelled, interrupted), or whose state
+    /// did not fit its space's quota.
     pub cancelled: AtomicU64,
 }
 
@@ -348,6 +349,15 @@ async fn execute(
         Ok(Finish::Gone) => {
             tracing::info!(outcome = %outcome, "run finished after its charm was deleted; nothing written")
         }
+        Ok(Finish::OverQuota(over)) => tracing::warn!(
+            space = %over.space,
+            quota = %over.kind,
+            limit = over.limit,
+            state_bytes = over.would_be,
+            duration_ms = finished.duration_ms,
+            fuel = finished.fuel,
+            "run finished over its space's state quota; the old state is kept and the charm is not blamed"
+        ),
         Ok(Finish::StateMoved { expected }) => tracing::error!(
             expected_version = expected,
             "the charm's state moved while this run held it; recorded as a fault, state not written"
@@ -404,6 +414,16 @@ async fn record(
             .finish_run_if_owned(claimed.id, &incarnation.id, &finished, &decide)
             .await;
         let error = match result {
+            Ok(Finish::OverQuota(over)) => {
+                // The store recorded it so: the run as the API shows it.
+                let recorded = Finished {
+                    outcome: RunOutcome::Quota,
+                    error: Some(over.run_error()),
+                    new_state: None,
+                    ..finished
+                };
+                return (recorded, Ok(Finish::OverQuota(over)));
+            }
             Ok(finish) => return (finished, Ok(finish)),
             Err(error) => error,
         };

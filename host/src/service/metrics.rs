@@ -19,7 +19,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use charm_store::{Counts, NodeRecord, RunOutcome};
+use charm_store::{Counts, NodeRecord, QuotaBlock, RunOutcome};
 
 type Labels = [(&'static str, &'static str); 1];
 /// Labels whose values are known only at run time (a node id).
@@ -48,6 +48,7 @@ pub struct Metrics {
     clock_skew: Gauge<f64, AtomicU64>,
     nodes: Gauge<i64, AtomicI64>,
     node_running: Family<NodeLabels, Gauge<i64, AtomicI64>>,
+    quota_blocked: Family<NodeLabels, Gauge<i64, AtomicI64>>,
     last_heartbeat: Mutex<Option<Instant>>,
 }
 
@@ -175,6 +176,12 @@ impl Metrics {
             "Runs running now, by the node that claimed them (every node's view of all)",
             node_running.clone(),
         );
+        let quota_blocked = Family::<NodeLabels, Gauge<i64, AtomicI64>>::default();
+        registry.register(
+            "space_quota_blocked",
+            "1 for each space whose runs get no slot because it is over a quota (quota=\"max_fuel_per_hour\"), by space",
+            quota_blocked.clone(),
+        );
         Metrics {
             registry,
             runs,
@@ -197,6 +204,7 @@ impl Metrics {
             clock_skew,
             nodes,
             node_running,
+            quota_blocked,
             last_heartbeat: Mutex::new(None),
         }
     }
@@ -260,6 +268,19 @@ impl Metrics {
             self.node_running
                 .get_or_create(&vec![("node", node.id.to_string())])
                 .set(i64::try_from(node.running).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// The spaces blocked now by a quota (each node's view of all).
+    pub fn quota_blocked(&self, blocked: &[(String, QuotaBlock)]) {
+        self.quota_blocked.clear();
+        for (space, block) in blocked {
+            self.quota_blocked
+                .get_or_create(&vec![
+                    ("space", space.clone()),
+                    ("quota", block.quota.as_str().to_string()),
+                ])
+                .set(1);
         }
     }
 

@@ -12,8 +12,8 @@
 //! process as a node, bind the listener, then start the node's heartbeat and
 //! rescue ([`node`]: runs of dead nodes, or of this process's previous life
 //! on SQLite, are interrupted and re-queued), the scheduler, the
-//! dispatcher, the maintenance task (pruning, summary line) and the HTTP
-//! server.
+//! dispatcher, the maintenance task (pruning, summary line), the quota
+//! watch (`quotas`) and the HTTP server.
 //!
 //! Stop (on the `shutdown` future, e.g. SIGTERM): stop scheduling and
 //! claiming, stop accepting HTTP requests, let runs in flight finish within
@@ -24,7 +24,6 @@
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use charm_engine::{ReservedAddrs, Sandbox, SandboxError, SandboxOptions};
 use charm_store::postgres::{PgOptions, PgStore};
@@ -44,6 +43,7 @@ mod metrics;
 mod node;
 mod playground;
 pub mod policy;
+mod quotas;
 mod registry;
 pub mod schedule;
 mod scheduler;
@@ -53,7 +53,8 @@ mod tenants;
 pub use config::{
     check_path, ConfigError, DbTarget, ServiceConfig, DEFAULT_IDEMPOTENCY_WINDOW_S,
     DEFAULT_KEEP_RUNS, DEFAULT_KEEP_STATE_VERSIONS, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MAX_CONCURRENT, DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SUMMARY_INTERVAL_S,
+    DEFAULT_MAX_CONCURRENT, DEFAULT_PRUNE_INTERVAL_S, DEFAULT_SHUTDOWN_GRACE_MS,
+    DEFAULT_SUMMARY_INTERVAL_S,
 };
 pub use dispatcher::RunCounters;
 pub use metrics::Metrics;
@@ -61,8 +62,8 @@ pub use node::DEFAULT_NODE_TTL_MS;
 pub use playground::{try_out, Position, Tryout, TryoutReport};
 pub use policy::SchedulePolicy;
 pub use registry::{
-    charm_id, CharmChanges, CharmSpec, LimitCeilings, Registry, RegistryError, TriggerRequest,
-    Triggered, COMPILE_SLOTS,
+    charm_id, check_space, CharmChanges, CharmSpec, LimitCeilings, Registry, RegistryError,
+    TriggerRequest, Triggered, COMPILE_SLOTS,
 };
 pub use stats::{minute_stats, MinuteStats};
 pub(crate) use tenants::same_secret;
@@ -75,9 +76,6 @@ use dispatcher::Dispatcher;
 use node::Membership;
 use scheduler::run_scheduler;
 
-/// How often old runs are pruned, give or take a tenth (nodes prune at
-/// different times).
-const PRUNE_EVERY: Duration = Duration::from_secs(600);
 /// Runs one pruning statement deletes at most, so that it holds its locks
 /// briefly; pruning repeats until a batch comes back short.
 const PRUNE_BATCH: u32 = 5000;
@@ -185,6 +183,7 @@ pub async fn serve(
         .map_err(ConfigError::from)?;
     let api_token = config.token.resolve()?;
     let store = open_store(&config).await?;
+    store.set_quota_defaults(config.space_quota_defaults());
     // Every task needs a pool slot: the dispatcher's runs, the registry's
     // compiles, and one for pre-initialisation.
     let max_instances =
@@ -272,6 +271,11 @@ pub async fn serve(
         node: membership.state(),
     }
     .spawn(stop.clone());
+    let quota_watch = tokio::spawn(quotas::watch_quotas(
+        Arc::clone(&store),
+        Arc::clone(&metrics),
+        stop.clone(),
+    ));
     let maintenance = tokio::spawn(maintain(
         Arc::clone(&store),
         Arc::clone(&counters),
@@ -314,6 +318,7 @@ pub async fn serve(
     let _ = rescue.await;
     membership.leave().await;
     let _ = maintenance.await;
+    let _ = quota_watch.await;
     let _ = alerting.await;
     store.close().await;
     tracing::info!(
@@ -413,7 +418,10 @@ async fn maintain(
     stop: CancellationToken,
 ) {
     let mut summary = tokio::time::interval(config.summary_interval);
-    let jitter = PRUNE_EVERY / 10;
+    // Nodes prune at different times: each interval is the setting, give
+    // or take a tenth.
+    let every = config.prune_interval;
+    let jitter = every / 10;
     let mut next_prune = tokio::time::Instant::now() + jitter.mul_f64(fastrand::f64());
     summary.tick().await;
     let (mut last_ok, mut last_failed) = (0, 0);
@@ -438,7 +446,7 @@ async fn maintain(
             }
             _ = tokio::time::sleep_until(next_prune) => {
                 prune(&*store, &config, &stop).await;
-                next_prune = tokio::time::Instant::now() + PRUNE_EVERY - jitter
+                next_prune = tokio::time::Instant::now() + every - jitter
                     + (jitter * 2).mul_f64(fastrand::f64());
             }
         }

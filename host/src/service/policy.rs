@@ -394,11 +394,12 @@ pub fn priority(trigger: Trigger) -> i64 {
 }
 
 /// Whether a run counts against its charm (backoff, auto-disable). A run
-/// cut short by the host (shutdown, crash) does not.
+/// cut short by the host (shutdown, crash) does not, nor one whose state
+/// did not fit its space's quota (its neighbours' states count too).
 pub fn is_failure(outcome: RunOutcome) -> bool {
     !matches!(
         outcome,
-        RunOutcome::Ok | RunOutcome::Cancelled | RunOutcome::Interrupted
+        RunOutcome::Ok | RunOutcome::Cancelled | RunOutcome::Interrupted | RunOutcome::Quota
     )
 }
 

@@ -228,7 +228,7 @@ pub(super) fn run_settings<'a>(
 ///
 /// # Errors
 /// [`RegistryError::Invalid`] quoting the name.
-pub(crate) fn check_space(space: &str) -> Result<(), RegistryError> {
+pub fn check_space(space: &str) -> Result<(), RegistryError> {
     check_name("space", space)
 }
 

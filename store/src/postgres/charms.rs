@@ -20,7 +20,12 @@ fn update_sql() -> &'static str {
 
 pub(super) async fn insert(s: &PgStore, new: &NewCharm) -> Result<(), StoreError> {
     let c = &new.code;
+    let defaults = s.quota.get();
     pg_tx!(s, |conn| async {
+        // Under the space's lock when it has a quota to count: a
+        // concurrent insert cannot pass the count.
+        super::quota::check_new_charm(conn, &c.space, c.id.as_str(), new.state.len(), defaults)
+            .await?;
         let insert = sqlx::query(insert_sql()).bind(c.id.as_str()).bind(&c.space);
         bind_code!(insert, c).execute(&mut *conn).await?;
         sqlx::query(

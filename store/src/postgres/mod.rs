@@ -45,6 +45,14 @@ mod alerting {
     crate::alerts::alert_ops!(sqlx::postgres::PgConnection);
 }
 
+mod quota {
+    crate::quota::quota_ops!(
+        sqlx::postgres::PgConnection,
+        |col| format!("octet_length({col})"),
+        Some("SELECT pg_advisory_xact_lock(hashtextextended('charm-host space ' || $1, 0))")
+    );
+}
+
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -151,6 +159,8 @@ pub struct PgStore {
     /// Tags this process's notifications, which its own listener ignores.
     instance: String,
     listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The default quotas of every space.
+    quota: crate::quota::Defaults,
 }
 
 /// Whether `url` names a PostgreSQL database (`postgres://` or
@@ -251,6 +261,7 @@ impl PgStore {
             wake: Arc::new(Wake::default()),
             instance: crate::rows::new_node_id()?.to_string(),
             listener: Mutex::new(None),
+            quota: crate::quota::Defaults::default(),
         })
     }
 
@@ -684,6 +695,48 @@ impl Store for PgStore {
     async fn prune_state_versions(&self, keep: u32, batch: u32) -> Result<u64, StoreError> {
         let mut conn = self.pool.acquire().await?;
         kept_states::prune(&mut conn, keep, batch).await
+    }
+
+    fn set_quota_defaults(&self, defaults: crate::Quota) {
+        self.quota.set(defaults);
+    }
+
+    fn quota_defaults(&self) -> crate::Quota {
+        self.quota.get()
+    }
+
+    async fn spaces(&self, space: Option<&str>) -> Result<Vec<crate::SpaceRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let conn = &mut *conn;
+        let now: i64 = sqlx::query_scalar("SELECT charm_host_now_ms()")
+            .fetch_one(&mut *conn)
+            .await?;
+        quota::list(conn, now, space, self.quota.get()).await
+    }
+
+    async fn blocked_spaces(&self) -> Result<Vec<(String, crate::QuotaBlock)>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let conn = &mut *conn;
+        let now: i64 = sqlx::query_scalar("SELECT charm_host_now_ms()")
+            .fetch_one(&mut *conn)
+            .await?;
+        quota::blocked(conn, now).await
+    }
+
+    async fn set_space_quota(
+        &self,
+        space: &str,
+        overrides: &crate::QuotaOverrides,
+    ) -> Result<Option<crate::SpaceRecord>, StoreError> {
+        let defaults = self.quota.get();
+        pg_tx!(self, |conn| async {
+            let now: i64 = sqlx::query_scalar("SELECT charm_host_now_ms()")
+                .fetch_one(&mut *conn)
+                .await?;
+            quota::set(conn, space, overrides, now, defaults).await
+        })?;
+        let mut found = self.spaces(Some(space)).await?;
+        Ok(found.pop())
     }
 }
 

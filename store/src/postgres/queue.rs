@@ -66,7 +66,10 @@ const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now F
      ORDER BY next_run_at LIMIT $1 FOR UPDATE SKIP LOCKED";
 
 /// `$1` node, `$2` lease ms, `$3` run slots per node (0: no cap; see
-/// `Store::claim_next_run`). A node whose row is gone (declared dead)
+/// `Store::claim_next_run`), `$4` the default quota of runs in flight per
+/// space (0: none). The quota is counted in the statement's snapshot: two
+/// nodes claiming for one space at the same instant may pass it by one
+/// each, as they may the slot share. A node whose row is gone (declared dead)
 /// claims nothing. The CTE takes the most urgent claimable run
 /// `FOR UPDATE SKIP LOCKED` (a run another node is claiming is skipped, not
 /// waited for and then re-claimed, which the plain subquery did); the
@@ -79,11 +82,14 @@ const CLAIM: &str = "WITH next AS ( \
          AND (r.not_before IS NULL OR r.not_before <= charm_host_now_ms()) \
          AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.charm_id = r.charm_id AND x.status = 'running') \
          AND EXISTS (SELECT 1 FROM nodes n WHERE n.id = $1) \
-         AND ($3 = 0 OR c.space NOT IN ( \
+         AND c.space NOT IN (SELECT b.space FROM space_blocks b WHERE b.until > charm_host_now_ms()) \
+         AND c.space NOT IN ( \
            SELECT cy.space FROM runs y JOIN charms cy ON cy.id = y.charm_id \
+             LEFT JOIN space_quotas qy ON qy.space = cy.space \
            WHERE y.status = 'running' GROUP BY cy.space \
-           HAVING COUNT(*) >= GREATEST(1, $3 * (SELECT COUNT(*) FROM nodes) \
-                                          / GREATEST(1, (SELECT COUNT(*) FROM space_usage))))) \
+           HAVING ($3 > 0 AND COUNT(*) >= GREATEST(1, $3 * (SELECT COUNT(*) FROM nodes) \
+                                          / GREATEST(1, (SELECT COUNT(*) FROM space_usage)))) \
+             OR COUNT(*) >= NULLIF(COALESCE(MAX(qy.max_runs_in_flight), $4), 0)) \
        ORDER BY r.priority DESC, COALESCE(u.fuel, 0), r.queued_at + c.recent_fuel / 3000000, r.id LIMIT 1 \
        FOR UPDATE OF r SKIP LOCKED), \
      claimed AS ( \
@@ -366,6 +372,7 @@ pub(super) async fn claim_next(
         .bind(node.as_str())
         .bind(lease_ms)
         .bind(i64::from(fair.slots_per_node))
+        .bind(crate::rows::clamp_i64(s.quota.get().max_runs_in_flight))
         .fetch_optional(&s.pool)
         .await;
     match row {
@@ -399,8 +406,9 @@ pub(super) async fn finish_if_owned(
     finished: &Finished,
     policy: UpdatePolicy<'_>,
 ) -> Result<Finish, StoreError> {
+    let quota = s.quota.get();
     let (finish, waiting) = pg_tx!(s, |conn| async {
-        finish_in(conn, &s.instance, run, node, finished, policy).await
+        finish_in(conn, &s.instance, run, node, finished, policy, quota).await
     })?;
     if waiting {
         s.wake.raise();
@@ -418,6 +426,7 @@ async fn finish_in(
     node: &NodeId,
     finished: &Finished,
     policy: UpdatePolicy<'_>,
+    quota: crate::Quota,
 ) -> Result<(Finish, bool), StoreError> {
     let charm = sqlx::query(
         "SELECT id, consecutive_failures, heavy_runs, charm_host_now_ms() AS now FROM charms \
@@ -452,7 +461,8 @@ async fn finish_in(
         charm = id.as_str(),
         base = base,
         before = before_from(&charm)?,
-        now = charm.try_get("now")?
+        now = charm.try_get("now")?,
+        quota = quota
     )?;
     if let Some(f) = follow_up {
         upsert(
@@ -561,6 +571,7 @@ pub(super) async fn prune(s: &PgStore, keep: u32, batch: u32) -> Result<u64, Sto
         let done = sqlx::query(PRUNE)
             .bind(i64::from(keep))
             .bind(i64::from(batch))
+            .bind(crate::rows::clamp_i64(s.quota.get().keep_runs))
             .execute(&mut *conn)
             .await?;
         Ok(done.rows_affected())

@@ -32,7 +32,11 @@ fn select_for_change_sql() -> &'static str {
 
 pub(super) async fn insert(s: &SqliteStore, new: &NewCharm) -> Result<(), StoreError> {
     let c = &new.code;
+    let defaults = s.quota.get();
     s.write_tx(async |conn| {
+        // One writer: nothing is inserted between the count and the insert.
+        super::quota::check_new_charm(conn, &c.space, c.id.as_str(), new.state.len(), defaults)
+            .await?;
         let insert = sqlx::query(insert_sql()).bind(c.id.as_str()).bind(&c.space);
         bind_code!(insert, c).execute(&mut *conn).await?;
         sqlx::query(insert_state_sql())

@@ -38,6 +38,15 @@ mod alerting {
     crate::alerts::alert_ops!(sqlx::sqlite::SqliteConnection);
 }
 
+mod quota {
+    // One writer: every transaction that counts a space is serialised.
+    crate::quota::quota_ops!(
+        sqlx::sqlite::SqliteConnection,
+        |col| format!("LENGTH(CAST({col} AS BLOB))"),
+        None
+    );
+}
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -80,6 +89,8 @@ pub struct SqliteStore {
     /// registered one.
     node_lock: Mutex<Option<std::fs::File>>,
     wake: Wake,
+    /// The default quotas of every space.
+    quota: crate::quota::Defaults,
 }
 
 /// Why SQLite cannot take a request for now (see [`StoreError::unavailable`]).
@@ -128,6 +139,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             node_lock: Mutex::new(None),
             wake: Wake::default(),
+            quota: crate::quota::Defaults::default(),
         })
     }
 
@@ -558,6 +570,43 @@ impl Store for SqliteStore {
     async fn prune_state_versions(&self, keep: u32, batch: u32) -> Result<u64, StoreError> {
         let mut conn = self.write.acquire().await?;
         kept_states::prune(&mut conn, keep, batch).await
+    }
+
+    fn set_quota_defaults(&self, defaults: crate::Quota) {
+        self.quota.set(defaults);
+    }
+
+    fn quota_defaults(&self) -> crate::Quota {
+        self.quota.get()
+    }
+
+    async fn spaces(&self, space: Option<&str>) -> Result<Vec<crate::SpaceRecord>, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        let conn = &mut *conn;
+        let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
+        quota::list(conn, now, space, self.quota.get()).await
+    }
+
+    async fn blocked_spaces(&self) -> Result<Vec<(String, crate::QuotaBlock)>, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        let conn = &mut *conn;
+        let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
+        quota::blocked(conn, now).await
+    }
+
+    async fn set_space_quota(
+        &self,
+        space: &str,
+        overrides: &crate::QuotaOverrides,
+    ) -> Result<Option<crate::SpaceRecord>, StoreError> {
+        let defaults = self.quota.get();
+        self.write_tx(async |conn| {
+            let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
+            quota::set(conn, space, overrides, now, defaults).await
+        })
+        .await?;
+        let mut found = self.spaces(Some(space)).await?;
+        Ok(found.pop())
     }
 }
 

@@ -64,11 +64,14 @@ fn sql() -> &'static Sql {
                WHERE r.status = 'queued' AND c.enabled \
                  AND (r.not_before IS NULL OR r.not_before <= {NOW}) \
                  AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.charm_id = r.charm_id AND x.status = 'running') \
-                 AND ($3 = 0 OR c.space NOT IN ( \
+                 AND c.space NOT IN (SELECT b.space FROM space_blocks b WHERE b.until > {NOW}) \
+                 AND c.space NOT IN ( \
                    SELECT cy.space FROM runs y JOIN charms cy ON cy.id = y.charm_id \
+                     LEFT JOIN space_quotas qy ON qy.space = cy.space \
                    WHERE y.status = 'running' GROUP BY cy.space \
-                   HAVING COUNT(*) >= MAX(1, $3 * (SELECT COUNT(*) FROM nodes) \
-                                             / MAX(1, (SELECT COUNT(*) FROM space_usage))))) \
+                   HAVING ($3 > 0 AND COUNT(*) >= MAX(1, $3 * (SELECT COUNT(*) FROM nodes) \
+                                             / MAX(1, (SELECT COUNT(*) FROM space_usage)))) \
+                     OR COUNT(*) >= NULLIF(COALESCE(MAX(qy.max_runs_in_flight), $4), 0)) \
                ORDER BY r.priority DESC, COALESCE(u.fuel, 0), r.queued_at + c.recent_fuel / 3000000, r.id LIMIT 1) \
                AND EXISTS (SELECT 1 FROM nodes WHERE id = $1) \
              RETURNING id, charm_id, trigger, input, queued_at, started_at, attempt, \
@@ -317,6 +320,7 @@ pub(super) async fn claim_next(
             .bind(node.as_str())
             .bind(lease_ms)
             .bind(i64::from(fair.slots_per_node))
+            .bind(crate::rows::clamp_i64(s.quota.get().max_runs_in_flight))
             .fetch_optional(&mut *conn)
             .await?;
         let Some(row) = row else { return Ok(None) };
@@ -339,8 +343,9 @@ pub(super) async fn finish_if_owned(
     finished: &Finished,
     policy: UpdatePolicy<'_>,
 ) -> Result<Finish, StoreError> {
+    let quota = s.quota.get();
     let (finish, waiting) = s
-        .write_tx(async |conn| finish_in(conn, run, node, finished, policy).await)
+        .write_tx(async |conn| finish_in(conn, run, node, finished, policy, quota).await)
         .await?;
     if waiting {
         s.wake.raise();
@@ -356,6 +361,7 @@ async fn finish_in(
     node: &NodeId,
     finished: &Finished,
     policy: UpdatePolicy<'_>,
+    quota: crate::Quota,
 ) -> Result<(Finish, bool), StoreError> {
     let owned = sqlx::query(sql().finish_lookup.as_str())
         .bind(run)
@@ -384,7 +390,8 @@ async fn finish_in(
         charm = &charm,
         base = owned.try_get("base_version")?,
         before = before_from(&owned)?,
-        now = owned.try_get("now")?
+        now = owned.try_get("now")?,
+        quota = quota
     )?;
     if let Some(f) = follow_up {
         let id = crate::rows::charm_id(&owned, "charm_id")?;
@@ -488,6 +495,7 @@ pub(super) async fn prune(s: &SqliteStore, keep: u32, batch: u32) -> Result<u64,
     let done = sqlx::query(PRUNE)
         .bind(i64::from(keep))
         .bind(i64::from(batch))
+        .bind(crate::rows::clamp_i64(s.quota.get().keep_runs))
         .execute(&s.write)
         .await?;
     Ok(done.rows_affected())

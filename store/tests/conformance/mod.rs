@@ -17,11 +17,13 @@ mod alerts;
 mod fair;
 mod history;
 mod inbox;
+mod quota;
 mod tenancy;
 pub use alerts::*;
 pub use fair::*;
 pub use history::*;
 pub use inbox::*;
+pub use quota::*;
 pub use tenancy::*;
 
 /// A fresh, empty store, and whatever keeps it alive (a temporary folder).
@@ -689,6 +691,12 @@ macro_rules! conformance_cases {
             an_incident_raises_one_alert_and_a_new_error_another,
             due_alerts_are_leased_and_settled,
             a_charm_without_success_for_its_intervals_is_silent,
+            a_space_at_its_charms_quota_refuses_another_charm,
+            a_space_at_its_quota_of_runs_in_flight_waits_for_a_slot,
+            a_space_over_its_fuel_quota_gets_no_claims_until_the_window_allows,
+            a_state_over_the_space_quota_is_not_written_and_the_charm_not_blamed,
+            pruning_keeps_each_spaces_quota_of_runs,
+            spaces_show_their_quotas_usage_and_overrides,
         );
     };
     (@cases $open:path; $($case:ident,)*) => {

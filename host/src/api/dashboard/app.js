@@ -68,7 +68,7 @@ function when(ms) {
 }
 
 function outcomeText(outcome) {
-  const cls = outcome === "ok" ? "ok" : outcome === "cancelled" || outcome === "interrupted" ? "warn" : outcome ? "bad" : "muted";
+  const cls = outcome === "ok" ? "ok" : outcome === "cancelled" || outcome === "interrupted" || outcome === "quota" ? "warn" : outcome ? "bad" : "muted";
   return el("span", { class: `pill ${cls}`, "data-outcome": outcome || "" }, outcome || "never run");
 }
 
