@@ -37,6 +37,17 @@ mod alerting {
     crate::alerts::alert_ops!(sqlx::postgres::PgConnection);
 }
 
+mod secret_rows {
+    // Two nodes adding secrets to one charm take turns on its row, so the
+    // count each sees is the one it adds to; the lock leaves the key share
+    // that foreign keys take free.
+    crate::secrets::secret_ops!(
+        sqlx::postgres::PgConnection,
+        "charm_host_now_ms()",
+        " FOR NO KEY UPDATE"
+    );
+}
+
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -46,6 +57,7 @@ use sqlx::error::DatabaseError;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 
 use crate::alerts::{AlertId, AlertRecord, AlertStatus, AlertTransition};
+use crate::secrets::{PutSecret, SealedSecret, SecretName};
 use crate::wake::Wake;
 use crate::{
     Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, ClaimedRun, Counts,
@@ -430,6 +442,34 @@ impl Store for PgStore {
 
     async fn hook(&self, charm: &CharmId) -> Result<Option<Hook>, StoreError> {
         reads::hook(&self.pool, charm).await
+    }
+
+    async fn put_secret(
+        &self,
+        charm: &CharmId,
+        name: &str,
+        nonce: &[u8],
+        ciphertext: &[u8],
+        max_secrets: u32,
+    ) -> Result<PutSecret, StoreError> {
+        pg_tx!(self, |conn| async {
+            secret_rows::put(conn, charm, name, (nonce, ciphertext), max_secrets).await
+        })
+    }
+
+    async fn secret_names(&self, charm: &CharmId) -> Result<Vec<SecretName>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        secret_rows::names(&mut conn, charm).await
+    }
+
+    async fn sealed_secrets(&self, charm: &CharmId) -> Result<Vec<SealedSecret>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        secret_rows::sealed(&mut conn, charm).await
+    }
+
+    async fn delete_secret(&self, charm: &CharmId, name: &str) -> Result<bool, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        secret_rows::delete(&mut conn, charm, name).await
     }
 
     async fn raise_alert(

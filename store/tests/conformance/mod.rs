@@ -16,9 +16,11 @@ use charm_store::{
 mod alerts;
 mod fair;
 mod inbox;
+mod secrets;
 pub use alerts::*;
 pub use fair::*;
 pub use inbox::*;
+pub use secrets::*;
 
 /// A fresh, empty store, and whatever keeps it alive (a temporary folder).
 pub struct Fresh {
@@ -677,6 +679,9 @@ macro_rules! conformance_cases {
             an_incident_raises_one_alert_and_a_new_error_another,
             due_alerts_are_leased_and_settled,
             a_charm_without_success_for_its_intervals_is_silent,
+            a_secret_is_set_listed_rotated_and_removed,
+            a_charm_holds_a_bounded_number_of_secrets,
+            deleting_a_charm_deletes_its_secrets,
         );
     };
     (@cases $open:path; $($case:ident,)*) => {
