@@ -16,6 +16,9 @@
 //! | `GET /api/charms/{id}/runs` | its newest runs (`limit`, default 50) |
 //! | `POST /api/charms/{id}/run` | `{"input"?}`: queue a manual run; 202 `{"run_id", "coalesced"}` |
 //! | `GET /api/charms/{id}/source` | `{"name", "source", "source_sha256"}` |
+//! | `PUT /api/charms/{id}/secrets/{name}` | `{"value"}`: set or rotate a secret; 201 new, 200 replaced, `{"name", "created"}` |
+//! | `GET /api/charms/{id}/secrets` | `{"secrets": [{"name", "updated_at"}]}`, never a value |
+//! | `DELETE /api/charms/{id}/secrets/{name}` | remove a secret; 204 |
 //! | `GET /api/runs/{id}` | one run |
 //! | `GET /api/stats` | counts, and runs and failures per minute over the last hour |
 //! | `GET /` | the operator's dashboard (static; it calls the API with the token) |
@@ -32,6 +35,7 @@ mod dashboard;
 mod error;
 mod events;
 mod hooks;
+mod secrets;
 
 use std::sync::Arc;
 
@@ -44,6 +48,7 @@ use axum::{Json, Router};
 
 use charm_store::Store;
 
+use crate::service::secrets::SecretKeeper;
 use crate::service::{Metrics, Registry};
 pub use access::{AccessError, AccessPolicy};
 pub use error::ApiError;
@@ -60,6 +65,8 @@ pub struct AppState {
     pub registry: Registry,
     /// Reads for listings, state, runs and stats.
     pub store: Arc<dyn Store>,
+    /// Sets, lists and removes charms' secrets (never shows a value).
+    pub secrets: SecretKeeper,
     /// The service's metrics.
     pub metrics: Arc<Metrics>,
     /// The bearer token every `/api` request must carry, if any.
@@ -116,6 +123,7 @@ fn routes(state: AppState, max_body_bytes: usize) -> Router {
         .merge(events::router())
         .merge(hooks::api_router())
         .merge(alerts::router())
+        .merge(secrets::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     Router::new()
