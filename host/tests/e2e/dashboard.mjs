@@ -89,6 +89,11 @@ try {
     return rows.length > n && rows[0].querySelector("[data-outcome='ok']");
   }, before);
 
+  // Its secret is listed by name and when it changed, never by value.
+  const secrets = await page.textContent('[data-field="secrets"]');
+  expect(secrets.includes("API_KEY (changed "), `the secret's name is shown: ${secrets}`);
+  expect(!(await page.content()).includes(process.env.SECRET_VALUE), "the secret's value is nowhere on the page");
+
   // A dead letter is shown with its error and re-driven from the page.
   await page.goto(`${DASHBOARD_URL}#/charms/${INBOX_ID}`);
   const dead = page.locator('tr[data-event-status="dead"]');
