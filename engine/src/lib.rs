@@ -22,6 +22,7 @@ mod run;
 mod run_plan;
 mod runtime;
 mod sandbox;
+mod secrets;
 
 pub use capabilities::console::{LogIdentity, CONSOLE_TARGET};
 pub use capabilities::fetch::{AllowList, Denied, InvalidEntry, ReservedAddrs};
@@ -35,3 +36,4 @@ pub use sandbox::{
     GuestAnswer, Sandbox, SandboxError, SandboxOptions, TaskError, TaskReport, TaskResult,
     TaskSpec, TaskStats, DEFAULT_MAX_INSTANCES, EPOCH_TICK,
 };
+pub use secrets::{Redactor, Secrets, MIN_REDACTED_BYTES, REDACTED};

@@ -18,6 +18,7 @@ use crate::compile::CompiledCharm;
 use crate::js_error::JsError;
 use crate::limits::LimitExceeded;
 use crate::sandbox::{Sandbox, TaskError, TaskReport, TaskSpec, TaskStats};
+use crate::secrets::Secrets;
 
 /// The `ctx` argument of `bgUpdater`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -47,6 +48,10 @@ pub struct RunContext {
     /// apart: a key for the charm to deduplicate its outbound writes with
     /// (side effects outside the state are at least once).
     pub idempotency_key: String,
+    /// The charm's secrets by name (`{}` when it has none), read for this
+    /// run. Its `Debug` shows names only; the values go to the guest and
+    /// nowhere else.
+    pub secrets: Secrets,
 }
 
 /// What a successful run does to the charm's state.
@@ -91,6 +96,10 @@ pub struct RunReport {
 }
 
 /// Runs `charm` once with `state` (JSON text) and `ctx` under `spec`.
+///
+/// The report is redacted by `spec.redactor`: the new state, the error's
+/// message and stack, and (through the console capability) the log
+/// excerpt hold no secret value.
 pub async fn run(
     sandbox: &Sandbox,
     charm: &CompiledCharm,
@@ -151,6 +160,12 @@ pub async fn run(
             Status::Ok => new_state(answer.payload),
             Status::Error => Err(explain(JsError::from_payload(&answer.payload))),
         },
+    };
+    let redactor = &spec.redactor;
+    let outcome = match outcome {
+        Ok(StateChange::Replace(state)) => Ok(StateChange::Replace(redactor.json(&state))),
+        Ok(StateChange::Keep) => Ok(StateChange::Keep),
+        Err(e) => Err(redactor.run_error(e)),
     };
     let TaskReport {
         stats,

@@ -3,8 +3,10 @@
 //! The dispatcher (a charm from the store) and `charm-host run` (a file and
 //! flags) both turn a charm's settings and a run's particulars into a
 //! [`RunPlan`]: the task's spec (limits, allow-list, log identity) and the
-//! `ctx` that `bgUpdater` receives. Whatever a run gains later (secrets,
-//! recorded inputs) is added here, once.
+//! `ctx` that `bgUpdater` receives. Whatever a run gains later (recorded
+//! inputs, ...) is added here, once. A run's secrets go into `ctx.secrets`
+//! and, as the redactor of their values, into the spec: the run's console
+//! lines, errors and new state are redacted on the way out.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -15,6 +17,7 @@ use crate::compile::CompiledCharm;
 use crate::limits::{InvalidLimit, SandboxLimits};
 use crate::run::{run, RunContext, RunReport};
 use crate::sandbox::{Sandbox, TaskSpec};
+use crate::secrets::Secrets;
 
 /// A charm's settings, as a run needs them.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +55,9 @@ pub struct RunRequest {
     pub attempt: u32,
     /// `ctx.idempotencyKey`: the same for a run and its retries.
     pub idempotency_key: String,
+    /// `ctx.secrets`: the charm's secrets, read for this run
+    /// ([`Secrets::none`] for none).
+    pub secrets: Secrets,
 }
 
 /// Why a run cannot be planned: the charm's settings are not valid.
@@ -95,6 +101,7 @@ impl RunPlan {
                 space: charm.space.to_string(),
                 run_id: request.run_id.clone(),
             },
+            redactor: Arc::new(request.secrets.redactor()),
         };
         let ctx = RunContext {
             charm_id: charm.id.to_string(),
@@ -106,6 +113,7 @@ impl RunPlan {
             now: request.now_ms,
             attempt: request.attempt,
             idempotency_key: request.idempotency_key,
+            secrets: request.secrets,
         };
         Ok(RunPlan { spec, ctx })
     }
@@ -152,6 +160,7 @@ mod tests {
                 now_ms: 42,
                 attempt: 2,
                 idempotency_key: "c1:5".into(),
+                secrets: Secrets::none(),
             },
         )
         .unwrap();
@@ -182,6 +191,7 @@ mod tests {
             now_ms: 0,
             attempt: 1,
             idempotency_key: "c1:1".into(),
+            secrets: Secrets::none(),
         };
         let err = RunPlan::new(settings(&limits, &hosts), request.clone()).unwrap_err();
         assert!(matches!(err, PlanError::AllowList(_)), "{err}");

@@ -197,7 +197,7 @@ fn read_token_file(path: &Path) -> Result<Option<String>, TokenError> {
 }
 
 /// The permission bits of `path`, where the platform has them.
-fn file_mode(path: &Path) -> Option<u32> {
+pub(crate) fn file_mode(path: &Path) -> Option<u32> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -240,7 +240,7 @@ fn new_token() -> Result<String, TokenError> {
 
 /// Whether [`write_private`] may replace an existing file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Replace {
+pub(crate) enum Replace {
     Yes,
     No,
 }
@@ -248,7 +248,7 @@ enum Replace {
 /// Writes `bytes` to `path` as a whole (readers never see half a file),
 /// mode 0600 from the first byte. With `Replace::No` an existing file is
 /// kept and `Ok(false)` returned.
-fn write_private(path: &Path, bytes: &[u8], replace: Replace) -> io::Result<bool> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8], replace: Replace) -> io::Result<bool> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -144,6 +144,10 @@ fn any_path(id: String) -> impl Strategy<Value = String> {
         Just("/runs?limit=-1"),
         Just("/runs?limit=99999999999"),
         Just("/source"),
+        Just("/secrets"),
+        Just("/secrets/API_KEY"),
+        Just("/secrets/%00"),
+        Just("/secrets/1bad-name"),
     ];
     prop_oneof![
         (target, suffix).prop_map(|(t, s)| format!("/api/charms/{t}{s}")),

@@ -47,6 +47,14 @@ fn an_operator_finds_a_failing_charm_disables_it_and_runs_another() {
     for id in [&failing, &good, &xss] {
         d.run_now(id, json!(null));
     }
+    // A secret: the charm page lists its name, never its value.
+    let secret_value = "dash-secret-5f4e3d2c1b";
+    let (status, body) = d.request(
+        "PUT",
+        &format!("/api/charms/{good}/secrets/API_KEY"),
+        Some(&json!({ "value": secret_value })),
+    );
+    assert_eq!(status, 201, "{body}");
     // A cron charm with a dead letter, whose fixed source takes it when
     // re-driven from the page.
     let inbox = d.register(
@@ -93,6 +101,7 @@ fn an_operator_finds_a_failing_charm_disables_it_and_runs_another() {
         .env("INBOX_ID", &inbox)
         .env("OTHER_ID", &other)
         .env("SPACE_TOKEN", &space_token)
+        .env("SECRET_VALUE", secret_value)
         .env("SCREENSHOT", &screenshot)
         .env("CHROMIUM", &chromium)
         .output()

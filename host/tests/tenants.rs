@@ -129,6 +129,20 @@ fn each_space_token_sees_and_changes_only_its_own_space() {
         ("GET", format!("/api/runs/{b_run}"), None),
         ("POST", format!("/api/runs/{b_run}/cancel"), Some(json!({}))),
         ("GET", format!("/api/alerts?charm={b}"), None),
+        ("GET", format!("/api/charms/{b}/secrets"), None),
+        (
+            "PUT",
+            format!("/api/charms/{b}/secrets/API_KEY"),
+            Some(json!({ "value": "stolen" })),
+        ),
+        ("DELETE", format!("/api/charms/{b}/secrets/API_KEY"), None),
+        ("GET", format!("/api/charms/{b}/state/versions"), None),
+        (
+            "POST",
+            format!("/api/charms/{b}/state/rollback"),
+            Some(json!({ "version": 0 })),
+        ),
+        ("POST", format!("/api/charms/{b}/try"), Some(json!({}))),
     ] {
         let (status, answer) = call(&d, &alpha, method, &path, body.as_ref());
         assert_eq!(status, 404, "{method} {path}: {answer}");

@@ -50,6 +50,7 @@ mod inbox;
 pub mod postgres;
 pub mod quota;
 mod rows;
+pub mod secrets;
 pub mod sqlite;
 pub mod tenancy;
 mod wake;
@@ -60,6 +61,7 @@ use alerts::{AlertId, AlertRecord, AlertStatus, AlertTransition};
 use history::{Rollback, StateVersion};
 pub use inbox::MAX_EVENT_CHARS_PER_RUN;
 pub use rows::SLOT_FUEL_PER_MS;
+use secrets::{PutSecret, SealedSecret, SecretName};
 use tenancy::{AuditFilter, AuditRecord, NewAudit, NewToken, SpaceOf, TokenRecord};
 
 pub use domain::FairShare;
@@ -251,7 +253,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         change: CharmChange,
     ) -> Result<Option<CharmRecord>, StoreError>;
 
-    /// Deletes a charm with its state and runs. Returns whether it existed.
+    /// Deletes a charm with its state, runs, events and secrets. Returns
+    /// whether it existed.
     async fn delete_charm(&self, id: &CharmId) -> Result<bool, StoreError>;
 
     /// A charm's state, or `None` for an unknown charm.
@@ -335,6 +338,32 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A charm's webhook: whether the charm is enabled, and its secret if
     /// it has a webhook. `None` for an unknown charm.
     async fn hook(&self, charm: &CharmId) -> Result<Option<Hook>, StoreError>;
+
+    /// Sets the secret `name` of `charm` to a value the caller sealed
+    /// (`nonce`, `ciphertext`; the store never sees the value), replacing
+    /// one of that name, in one transaction that first locks the charm. A
+    /// new name is refused when the charm has `max_secrets` already
+    /// ([`PutSecret::Full`]); an unknown charm is [`PutSecret::NoCharm`].
+    async fn put_secret(
+        &self,
+        charm: &CharmId,
+        name: &str,
+        nonce: &[u8],
+        ciphertext: &[u8],
+        max_secrets: u32,
+    ) -> Result<PutSecret, StoreError>;
+
+    /// The names of a charm's secrets and when each last changed, by name;
+    /// empty for an unknown charm. Never a value.
+    async fn secret_names(&self, charm: &CharmId) -> Result<Vec<SecretName>, StoreError>;
+
+    /// A charm's secrets as sealed, by name, for a run to open; empty for
+    /// an unknown charm. Read at each run, so a change takes effect at the
+    /// next one.
+    async fn sealed_secrets(&self, charm: &CharmId) -> Result<Vec<SealedSecret>, StoreError>;
+
+    /// Deletes the secret `name` of `charm`. Returns whether it existed.
+    async fn delete_secret(&self, charm: &CharmId, name: &str) -> Result<bool, StoreError>;
 
     /// Moves a charm's alert state as `transition` says, if that is a
     /// change (another state, or another fingerprint), and then queues one

@@ -4,8 +4,12 @@
 //! a `tracing` event with target [`CONSOLE_TARGET`], carrying the charm, space
 //! and run ids, so a charm's output lands in the same structured logs as the
 //! host's own. The excerpt (the first [`EXCERPT_BYTES`] of output) is kept
-//! for run records. A task that logs more than its `max_log_bytes` is ended
+//! for run records. Each line is redacted first (the run's secret values
+//! become `[redacted]`; see [`Redactor`]), so neither the host's logs nor
+//! the run's record hold them. A task that logs more than its `max_log_bytes` is ended
 //! with [`LimitExceeded::LogVolume`]: log flooding is a resource, like CPU.
+
+use std::sync::Arc;
 
 use charm_host_abi::{import, Function, LogLevel, IMPORT_MODULE};
 use wasmtime::{Caller, Linker};
@@ -13,6 +17,7 @@ use wasmtime::{Caller, Linker};
 use super::{context, read_guest, Capability, TaskSetup};
 use crate::limits::LimitExceeded;
 use crate::sandbox::{TaskReport, TaskState};
+use crate::secrets::Redactor;
 
 /// The `tracing` target of console lines. Subscribers filter or format on it.
 pub const CONSOLE_TARGET: &str = "charm_console";
@@ -40,6 +45,7 @@ pub struct ConsoleCtx {
     used_bytes: u64,
     excerpt: String,
     truncated: bool,
+    redactor: Arc<Redactor>,
 }
 
 impl ConsoleCtx {
@@ -51,7 +57,15 @@ impl ConsoleCtx {
             used_bytes: 0,
             excerpt: String::new(),
             truncated: false,
+            redactor: Arc::default(),
         }
+    }
+
+    /// This context, replacing the values `redactor` knows in every line
+    /// before it is traced or kept.
+    pub fn redacting(mut self, redactor: Arc<Redactor>) -> ConsoleCtx {
+        self.redactor = redactor;
+        self
     }
 
     /// The first [`EXCERPT_BYTES`] of the run's output, one line per call,
@@ -148,6 +162,9 @@ impl Capability for Console {
                 let bytes = read_guest(&mut caller, ptr, len)?;
                 let text = String::from_utf8_lossy(&bytes);
                 let console = context::<ConsoleCtx>(caller.data_mut())?;
+                // The budget counted the line as the charm wrote it.
+                let redactor = Arc::clone(&console.redactor);
+                let text = redactor.text(&text);
                 console.emit(level, &text);
                 console.keep(level, &text);
                 Ok(())
@@ -158,6 +175,7 @@ impl Capability for Console {
 
     fn new_context(&self, task: &TaskSetup<'_>) -> ConsoleCtx {
         ConsoleCtx::new(task.spec.identity.clone(), task.spec.limits.max_log_bytes)
+            .redacting(Arc::clone(&task.spec.redactor))
     }
 
     fn report(&self, ctx: &ConsoleCtx, report: &mut TaskReport) {

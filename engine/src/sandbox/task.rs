@@ -21,6 +21,7 @@ use crate::capabilities::console::LogIdentity;
 use crate::capabilities::fetch::AllowList;
 use crate::capabilities::{AbiViolation, Contexts, Registered, TaskSetup};
 use crate::limits::{LimitExceeded, SandboxLimits};
+use crate::secrets::Redactor;
 
 /// How much of the guest's stderr (panic messages) is kept for diagnosis.
 const STDERR_CAPTURE_BYTES: usize = 4096;
@@ -36,6 +37,10 @@ pub struct TaskSpec {
     pub allow: Arc<AllowList>,
     /// The ids its console lines carry.
     pub identity: LogIdentity,
+    /// The run's secret values, replaced wherever the task writes text out
+    /// (console lines, traced fetch failures); the default redacts
+    /// nothing.
+    pub redactor: Arc<Redactor>,
 }
 
 impl TaskSpec {
@@ -49,6 +54,7 @@ impl TaskSpec {
                 charm_id: name.to_string(),
                 ..LogIdentity::default()
             },
+            redactor: Arc::default(),
         }
     }
 }

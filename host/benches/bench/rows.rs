@@ -93,6 +93,7 @@ pub fn spec(allow: AllowList) -> TaskSpec {
             charm_id: "bench".to_string(),
             ..LogIdentity::default()
         },
+        redactor: Arc::default(),
     }
 }
 
@@ -107,6 +108,7 @@ fn context(input: serde_json::Value) -> RunContext {
         now: 0,
         attempt: 1,
         idempotency_key: "bench:0".to_string(),
+        secrets: charm_engine::Secrets::none(),
     }
 }
 

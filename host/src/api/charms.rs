@@ -262,7 +262,7 @@ async fn try_out(
     ApiPath(id): ApiPath<String>,
     ApiJson(tryout): ApiJson<Tryout>,
 ) -> Result<Response, ApiError> {
-    let report = crate::service::try_out(&app.registry, &id, tryout, &caller).await?;
+    let report = crate::service::try_out(&app.registry, &app.secrets, &id, tryout, &caller).await?;
     Ok(Json(report).into_response())
 }
 

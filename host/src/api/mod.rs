@@ -17,6 +17,9 @@
 //! | `GET /api/charms/{id}/runs` | its newest runs (`limit`, default 50) |
 //! | `POST /api/charms/{id}/run` | `{"input"?}`: queue a manual run; 202 `{"run_id", "coalesced"}` |
 //! | `GET /api/charms/{id}/source` | `{"name", "source", "source_sha256"}` |
+//! | `PUT /api/charms/{id}/secrets/{name}` | `{"value"}`: set or rotate a secret; 201 new, 200 replaced, `{"name", "created"}` |
+//! | `GET /api/charms/{id}/secrets` | `{"secrets": [{"name", "updated_at"}]}`, never a value |
+//! | `DELETE /api/charms/{id}/secrets/{name}` | remove a secret; 204 |
 //! | `GET /api/runs/{id}` | one run |
 //! | `GET /api/stats` | counts, and runs and failures per minute over the last hour (operator) |
 //! | `/api/whoami`, `/api/tokens`, `/api/audit` | see `tenancy.rs` |
@@ -38,6 +41,7 @@ mod error;
 mod events;
 mod history;
 mod hooks;
+mod secrets;
 mod spaces;
 mod tenancy;
 
@@ -52,6 +56,7 @@ use axum::{Json, Router};
 
 use charm_store::Store;
 
+use crate::service::secrets::SecretKeeper;
 use crate::service::{Metrics, Registry, Tokens};
 pub use access::{AccessError, AccessPolicy};
 pub use error::ApiError;
@@ -68,6 +73,8 @@ pub struct AppState {
     pub registry: Registry,
     /// Reads for listings, state, runs and stats.
     pub store: Arc<dyn Store>,
+    /// Sets, lists and removes charms' secrets (never shows a value).
+    pub secrets: SecretKeeper,
     /// The service's metrics.
     pub metrics: Arc<Metrics>,
     /// The bearer tokens `/api` requests are checked against.
@@ -124,6 +131,7 @@ fn routes(state: AppState, max_body_bytes: usize) -> Router {
         .merge(events::router())
         .merge(hooks::api_router())
         .merge(alerts::router())
+        .merge(secrets::router())
         .merge(spaces::router())
         .merge(tenancy::router())
         .merge(history::router())

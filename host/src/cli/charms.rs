@@ -16,6 +16,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::{CliError, CliResult, Exit};
+use crate::service::secrets::{check_name, MAX_VALUE_BYTES};
 use crate::token::{find_token, Discovery};
 
 /// Where the daemon is, and the token to show it: shared by every client
@@ -163,6 +164,27 @@ enum CharmsCommand {
         /// The version to return to.
         version: i64,
     },
+    /// Set, list or remove a charm's secrets (`ctx.secrets.NAME`).
+    Secret {
+        #[command(subcommand)]
+        command: SecretCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretCommand {
+    /// Set (or rotate) a secret, its value read from stdin (one trailing
+    /// newline dropped), never from the command line. The charm gets it at
+    /// its next run.
+    Set {
+        id: String,
+        /// Like a JavaScript identifier: `API_KEY`.
+        name: String,
+    },
+    /// List a charm's secrets: names and when each changed, never values.
+    List { id: String },
+    /// Remove a secret.
+    Rm { id: String, name: String },
 }
 
 /// Arguments of `charms add`.
@@ -463,6 +485,7 @@ pub async fn execute(args: ClientArgs) -> CliResult {
         CharmsCommand::Cancel { run } => cancel(&client, run).await,
         CharmsCommand::Hook { id, remove } => hook(&client, &id, remove).await,
         CharmsCommand::Runs { id, limit } => runs(&client, &id, limit).await,
+        CharmsCommand::Secret { command } => secret(&client, command).await,
     }
 }
 
@@ -725,6 +748,86 @@ async fn hook(client: &Client, id: &str, remove: bool) -> CliResult {
         cell(&hook["path"]),
         cell(&hook["auth"])
     );
+    Ok(Exit::Success)
+}
+
+/// `/api/charms/{id}/secrets/{name}` with the name as one path segment.
+fn secret_path(id: &str, name: &str) -> String {
+    let segment: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    charm_path(id, &format!("/secrets/{segment}"))
+}
+
+/// Reads a secret's value from stdin: at most the API's limit (and a line
+/// ending), as UTF-8, one trailing newline dropped.
+fn read_secret_value() -> Result<String, CliError> {
+    use std::io::{IsTerminal, Read};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("type the secret's value, then a newline and Ctrl-D:");
+    }
+    let cap = MAX_VALUE_BYTES + 2;
+    let mut bytes = Vec::new();
+    stdin
+        .lock()
+        .take(u64::try_from(cap + 1).unwrap_or(u64::MAX))
+        .read_to_end(&mut bytes)
+        .map_err(|e| CliError::usage(format!("cannot read the secret's value from stdin: {e}")))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| CliError::usage("the secret's value on stdin is not UTF-8 text"))?;
+    let value = super::strip_newline(&text);
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(CliError::usage(format!(
+            "the secret's value is over the limit of {MAX_VALUE_BYTES} bytes"
+        )));
+    }
+    if value.is_empty() {
+        return Err(CliError::usage(
+            "no value on stdin: pipe it in, e.g. `charm-host charms secret set ID NAME < file`",
+        ));
+    }
+    Ok(value.to_string())
+}
+
+async fn secret(client: &Client, command: SecretCommand) -> CliResult {
+    match command {
+        SecretCommand::Set { id, name } => {
+            check_name(&name).map_err(CliError::usage)?;
+            let value = read_secret_value()?;
+            let done = client
+                .call(
+                    Method::PUT,
+                    &secret_path(&id, &name),
+                    Some(json!({ "value": value })),
+                )
+                .await?;
+            let verb = if done["created"] == true {
+                "set"
+            } else {
+                "replaced"
+            };
+            eprintln!("{verb} secret {name} of {id}; the charm gets it at its next run");
+        }
+        SecretCommand::List { id } => {
+            let list = client
+                .call(Method::GET, &charm_path(&id, "/secrets"), None)
+                .await?;
+            super::say(format_args!("{:<64}  UPDATED", "NAME"));
+            for s in list["secrets"].as_array().into_iter().flatten() {
+                let when = s["updated_at"]
+                    .as_i64()
+                    .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| cell(&s["updated_at"]));
+                super::say(format_args!("{:<64}  {when}", cell(&s["name"])));
+            }
+        }
+        SecretCommand::Rm { id, name } => {
+            client
+                .call(Method::DELETE, &secret_path(&id, &name), None)
+                .await?;
+            eprintln!("removed secret {name} of {id}");
+        }
+    }
     Ok(Exit::Success)
 }
 

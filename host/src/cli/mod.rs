@@ -171,6 +171,14 @@ pub(crate) fn say(line: impl std::fmt::Display) {
     }
 }
 
+/// `text` without one trailing line ending (`\n` or `\r\n`): what `echo`
+/// and editors add to a value read from a file or a pipe.
+pub(crate) fn strip_newline(text: &str) -> &str {
+    text.strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .unwrap_or(text)
+}
+
 /// Parses the command line, runs it and returns its exit code.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

@@ -9,12 +9,13 @@ use std::path::PathBuf;
 use charm_engine::limits::LimitHint;
 use charm_engine::{
     compile_with, unix_ms, CharmSettings, CompileError, RunError, RunPlan, RunRequest, Sandbox,
-    SandboxOptions, StateChange,
+    SandboxOptions, Secrets, StateChange,
 };
 use clap::Args;
 
 use super::flags::LimitArgs;
 use super::{CliError, CliResult, Exit};
+use crate::service::secrets::{check_name, check_value};
 
 /// Arguments of `charm-host run`.
 #[derive(Debug, Args)]
@@ -36,6 +37,13 @@ pub struct RunArgs {
     /// loopback and private addresses need an exact entry.
     #[arg(long = "allow-host", value_name = "PATTERN")]
     allow_hosts: Vec<String>,
+
+    /// A secret the charm sees as `ctx.secrets.NAME`, its value read from
+    /// FILE (one trailing newline dropped); repeatable. Only from a file,
+    /// never on the command line, where other users and shell history see
+    /// it. Its value is redacted from the output as in the service.
+    #[arg(long = "secret", value_name = "NAME=@FILE")]
+    secrets: Vec<String>,
 
     /// The space (tenant) the charm sees as `ctx.space`.
     #[arg(long, value_name = "NAME", default_value = "local")]
@@ -69,6 +77,25 @@ fn json_arg(flag: &str, value: &str) -> Result<serde_json::Value, CliError> {
     };
     serde_json::from_str(&text)
         .map_err(|e| CliError::usage(format!("{flag} is not valid JSON: {e}")))
+}
+
+/// Reads the `--secret NAME=@FILE` arguments.
+fn secrets_arg(args: &[String]) -> Result<Secrets, CliError> {
+    let mut secrets = Secrets::none();
+    for arg in args {
+        let (name, path) = arg
+            .split_once("=@")
+            .ok_or_else(|| CliError::usage(format!("--secret takes NAME=@FILE (the value is read from the file, never given on the command line); got `{}`", arg.split('=').next().unwrap_or_default())))?;
+        check_name(name).map_err(CliError::usage)?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| CliError::usage(format!("--secret {name}: cannot read `{path}`: {e}")))?;
+        let value = String::from_utf8(bytes)
+            .map_err(|_| CliError::usage(format!("--secret {name}: `{path}` is not UTF-8 text")))?;
+        let value = super::strip_newline(&value);
+        check_value(value).map_err(|e| CliError::usage(format!("--secret {name}: {e}")))?;
+        secrets.insert(name, value);
+    }
+    Ok(secrets)
 }
 
 /// The cache directory to use, if any.
@@ -123,6 +150,7 @@ pub async fn execute(args: RunArgs) -> CliResult {
         now_ms: now,
         attempt: 1,
         idempotency_key: format!("{charm_id}:local-{now}"),
+        secrets: secrets_arg(&args.secrets)?,
     };
     let mut plan = RunPlan::new(settings, request).map_err(CliError::usage)?;
 

@@ -17,6 +17,7 @@ use crate::service::policy::{
     DEFAULT_MAX_REQUESTED_NEXT_S, DEFAULT_MIN_REQUESTED_NEXT_S, DEFAULT_PENALTY_AFTER_RUNS,
     DEFAULT_PENALTY_FACTOR, DEFAULT_PENALTY_PERCENT,
 };
+use crate::service::secrets::{KeySource, KEY_FILE};
 use crate::service::LimitCeilings;
 use crate::service::{
     check_path, serve, DbTarget, SchedulePolicy, ServiceConfig, DEFAULT_IDEMPOTENCY_WINDOW_S,
@@ -75,6 +76,13 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     token: Option<String>,
+
+    /// A file holding the key that seals charms' secrets: 32 bytes, raw or
+    /// as 64 hex digits (`openssl rand -hex 32`); it must exist. Default:
+    /// DATA_DIR/secrets-key, made on first start (mode 0600) and kept.
+    /// Every node of a cluster needs the same key.
+    #[arg(long, value_name = "PATH", env = "CHARM_HOST_SECRETS_KEY_FILE")]
+    secrets_key_file: Option<PathBuf>,
 
     /// Serve the API without a token (loopback only): every user and
     /// process on this machine can then use it. No environment variable, so
@@ -324,6 +332,10 @@ pub async fn execute(args: ServeArgs) -> CliResult {
         (None, true) => TokenSetting::Off,
         (None, false) => TokenSetting::File(data_dir.join(TOKEN_FILE)),
     };
+    let secrets_key = match args.secrets_key_file {
+        Some(path) => KeySource::Given(path),
+        None => KeySource::Made(data_dir.join(KEY_FILE)),
+    };
     let db = match args.db {
         Some(db) => DbTarget::parse(&db).map_err(CliError::usage)?,
         None => DbTarget::Sqlite(data_dir.join("charm-host.db")),
@@ -336,6 +348,7 @@ pub async fn execute(args: ServeArgs) -> CliResult {
         cache_dir,
         runtime_override: super::runtime_override(),
         token,
+        secrets_key,
         allowed_hosts: args.allowed_hosts,
         allowed_origins: args.allowed_origins,
         private_hosts_for: args.allow_private_hosts_for,

@@ -17,6 +17,7 @@ use super::alerts::Channel;
 use super::node::{MAX_NODE_TTL_MS, MIN_NODE_TTL_MS};
 use super::policy::SchedulePolicy;
 use super::registry::LimitCeilings;
+use super::secrets::KeySource;
 use crate::api::{AccessError, AccessPolicy, HookAuth};
 use crate::token::{check_token, TokenSetting};
 
@@ -129,6 +130,11 @@ pub struct ServiceConfig {
     /// `--token`, the token file in the data directory (the default), or
     /// nowhere (`--no-token`, loopback only).
     pub token: TokenSetting,
+    /// Where the key that seals charms' secrets comes from: the key file
+    /// made in the data directory (the default, `DATA_DIR/secrets-key`), or
+    /// the operator's file (`--secrets-key-file`, which must exist; every
+    /// node of a cluster needs the same key).
+    pub secrets_key: KeySource,
     /// Host names admitted besides IP addresses, `localhost` and
     /// `*.localhost` (`--allowed-host`); none by default.
     pub allowed_hosts: Vec<String>,
@@ -340,6 +346,9 @@ impl ServiceConfig {
             super::registry::check_space(space)
                 .map_err(|e| ConfigError::BadSpace(e.to_string()))?;
         }
+        if let KeySource::Given(path) = &self.secrets_key {
+            check_path("--secrets-key-file", path)?;
+        }
         range(
             "--max-concurrent",
             as_u64(self.max_concurrent),
@@ -493,6 +502,7 @@ mod tests {
             cache_dir: None,
             runtime_override: None,
             token: TokenSetting::File(PathBuf::from("data/api-token")),
+            secrets_key: KeySource::Made(PathBuf::from("data/secrets-key")),
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
             runtime_dir: None,
@@ -525,6 +535,17 @@ mod tests {
     #[test]
     fn the_defaults_are_valid() {
         config().validate().unwrap();
+    }
+
+    #[test]
+    fn a_secrets_key_file_that_looks_like_a_url_is_refused() {
+        let given = |path: &str| ServiceConfig {
+            secrets_key: KeySource::Given(PathBuf::from(path)),
+            ..config()
+        };
+        given("/etc/charm-host/secrets-key").validate().unwrap();
+        let err = given("https://vault.example/key").validate().unwrap_err();
+        assert!(err.to_string().contains("--secrets-key-file"), "{err}");
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //!
 //! Owns concurrency (at most `max_concurrent` runs in flight, each a tokio
 //! task; a run waiting on `fetch` is a parked future, not a thread), the
-//! execution of one claimed run (load the charm and its state, run
-//! `bgUpdater` in a fresh sandbox task, record the outcome through the
-//! store), and the two-stage shutdown: stop claiming, let running tasks
+//! execution of one claimed run (load the charm, its state and its
+//! secrets, run `bgUpdater` in a fresh sandbox task, record the outcome
+//! through the store), and the two-stage shutdown: stop claiming, let running tasks
 //! finish within a grace period, then cancel the rest (dropping a task's
 //! future interrupts its guest at the next epoch tick) and record them as
 //! cancelled.
@@ -39,6 +39,7 @@ use super::metrics::Metrics;
 use super::node::{Incarnation, NodeState};
 use super::policy::{self, Cadence, RunEnd, SchedulePolicy};
 use super::registry::Registry;
+use super::secrets::SecretKeeper;
 
 /// How long the dispatcher sleeps when the queue is empty and nothing wakes
 /// it: the bound on how late a run queued on another node is noticed when
@@ -77,6 +78,9 @@ pub(crate) struct Dispatcher {
     pub(crate) alerts: Alerts,
     /// Whether this node may claim, and as which incarnation.
     pub(crate) node: Arc<NodeState>,
+    /// Opens each run's secrets (read per run: a rotation counts at the
+    /// next one).
+    pub(crate) secrets: SecretKeeper,
 }
 
 /// A running dispatcher.
@@ -508,6 +512,13 @@ async fn prepare_and_run(
             )
         }
     };
+    // Read now, not cached: a secret set or rotated since the last run
+    // counts. The values go into `ctx.secrets` and the run's redactor only;
+    // the run's record never holds them (its input is the trigger's).
+    let secrets = match d.secrets.for_run(&code.id).await {
+        Ok(secrets) => secrets,
+        Err(e) => return (failed(RunOutcome::Fault, e.to_string()), Some(code), None),
+    };
     let settings = super::registry::run_settings(&code, &limits);
     let request = RunRequest {
         run_id: claimed.id.to_string(),
@@ -517,6 +528,7 @@ async fn prepare_and_run(
         now_ms: u64::try_from(claimed.started_at).unwrap_or(0),
         attempt: claimed.attempt,
         idempotency_key: claimed.idempotency_key.clone(),
+        secrets,
     };
     let plan = match RunPlan::new(settings, request) {
         Ok(plan) => plan,

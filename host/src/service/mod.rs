@@ -47,6 +47,7 @@ mod quotas;
 mod registry;
 pub mod schedule;
 mod scheduler;
+pub mod secrets;
 mod stats;
 mod tenants;
 
@@ -90,6 +91,9 @@ pub enum ServiceError {
     /// The API token file could not be read or made.
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// The secrets key could not be read or made.
+    #[error(transparent)]
+    SecretsKey(#[from] secrets::KeyError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr} (--listen): {source}")]
     Bind {
@@ -182,8 +186,15 @@ pub async fn serve(
     let access = AccessPolicy::new(&config.allowed_hosts, &config.allowed_origins)
         .map_err(ConfigError::from)?;
     let api_token = config.token.resolve()?;
+    let secrets_key = config.secrets_key.load()?;
+    if let (DbTarget::Postgres(_), secrets::KeySource::Made(path)) =
+        (&config.db, &config.secrets_key)
+    {
+        tracing::warn!(file = %path.display(), "the secrets key is this node's own: every node of a cluster needs the same key, so give each the same --secrets-key-file");
+    }
     let store = open_store(&config).await?;
     store.set_quota_defaults(config.space_quota_defaults());
+    let secret_keeper = secrets::SecretKeeper::new(Arc::clone(&store), secrets_key);
     // Every task needs a pool slot: the dispatcher's runs, the registry's
     // compiles, and one for pre-initialisation.
     let max_instances =
@@ -269,6 +280,7 @@ pub async fn serve(
         max_concurrent: config.max_concurrent,
         max_events: config.max_events_per_run,
         node: membership.state(),
+        secrets: secret_keeper.clone(),
     }
     .spawn(stop.clone());
     let quota_watch = tokio::spawn(quotas::watch_quotas(
@@ -287,6 +299,7 @@ pub async fn serve(
         AppState {
             registry,
             store: Arc::clone(&store),
+            secrets: secret_keeper,
             metrics,
             tokens: Tokens::new(Arc::clone(&store), api_token.as_deref().map(Arc::from)),
             access: Arc::new(access),

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::policy::{outcome_of, recorded_error};
 use super::registry::{charm_id, Registry, RegistryError};
+use super::secrets::SecretKeeper;
 use super::tenants::Caller;
 
 /// What to try: each field replaces the stored one when given.
@@ -75,6 +76,7 @@ pub struct Position {
 /// limit, or a store failure.
 pub async fn try_out(
     registry: &Registry,
+    secrets: &SecretKeeper,
     id: &str,
     tryout: Tryout,
     by: &Caller,
@@ -106,6 +108,26 @@ pub async fn try_out(
             limits.max_output_bytes
         )));
     }
+    // The charm's secrets, as a run gets them (and redacted from what the
+    // tryout reports, as from a run's record).
+    let secrets = match secrets.for_run(&code.id).await {
+        Ok(secrets) => secrets,
+        Err(e) => {
+            let stored_state =
+                serde_json::from_str(&stored.state).unwrap_or(serde_json::Value::Null);
+            return Ok(TryoutReport {
+                outcome: RunOutcome::Fault,
+                error: Some(e.to_string()),
+                position: None,
+                state: stored_state,
+                patch: json_patch::Patch(Vec::new()),
+                log: String::new(),
+                fuel: 0,
+                memory_bytes: 0,
+                duration_ms: 0,
+            });
+        }
+    };
     let now = unix_ms();
     let events = match &tryout.input {
         Some(data) => serde_json::json!([{
@@ -121,6 +143,7 @@ pub async fn try_out(
         now_ms: now,
         attempt: 1,
         idempotency_key: "playground".to_string(),
+        secrets,
     };
     let plan = RunPlan::new(settings, request).map_err(|e| RegistryError::Stored {
         what: "settings",

@@ -124,6 +124,11 @@ try {
   expect((await page.textContent("#charm-state")) === storedBefore, "the stored state is unchanged");
   expect((await page.inputValue("#play-source")).includes("s.a.b"), "a refresh keeps the edit");
 
+  // Its secret is listed by name and when it changed, never by value.
+  const secrets = await page.textContent('[data-field="secrets"]');
+  expect(secrets.includes("API_KEY (changed "), `the secret's name is shown: ${secrets}`);
+  expect(!(await page.content()).includes(process.env.SECRET_VALUE), "the secret's value is nowhere on the page");
+
   // A dead letter is shown with its error and re-driven from the page.
   await page.goto(`${DASHBOARD_URL}#/charms/${INBOX_ID}`);
   const dead = page.locator('tr[data-event-status="dead"]');

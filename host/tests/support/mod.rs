@@ -483,7 +483,14 @@ impl Daemon {
 
     /// Starts a daemon on an existing data directory (a restart).
     pub fn start_in(dir: PathBuf, args: &[&str]) -> Daemon {
+        Daemon::start_in_with_env(dir, args, &[])
+    }
+
+    /// [`Daemon::start_in`] with environment variables set (such as
+    /// `CHARM_HOST_LOG`).
+    pub fn start_in_with_env(dir: PathBuf, args: &[&str], env: &[(&str, &str)]) -> Daemon {
         let mut command = charm_host();
+        command.envs(env.iter().copied());
         command.arg("serve").arg("--data-dir").arg(&dir);
         let mut daemon = Daemon::spawn(command, dir, args);
         let token_file = daemon.dir.join("api-token");
@@ -551,6 +558,7 @@ impl Daemon {
             .arg("--addr-file")
             .arg(&addr_file)
             .args(args)
+            .stdout(std::fs::File::create(log.with_extension("stdout")).unwrap())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("start charm-host serve");
@@ -578,6 +586,11 @@ impl Daemon {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// What the daemon wrote to stdout.
+    pub fn stdout_text(&self) -> String {
+        std::fs::read_to_string(self.log.with_extension("stdout")).unwrap_or_default()
     }
 
     /// The daemon's runtime directory (`XDG_RUNTIME_DIR`): its server file

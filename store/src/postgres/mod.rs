@@ -53,6 +53,17 @@ mod quota {
     );
 }
 
+mod secret_rows {
+    // Two nodes adding secrets to one charm take turns on its row, so the
+    // count each sees is the one it adds to; the lock leaves the key share
+    // that foreign keys take free.
+    crate::secrets::secret_ops!(
+        sqlx::postgres::PgConnection,
+        "charm_host_now_ms()",
+        " FOR NO KEY UPDATE"
+    );
+}
+
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -63,6 +74,7 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 
 use crate::alerts::{AlertId, AlertRecord, AlertStatus, AlertTransition};
 use crate::history::{Rollback, StateVersion};
+use crate::secrets::{PutSecret, SealedSecret, SecretName};
 use crate::tenancy::{AuditFilter, AuditRecord, NewAudit, NewToken, SpaceOf, TokenRecord};
 use crate::wake::Wake;
 use crate::{
@@ -451,6 +463,34 @@ impl Store for PgStore {
 
     async fn hook(&self, charm: &CharmId) -> Result<Option<Hook>, StoreError> {
         reads::hook(&self.pool, charm).await
+    }
+
+    async fn put_secret(
+        &self,
+        charm: &CharmId,
+        name: &str,
+        nonce: &[u8],
+        ciphertext: &[u8],
+        max_secrets: u32,
+    ) -> Result<PutSecret, StoreError> {
+        pg_tx!(self, |conn| async {
+            secret_rows::put(conn, charm, name, (nonce, ciphertext), max_secrets).await
+        })
+    }
+
+    async fn secret_names(&self, charm: &CharmId) -> Result<Vec<SecretName>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        secret_rows::names(&mut conn, charm).await
+    }
+
+    async fn sealed_secrets(&self, charm: &CharmId) -> Result<Vec<SealedSecret>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        secret_rows::sealed(&mut conn, charm).await
+    }
+
+    async fn delete_secret(&self, charm: &CharmId, name: &str) -> Result<bool, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        secret_rows::delete(&mut conn, charm, name).await
     }
 
     async fn raise_alert(

@@ -47,6 +47,11 @@ mod quota {
     );
 }
 
+mod secret_rows {
+    // One writer connection: its transaction serialises changes.
+    crate::secrets::secret_ops!(sqlx::sqlite::SqliteConnection, super::NOW, "");
+}
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -62,6 +67,7 @@ use sqlx::Connection;
 
 use crate::alerts::{AlertId, AlertRecord, AlertStatus, AlertTransition};
 use crate::history::{Rollback, StateVersion};
+use crate::secrets::{PutSecret, SealedSecret, SecretName};
 use crate::tenancy::{AuditFilter, AuditRecord, NewAudit, NewToken, SpaceOf, TokenRecord};
 use crate::wake::Wake;
 use crate::{
@@ -342,6 +348,35 @@ impl Store for SqliteStore {
 
     async fn hook(&self, charm: &CharmId) -> Result<Option<Hook>, StoreError> {
         reads::hook(&self.read, charm).await
+    }
+
+    async fn put_secret(
+        &self,
+        charm: &CharmId,
+        name: &str,
+        nonce: &[u8],
+        ciphertext: &[u8],
+        max_secrets: u32,
+    ) -> Result<PutSecret, StoreError> {
+        self.write_tx(async |conn| {
+            secret_rows::put(conn, charm, name, (nonce, ciphertext), max_secrets).await
+        })
+        .await
+    }
+
+    async fn secret_names(&self, charm: &CharmId) -> Result<Vec<SecretName>, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        secret_rows::names(&mut conn, charm).await
+    }
+
+    async fn sealed_secrets(&self, charm: &CharmId) -> Result<Vec<SealedSecret>, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        secret_rows::sealed(&mut conn, charm).await
+    }
+
+    async fn delete_secret(&self, charm: &CharmId, name: &str) -> Result<bool, StoreError> {
+        let mut conn = self.write.acquire().await?;
+        secret_rows::delete(&mut conn, charm, name).await
     }
 
     async fn raise_alert(

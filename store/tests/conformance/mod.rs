@@ -18,12 +18,14 @@ mod fair;
 mod history;
 mod inbox;
 mod quota;
+mod secrets;
 mod tenancy;
 pub use alerts::*;
 pub use fair::*;
 pub use history::*;
 pub use inbox::*;
 pub use quota::*;
+pub use secrets::*;
 pub use tenancy::*;
 
 /// A fresh, empty store, and whatever keeps it alive (a temporary folder).
@@ -697,6 +699,9 @@ macro_rules! conformance_cases {
             a_state_over_the_space_quota_is_not_written_and_the_charm_not_blamed,
             pruning_keeps_each_spaces_quota_of_runs,
             spaces_show_their_quotas_usage_and_overrides,
+            a_secret_is_set_listed_rotated_and_removed,
+            a_charm_holds_a_bounded_number_of_secrets,
+            deleting_a_charm_deletes_its_secrets,
         );
     };
     (@cases $open:path; $($case:ident,)*) => {

@@ -15,6 +15,12 @@
 //!   as "denied" or as the limit it names, whatever its message says;
 //! * a trap that ends the task: more fetches than `max_fetches`, or the run's
 //!   own wall-clock deadline passing while the guest waits for a response.
+//!
+//! A charm's secrets can leave the sandbox only this way, and so only to a
+//! host its allow-list names: the list denies by default and is checked
+//! before connecting, on the addresses DNS gave, and on every redirect. A
+//! name that is not on the list is never even resolved, so a secret put
+//! into a host name does not leak through DNS either.
 
 pub mod address;
 pub mod allow_list;
@@ -35,6 +41,7 @@ use super::ops::{OpKind, OpTable};
 use super::{context, read_guest, Capability, TaskSetup};
 use crate::limits::{LimitExceeded, LimitKind};
 use crate::sandbox::{TaskReport, TaskState};
+use crate::secrets::Redactor;
 
 /// Largest request envelope the guest may pass, in bytes: the metadata and
 /// a body of [`client::MAX_REQUEST_BODY_BYTES`] with room to spare. A body
@@ -50,6 +57,9 @@ pub struct FetchCtx {
     max_fetches: u32,
     max_concurrent: u32,
     count: u32,
+    /// Traced failures may quote a URL or a header the charm built from a
+    /// secret.
+    redactor: Arc<Redactor>,
 }
 
 impl FetchFailure {
@@ -160,9 +170,11 @@ fn fetch_start(caller: &mut Caller<'_, TaskState>, ptr: u32, len: u32) -> wasmti
             let ctx = context::<FetchCtx>(caller.data_mut())?;
             let (gateway, allow, limits) =
                 (Arc::clone(&ctx.gateway), Arc::clone(&ctx.allow), ctx.limits);
+            let redactor = Arc::clone(&ctx.redactor);
             let work = async move {
                 let result = gateway.fetch(&allow, request, limits).await;
                 if let Err(failure) = &result {
+                    let failure = redactor.text(&failure.to_string()).into_owned();
                     tracing::debug!(%failure, "fetch refused or failed");
                 }
                 envelope_for(&result)
@@ -170,7 +182,9 @@ fn fetch_start(caller: &mut Caller<'_, TaskState>, ptr: u32, len: u32) -> wasmti
             context::<OpTable>(caller.data_mut())?.start(OpKind::Fetch, work)?
         }
         Err(failure) => {
-            tracing::debug!(%failure, "fetch refused");
+            let redactor = Arc::clone(&context::<FetchCtx>(caller.data_mut())?.redactor);
+            let shown = redactor.text(&failure.to_string()).into_owned();
+            tracing::debug!(failure = %shown, "fetch refused");
             let refusal = envelope_for(&Err(failure));
             context::<OpTable>(caller.data_mut())?.complete_now(OpKind::Fetch, refusal)?
         }
@@ -205,6 +219,7 @@ impl Capability for Fetch {
             max_fetches: limits.max_fetches,
             max_concurrent: limits.max_concurrent_fetches,
             count: 0,
+            redactor: Arc::clone(&task.spec.redactor),
         }
     }
 

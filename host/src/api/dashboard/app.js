@@ -337,10 +337,10 @@ async function showCharm(main, id) {
   };
 
   async function reload() {
-    const [charm, st, rs, pending, dead, kept] = await Promise.all([
+    const [charm, st, rs, pending, dead, kept, secrets] = await Promise.all([
       api(`/api/charms/${id}`), api(`/api/charms/${id}/state`), api(`/api/charms/${id}/runs?limit=25`),
       api(`/api/charms/${id}/events?status=pending&limit=50`), api(`/api/charms/${id}/events?status=dead&limit=50`),
-      api(`/api/charms/${id}/state/versions?limit=20`),
+      api(`/api/charms/${id}/state/versions?limit=20`), api(`/api/charms/${id}/secrets`),
     ]);
     title.textContent = `${charm.name} (${charm.space})`;
     const rows = [
@@ -354,6 +354,8 @@ async function showCharm(main, id) {
       ["Penalty box", charm.penalty || "no"],
       ["Next run", charm.enabled ? when(charm.next_run_at) : "—"],
       ["Allowed hosts", charm.allowed_hosts.length ? charm.allowed_hosts.join(", ") : "none"],
+      // Names and when each changed: the API never returns a value.
+      ["Secrets", secrets.secrets.length ? secrets.secrets.map((s) => `${s.name} (changed ${ago(s.updated_at)})`).join(", ") : "none"],
       ["State version", st.version],
     ];
     meta.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", { "data-field": k.toLowerCase().replaceAll(" ", "-") }, v)]));
