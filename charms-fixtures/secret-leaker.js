@@ -24,5 +24,6 @@ export async function bgUpdater(state, ctx) {
     pin: Number(ctx.secrets.PIN),
     runs: (state.runs || 0) + 1,
     names: Object.keys(ctx.secrets).sort(),
+    frozen: Object.isFrozen(ctx.secrets),
   };
 }

@@ -102,6 +102,11 @@
         writable: true,
         configurable: true,
       });
+      // Read only: a library the charm loads cannot swap a key for the
+      // rest of the run (a change would not be stored anyway).
+      if (input.ctx.secrets !== null && typeof input.ctx.secrets === "object") {
+        Object.freeze(input.ctx.secrets);
+      }
     }
     const result = updater(input.state, input.ctx);
     if (isThenable(result)) return (async () => serialize(await result))();

@@ -464,6 +464,7 @@ fn charm_host_run_takes_secrets_from_files_and_redacts_them() {
     let state = ok.state();
     assert_eq!(state["key"], "[redacted]");
     assert_eq!(state["names"], json!(["API_KEY", "PIN"]));
+    assert_eq!(state["frozen"], true, "ctx.secrets is read only");
     assert!(ok.stderr.contains("the key is [redacted]"), "{}", ok.stderr);
     let failed = run(&["--secret", &key_arg, "--input", r#"{"mode":"throw"}"#]);
     assert_eq!(failed.code, 1);
