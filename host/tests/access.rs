@@ -592,16 +592,21 @@ fn regression_13_a_charm_never_reaches_the_daemons_own_api() {
         "probe.js",
         json!({
             "interval_s": 3600,
-            "allowed_hosts": [d.addr.clone(), "localhost", "[::1]", other.host_port()],
+            "allowed_hosts": [d.addr.clone(), "localhost", "[::1]", "0.0.0.0", other.host_port()],
         }),
     );
     let own = format!("http://{}/api/charms", d.addr);
     let by_name = format!("http://localhost:{port}/api/charms");
+    // Linux dials loopback for the unspecified address.
+    let unspecified = format!("http://0.0.0.0:{port}/healthz");
     let other_url = other.url("/");
-    let run = d.run_now(&id, json!({ "urls": [own, by_name, other_url] }));
+    let run = d.run_now(
+        &id,
+        json!({ "urls": [own, by_name, unspecified, other_url] }),
+    );
     assert_eq!(run["outcome"], "ok", "{run}");
     let seen = d.state(&id)["state"]["seen"].clone();
-    for url in [&own, &by_name] {
+    for url in [&own, &by_name, &unspecified] {
         let said = seen[url.as_str()].as_str().unwrap();
         assert!(
             said.contains("this daemon's API") && said.contains("never reaches the control plane"),

@@ -416,8 +416,20 @@ fn malformed_secret_requests_get_4xx_json_errors() {
             answer.body
         );
     }
+    let plain = d.send(
+        "PUT",
+        &path("OK"),
+        &[("content-type", "text/plain")],
+        Some(br#"{"value":"v4lue"}"#),
+    );
+    assert_eq!(plain.status, 415, "only JSON: {}", plain.body);
     let big = json!({ "value": "x".repeat(8 * 1024 + 1) }).to_string();
-    let answer = d.send("PUT", &path("BIG"), &[], Some(big.as_bytes()));
+    let answer = d.send(
+        "PUT",
+        &path("BIG"),
+        &[("content-type", "application/json")],
+        Some(big.as_bytes()),
+    );
     assert_eq!(answer.status, 400, "{}", answer.body);
     assert!(answer.body["error"].as_str().unwrap().contains("8192"));
 

@@ -163,6 +163,42 @@ fn each_space_token_sees_and_changes_only_its_own_space() {
             "{method} {path}: no existence leak"
         );
     }
+    // Any spelling of the id is checked as the handlers read it (a
+    // percent-encoded first digit once slipped past the scope).
+    let encoded = format!("%{:02X}{}", b.as_bytes()[0], &b[1..]);
+    let run_encoded: String = b_run
+        .to_string()
+        .bytes()
+        .map(|c| format!("%{c:02X}"))
+        .collect();
+    for (method, path, body) in [
+        ("GET", format!("/api/charms/{encoded}"), None),
+        ("GET", format!("/api/charms/{encoded}/state"), None),
+        (
+            "PUT",
+            format!("/api/charms/{encoded}/secrets/API_KEY"),
+            Some(json!({ "value": "stolen" })),
+        ),
+        (
+            "POST",
+            format!("/api/charms/{encoded}/hook"),
+            Some(json!({})),
+        ),
+        ("DELETE", format!("/api/charms/{encoded}"), None),
+        ("GET", format!("/api/runs/{run_encoded}"), None),
+        (
+            "POST",
+            format!("/api/runs/{run_encoded}/cancel"),
+            Some(json!({})),
+        ),
+        ("GET", format!("/api/charms/{}", b.to_uppercase()), None),
+    ] {
+        let (status, answer) = call(&d, &alpha, method, &path, body.as_ref());
+        assert_eq!(status, 404, "{method} {path}: {answer}");
+    }
+    let (status, _) = call(&d, &beta, "GET", &format!("/api/charms/{encoded}"), None);
+    assert_eq!(status, 200, "its own space reads it in any spelling");
+
     // Beta's charm is untouched by all of that.
     let (_, still) = call(&d, &beta, "GET", &format!("/api/charms/{b}"), None);
     assert_eq!(still["enabled"], true, "{still}");

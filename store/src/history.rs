@@ -37,6 +37,8 @@ pub enum Rollback {
     /// A run of the charm is running: rolling back under it would make its
     /// result meaningless, so it is refused until the run ends.
     Running(RunId),
+    /// The version would put the charm's space over its state quota.
+    OverQuota(crate::QuotaExceeded),
 }
 
 /// Version `$2` of charm `$1`'s state.
@@ -113,12 +115,15 @@ macro_rules! history_ops {
         }
 
         /// Rolls back inside the caller's transaction (which holds the
-        /// charm's state row on PostgreSQL).
+        /// charm's state row on PostgreSQL), if the version fits the
+        /// space's state quota (in force with `defaults`), counted under
+        /// the lock a finish takes (the backend's `quota` module).
         pub(super) async fn roll_back(
             conn: &mut $conn,
             charm: &CharmId,
             to: i64,
             now: i64,
+            defaults: $crate::Quota,
         ) -> Result<Rollback, StoreError> {
             if let Some(run) = sqlx::query_scalar::<_, i64>(RUNNING)
                 .bind(charm.as_str())
@@ -138,6 +143,19 @@ macro_rules! history_ops {
                     Some(_) => Rollback::NoVersion,
                     None => Rollback::NoCharm,
                 });
+            }
+            if let Some(kept) = version(&mut *conn, charm, to).await? {
+                let of_charm =
+                    super::quota::quota_of_charm(&mut *conn, charm.as_str(), defaults).await?;
+                if let Some((space, quota)) = of_charm {
+                    let len = kept.state.len();
+                    let fits =
+                        super::quota::state_fits(&mut *conn, &space, charm.as_str(), len, quota)
+                            .await?;
+                    if let Some(over) = fits {
+                        return Ok(Rollback::OverQuota(over));
+                    }
+                }
             }
             let row = sqlx::query(ROLL_BACK)
                 .bind(charm.as_str())

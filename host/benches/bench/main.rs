@@ -27,13 +27,15 @@
 //! or 8 alone (the first two many times longer), and `start` row 4's
 //! runtime size and starts: for comparing runtimes
 //! (`CHARM_HOST_RUNTIME_WASM`) side by side, or for a profiler (`CHARM_HOST_PERFMAP=1 perf record -g ...` names guest functions);
-//! `BENCH_ONLY=cluster` runs row 7 alone.
+//! `BENCH_ONLY=cluster` runs row 7 alone; `BENCH_ONLY=service` the service
+//! row (trivial runs through `serve`, with row 1 beside it).
 
 mod cluster;
 mod deno;
 mod idle;
 mod loopback;
 mod rows;
+mod service;
 mod stats;
 
 use std::fmt::Write as _;
@@ -113,6 +115,55 @@ fn main() -> ExitCode {
     }
 }
 
+/// The service row with its load from `SERVICE_CHARMS` (default 3,000) and
+/// `SERVICE_INTERVAL_S` (default 1): 3,000 runs due a second, more than two
+/// cores finish, so the queue never empties.
+async fn service_row(
+    binary: &Path,
+    trivial_js: &Path,
+    scratch: &Path,
+) -> BenchResult<service::Service> {
+    let number = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let charms = usize::try_from(number("SERVICE_CHARMS", 3000)).unwrap_or(3000);
+    let interval_s = number("SERVICE_INTERVAL_S", 1);
+    service::service_row(
+        binary,
+        trivial_js,
+        scratch,
+        charms,
+        interval_s,
+        std::time::Duration::from_secs(20),
+    )
+    .await
+}
+
+/// Appends the service row: runs/s through `serve` and the daemon's CPU
+/// per run beside the sandbox's own time per task (row 1's p50).
+fn render_service(table: &mut String, s: &service::Service, sandbox_us: f64) {
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        table,
+        "\n| Service (issue 18) | measured | goal |\n|---|---|---|\n\
+         | trivial runs/s through `serve` (SQLite, {} charms every {} s: {:.0} due/s) | {:.0} | ≥ 5,000 |\n\
+         | daemon CPU per run (user + system, {:.2} cores busy) | {:.0} µs | |\n\
+         | of which the sandbox task (row 1 p50, one thread) | {:.1} µs | ≤ 15 µs |\n\
+         | the service around it (CPU per run − sandbox) | {:.0} µs | ≤ 150 µs |",
+        s.charms,
+        s.interval_s,
+        s.due_per_s,
+        s.runs_per_s,
+        s.cores_busy,
+        s.cpu_us_per_run,
+        sandbox_us,
+        (s.cpu_us_per_run - sandbox_us).max(0.0),
+    );
+}
+
 async fn bench() -> BenchResult<()> {
     let benches = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -169,6 +220,14 @@ async fn bench() -> BenchResult<()> {
     })
     .await?;
     let trivial = rows::compile_file(&sandbox, &trivial_js).await?;
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("service") {
+        let latency = rows::trivial_latency(&sandbox, &trivial, sizes.trivial).await?;
+        let row = service_row(binary, &trivial_js, &scratch).await?;
+        let mut table = String::new();
+        render_service(&mut table, &row, latency.p50_us);
+        print!("{table}");
+        return Ok(());
+    }
     let io_charm = rows::compile_file(&sandbox, &io_js).await?;
     let fanout_charm = rows::compile_file(&sandbox, &fanout_js).await?;
     let crypto_charm = rows::compile_file(&sandbox, &crypto_js).await?;
@@ -329,6 +388,7 @@ async fn bench() -> BenchResult<()> {
     eprintln!("[10/10] row 7: nodes on one PostgreSQL database");
     let cluster = cluster::cluster_rows(binary, &benches, &root, &scratch, &server).await?;
 
+    let sandbox_p50_us = latency.p50_us;
     let mut table = render(&Results {
         latency,
         per_second,
@@ -349,6 +409,9 @@ async fn bench() -> BenchResult<()> {
         cores,
     });
     render_cluster(&mut table, cluster.as_ref());
+    eprintln!("[11/11] the service row: trivial runs through `serve`");
+    let service = service_row(binary, &trivial_js, &scratch).await?;
+    render_service(&mut table, &service, sandbox_p50_us);
     print!("{table}");
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;

@@ -175,7 +175,9 @@ impl From<RegistryError> for ApiError {
             e @ (RegistryError::NotFound(_) | RegistryError::RunNotFound(_)) => {
                 ApiError::NotFound(e.to_string())
             }
-            e @ RegistryError::Disabled { .. } => ApiError::Conflict(e.to_string()),
+            e @ (RegistryError::Disabled { .. } | RegistryError::Busy(_)) => {
+                ApiError::Conflict(e.to_string())
+            }
             e @ RegistryError::Stored { .. } => ApiError::Internal(e.to_string()),
             RegistryError::Store(s) => s.into(),
         }

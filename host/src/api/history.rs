@@ -6,7 +6,7 @@
 //! | `GET /api/charms/{id}/state?version=N` | one kept version (in `charms.rs`) |
 //! | `GET /api/charms/{id}/state/versions` | `?limit=` (default 50) → `{versions: [{version, written_at, chars, run_id}]}`, newest first |
 //! | `GET /api/charms/{id}/state/diff` | `?from=N&to=M` (`to` defaults to the current version) → `{from, to, patch}`, an RFC 6902 JSON Patch from `from` to `to` |
-//! | `POST /api/charms/{id}/state/rollback` | `{version}` → 200 with the new state (a new version equal to `version`); 409 while a run is running |
+//! | `POST /api/charms/{id}/state/rollback` | `{version}` → 200 with the new state (a new version equal to `version`); 409 while a run is running; 403 `quota_exceeded` when the version would put the space over its state quota |
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -67,7 +67,9 @@ async fn versions(
     ApiQuery(q): ApiQuery<VersionsQuery>,
 ) -> Result<Response, ApiError> {
     let charm = charm_id(&id)?;
-    let limit = q.limit.unwrap_or(50).min(MAX_VERSIONS_PAGE);
+    // At least one: the current state is always kept, so an empty answer
+    // means the charm does not exist.
+    let limit = q.limit.unwrap_or(50).clamp(1, MAX_VERSIONS_PAGE);
     let versions = app.store.state_versions(&charm, limit).await?;
     if versions.is_empty() {
         return Err(no_charm(&id));
@@ -97,9 +99,16 @@ async fn diff(
             .await?
             .ok_or_else(|| no_charm(&id))?,
     };
+    // A stored state is JSON (a run's result is checked), but one nested
+    // deeper than serde_json's 128 levels cannot be diffed here.
     let parse = |s: &StateRecord| {
-        serde_json::from_str::<serde_json::Value>(&s.state)
-            .map_err(|e| ApiError::Internal(format!("stored state of `{id}` is not JSON: {e}")))
+        serde_json::from_str::<serde_json::Value>(&s.state).map_err(|e| {
+            ApiError::Conflict(format!(
+                "version {} of charm `{id}`'s state cannot be diffed ({e}); \
+                 read each version with ?version=N instead",
+                s.version
+            ))
+        })
     };
     let patch = json_patch::diff(&parse(&from)?, &parse(&to)?);
     Ok(Json(json!({ "from": from.version, "to": to.version, "patch": patch })).into_response())
@@ -127,6 +136,8 @@ async fn rollback(
             .await
             .err()
             .unwrap_or_else(|| ApiError::Conflict("that version was pruned just now".into()))),
+        // The same refusal, with the same advice, as a registration's.
+        Rollback::OverQuota(over) => Err(charm_store::StoreError::OverQuota(over).into()),
         Rollback::Running(run) => Err(ApiError::Conflict(format!(
             "run {run} of charm `{id}` is running; roll back once it has finished \
              (or cancel it: POST /api/runs/{run}/cancel)"

@@ -51,8 +51,19 @@ struct SetBody {
 async fn set(
     State(app): State<AppState>,
     ApiPath((id, name)): ApiPath<(String, String)>,
+    headers: axum::http::HeaderMap,
     ApiBytes(body): ApiBytes,
 ) -> Result<Response, ApiError> {
+    // Read as bytes (so that a refusal never quotes the value), but only
+    // as JSON, as every JSON route is.
+    let json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
     let charm = app.registry.get(&id).await?;
     let body: SetBody = serde_json::from_slice(&body).map_err(|_| {
         ApiError::BadRequest(

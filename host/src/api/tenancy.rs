@@ -7,8 +7,9 @@
 //!    from the next request on: each request looks its hash up.
 //! 2. [`audit`]: every request that may change something (any method but
 //!    GET, HEAD and OPTIONS) is recorded after it is answered: who, the
-//!    route, the space and object it named, the status. Refusals are kept
-//!    too, so an operator sees what a token tried.
+//!    route, the space and object it named, the status. Refusals of a live
+//!    token are kept too, so an operator sees what a token tried; a 401 is
+//!    logged, not recorded (it has no actor).
 //! 3. [`scope`]: a route that names a charm (`/api/charms/{id}/...`) or a
 //!    run (`/api/runs/{id}/...`) is answered 404, exactly as for an id that
 //!    does not exist, when the caller's space is another: a space token
@@ -25,7 +26,7 @@
 //! | `DELETE /api/tokens/{id}` | operator: revoke; 204 |
 //! | `GET /api/audit` | operator: changes, newest first (`space`, `before`, `limit`) |
 
-use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
@@ -111,7 +112,14 @@ pub(super) async fn authenticate(
             request.extensions_mut().insert(caller);
             next.run(request).await
         }
-        Ok(None) => ApiError::Unauthorized.into_response(),
+        Ok(None) => {
+            // Not in the audit log: a refused token has no actor, and
+            // recording every such request would let anyone fill the
+            // database. The log line is what an operator looks for.
+            tracing::info!(method = %request.method(), path = %request.uri().path(),
+                "refused a request without a live token (401)");
+            ApiError::Unauthorized.into_response()
+        }
         Err(e) => ApiError::from(e).into_response(),
     }
 }
@@ -140,13 +148,12 @@ impl Named {
     }
 }
 
-/// Which segment of a route template is `{id}`, and what it names.
-fn named_object(template: &str) -> Option<(usize, Named)> {
-    let index = template.split('/').position(|s| s == "{id}")?;
+/// What a route's `{id}` names, by its template.
+fn named_object(template: &str) -> Option<Named> {
     if template.starts_with("/api/charms/{id}") {
-        Some((index, Named::Charm))
+        Some(Named::Charm)
     } else if template.starts_with("/api/runs/{id}") {
-        Some((index, Named::Run))
+        Some(Named::Run)
     } else {
         None
     }
@@ -154,6 +161,11 @@ fn named_object(template: &str) -> Option<(usize, Named)> {
 
 /// Layer 3: a charm or run of another space is a 404, as one that does not
 /// exist is.
+///
+/// The id is read exactly as the handlers read it: the router's
+/// percent-decoded `{id}` (`%30` is `0`). An id that cannot name anything
+/// is refused here, never passed on: the layer fails closed, so no
+/// spelling of an id reaches a handler unchecked.
 pub(super) async fn scope(
     State(app): State<AppState>,
     caller: Caller,
@@ -161,31 +173,41 @@ pub(super) async fn scope(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some((index, named)) = named_object(matched.as_str()) else {
+    let Some(named) = named_object(matched.as_str()) else {
         return next.run(request).await;
     };
-    let raw = request
-        .uri()
-        .path()
-        .split('/')
-        .nth(index)
-        .unwrap_or_default()
-        .to_string();
-    let space = match named.parse(&raw) {
-        Some(of) => match app.store.space_of(&of).await {
-            Ok(space) => space,
-            Err(e) => return ApiError::from(e).into_response(),
-        },
-        // An id that cannot exist: the handler answers 404 itself.
-        None => None,
+    let (mut parts, body) = request.into_parts();
+    let id = RawPathParams::from_request_parts(&mut parts, &())
+        .await
+        .ok()
+        .and_then(|params| {
+            params
+                .iter()
+                .find(|(key, _)| *key == "id")
+                .map(|(_, value)| value.to_string())
+        });
+    let request = Request::from_parts(parts, body);
+    let not_found = |id: &str| {
+        let shown: String = id.chars().take(80).collect();
+        ApiError::NotFound(format!("no {} with id `{shown}`", named.what())).into_response()
+    };
+    let Some(id) = id else {
+        return not_found("");
+    };
+    let Some(of) = named.parse(&id) else {
+        return not_found(&id);
+    };
+    let space = match app.store.space_of(&of).await {
+        Ok(space) => space,
+        Err(e) => return ApiError::from(e).into_response(),
     };
     if space.as_deref().is_some_and(|space| !caller.reaches(space)) {
-        return ApiError::NotFound(format!("no {} with id `{raw}`", named.what())).into_response();
+        return not_found(&id);
     }
     let mut response = next.run(request).await;
     response.extensions_mut().insert(Audited {
         space,
-        target: Some(raw),
+        target: Some(id),
     });
     response
 }
@@ -332,11 +354,11 @@ mod tests {
 
     #[test]
     fn routes_that_name_a_charm_or_run_are_scoped() {
-        let (index, named) = named_object("/api/charms/{id}/state").expect("scoped");
-        assert_eq!((index, named), (3, Named::Charm));
+        let named = named_object("/api/charms/{id}/state").expect("scoped");
+        assert_eq!(named, Named::Charm);
         assert!(named.parse(&"a".repeat(32)).is_some());
         assert!(named.parse("not-an-id").is_none());
-        let (_, named) = named_object("/api/runs/{id}/cancel").expect("scoped");
+        let named = named_object("/api/runs/{id}/cancel").expect("scoped");
         assert_eq!(named, Named::Run);
         assert!(named.parse("17").is_some());
         assert!(named_object("/api/tokens/{id}").is_none());

@@ -64,7 +64,7 @@ pub use playground::{try_out, Position, Tryout, TryoutReport};
 pub use policy::SchedulePolicy;
 pub use registry::{
     charm_id, check_space, CharmChanges, CharmSpec, LimitCeilings, Registry, RegistryError,
-    TriggerRequest, Triggered, COMPILE_SLOTS,
+    TriggerRequest, Triggered, COMPILE_SLOTS, TRYOUT_SLOTS,
 };
 pub use stats::{minute_stats, MinuteStats};
 pub(crate) use tenants::same_secret;

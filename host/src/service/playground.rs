@@ -5,8 +5,10 @@
 //! A tryout runs in the same sandbox as real runs, with the charm's own
 //! allow-list, network grant and limits, so what it shows is what a run
 //! would do; but its result is only reported: no run record, no state
-//! write, no inbox change. At most [`super::COMPILE_SLOTS`] compiles and
-//! tryouts run at once, apart from the run slots.
+//! write, no inbox change. At most [`super::TRYOUT_SLOTS`] tryouts run at
+//! once, one per space, apart from the run and compile slots; a space over
+//! its fuel per hour gets none. A tryout's fuel is not counted in the
+//! space's hour (it is bounded by the charm's own limits).
 
 use charm_engine::{unix_ms, RunError, RunPlan, RunRequest, StateChange};
 use charm_store::RunOutcome;
@@ -44,10 +46,11 @@ pub struct TryoutReport {
     /// first line; `error`'s stack has the callers' exact positions).
     pub position: Option<Position>,
     /// The state it would leave: the new one, or the one it started from.
-    pub state: serde_json::Value,
+    pub state: Box<serde_json::value::RawValue>,
     /// The change from the stored state to `state`, an RFC 6902 JSON Patch
-    /// (empty when nothing would change).
-    pub patch: json_patch::Patch,
+    /// (empty when nothing would change); `None` when either is nested
+    /// deeper than the 128 levels a diff reads.
+    pub patch: Option<json_patch::Patch>,
     /// Its console output (the first part).
     pub log: String,
     /// Fuel used.
@@ -92,6 +95,22 @@ pub async fn try_out(
         .state(&charm)
         .await?
         .ok_or_else(|| RegistryError::NotFound(id.to_string()))?;
+    // A space over its fuel per hour runs nothing, tryouts included.
+    if let Some((_, block)) = store
+        .blocked_spaces()
+        .await?
+        .into_iter()
+        .find(|(space, _)| *space == code.space)
+    {
+        return Err(RegistryError::Store(charm_store::StoreError::OverQuota(
+            charm_store::QuotaExceeded {
+                space: code.space.clone(),
+                kind: block.quota,
+                limit: block.limit,
+                would_be: block.used,
+            },
+        )));
+    }
     let compiled = match &tryout.source {
         Some(source) => registry.compile(&code.name, source).await?,
         None => registry.compiled(&code).await?,
@@ -113,14 +132,12 @@ pub async fn try_out(
     let secrets = match secrets.for_run(&code.id).await {
         Ok(secrets) => secrets,
         Err(e) => {
-            let stored_state =
-                serde_json::from_str(&stored.state).unwrap_or(serde_json::Value::Null);
             return Ok(TryoutReport {
                 outcome: RunOutcome::Fault,
                 error: Some(e.to_string()),
                 position: None,
-                state: stored_state,
-                patch: json_patch::Patch(Vec::new()),
+                state: raw_json(id, stored.state.clone())?,
+                patch: Some(json_patch::Patch(Vec::new())),
                 log: String::new(),
                 fuel: 0,
                 memory_bytes: 0,
@@ -151,7 +168,7 @@ pub async fn try_out(
         reason: e.to_string(),
     })?;
     let report = {
-        let _slot = registry.api_task_slot().await?;
+        let _slot = registry.tryout_slot(&code.space).await?;
         plan.run(registry.sandbox(), &compiled, &state).await
     };
     tracing::info!(charm = %code.id, space = %code.space, by = by.actor(), "tried a charm out in the playground");
@@ -165,25 +182,30 @@ pub async fn try_out(
             state.clone(),
         ),
     };
-    let parse = |text: &str, what: &'static str| {
-        serde_json::from_str::<serde_json::Value>(text).map_err(|e| RegistryError::Stored {
-            what,
-            id: id.to_string(),
-            reason: e.to_string(),
-        })
+    let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).ok();
+    let patch = match (parse(&stored.state), parse(&result)) {
+        (Some(before), Some(after)) => Some(json_patch::diff(&before, &after)),
+        _ => None,
     };
-    let before = parse(&stored.state, "state")?;
-    let after = parse(&result, "tryout's state")?;
     Ok(TryoutReport {
         outcome,
         error,
         position,
-        patch: json_patch::diff(&before, &after),
-        state: after,
+        patch,
+        state: raw_json(id, result)?,
         log: report.log_excerpt,
         fuel: report.stats.fuel,
         memory_bytes: report.stats.memory_bytes,
         duration_ms: u64::try_from(report.stats.duration.as_millis()).unwrap_or(u64::MAX),
+    })
+}
+
+/// A state as JSON for the report, however deeply nested.
+fn raw_json(id: &str, text: String) -> Result<Box<serde_json::value::RawValue>, RegistryError> {
+    serde_json::value::RawValue::from_string(text).map_err(|e| RegistryError::Stored {
+        what: "state",
+        id: id.to_string(),
+        reason: e.to_string(),
     })
 }
 

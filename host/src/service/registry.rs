@@ -28,6 +28,25 @@ pub const DEFAULT_INTERVAL_S: u32 = 60;
 pub const MAX_INTERVAL_S: u32 = 366 * 24 * 3600;
 /// Compiles that may run at once (each holds a sandbox task); more wait.
 pub const COMPILE_SLOTS: usize = 4;
+/// Playground tryouts that may run at once, apart from compiles; more wait.
+pub const TRYOUT_SLOTS: usize = 2;
+
+/// A running tryout's hold on its slot and its space's turn; both are
+/// released when it is dropped.
+pub(super) struct TryoutSlot {
+    space: String,
+    running: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl Drop for TryoutSlot {
+    fn drop(&mut self) {
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.space);
+    }
+}
 /// The space of a charm registered without one.
 pub const DEFAULT_SPACE: &str = "default";
 /// The longest space, integration or module name accepted.
@@ -49,6 +68,9 @@ pub enum RegistryError {
     /// or for what only an operator grants); the message says why.
     #[error("{0}")]
     Forbidden(String),
+    /// The request must wait for another to finish; the message says which.
+    #[error("{0}")]
+    Busy(String),
     /// No charm has this id.
     #[error("no charm with id `{0}`")]
     NotFound(String),
@@ -143,6 +165,8 @@ pub struct Registry {
     in_flight: InFlight,
     ceilings: LimitCeilings,
     private_network: PrivateNetworkPolicy,
+    tryouts: Arc<tokio::sync::Semaphore>,
+    tryouts_running: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 /// The most a charm may set its fuel, memory and time limits to: the
@@ -389,6 +413,8 @@ impl Registry {
             in_flight: InFlight::default(),
             ceilings: LimitCeilings::default(),
             private_network: PrivateNetworkPolicy::default(),
+            tryouts: Arc::new(tokio::sync::Semaphore::new(TRYOUT_SLOTS)),
+            tryouts_running: Arc::default(),
         }
     }
 
@@ -499,14 +525,46 @@ impl Registry {
         &*self.store
     }
 
+    /// A slot for a playground tryout, held until dropped: at most
+    /// [`TRYOUT_SLOTS`] at once, apart from the compile slots (so tryouts
+    /// never hold up registrations), and one per space at a time.
+    ///
+    /// # Errors
+    /// [`RegistryError::Busy`] when a tryout of `space` is running.
+    pub(super) async fn tryout_slot(&self, space: &str) -> Result<TryoutSlot, RegistryError> {
+        {
+            let mut running = self
+                .tryouts_running
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !running.insert(space.to_string()) {
+                return Err(RegistryError::Busy(format!(
+                    "a tryout of space `{space}` is running; send this one when it has finished"
+                )));
+            }
+        }
+        // Made before waiting, so the space's turn is released however
+        // the wait ends.
+        let mut held = TryoutSlot {
+            space: space.to_string(),
+            running: Arc::clone(&self.tryouts_running),
+            _permit: None,
+        };
+        let permit = Arc::clone(&self.tryouts)
+            .acquire_owned()
+            .await
+            .map_err(|_| invalid("the service is shutting down"))?;
+        held._permit = Some(permit);
+        Ok(held)
+    }
+
     /// The sandbox charms compile and try out in.
     pub(super) fn sandbox(&self) -> &Sandbox {
         &self.sandbox
     }
 
-    /// A slot for a sandbox task run for the API (a compile or a tryout),
-    /// held until dropped; at most [`COMPILE_SLOTS`] at once, so requests
-    /// cannot take the run slots' CPU.
+    /// A slot for a compile the API asked for, held until dropped; at most
+    /// [`COMPILE_SLOTS`] at once, so requests cannot take the run slots' CPU.
     pub(super) async fn api_task_slot(
         &self,
     ) -> Result<tokio::sync::SemaphorePermit<'_>, RegistryError> {

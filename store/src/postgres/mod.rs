@@ -718,6 +718,7 @@ impl Store for PgStore {
     }
 
     async fn rollback_state(&self, charm: &CharmId, version: i64) -> Result<Rollback, StoreError> {
+        let defaults = self.quota.get();
         pg_tx!(self, |conn| async {
             // The lock a finish takes: a finish and a rollback of one charm
             // never interleave.
@@ -728,7 +729,7 @@ impl Store for PgStore {
             let now: i64 = sqlx::query_scalar("SELECT charm_host_now_ms()")
                 .fetch_one(&mut *conn)
                 .await?;
-            kept_states::roll_back(conn, charm, version, now).await
+            kept_states::roll_back(conn, charm, version, now, defaults).await
         })
     }
 

@@ -595,9 +595,10 @@ impl Store for SqliteStore {
     }
 
     async fn rollback_state(&self, charm: &CharmId, version: i64) -> Result<Rollback, StoreError> {
+        let defaults = self.quota.get();
         self.write_tx(async |conn| {
             let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
-            kept_states::roll_back(conn, charm, version, now).await
+            kept_states::roll_back(conn, charm, version, now, defaults).await
         })
         .await
     }

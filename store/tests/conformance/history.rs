@@ -103,3 +103,29 @@ pub async fn pruning_keeps_the_newest_state_versions_of_each_charm(s: &dyn Store
         "deleted with the charm"
     );
 }
+
+pub async fn a_rollback_must_fit_the_space_state_quota(s: &dyn Store) {
+    let me = node(s).await;
+    let a = add(s, code(1)).await;
+    let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(500));
+    run_once(s, &me, &a, &ok(Some(&big))).await;
+    run_once(s, &me, &a, &ok(Some("{\"n\":2}"))).await;
+    s.set_quota_defaults(charm_store::Quota {
+        max_state_bytes: 100,
+        ..charm_store::Quota::default()
+    });
+    let Rollback::OverQuota(over) = s.rollback_state(&a, 1).await.unwrap() else {
+        panic!("the big version does not fit")
+    };
+    assert_eq!((over.limit, over.would_be), (100, big.len() as u64));
+    assert_eq!(
+        s.state(&a).await.unwrap().unwrap().version,
+        2,
+        "nothing written"
+    );
+    assert!(
+        matches!(s.rollback_state(&a, 0).await.unwrap(), Rollback::Done(_)),
+        "a small one does"
+    );
+    s.set_quota_defaults(charm_store::Quota::default());
+}

@@ -685,6 +685,7 @@ macro_rules! conformance_cases {
             every_written_state_is_kept_as_a_version_and_failures_add_none,
             a_rollback_is_a_new_version_and_waits_for_the_running_run,
             pruning_keeps_the_newest_state_versions_of_each_charm,
+            a_rollback_must_fit_the_space_state_quota,
             a_run_asked_for_later_is_queued_at_its_time_apart_from_the_schedule,
             the_space_that_burnt_less_goes_first,
             a_space_holding_its_share_waits_while_another_is_active,

@@ -93,9 +93,17 @@ impl ReservedAddrs {
 
 /// An IPv4-mapped IPv6 address as the IPv4 address it is.
 fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
+    let ip = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
+    };
+    // A connection to the unspecified address goes to this host's loopback
+    // (Linux dials 127.0.0.1 for 0.0.0.0, and ::1 for ::), so it reaches a
+    // listener on loopback: compare it as loopback.
+    match ip {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        other => other,
     }
 }
 
@@ -129,6 +137,17 @@ mod tests {
             r.ports_at(lo).collect::<Vec<_>>(),
             [(8080, "this daemon's API")]
         );
+    }
+
+    #[test]
+    fn the_unspecified_address_reaches_a_loopback_listener() {
+        let mut r = ReservedAddrs::none();
+        r.reserve("127.0.0.1:8080".parse().unwrap(), "this daemon's API");
+        r.reserve("[::1]:9090".parse().unwrap(), "its database");
+        assert!(r.serves("0.0.0.0".parse().unwrap(), 8080).is_some());
+        assert!(r.serves("::".parse().unwrap(), 9090).is_some());
+        assert!(r.serves("::ffff:0.0.0.0".parse().unwrap(), 8080).is_some());
+        assert!(r.serves("0.0.0.0".parse().unwrap(), 8081).is_none());
     }
 
     #[test]

@@ -426,7 +426,7 @@ function playground(id) {
       r.position ? el("span", { "data-position": `${r.position.line}:${r.position.column}` }, ` at line ${r.position.line}, column ${r.position.column}`) : ""),
     r.error ? el("pre", { class: "run-error" }, r.error) : "",
     el("h3", {}, "Change to the stored state"),
-    el("pre", { id: "play-patch" }, r.patch.length ? r.patch.map((op) => JSON.stringify(op)).join("\n") : "no change"),
+    el("pre", { id: "play-patch" }, r.patch === null ? "nested too deeply to compare" : r.patch.length ? r.patch.map((op) => JSON.stringify(op)).join("\n") : "no change"),
     el("h3", {}, "State it would leave"),
     el("pre", { id: "play-state-out" }, JSON.stringify(r.state, null, 2)),
     r.log ? [el("h3", {}, "Log"), el("pre", { class: "run-log" }, r.log)] : "",

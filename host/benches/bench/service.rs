@@ -1,0 +1,161 @@
+//! The service row (issue 18): trivial runs end to end through
+//! `charm-host serve` (schedule -> queue -> claim -> sandbox -> finish) on
+//! its embedded SQLite, and the daemon's CPU per run beside the sandbox's
+//! own cost per task (row 1), so the service's overhead is measured, not
+//! guessed.
+//!
+//! `charms` trivial charms are registered at `interval_s`, more than the
+//! node can run, so the queue never empties: the rate it finishes runs at
+//! is its capacity. The daemon's CPU (user + system, from
+//! `/proc/PID/stat`) over a window, divided by the runs it finished in the
+//! window, is the CPU per run. `BENCH_ONLY=service` runs it alone;
+//! `SERVICE_CHARMS` and `SERVICE_INTERVAL_S` change the load.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{self, StreamExt};
+
+use crate::rows::{wait_until, BenchResult};
+
+/// What the service row measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Service {
+    /// Charms registered.
+    pub charms: usize,
+    /// Their interval, s.
+    pub interval_s: u64,
+    /// Runs due per second (charms over interval).
+    pub due_per_s: f64,
+    /// Successful runs finished per second in the window.
+    pub runs_per_s: f64,
+    /// The daemon's CPU per finished run, µs.
+    pub cpu_us_per_run: f64,
+    /// The daemon's CPU use in the window, in cores.
+    pub cores_busy: f64,
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// User + system CPU of process `pid` so far, in ms (clock ticks of 10 ms).
+fn cpu_ms(pid: u32) -> BenchResult<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')').ok_or("odd /proc stat")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> BenchResult<f64> {
+        Ok(fields.get(i).ok_or("short /proc stat")?.parse::<f64>()?)
+    };
+    // utime and stime are fields 14 and 15 (1-based) of the whole line.
+    Ok((ticks(11)? + ticks(12)?) * 10.0)
+}
+
+/// The daemon's count of successful runs, from `/metrics`.
+async fn ok_runs(client: &reqwest::Client, base: &str) -> BenchResult<f64> {
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("charm_host_runs_total{") && l.contains("outcome=\"ok\""))
+        .ok_or("no charm_host_runs_total{outcome=\"ok\"} in /metrics")?;
+    Ok(line.rsplit(' ').next().ok_or("no value")?.parse::<f64>()?)
+}
+
+/// Runs the service row.
+pub async fn service_row(
+    binary: &Path,
+    trivial: &Path,
+    scratch: &Path,
+    charms: usize,
+    interval_s: u64,
+    window: Duration,
+) -> BenchResult<Service> {
+    let data = scratch.join(format!("service-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data)?;
+    let addr_file = data.join("addr");
+    let child = Command::new(binary)
+        .args(["serve", "--listen", "127.0.0.1:0", "--no-token"])
+        .args(["--summary-interval-s", "3600"])
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--addr-file")
+        .arg(&addr_file)
+        .env("CHARM_HOST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let pid = child.id();
+    let _daemon = Daemon(child);
+    wait_until("the daemon to listen", Duration::from_secs(60), || {
+        let ready = std::fs::read_to_string(&addr_file).is_ok_and(|a| !a.is_empty());
+        async move { ready }
+    })
+    .await?;
+    let base = format!("http://{}", std::fs::read_to_string(&addr_file)?.trim());
+    let client = reqwest::Client::builder().no_proxy().build()?;
+    let source = std::fs::read_to_string(trivial)?;
+    eprintln!("      registering {charms} trivial charms at {interval_s} s");
+    let started = Instant::now();
+    let mut registered = stream::iter(0..charms)
+        .map(|i| {
+            let (client, base, source) = (client.clone(), base.clone(), source.clone());
+            async move {
+                let body = serde_json::json!({
+                    "source": source,
+                    "name": format!("trivial-{i}.js"),
+                    "space": format!("space-{}", i % 10),
+                    "interval_s": interval_s,
+                });
+                client
+                    .post(format!("{base}/api/charms"))
+                    .header("content-type", "application/json")
+                    .body(body.to_string())
+                    .send()
+                    .await?
+                    .error_for_status()
+                    .map(|_| ())
+            }
+        })
+        .buffer_unordered(8);
+    let mut done = 0;
+    while let Some(result) = registered.next().await {
+        result?;
+        done += 1;
+        if done % 1000 == 0 {
+            eprintln!("      registered {done}/{charms}");
+        }
+    }
+    eprintln!(
+        "      registered in {:.1} s; warming up",
+        started.elapsed().as_secs_f64()
+    );
+    // New charms first run within ten seconds; then every interval.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let (runs_from, cpu_from, from) =
+        (ok_runs(&client, &base).await?, cpu_ms(pid)?, Instant::now());
+    tokio::time::sleep(window).await;
+    let (runs_to, cpu_to, elapsed) = (ok_runs(&client, &base).await?, cpu_ms(pid)?, from.elapsed());
+    let runs = (runs_to - runs_from).max(1.0);
+    let cpu = cpu_to - cpu_from;
+    Ok(Service {
+        charms,
+        interval_s,
+        due_per_s: charms as f64 / interval_s as f64,
+        runs_per_s: runs / elapsed.as_secs_f64(),
+        cpu_us_per_run: cpu * 1000.0 / runs,
+        cores_busy: cpu / elapsed.as_secs_f64() / 1000.0,
+    })
+}
