@@ -167,8 +167,27 @@ pub(crate) fn say(line: impl std::fmt::Display) {
     }
 }
 
+/// Makes TypeScript stripping run in a child copy of this binary, so that
+/// no charm source can overflow the stack of the daemon or the CLI (see
+/// `charm_typescript::isolate_in`). `/proc/self/exe` still names the binary
+/// after an upgrade replaced it on disk.
+fn isolate_typescript() {
+    let proc_exe = std::path::Path::new("/proc/self/exe");
+    let program = if proc_exe.exists() {
+        Some(proc_exe.to_path_buf())
+    } else {
+        std::env::current_exe().ok()
+    };
+    if let Some(program) = program {
+        charm_typescript::isolate_in(program);
+    }
+}
+
 /// Parses the command line, runs it and returns its exit code.
 pub fn main() -> ExitCode {
+    // A copy of this binary started to strip TypeScript does only that.
+    charm_typescript::run_child_if_asked();
+    isolate_typescript();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
