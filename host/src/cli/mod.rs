@@ -17,6 +17,7 @@ mod logging;
 mod run;
 mod serve;
 mod tenancy;
+mod types;
 
 use std::process::ExitCode;
 
@@ -51,6 +52,9 @@ enum Command {
     Tokens(tenancy::TokensArgs),
     /// Show the service's audit log: every change made through its API.
     Audit(tenancy::AuditArgs),
+    /// Print charm-host.d.ts, the TypeScript types of a charm's bgUpdater,
+    /// ctx and the sandbox's globals, for editors.
+    Types,
 }
 
 /// The process exit codes.
@@ -234,6 +238,10 @@ pub fn main() -> ExitCode {
         Command::Audit(args) => {
             logging::init_for_run(cli.log_format);
             runtime.block_on(tenancy::audit(args))
+        }
+        Command::Types => {
+            say(types::CHARM_HOST_D_TS.trim_end());
+            Ok(Exit::Success)
         }
     };
     // Do not wait for stray blocking tasks (DNS lookups) at exit.
