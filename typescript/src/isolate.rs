@@ -18,12 +18,18 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use crate::StripError;
 
 /// The first argument that makes a binary act as the stripper's child
 /// (see [`run_child_if_asked`]).
 pub const CHILD_ARGUMENT: &str = "--internal-typescript-strip-child";
+
+/// How long the child may take before it is killed: 10 s. The largest
+/// source accepted (1 MiB, with 4,587 enums to lower) strips and compiles
+/// in about a second in a debug build.
+pub const CHILD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The program [`crate::strip`] starts, when [`isolate_in`] named one.
 static CHILD_PROGRAM: OnceLock<PathBuf> = OnceLock::new();
@@ -81,12 +87,45 @@ fn run(program: &PathBuf, name: &str, source: &str) -> Result<String, StripError
             let _ = stdin.write_all(input.as_bytes());
         })
     });
-    let output = child
-        .wait_with_output()
+    let read = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = read(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = read(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let status = wait_or_kill(&mut child, CHILD_TIMEOUT)
         .map_err(|e| crashed(format!("lost its child process: {e}")))?;
     if let Some(writer) = writer {
         let _ = writer.join();
     }
+    let Some(status) = status else {
+        return Err(StripError::Exhausted {
+            message: format!(
+                "the TypeScript stripper took longer than {} s and was stopped",
+                CHILD_TIMEOUT.as_secs()
+            ),
+        });
+    };
+    let output = std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    };
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         if stderr.contains("overflowed its stack") {
@@ -102,6 +141,29 @@ fn run(program: &PathBuf, name: &str, source: &str) -> Result<String, StripError
         )));
     }
     decode(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// Waits for `child` until `timeout`, polling (every 1 to 20 ms); past it,
+/// kills it and returns `None`.
+fn wait_or_kill(
+    child: &mut std::process::Child,
+    timeout: Duration,
+) -> std::io::Result<Option<std::process::ExitStatus>> {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if Instant::now() >= deadline {
+            // Already gone is as good as killed.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
 }
 
 fn encode(result: Result<String, StripError>) -> String {
@@ -163,6 +225,18 @@ fn decode(answer: &str) -> Result<String, StripError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_child_past_its_time_is_killed() {
+        let mut slow = Command::new("sleep").arg("5").spawn().expect("sleep");
+        let started = Instant::now();
+        let waited = wait_or_kill(&mut slow, Duration::from_millis(50)).expect("wait");
+        assert!(waited.is_none(), "{waited:?}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        let mut quick = Command::new("true").spawn().expect("true");
+        let waited = wait_or_kill(&mut quick, Duration::from_secs(5)).expect("wait");
+        assert!(waited.is_some_and(|s| s.success()), "{waited:?}");
+    }
 
     #[test]
     fn answers_survive_the_pipe() {

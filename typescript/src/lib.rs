@@ -29,7 +29,7 @@ mod isolate;
 mod nesting;
 mod swc;
 
-pub use isolate::{isolate_in, run_child_if_asked, CHILD_ARGUMENT};
+pub use isolate::{isolate_in, run_child_if_asked, CHILD_ARGUMENT, CHILD_TIMEOUT};
 pub use nesting::MAX_NESTING;
 
 /// The stack of the thread the stripper runs on, in bytes (64 MiB). The
