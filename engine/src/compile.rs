@@ -7,7 +7,13 @@
 //! function. Module top-level code therefore runs at compile time (and again
 //! at the start of every run); `fetch` is refused there.
 //!
-//! A syntax error is reported with the file, line and column QuickJS gives.
+//! A module whose name ends in `.ts` or `.mts` is TypeScript: its types are
+//! stripped first, in the host (`charm_typescript`, which keeps every line
+//! and column, so QuickJS's positions are the author's). The stored source
+//! and its sha256 are the TypeScript.
+//!
+//! A syntax error is reported with the file, line and column QuickJS (or
+//! the TypeScript stripper) gives.
 //! Bytecode is only valid for the runtime that produced it, so a
 //! [`CompiledCharm`] records the runtime's sha256.
 
@@ -90,6 +96,16 @@ pub enum CompileError {
         /// Which limit.
         limit: LimitExceeded,
     },
+    /// The TypeScript could not be stripped, for a reason with no place in
+    /// the source (it nests too deeply for the stripper's stack, or the
+    /// stripper failed).
+    #[error("{file}: {message}")]
+    TypeScript {
+        /// The module name.
+        file: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The sandbox failed.
     #[error("{file}: {message}")]
     Fault {
@@ -140,10 +156,16 @@ pub async fn compile_with(
             limit: MAX_SOURCE_BYTES,
         });
     }
+    let stripped = if charm_typescript::is_typescript(name) {
+        Some(strip_types(name, source).await?)
+    } else {
+        None
+    };
+    let javascript = stripped.as_deref().unwrap_or(source);
     let result = sandbox
         .call(
             export::COMPILE.name,
-            [source.as_bytes(), name.as_bytes()],
+            [javascript.as_bytes(), name.as_bytes()],
             spec,
             MAX_BYTECODE_BYTES,
         )
@@ -177,6 +199,36 @@ pub async fn compile_with(
             })
         }
         Status::Error => Err(classify(file, JsError::from_payload(&answer.payload))),
+    }
+}
+
+/// The JavaScript of the TypeScript module `name`, stripped on a blocking
+/// thread (see `charm_typescript::strip`).
+async fn strip_types(name: &str, source: &str) -> Result<String, CompileError> {
+    let (owned_name, owned_source) = (name.to_string(), source.to_string());
+    let stripped =
+        tokio::task::spawn_blocking(move || charm_typescript::strip(&owned_name, &owned_source))
+            .await
+            .map_err(|e| CompileError::TypeScript {
+                file: name.to_string(),
+                message: format!("the TypeScript stripper failed: {e}"),
+            })?;
+    stripped.map_err(|e| typescript_error(name, e))
+}
+
+/// A stripper's error as a compile error: with a place, a syntax error.
+fn typescript_error(file: &str, error: charm_typescript::StripError) -> CompileError {
+    match error.location() {
+        Some((line, column)) => CompileError::Syntax {
+            file: file.to_string(),
+            line,
+            column,
+            message: error.headline(),
+        },
+        None => CompileError::TypeScript {
+            file: file.to_string(),
+            message: error.to_string(),
+        },
     }
 }
 
@@ -258,6 +310,31 @@ mod tests {
             },
         );
         assert_eq!(e.location(), Some((4, 1)));
+    }
+
+    #[test]
+    fn typescript_errors_name_the_file_line_and_column() {
+        let e = typescript_error(
+            "feed.ts",
+            charm_typescript::StripError::Syntax {
+                line: 3,
+                column: 12,
+                message: "Expected ';', got 'x'".to_string(),
+            },
+        );
+        assert_eq!(e.location(), Some((3, 12)));
+        assert_eq!(
+            e.to_string(),
+            "feed.ts:3:12: SyntaxError: Expected ';', got 'x'"
+        );
+        let e = typescript_error(
+            "feed.ts",
+            charm_typescript::StripError::Exhausted {
+                message: "the source nests too deeply".to_string(),
+            },
+        );
+        assert_eq!(e.location(), None);
+        assert_eq!(e.to_string(), "feed.ts: the source nests too deeply");
     }
 
     #[test]

@@ -190,8 +190,9 @@ enum SecretCommand {
 /// Arguments of `charms add`.
 #[derive(Debug, Args)]
 pub struct AddArgs {
-    /// The charm's source file; its name becomes the module name.
-    #[arg(value_name = "FILE.js")]
+    /// The charm's source file; its name becomes the module name (a `.ts`
+    /// or `.mts` name makes it TypeScript, its types stripped).
+    #[arg(value_name = "FILE.js|FILE.ts")]
     file: PathBuf,
     /// Time between scheduled runs: `90`, `90s`, `5m`, `2h`.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_interval, conflicts_with = "cron")]

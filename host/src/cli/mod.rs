@@ -18,6 +18,7 @@ mod run;
 mod serve;
 mod spaces;
 mod tenancy;
+mod types;
 
 use std::process::ExitCode;
 
@@ -55,6 +56,9 @@ enum Command {
     /// Show spaces' quotas and usage, and set a space's quotas (a client
     /// of the service's API).
     Spaces(spaces::SpacesArgs),
+    /// Print charm-host.d.ts, the TypeScript types of a charm's bgUpdater,
+    /// ctx and the sandbox's globals, for editors.
+    Types,
 }
 
 /// The process exit codes.
@@ -179,8 +183,27 @@ pub(crate) fn strip_newline(text: &str) -> &str {
         .unwrap_or(text)
 }
 
+/// Makes TypeScript stripping run in a child copy of this binary, so that
+/// no charm source can overflow the stack of the daemon or the CLI (see
+/// `charm_typescript::isolate_in`). `/proc/self/exe` still names the binary
+/// after an upgrade replaced it on disk.
+fn isolate_typescript() {
+    let proc_exe = std::path::Path::new("/proc/self/exe");
+    let program = if proc_exe.exists() {
+        Some(proc_exe.to_path_buf())
+    } else {
+        std::env::current_exe().ok()
+    };
+    if let Some(program) = program {
+        charm_typescript::isolate_in(program);
+    }
+}
+
 /// Parses the command line, runs it and returns its exit code.
 pub fn main() -> ExitCode {
+    // A copy of this binary started to strip TypeScript does only that.
+    charm_typescript::run_child_if_asked();
+    isolate_typescript();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -231,6 +254,10 @@ pub fn main() -> ExitCode {
         Command::Spaces(args) => {
             logging::init_for_run(cli.log_format);
             runtime.block_on(spaces::execute(args))
+        }
+        Command::Types => {
+            say(types::CHARM_HOST_D_TS.trim_end());
+            Ok(Exit::Success)
         }
     };
     // Do not wait for stray blocking tasks (DNS lookups) at exit.

@@ -1,4 +1,4 @@
-//! `charm-host run FILE.js`: run a charm's `bgUpdater` once.
+//! `charm-host run FILE.js|FILE.ts`: run a charm's `bgUpdater` once.
 //!
 //! For charm authors: stdout gets the resulting state as one line of JSON,
 //! stderr the charm's console output and any error. The compiled runtime is
@@ -20,8 +20,9 @@ use crate::service::secrets::{check_name, check_value};
 /// Arguments of `charm-host run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The charm: an ES module that exports `bgUpdater(state, ctx)`.
-    #[arg(value_name = "FILE.js")]
+    /// The charm: an ES module that exports `bgUpdater(state, ctx)`; a
+    /// `.ts` or `.mts` file is TypeScript, its types stripped (not checked).
+    #[arg(value_name = "FILE.js|FILE.ts")]
     file: PathBuf,
 
     /// The state before the run, as JSON or @FILE to read it from a file.
