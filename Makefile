@@ -17,7 +17,7 @@ CARGO ?= cargo
 RUNTIME := engine/runtime/charm-runtime.wasm
 BUILD_INFO := engine/runtime/charm-runtime.build-info
 
-.PHONY: serve cluster test e2e-deps lint guest guest-check run bench soak
+.PHONY: serve cluster test e2e-deps lint guest guest-check run bench bench-scale soak
 
 serve:
 	$(CARGO) build --release --locked
@@ -59,6 +59,14 @@ bench:
 	  python3 -m venv $(DENO_VENV) && $(DENO_VENV)/bin/pip install --quiet deno; fi
 	DENO="$$(command -v deno || echo $(CURDIR)/$(DENO_VENV)/bin/deno)" PG_SETTINGS= \
 	  scripts/pg-cluster.sh run $(CARGO) bench --locked -p charm-host --bench charm-bench
+
+# The service row alone at a larger load (issue 18), outside `make test`:
+# SCALE_CHARMS charms every SCALE_INTERVAL_S seconds through `serve`.
+SCALE_CHARMS ?= 20000
+SCALE_INTERVAL_S ?= 12
+bench-scale:
+	SERVICE_CHARMS=$(SCALE_CHARMS) SERVICE_INTERVAL_S=$(SCALE_INTERVAL_S) BENCH_ONLY=service DENO=/bin/true \
+	  $(CARGO) bench --locked -p charm-host --bench charm-bench
 
 # The crowd test of `make test`, watched for SOAK_SECS against a release build.
 SOAK_SECS ?= 600
