@@ -329,6 +329,9 @@ pub struct CharmCode {
     pub alert_state: Option<String>,
     /// The fingerprint of the error last alerted. Read only.
     pub alert_fingerprint: Option<String>,
+    /// Whether it has secrets. Read only: lets a run skip reading them
+    /// (one statement per run) when there are none.
+    pub has_secrets: bool,
 }
 
 /// A charm to insert, with its first state.

@@ -146,7 +146,7 @@ pub(crate) fn record_by_id_sql() -> &'static str {
 /// The charm code without its source, by id (`$1`).
 pub(crate) const CODE_FOR_RUN: &str = "SELECT id, space, name, integration, '' AS source, source_sha256, \
      bytecode, runtime_sha256, interval_s, schedule, max_attempts, alert_state, alert_fingerprint, limits, allowed_hosts, private_network, enabled, disabled_reason, disabled_at, \
-     consecutive_failures, next_run_at FROM charms WHERE id = $1";
+     consecutive_failures, next_run_at, EXISTS (SELECT 1 FROM charm_secrets cs WHERE cs.charm_id = charms.id) AS has_secrets FROM charms WHERE id = $1";
 
 /// How many charms a listing's filter (`$1` space, `$2` integration, `$3`
 /// enabled; each ignored when null) matches.
@@ -345,7 +345,7 @@ pub(crate) fn record_from(row: &impl Columns) -> Result<CharmRecord, StoreError>
     })
 }
 
-/// A charm's code from `SELECT *` or [`CODE_FOR_RUN`].
+/// A charm's code from `SELECT *, ... AS has_secrets` or [`CODE_FOR_RUN`].
 pub(crate) fn code_from(row: &impl Columns) -> Result<CharmCode, StoreError> {
     Ok(CharmCode {
         id: charm_id(row, "id")?,
@@ -369,6 +369,7 @@ pub(crate) fn code_from(row: &impl Columns) -> Result<CharmCode, StoreError> {
         next_run_at: row.int("next_run_at")?,
         alert_state: row.opt_text("alert_state")?,
         alert_fingerprint: row.opt_text("alert_fingerprint")?,
+        has_secrets: row.flag("has_secrets")?,
     })
 }
 
@@ -619,7 +620,9 @@ macro_rules! read_ops {
             pool: &$pool,
             id: &CharmId,
         ) -> Result<Option<CharmCode>, StoreError> {
-            let row = sqlx::query("SELECT * FROM charms WHERE id = $1")
+            let row = sqlx::query(
+                "SELECT *, EXISTS (SELECT 1 FROM charm_secrets cs WHERE cs.charm_id = charms.id) AS has_secrets FROM charms WHERE id = $1",
+            )
                 .bind(id.as_str())
                 .fetch_optional(pool)
                 .await?;

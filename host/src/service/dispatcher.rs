@@ -515,7 +515,7 @@ async fn prepare_and_run(
     // Read now, not cached: a secret set or rotated since the last run
     // counts. The values go into `ctx.secrets` and the run's redactor only;
     // the run's record never holds them (its input is the trigger's).
-    let secrets = match d.secrets.for_run(&code.id).await {
+    let secrets = match d.secrets.for_run_of(&code).await {
         Ok(secrets) => secrets,
         Err(e) => return (failed(RunOutcome::Fault, e.to_string()), Some(code), None),
     };

@@ -662,6 +662,7 @@ impl Registry {
             consecutive_failures: 0,
             alert_state: None,
             alert_fingerprint: None,
+            has_secrets: false,
         };
         self.store.insert_charm(&NewCharm { code, state }).await?;
         tracing::info!(charm = %id, "registered a charm");

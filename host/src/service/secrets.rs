@@ -450,6 +450,22 @@ impl SecretKeeper {
         Ok(self.store.delete_secret(charm, name).await?)
     }
 
+    /// [`SecretKeeper::for_run`] for a charm read with
+    /// `Store::charm_for_run`: none read when it has none (most charms, on
+    /// every run).
+    ///
+    /// # Errors
+    /// As [`SecretKeeper::for_run`].
+    pub async fn for_run_of(
+        &self,
+        code: &charm_store::CharmCode,
+    ) -> Result<charm_engine::Secrets, SecretError> {
+        if !code.has_secrets {
+            return Ok(charm_engine::Secrets::none());
+        }
+        self.for_run(&code.id).await
+    }
+
     /// A charm's secrets, opened, for one run (read now: a secret set or
     /// removed since the last run counts).
     ///

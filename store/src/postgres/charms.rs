@@ -51,7 +51,7 @@ pub(super) async fn modify(
     let change = std::sync::Mutex::new(Some(change));
     let found = pg_tx!(s, |conn| async {
         let row = sqlx::query(
-            "SELECT *, charm_host_now_ms() AS now FROM charms WHERE id = $1 FOR UPDATE",
+            "SELECT *, charm_host_now_ms() AS now, EXISTS (SELECT 1 FROM charm_secrets cs WHERE cs.charm_id = charms.id) AS has_secrets FROM charms WHERE id = $1 FOR UPDATE",
         )
         .bind(id.as_str())
         .fetch_optional(&mut *conn)

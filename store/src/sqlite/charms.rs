@@ -27,7 +27,7 @@ fn insert_state_sql() -> &'static str {
 
 fn select_for_change_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SQL.get_or_init(|| format!("SELECT *, {NOW} AS now FROM charms WHERE id = $1"))
+    SQL.get_or_init(|| format!("SELECT *, {NOW} AS now, EXISTS (SELECT 1 FROM charm_secrets cs WHERE cs.charm_id = charms.id) AS has_secrets FROM charms WHERE id = $1"))
 }
 
 pub(super) async fn insert(s: &SqliteStore, new: &NewCharm) -> Result<(), StoreError> {

@@ -76,6 +76,7 @@ pub fn code(n: u8) -> CharmCode {
         next_run_at: 0,
         alert_state: None,
         alert_fingerprint: None,
+        has_secrets: false,
     }
 }
 

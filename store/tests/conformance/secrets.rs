@@ -22,6 +22,16 @@ pub async fn a_secret_is_set_listed_rotated_and_removed(s: &dyn Store) {
     assert_eq!(listed, ["API_KEY", "OTHER"], "by name");
     assert!(s.secret_names(&b).await.unwrap().is_empty(), "per charm");
     let first = names[0].updated_at;
+    // A run reads secrets only for a charm that has some.
+    let has = |id| async move {
+        s.charm_for_run(&id)
+            .await
+            .unwrap()
+            .expect("exists")
+            .has_secrets
+    };
+    assert!(has(a.clone()).await && !has(b.clone()).await);
+    assert!(s.charm_code(&a).await.unwrap().expect("exists").has_secrets);
 
     assert_eq!(
         s.put_secret(&a, "API_KEY", b"nonce-2", b"sealed-2", 10)
@@ -49,6 +59,9 @@ pub async fn a_secret_is_set_listed_rotated_and_removed(s: &dyn Store) {
     assert!(s.delete_secret(&a, "API_KEY").await.unwrap());
     assert!(!s.delete_secret(&a, "API_KEY").await.unwrap(), "gone");
     assert!(!s.delete_secret(&b, "OTHER").await.unwrap(), "not b's");
+    assert!(s.delete_secret(&a, "OTHER").await.unwrap());
+    assert!(!has(a.clone()).await, "none left");
+    s.put_secret(&a, "OTHER", b"n", b"o", 10).await.unwrap();
     let left: Vec<String> = s
         .secret_names(&a)
         .await
