@@ -523,9 +523,10 @@ pub(crate) const CANCEL_QUEUED: &str = "UPDATE runs SET status = 'done', outcome
 pub(crate) const HAS_QUEUED: &str = "SELECT id FROM runs WHERE charm_id = $1 AND status = 'queued'";
 
 /// How long until the next enabled charm, or run asked for later, is due,
-/// from `$1` (ms).
+/// from `$1` (ms). `enabled = TRUE` lets SQLite seek `charms_due` (a bare
+/// `enabled` read the whole index: 235 µs a pass at 3,000 charms, not 5).
 pub(crate) const NEXT_DUE_IN: &str = "SELECT MIN(t) - $1 FROM ( \
-       SELECT MIN(next_run_at) AS t FROM charms WHERE enabled \
+       SELECT MIN(next_run_at) AS t FROM charms WHERE enabled = TRUE \
        UNION ALL SELECT MIN(at) AS t FROM wakeups) due";
 
 /// A retry's place in its line: the attempt it is, and the first run.

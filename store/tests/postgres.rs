@@ -89,8 +89,8 @@ async fn two_claimers_claim_each_of_1000_runs_exactly_once() {
              SELECT lpad(to_hex(g), 32, '0'), 's', 'c.js', '', 'x', '\\x01', 'r', 60, '{{}}', '[]', \
                true, {far}, {now}, {now} FROM generate_series(1, {RUNS}) g; \
              INSERT INTO charm_state SELECT id, '{{}}', 0, {now} FROM charms; \
-             INSERT INTO runs (charm_id, trigger, priority, status, queued_at) \
-             SELECT id, 'manual', {MANUAL}, 'queued', {now} FROM charms;",
+             INSERT INTO runs (charm_id, space, fair_at, trigger, priority, status, queued_at) \
+             SELECT id, space, {now}, 'manual', {MANUAL}, 'queued', {now} FROM charms;",
             far = i64::MAX / 2
         ),
     );

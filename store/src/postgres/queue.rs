@@ -40,9 +40,10 @@ macro_rules! join_queued {
 /// `runs_one_queued` makes concurrent requests coalesce instead of failing
 /// with 23505; `xmax = 0` tells an inserted row from a joined one.
 const UPSERT: &str = concat!(
-    "WITH c AS (SELECT id FROM charms WHERE id = $1 AND enabled FOR SHARE), \
-     up AS (INSERT INTO runs (charm_id, trigger, priority, status, not_before, queued_at, attempt, origin_run_id) \
-            SELECT id, $2, $3, 'queued', $4, charm_host_now_ms(), $5, $6 FROM c ",
+    "WITH c AS (SELECT id, space, recent_fuel FROM charms WHERE id = $1 AND enabled FOR SHARE), \
+     up AS (INSERT INTO runs (charm_id, space, fair_at, trigger, priority, status, not_before, queued_at, attempt, origin_run_id) \
+            SELECT id, space, charm_host_now_ms() + recent_fuel / 3000000, $2, $3, 'queued', $4, \
+              charm_host_now_ms(), $5, $6 FROM c ",
     join_queued!(),
     "RETURNING id, xmax = 0 AS inserted) \
      SELECT id, inserted, pg_notify('charm_host_runs', $7) IS NULL AS notified FROM up"
@@ -51,9 +52,10 @@ const UPSERT: &str = concat!(
 /// The scheduler's batch upsert: `$1` charm ids (already locked by this
 /// transaction, so enabled), `$2` priority.
 const UPSERT_SCHEDULED: &str = concat!(
-    "INSERT INTO runs (charm_id, trigger, priority, status, not_before, queued_at, attempt, origin_run_id) \
-     SELECT v.id, 'schedule', $2, 'queued', NULL, charm_host_now_ms(), 1, NULL \
-     FROM UNNEST($1::text[]) AS v(id) ",
+    "INSERT INTO runs (charm_id, space, fair_at, trigger, priority, status, not_before, queued_at, attempt, origin_run_id) \
+     SELECT c.id, c.space, charm_host_now_ms() + c.recent_fuel / 3000000, 'schedule', $2, 'queued', NULL, \
+       charm_host_now_ms(), 1, NULL \
+     FROM UNNEST($1::text[]) AS v(id) JOIN charms c ON c.id = v.id ",
     join_queued!(),
     "RETURNING id"
 );
@@ -70,28 +72,39 @@ const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now F
 /// space (0: none). The quota is counted in the statement's snapshot: two
 /// nodes claiming for one space at the same instant may pass it by one
 /// each, as they may the slot share. A node whose row is gone (declared dead)
-/// claims nothing. The CTE takes the most urgent claimable run
+/// claims nothing. The recursive CTE walks the spaces that have queued runs
+/// (a skip scan over `runs_space_queue`), each space's head is taken
 /// `FOR UPDATE SKIP LOCKED` (a run another node is claiming is skipped, not
-/// waited for and then re-claimed, which the plain subquery did); the
-/// `UPDATE` re-checks it is still queued; the state is read in the same
-/// snapshot as its version.
-const CLAIM: &str = "WITH next AS ( \
-       SELECT r.id FROM runs r JOIN charms c ON c.id = r.charm_id \
-         LEFT JOIN space_usage u ON u.space = c.space \
-       WHERE r.status = 'queued' AND c.enabled \
-         AND (r.not_before IS NULL OR r.not_before <= charm_host_now_ms()) \
-         AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.charm_id = r.charm_id AND x.status = 'running') \
+/// waited for and then re-claimed), and the most urgent head wins: the cost
+/// grows with the spaces, not with the queue. Heads not chosen stay locked
+/// only until this statement commits. The `UPDATE` re-checks the run is
+/// still queued; the state is read in the same snapshot as its version.
+const CLAIM: &str = "WITH RECURSIVE spaces (space) AS ( \
+       (SELECT space FROM runs WHERE status = 'queued' ORDER BY space LIMIT 1) \
+       UNION ALL \
+       SELECT (SELECT q.space FROM runs q WHERE q.status = 'queued' AND q.space > spaces.space \
+               ORDER BY q.space LIMIT 1) \
+       FROM spaces WHERE spaces.space IS NOT NULL), \
+     next AS ( \
+       SELECT h.id FROM spaces sp \
+         CROSS JOIN LATERAL ( \
+           SELECT r.id, r.priority, r.fair_at FROM runs r JOIN charms c ON c.id = r.charm_id \
+           WHERE r.status = 'queued' AND r.space = sp.space AND c.enabled \
+             AND (r.not_before IS NULL OR r.not_before <= charm_host_now_ms()) \
+             AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.charm_id = r.charm_id AND x.status = 'running') \
+           ORDER BY r.priority DESC, r.fair_at, r.id LIMIT 1 \
+           FOR UPDATE OF r SKIP LOCKED) h \
+         LEFT JOIN space_usage u ON u.space = sp.space \
+       WHERE sp.space IS NOT NULL \
          AND EXISTS (SELECT 1 FROM nodes n WHERE n.id = $1) \
-         AND c.space NOT IN (SELECT b.space FROM space_blocks b WHERE b.until > charm_host_now_ms()) \
-         AND c.space NOT IN ( \
-           SELECT cy.space FROM runs y JOIN charms cy ON cy.id = y.charm_id \
-             LEFT JOIN space_quotas qy ON qy.space = cy.space \
-           WHERE y.status = 'running' GROUP BY cy.space \
+         AND sp.space NOT IN (SELECT b.space FROM space_blocks b WHERE b.until > charm_host_now_ms()) \
+         AND sp.space NOT IN ( \
+           SELECT y.space FROM runs y LEFT JOIN space_quotas qy ON qy.space = y.space \
+           WHERE y.status = 'running' GROUP BY y.space \
            HAVING ($3 > 0 AND COUNT(*) >= GREATEST(1, $3 * (SELECT COUNT(*) FROM nodes) \
                                           / GREATEST(1, (SELECT COUNT(*) FROM space_usage)))) \
              OR COUNT(*) >= NULLIF(COALESCE(MAX(qy.max_runs_in_flight), $4), 0)) \
-       ORDER BY r.priority DESC, COALESCE(u.fuel, 0), r.queued_at + c.recent_fuel / 3000000, r.id LIMIT 1 \
-       FOR UPDATE OF r SKIP LOCKED), \
+       ORDER BY h.priority DESC, COALESCE(u.fuel, 0), h.fair_at, h.id LIMIT 1), \
      claimed AS ( \
        UPDATE runs SET status = 'running', owner = $1, started_at = charm_host_now_ms(), \
          lease_expires_at = charm_host_now_ms() + $2, \

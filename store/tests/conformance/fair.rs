@@ -132,3 +132,42 @@ pub async fn a_run_that_holds_its_slot_costs_its_time(s: &dyn Store) {
         vec![("idle".to_string(), cost)]
     );
 }
+
+pub async fn within_a_space_the_charm_that_burnt_more_waits_its_fuel(s: &dyn Store) {
+    let me = node(s).await;
+    let heavy = charm_in(s, 1, "s").await;
+    let light = charm_in(s, 2, "s").await;
+    // 30e9 fuel is 10 s of waiting at SLOT_FUEL_PER_MS: queued first, the
+    // heavy charm's run still goes after one queued just after it.
+    burn(s, &me, &heavy, 30_000_000_000).await;
+    enqueue(s, &heavy, Trigger::Schedule).await;
+    enqueue(s, &light, Trigger::Schedule).await;
+    let claim = || s.claim_next_run(&me, LEASE, MAX_EVENTS, FairShare::default());
+    assert_eq!(claim().await.unwrap().unwrap().charm_id, light);
+    assert_eq!(claim().await.unwrap().unwrap().charm_id, heavy);
+}
+
+pub async fn a_long_queue_does_not_hide_another_spaces_head(s: &dyn Store) {
+    let me = node(s).await;
+    let mut crowd = Vec::new();
+    for n in 1..=200 {
+        crowd.push(charm_in(s, n, "crowd").await);
+    }
+    let single = charm_in(s, 201, "single").await;
+    burn(s, &me, &crowd[0], 1_000_000).await;
+    for charm in &crowd {
+        enqueue(s, charm, Trigger::Schedule).await;
+    }
+    // Queued last, behind 200 runs of a space that has burnt more.
+    enqueue(s, &single, Trigger::Schedule).await;
+    let claim = || s.claim_next_run(&me, LEASE, MAX_EVENTS, FairShare::default());
+    assert_eq!(claim().await.unwrap().unwrap().charm_id, single);
+    // Priority still comes first: a manual run of the crowd beats the
+    // scheduled heads of every space.
+    let late = charm_in(s, 202, "single").await;
+    enqueue(s, &late, Trigger::Schedule).await;
+    enqueue(s, &crowd[199], Trigger::Manual).await;
+    assert_eq!(claim().await.unwrap().unwrap().charm_id, crowd[199]);
+    assert_eq!(claim().await.unwrap().unwrap().charm_id, late);
+    assert_eq!(claim().await.unwrap().unwrap().charm_id, crowd[0]);
+}

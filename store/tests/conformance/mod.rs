@@ -692,6 +692,8 @@ macro_rules! conformance_cases {
             a_space_holding_its_share_waits_while_another_is_active,
             usage_decays_once_per_turn_and_idle_spaces_are_forgotten,
             a_run_that_holds_its_slot_costs_its_time,
+            within_a_space_the_charm_that_burnt_more_waits_its_fuel,
+            a_long_queue_does_not_hide_another_spaces_head,
             an_incident_raises_one_alert_and_a_new_error_another,
             due_alerts_are_leased_and_settled,
             a_charm_without_success_for_its_intervals_is_silent,
