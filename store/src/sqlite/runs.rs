@@ -60,12 +60,14 @@ fn sql() -> &'static Sql {
              FROM charms WHERE id = $1 AND enabled {JOIN_QUEUED} RETURNING id"
         ),
         // The schedule pass's upsert, for all its due charms at once: `$1` a
-        // JSON array of charm ids, `$2` the priority. (The `WHERE` is what
-        // lets SQLite parse `ON CONFLICT` after a join.)
+        // JSON array of charm ids, `$2` the priority. `CROSS JOIN` keeps the
+        // ids the outer loop (SQLite otherwise walked every enabled charm
+        // and re-read the array for each); the `WHERE` is what lets SQLite
+        // parse `ON CONFLICT` after a join.
         upsert_scheduled: format!(
             "INSERT INTO runs (charm_id, space, fair_at, trigger, priority, status, not_before, queued_at, attempt, origin_run_id) \
              SELECT c.id, c.space, {NOW} + c.recent_fuel / 3000000, 'schedule', $2, 'queued', NULL, {NOW}, 1, NULL \
-             FROM json_each($1) j JOIN charms c ON c.id = j.value WHERE c.enabled = TRUE {JOIN_QUEUED} RETURNING id"
+             FROM json_each($1) j CROSS JOIN charms c WHERE c.id = j.value AND c.enabled = TRUE {JOIN_QUEUED} RETURNING id"
         ),
         // The heads of the spaces' queues (a skip scan over
         // `runs_space_queue`, one seek per space), then the most urgent
