@@ -65,8 +65,8 @@ bench:
 SCALE_CHARMS ?= 20000
 SCALE_INTERVAL_S ?= 12
 bench-scale:
-	SERVICE_CHARMS=$(SCALE_CHARMS) SERVICE_INTERVAL_S=$(SCALE_INTERVAL_S) BENCH_ONLY=service DENO=/bin/true \
-	  $(CARGO) bench --locked -p charm-host --bench charm-bench
+	SERVICE_CHARMS=$(SCALE_CHARMS) SERVICE_INTERVAL_S=$(SCALE_INTERVAL_S) BENCH_ONLY=service DENO=/bin/true PG_SETTINGS= \
+	  scripts/pg-cluster.sh run $(CARGO) bench --locked -p charm-host --bench charm-bench
 
 # The crowd test of `make test`, watched for SOAK_SECS against a release build.
 SOAK_SECS ?= 600

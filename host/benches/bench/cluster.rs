@@ -100,17 +100,22 @@ fn psql_i64(url: &str, sql: &str) -> BenchResult<i64> {
         .map_err(|_| format!("`{sql}` gave `{text}`").into())
 }
 
+/// Creates the empty database `name` through the admin URL `admin` and
+/// returns its URL.
+pub fn create_database(admin: &str, name: &str) -> BenchResult<String> {
+    psql(admin, &format!("CREATE DATABASE {name}"))?;
+    let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
+    Ok(format!("{base}/{name}"))
+}
+
 impl Env<'_> {
     fn database(&self) -> BenchResult<String> {
         let n = self.next.get();
         self.next.set(n + 1);
-        let name = format!("charm_bench_{}_{n}", std::process::id());
-        psql(&self.admin, &format!("CREATE DATABASE {name}"))?;
-        let base = self
-            .admin
-            .rsplit_once('/')
-            .map_or(self.admin.as_str(), |(b, _)| b);
-        Ok(format!("{base}/{name}"))
+        create_database(
+            &self.admin,
+            &format!("charm_bench_{}_{n}", std::process::id()),
+        )
     }
 
     async fn node(&self, db: &str, max_concurrent: usize) -> BenchResult<Node> {

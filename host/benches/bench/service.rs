@@ -8,8 +8,10 @@
 //! node can run, so the queue never empties: the rate it finishes runs at
 //! is its capacity. The daemon's CPU (user + system, from
 //! `/proc/PID/stat`) over a window, divided by the runs it finished in the
-//! window, is the CPU per run. `BENCH_ONLY=service` runs it alone;
-//! `SERVICE_CHARMS` and `SERVICE_INTERVAL_S` change the load.
+//! window, is the CPU per run; the daemon's queue-wait histogram, scraped
+//! at both ends of the window, gives the runs' lag. `BENCH_ONLY=service`
+//! runs it alone; `SERVICE_CHARMS` and `SERVICE_INTERVAL_S` change the
+//! load. With `CHARM_HOST_TEST_PG` it runs again on PostgreSQL.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -34,6 +36,60 @@ pub struct Service {
     pub cpu_us_per_run: f64,
     /// The daemon's CPU use in the window, in cores.
     pub cores_busy: f64,
+    /// Queue wait (start minus queue time; a scheduled run is queued at its
+    /// due time, so this is its lag) of the window's runs: p50 and p99, s.
+    /// Upper bounds of the daemon's histogram buckets (×2 apart).
+    pub wait_p50_s: f64,
+    /// See [`Service::wait_p50_s`].
+    pub wait_p99_s: f64,
+    /// The store: `SQLite` or `PostgreSQL`.
+    pub store: &'static str,
+}
+
+/// The daemon's `charm_host_queue_wait_seconds` histogram: cumulative
+/// counts by upper bound (s), `+Inf` last.
+async fn queue_waits(client: &reqwest::Client, base: &str) -> BenchResult<Vec<(f64, f64)>> {
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let mut buckets = Vec::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("charm_host_queue_wait_seconds_bucket{") else {
+            continue;
+        };
+        let le = rest
+            .split("le=\"")
+            .nth(1)
+            .and_then(|v| v.split('"').next())
+            .ok_or("a bucket without le")?;
+        let bound = if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            le.parse::<f64>()?
+        };
+        let count = line.rsplit(' ').next().ok_or("no value")?.parse::<f64>()?;
+        buckets.push((bound, count));
+    }
+    if buckets.is_empty() {
+        return Err("no charm_host_queue_wait_seconds in /metrics".into());
+    }
+    Ok(buckets)
+}
+
+/// The bucket bound under which a `q` share of the waits between two
+/// scrapes fell.
+fn quantile(from: &[(f64, f64)], to: &[(f64, f64)], q: f64) -> f64 {
+    let total = to.last().map_or(0.0, |b| b.1) - from.last().map_or(0.0, |b| b.1);
+    for (i, (bound, count)) in to.iter().enumerate() {
+        let before = from.get(i).map_or(0.0, |b| b.1);
+        if count - before >= q * total {
+            return *bound;
+        }
+    }
+    f64::INFINITY
 }
 
 struct Daemon(Child);
@@ -81,6 +137,7 @@ pub async fn service_row(
     charms: usize,
     interval_s: u64,
     window: Duration,
+    database: Option<&str>,
 ) -> BenchResult<Service> {
     let data = scratch.join(format!("service-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
@@ -93,6 +150,7 @@ pub async fn service_row(
         .arg(&data)
         .arg("--addr-file")
         .arg(&addr_file)
+        .args(database.map(|url| ["--db", url]).into_iter().flatten())
         .env("CHARM_HOST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -146,8 +204,10 @@ pub async fn service_row(
     tokio::time::sleep(Duration::from_secs(12)).await;
     let (runs_from, cpu_from, from) =
         (ok_runs(&client, &base).await?, cpu_ms(pid)?, Instant::now());
+    let waits_from = queue_waits(&client, &base).await?;
     tokio::time::sleep(window).await;
     let (runs_to, cpu_to, elapsed) = (ok_runs(&client, &base).await?, cpu_ms(pid)?, from.elapsed());
+    let waits_to = queue_waits(&client, &base).await?;
     let runs = (runs_to - runs_from).max(1.0);
     let cpu = cpu_to - cpu_from;
     Ok(Service {
@@ -157,5 +217,12 @@ pub async fn service_row(
         runs_per_s: runs / elapsed.as_secs_f64(),
         cpu_us_per_run: cpu * 1000.0 / runs,
         cores_busy: cpu / elapsed.as_secs_f64() / 1000.0,
+        wait_p50_s: quantile(&waits_from, &waits_to, 0.5),
+        wait_p99_s: quantile(&waits_from, &waits_to, 0.99),
+        store: if database.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
     })
 }
