@@ -234,9 +234,11 @@ pub mod export {
         results: &[I32],
     };
 
-    /// `charm-compile-modules(set_ptr, set_len) -> ret_area_ptr`: compile
-    /// a charm of several files, a [`crate::modules`] set of JavaScript
-    /// sources (each module after those it imports, the entry last), as
+    /// `charm-compile-modules(set_ptr, set_len, entry_ptr, entry_len) -> ret_area_ptr`:
+    /// compile a charm of several files, a [`crate::modules`] set of
+    /// JavaScript sources (each module after those it imports, the entry
+    /// last; its name, UTF-8, is the second argument and must be the last
+    /// module's), as
     /// [`COMPILE`] compiles one: each module under its own name, so that
     /// errors and stacks name the file. On success the payload is an
     /// [`crate::envelope`] of `{"integration": string | null}` and a
@@ -247,7 +249,7 @@ pub mod export {
     /// that it cannot compile several.
     pub const COMPILE_MODULES: Function = Function {
         name: "charm-compile-modules",
-        params: &[I32, I32],
+        params: &[I32, I32, I32, I32],
         results: &[I32],
     };
 

@@ -100,7 +100,10 @@ impl<'a> Iterator for Modules<'a> {
 
 fn take_u32(bytes: &[u8]) -> Option<(u32, &[u8])> {
     let (word, rest) = bytes.split_at_checked(4)?;
-    Some((u32::from_le_bytes([word[0], word[1], word[2], word[3]]), rest))
+    Some((
+        u32::from_le_bytes([word[0], word[1], word[2], word[3]]),
+        rest,
+    ))
 }
 
 fn take_bytes(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
@@ -131,7 +134,10 @@ mod tests {
     #[test]
     fn round_trip() {
         let mut buf = [0u8; 128];
-        let len = set(&[("lib.js", "export const x = 1;"), ("main.js", "m")], &mut buf);
+        let len = set(
+            &[("lib.js", "export const x = 1;"), ("main.js", "m")],
+            &mut buf,
+        );
         let bytes = &buf[..len];
         assert!(is_set(bytes));
         let mut modules = iter(bytes);

@@ -89,11 +89,17 @@ fn compile_in(ctx: &Ctx<'_>, src: &str, name: &str) -> Result<Vec<u8>, ErrorJson
 /// `charm_host_abi::export::COMPILE_MODULES`.
 ///
 /// # Safety
-/// The range must be memory the host allocated through `cabi_realloc`.
+/// Both ranges must be memory the host allocated through `cabi_realloc`.
 #[export_name = "charm-compile-modules"]
-pub unsafe extern "C" fn charm_compile_modules(set_ptr: *const u8, set_len: usize) -> *const u32 {
+pub unsafe extern "C" fn charm_compile_modules(
+    set_ptr: *const u8,
+    set_len: usize,
+    entry_ptr: *const u8,
+    entry_len: usize,
+) -> *const u32 {
     let set = unsafe { slice::from_raw_parts(set_ptr, set_len) };
-    finish(in_context(|ctx| compile_set_in(&ctx, set)))
+    let entry = unsafe { utf8_arg(entry_ptr, entry_len, "entry name") };
+    finish(entry.and_then(|entry| in_context(|ctx| compile_set_in(&ctx, set, entry))))
 }
 
 /// Each module is declared under its own name, in the host's order (every
@@ -101,7 +107,7 @@ pub unsafe extern "C" fn charm_compile_modules(set_ptr: *const u8, set_len: usiz
 /// against the modules already declared, by name), and written as bytecode
 /// of its own, so that positions name the file. The entry, last, is then
 /// evaluated and checked as a charm of one file is.
-fn compile_set_in(ctx: &Ctx<'_>, set: &[u8]) -> Result<Vec<u8>, ErrorJson> {
+fn compile_set_in(ctx: &Ctx<'_>, set: &[u8], entry_name: &str) -> Result<Vec<u8>, ErrorJson> {
     let mut written: Vec<(&str, Vec<u8>)> = Vec::new();
     let mut entry = None;
     for module in modules::iter(set) {
@@ -109,9 +115,12 @@ fn compile_set_in(ctx: &Ctx<'_>, set: &[u8]) -> Result<Vec<u8>, ErrorJson> {
         let (name, src) = (utf8(name, "a module name")?, utf8(src, "a module source")?);
         let module = declare(ctx, name, src)?;
         written.push((name, module.write(write_options()).map_err(|e| describe(ctx, e))?));
-        entry = Some(module);
+        entry = Some((name, module));
     }
-    let entry = entry.ok_or_else(malformed_set)?;
+    let entry = match entry {
+        Some((name, module)) if name == entry_name => module,
+        _ => return Err(malformed_set()),
+    };
     let meta = check_charm(ctx, entry)?;
     let count = u32::try_from(written.len()).map_err(|_| malformed_set())?;
     let mut parts: Vec<Vec<u8>> = vec![modules::header(count).to_vec()];
