@@ -80,7 +80,9 @@ pub(crate) fn scan(javascript: &str) -> Result<Vec<Import>, StripError> {
         .filter_map(|item| match item {
             ModuleItem::ModuleDecl(ModuleDecl::Import(decl)) => Some(import(&decl.src)),
             ModuleItem::ModuleDecl(ModuleDecl::ExportAll(decl)) => Some(import(&decl.src)),
-            ModuleItem::ModuleDecl(ModuleDecl::ExportNamed(decl)) => decl.src.as_deref().map(import),
+            ModuleItem::ModuleDecl(ModuleDecl::ExportNamed(decl)) => {
+                decl.src.as_deref().map(import)
+            }
             _ => None,
         })
         .collect())

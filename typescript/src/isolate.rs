@@ -95,11 +95,7 @@ pub fn run_child_if_asked() {
 }
 
 /// Does `job` in the child process, if [`isolate_in`] named one.
-pub(crate) fn in_child(
-    job: Job,
-    name: &str,
-    source: &str,
-) -> Option<Result<Prepared, StripError>> {
+pub(crate) fn in_child(job: Job, name: &str, source: &str) -> Option<Result<Prepared, StripError>> {
     let program = CHILD_PROGRAM.get()?;
     Some(run(program, job, name, source))
 }

@@ -94,8 +94,8 @@ pub(crate) fn check_with(source: &str, type_arguments: bool) -> Result<(), Strip
             b'{' => Some(Open::Brace),
             b'<' if type_arguments
                 && bytes
-                .get(i + 1)
-                .is_some_and(|n| n.is_ascii_alphabetic() || b"_$({[".contains(n))
+                    .get(i + 1)
+                    .is_some_and(|n| n.is_ascii_alphabetic() || b"_$({[".contains(n))
                 && !spaced =>
             {
                 Some(Open::Angle)
