@@ -31,11 +31,13 @@
 //! |---|---|
 //! | 1 | `console`, `fetch`, `fetch-take`; errors as `{name, message, stack}` |
 //! | 2 | errors carry a `kind` (and a `limit` for limit errors); fetch failures say their kind; asynchronous operations (`fetch-start`, `op-wait`, `op-take`, `op-cancel`) replace the blocking `fetch`/`fetch-take`; request bodies are bytes |
+//! | 2, later | additions a version 2 host and runtime still work without: the `schedule-next` import; the optional `charm-compile-modules` export and [`modules`] sets in `charm-run` (charms of several files) |
 #![no_std]
 #![warn(missing_docs)]
 
 pub mod envelope;
 pub mod error;
+pub mod modules;
 pub mod ret_area;
 
 /// The version of this boundary; the suffix of [`IMPORT_MODULE`].
@@ -232,8 +234,28 @@ pub mod export {
         results: &[I32],
     };
 
+    /// `charm-compile-modules(set_ptr, set_len, entry_ptr, entry_len) -> ret_area_ptr`:
+    /// compile a charm of several files, a [`crate::modules`] set of
+    /// JavaScript sources (each module after those it imports, the entry
+    /// last; its name, UTF-8, is the second argument and must be the last
+    /// module's), as
+    /// [`COMPILE`] compiles one: each module under its own name, so that
+    /// errors and stacks name the file. On success the payload is an
+    /// [`crate::envelope`] of `{"integration": string | null}` and a
+    /// [`crate::modules`] set of the same names with their bytecode.
+    ///
+    /// Added in version 2 without a bump and not in [`ALL`]: a runtime
+    /// without it still runs every charm of one file, and the host says
+    /// that it cannot compile several.
+    pub const COMPILE_MODULES: Function = Function {
+        name: "charm-compile-modules",
+        params: &[I32, I32, I32, I32],
+        results: &[I32],
+    };
+
     /// `charm-run(bytecode_ptr, bytecode_len, input_ptr, input_len) -> ret_area_ptr`:
-    /// load the bytecode, evaluate the module, call
+    /// load the bytecode (one module's, or a [`crate::modules`] set from
+    /// [`COMPILE_MODULES`]), evaluate the module, call
     /// `bgUpdater(input.state, input.ctx)` and settle its promise. On success
     /// the payload is the new state as JSON text, or empty when `bgUpdater`
     /// returned `undefined` (keep the old state).

@@ -12,6 +12,11 @@
 //! and column, so QuickJS's positions are the author's). The stored source
 //! and its sha256 are the TypeScript.
 //!
+//! A charm of several files ([`CharmSource`] with modules) is put together
+//! by `modules` and compiled by the guest's `charm-compile-modules`, each
+//! module under its own name; a charm of one file compiles exactly as
+//! before (`charm-compile`, one module's bytecode).
+//!
 //! A syntax error is reported with the file, line and column QuickJS (or
 //! the TypeScript stripper) gives.
 //! Bytecode is only valid for the runtime that produced it, so a
@@ -20,11 +25,11 @@
 use std::sync::Arc;
 
 use charm_host_abi::error::ErrorKind;
-use charm_host_abi::{envelope, export, Status};
-use sha2::{Digest, Sha256};
+use charm_host_abi::{envelope, export, modules as module_set, Status};
 
 use crate::js_error::JsError;
 use crate::limits::LimitExceeded;
+use crate::modules::{collect, CharmSource, Graph};
 use crate::sandbox::{Sandbox, TaskError, TaskSpec};
 
 /// The largest charm source accepted, in bytes.
@@ -41,10 +46,15 @@ pub struct CompiledCharm {
     pub bytecode: Arc<[u8]>,
     /// The charm's `export const integration = "..."`, if it has one.
     pub integration: Option<String>,
-    /// Hex sha256 of the source.
+    /// Hex sha256 of the source ([`CharmSource::sha256`]: of the stored
+    /// text, which for one file is the source).
     pub source_sha256: String,
     /// Hex sha256 of the runtime that compiled it.
     pub runtime_sha256: String,
+    /// The paths of the other modules compiled in (relative to the entry's
+    /// folder, sorted): those the entry imports, directly or not. Empty for
+    /// a charm of one file, and for one rebuilt from stored bytecode.
+    pub modules: Vec<String>,
 }
 
 /// Why a charm did not compile.
@@ -106,6 +116,29 @@ pub enum CompileError {
         /// What went wrong.
         message: String,
     },
+    /// An import cannot be followed: a package or URL (bundle it), a path
+    /// outside the charm's folder, a cycle or a missing module.
+    #[error("{file}:{line}:{column}: {message}")]
+    Import {
+        /// The importing module's name.
+        file: String,
+        /// 1-based line of the specifier.
+        line: u32,
+        /// 1-based column of the specifier.
+        column: u32,
+        /// `cannot import "x": why, and what to do`
+        message: String,
+    },
+    /// The charm's modules break a rule together: a module path that is
+    /// not valid, more than [`crate::MAX_MODULES`] modules, more than
+    /// [`MAX_SOURCE_BYTES`] of source, a file that cannot be read.
+    #[error("{file}: {message}")]
+    Modules {
+        /// The entry's name.
+        file: String,
+        /// What to fix.
+        message: String,
+    },
     /// The sandbox failed.
     #[error("{file}: {message}")]
     Fault {
@@ -120,7 +153,8 @@ impl CompileError {
     /// Where a syntax error is, as (line, column).
     pub fn location(&self) -> Option<(u32, u32)> {
         match self {
-            CompileError::Syntax { line, column, .. } => Some((*line, *column)),
+            CompileError::Syntax { line, column, .. }
+            | CompileError::Import { line, column, .. } => Some((*line, *column)),
             _ => None,
         }
     }
@@ -138,7 +172,8 @@ pub async fn compile(
     compile_with(sandbox, name, source, &TaskSpec::offline(name)).await
 }
 
-/// Compiles `source` as the module `name` under `spec`'s limits.
+/// Compiles `source` as the module `name` under `spec`'s limits: a charm
+/// of one file ([`compile_source`] with no other modules).
 ///
 /// # Errors
 /// [`CompileError`], saying where and why.
@@ -148,28 +183,98 @@ pub async fn compile_with(
     source: &str,
     spec: &TaskSpec,
 ) -> Result<CompiledCharm, CompileError> {
-    let file = name.to_string();
-    if source.len() > MAX_SOURCE_BYTES {
+    compile_source(sandbox, &CharmSource::single(name, source), spec).await
+}
+
+/// Compiles `charm`, its entry and the modules it imports, under `spec`'s
+/// limits. Modules it does not import are left out (see
+/// [`CompiledCharm::modules`]).
+///
+/// # Errors
+/// [`CompileError`], saying where and why: in which module, for an error
+/// in an imported one.
+pub async fn compile_source(
+    sandbox: &Sandbox,
+    charm: &CharmSource,
+    spec: &TaskSpec,
+) -> Result<CompiledCharm, CompileError> {
+    let file = charm.name.clone();
+    if charm.source.len() > MAX_SOURCE_BYTES {
         return Err(CompileError::TooLarge {
             file,
-            size: source.len(),
+            size: charm.source.len(),
             limit: MAX_SOURCE_BYTES,
         });
     }
-    let stripped = if charm_typescript::is_typescript(name) {
-        Some(strip_types(name, source).await?)
-    } else {
-        None
+    let graph = list_modules(charm).await?;
+    let used = CharmSource {
+        modules: graph.used,
+        ..charm.clone()
     };
-    let javascript = stripped.as_deref().unwrap_or(source);
-    let result = sandbox
-        .call(
-            export::COMPILE.name,
-            [javascript.as_bytes(), name.as_bytes()],
-            spec,
-            MAX_BYTECODE_BYTES,
-        )
-        .await;
+    let names: Vec<&str> = graph.order.iter().map(|n| n.name.as_str()).collect();
+    let (integration, bytecode) = match graph.order.as_slice() {
+        [one] => {
+            let args = [one.javascript.as_bytes(), file.as_bytes()];
+            call_compiler(sandbox, export::COMPILE.name, args, spec, &names).await?
+        }
+        several => {
+            let set = source_set(several);
+            let args = [set.as_slice(), file.as_bytes()];
+            call_compiler(sandbox, export::COMPILE_MODULES.name, args, spec, &names).await?
+        }
+    };
+    Ok(CompiledCharm {
+        name: file,
+        bytecode: Arc::from(bytecode),
+        integration,
+        source_sha256: used.sha256(),
+        runtime_sha256: sandbox.runtime_sha256().to_string(),
+        modules: used.modules.into_keys().collect(),
+    })
+}
+
+/// The modules of `charm` in compile order, listed on a blocking thread
+/// (the TypeScript stripper and the import scanner run in a child process).
+#[allow(clippy::result_large_err)] // as `collect`
+async fn list_modules(charm: &CharmSource) -> Result<Graph, CompileError> {
+    let owned = charm.clone();
+    tokio::task::spawn_blocking(move || {
+        let modules = owned.modules.clone();
+        collect(&owned, &mut |path: &str| Ok(modules.get(path).cloned()))
+    })
+    .await
+    .map_err(|e| CompileError::TypeScript {
+        file: charm.name.clone(),
+        message: format!("listing the modules failed: {e}"),
+    })?
+}
+
+/// The [`module_set`] of `nodes`' JavaScript, in their order.
+fn source_set(nodes: &[crate::modules::Node]) -> Vec<u8> {
+    let count = u32::try_from(nodes.len()).unwrap_or(u32::MAX);
+    let mut set = module_set::header(count).to_vec();
+    for node in nodes {
+        for part in [node.name.as_bytes(), node.javascript.as_bytes()] {
+            // Sources are at most MAX_SOURCE_BYTES, far below 4 GiB.
+            let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
+            set.extend_from_slice(&len.to_le_bytes());
+            set.extend_from_slice(part);
+        }
+    }
+    set
+}
+
+/// One compile task of the modules `names` (the entry last): the
+/// integration label and the bytecode it answered.
+async fn call_compiler(
+    sandbox: &Sandbox,
+    export: &str,
+    args: [&[u8]; 2],
+    spec: &TaskSpec,
+    names: &[&str],
+) -> Result<(Option<String>, Vec<u8>), CompileError> {
+    let file = names.last().copied().unwrap_or_default().to_string();
+    let result = sandbox.call(export, args, spec, MAX_BYTECODE_BYTES).await;
     let answer = match result.answer {
         Ok(answer) => answer,
         Err(TaskError::Limit(limit)) => return Err(CompileError::Limit { file, limit }),
@@ -190,34 +295,40 @@ pub async fn compile_with(
                 file: file.clone(),
                 message: format!("the compiler returned malformed metadata: {e}"),
             })?;
-            Ok(CompiledCharm {
-                name: file,
-                bytecode: Arc::from(bytecode),
-                integration: meta.integration,
-                source_sha256: hex::encode(Sha256::digest(source.as_bytes())),
-                runtime_sha256: sandbox.runtime_sha256().to_string(),
-            })
+            Ok((meta.integration, bytecode.to_vec()))
         }
-        Status::Error => Err(classify(file, JsError::from_payload(&answer.payload))),
+        Status::Error => {
+            let error = JsError::from_payload(&answer.payload);
+            // A syntax error is in the module whose frame comes first.
+            let file = match error.kind {
+                ErrorKind::Syntax => first_frame(&error.stack, names)
+                    .map(str::to_string)
+                    .unwrap_or(file),
+                _ => file,
+            };
+            Err(classify(file, error))
+        }
     }
 }
 
-/// The JavaScript of the TypeScript module `name`, stripped on a blocking
-/// thread (see `charm_typescript::strip`).
-async fn strip_types(name: &str, source: &str) -> Result<String, CompileError> {
-    let (owned_name, owned_source) = (name.to_string(), source.to_string());
-    let stripped =
-        tokio::task::spawn_blocking(move || charm_typescript::strip(&owned_name, &owned_source))
-            .await
-            .map_err(|e| CompileError::TypeScript {
-                file: name.to_string(),
-                message: format!("the TypeScript stripper failed: {e}"),
-            })?;
-    stripped.map_err(|e| typescript_error(name, e))
+/// Which of `names` the first frame of `stack` (`at name:1:2` or
+/// `at f (name:1:2)`) is in.
+fn first_frame<'a>(stack: &str, names: &[&'a str]) -> Option<&'a str> {
+    names
+        .iter()
+        .filter_map(|name| {
+            let at = [format!("at {name}:"), format!("({name}:")]
+                .iter()
+                .filter_map(|needle| stack.find(needle.as_str()))
+                .min()?;
+            Some((at, *name))
+        })
+        .min()
+        .map(|(_, name)| name)
 }
 
 /// A stripper's error as a compile error: with a place, a syntax error.
-fn typescript_error(file: &str, error: charm_typescript::StripError) -> CompileError {
+pub(crate) fn typescript_error(file: &str, error: charm_typescript::StripError) -> CompileError {
     match error.location() {
         Some((line, column)) => CompileError::Syntax {
             file: file.to_string(),
@@ -271,6 +382,17 @@ fn locate(stack: &str, file: &str) -> Option<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_frame_names_the_module() {
+        let names = ["b.js", "lib/b.js", "main.js"];
+        assert_eq!(
+            first_frame("    at lib/b.js:2:1\n    at main.js:1:1", &names),
+            Some("lib/b.js")
+        );
+        assert_eq!(first_frame("    at f (b.js:2:1)\n", &names), Some("b.js"));
+        assert_eq!(first_frame("    at other.js:2:1\n", &names), None);
+    }
 
     #[test]
     fn locates_line_and_column_in_a_quickjs_stack() {

@@ -18,6 +18,7 @@ mod capabilities;
 mod compile;
 mod js_error;
 pub mod limits;
+mod modules;
 mod run;
 mod run_plan;
 mod runtime;
@@ -27,8 +28,11 @@ mod secrets;
 pub use capabilities::console::{LogIdentity, CONSOLE_TARGET};
 pub use capabilities::fetch::{AllowList, Denied, InvalidEntry, ReservedAddrs};
 pub use charm_host_abi::error::ErrorKind;
-pub use compile::{compile, compile_with, CompileError, CompiledCharm, MAX_SOURCE_BYTES};
+pub use compile::{
+    compile, compile_source, compile_with, CompileError, CompiledCharm, MAX_SOURCE_BYTES,
+};
 pub use js_error::{JsError, ReportedLimit};
+pub use modules::{CharmSource, StoredSourceError, MAX_MODULES};
 pub use run::{run, RunContext, RunError, RunReport, StateChange};
 pub use run_plan::{unix_ms, CharmSettings, PlanError, RunPlan, RunRequest};
 pub use runtime::{AbiMismatch, OverrideUnreadable, EMBEDDED_RUNTIME};

@@ -1,4 +1,4 @@
-//! The two entry points: `charm-compile` and `charm-run`
+//! The entry points: `charm-compile`, `charm-compile-modules` and `charm-run`
 //! (`charm_host_abi::export`), and the return area they answer through.
 
 use std::cell::RefCell;
@@ -6,10 +6,10 @@ use std::slice;
 
 use charm_host_abi::error::ErrorKind;
 use charm_host_abi::ret_area::RetArea;
-use charm_host_abi::{envelope, Status};
+use charm_host_abi::{envelope, modules, Status};
 use javy_plugin_api::javy::quickjs::module::WriteOptions;
 use javy_plugin_api::javy::quickjs::promise::PromiseState;
-use javy_plugin_api::javy::quickjs::{ArrayBuffer, Ctx, Error as JsError, Module, Promise, Value};
+use javy_plugin_api::javy::quickjs::{ArrayBuffer, Ctx, Error as JsError, Module, Object, Promise, Value};
 
 use crate::errors::{describe, describe_parse_error, describe_value, json_string, ErrorJson};
 use crate::ops::event_loop::{self, Woken};
@@ -79,19 +79,97 @@ pub unsafe extern "C" fn charm_compile(
 }
 
 fn compile_in(ctx: &Ctx<'_>, src: &str, name: &str) -> Result<Vec<u8>, ErrorJson> {
-    let module = match Module::declare(ctx.clone(), name, src) {
-        Ok(module) => module,
-        Err(JsError::Exception) => return Err(describe_parse_error(ctx, ctx.catch(), src, name)),
-        Err(e) => return Err(describe(ctx, e)),
+    let module = declare(ctx, name, src)?;
+    let bytecode = module.write(write_options()).map_err(|e| describe(ctx, e))?;
+    let meta = check_charm(ctx, module)?;
+    Ok(with_meta(&meta, &[&bytecode]))
+}
+
+/// Compiles a charm of several files: see
+/// `charm_host_abi::export::COMPILE_MODULES`.
+///
+/// # Safety
+/// Both ranges must be memory the host allocated through `cabi_realloc`.
+#[export_name = "charm-compile-modules"]
+pub unsafe extern "C" fn charm_compile_modules(
+    set_ptr: *const u8,
+    set_len: usize,
+    entry_ptr: *const u8,
+    entry_len: usize,
+) -> *const u32 {
+    let set = unsafe { slice::from_raw_parts(set_ptr, set_len) };
+    let entry = unsafe { utf8_arg(entry_ptr, entry_len, "entry name") };
+    finish(entry.and_then(|entry| in_context(|ctx| compile_set_in(&ctx, set, entry))))
+}
+
+/// Each module is declared under its own name, in the host's order (every
+/// module after those it imports: declaring resolves a module's imports
+/// against the modules already declared, by name), and written as bytecode
+/// of its own, so that positions name the file. The entry, last, is then
+/// evaluated and checked as a charm of one file is.
+fn compile_set_in(ctx: &Ctx<'_>, set: &[u8], entry_name: &str) -> Result<Vec<u8>, ErrorJson> {
+    let mut written: Vec<(&str, Vec<u8>)> = Vec::new();
+    let mut entry = None;
+    for module in modules::iter(set) {
+        let (name, src) = module.map_err(|_| malformed_set())?;
+        let (name, src) = (utf8(name, "a module name")?, utf8(src, "a module source")?);
+        let module = declare(ctx, name, src)?;
+        written.push((name, module.write(write_options()).map_err(|e| describe(ctx, e))?));
+        entry = Some((name, module));
+    }
+    let entry = match entry {
+        Some((name, module)) if name == entry_name => module,
+        _ => return Err(malformed_set()),
     };
-    let options = WriteOptions {
+    let meta = check_charm(ctx, entry)?;
+    let count = u32::try_from(written.len()).map_err(|_| malformed_set())?;
+    let mut parts: Vec<Vec<u8>> = vec![modules::header(count).to_vec()];
+    for (name, bytecode) in written {
+        parts.push(len_prefixed(name.as_bytes())?);
+        parts.push(len_prefixed(&bytecode)?);
+    }
+    let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    Ok(with_meta(&meta, &parts))
+}
+
+fn malformed_set() -> ErrorJson {
+    ErrorJson::internal("the host sent a malformed module set")
+}
+
+fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str, ErrorJson> {
+    std::str::from_utf8(bytes).map_err(|e| ErrorJson::internal(&format!("{what} is not valid UTF-8: {e}")))
+}
+
+fn len_prefixed(bytes: &[u8]) -> Result<Vec<u8>, ErrorJson> {
+    let len = u32::try_from(bytes.len()).map_err(|_| ErrorJson::internal("a module is over 4 GiB"))?;
+    let mut out = Vec::with_capacity(4 + bytes.len());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(bytes);
+    Ok(out)
+}
+
+/// Parses `src` as the module `name`; a syntax error is described with
+/// its exact line and column.
+fn declare<'js>(ctx: &Ctx<'js>, name: &str, src: &str) -> Result<Module<'js>, ErrorJson> {
+    match Module::declare(ctx.clone(), name, src) {
+        Ok(module) => Ok(module),
+        Err(JsError::Exception) => Err(describe_parse_error(ctx, ctx.catch(), src, name)),
+        Err(e) => Err(describe(ctx, e)),
+    }
+}
+
+fn write_options() -> WriteOptions {
+    WriteOptions {
         strip_source: true,
         strip_debug: false,
         ..WriteOptions::default()
-    };
-    let bytecode = module.write(options).map_err(|e| describe(ctx, e))?;
-    // Evaluate once, here, so that a module that throws at top level or lacks
-    // `bgUpdater` is refused at registration rather than on every run.
+    }
+}
+
+/// Evaluates the entry once, here, so that a module that throws at top
+/// level or lacks `bgUpdater` is refused at registration rather than on
+/// every run. Returns the metadata: `{"integration": ...}`.
+fn check_charm<'js>(ctx: &Ctx<'js>, module: Module<'js>) -> Result<String, ErrorJson> {
     event_loop::start_clock();
     let (module, done) = module.eval().map_err(|e| describe(ctx, e))?;
     evaluate(ctx, &done)?;
@@ -108,15 +186,22 @@ fn compile_in(ctx: &Ctx<'_>, src: &str, name: &str) -> Result<Vec<u8>, ErrorJson
         Ok(v) => v.as_string().and_then(|s| s.to_string().ok()),
         Err(_) => None,
     };
-    let meta = match integration {
+    Ok(match integration {
         Some(label) => format!("{{\"integration\":{}}}", json_string(&label)),
         None => "{\"integration\":null}".to_string(),
-    };
-    let mut payload = Vec::with_capacity(envelope::PREFIX_LEN + meta.len() + bytecode.len());
+    })
+}
+
+/// An envelope of `meta` and the concatenation of `parts`.
+fn with_meta(meta: &str, parts: &[&[u8]]) -> Vec<u8> {
+    let body: usize = parts.iter().map(|p| p.len()).sum();
+    let mut payload = Vec::with_capacity(envelope::PREFIX_LEN + meta.len() + body);
     payload.extend_from_slice(&envelope::prefix(meta.len() as u32));
     payload.extend_from_slice(meta.as_bytes());
-    payload.extend_from_slice(&bytecode);
-    Ok(payload)
+    for part in parts {
+        payload.extend_from_slice(part);
+    }
+    payload
 }
 
 /// Runs a charm's `bgUpdater`: see `charm_host_abi::export::RUN`.
@@ -143,12 +228,16 @@ fn run_in(ctx: &Ctx<'_>, bytecode: &[u8], input: &str) -> Result<Vec<u8>, ErrorJ
     // Nothing from before this task counts against it.
     prelude::clear_rejections();
     drop(prelude::take_uncaught(ctx));
-    // SAFETY: the bytecode was produced by `charm-compile` of this same
-    // runtime build; the host keys its artifacts by the runtime's hash.
-    let module = unsafe { Module::load(ctx.clone(), bytecode) }.map_err(|e| describe(ctx, e))?;
-    let (module, done) = module.eval().map_err(|e| describe(ctx, e))?;
-    evaluate(ctx, &done)?;
-    let updater: Value = module.get("bgUpdater").map_err(|e| describe(ctx, e))?;
+    let updater: Value = if modules::is_set(bytecode) {
+        load_set(ctx, bytecode)?
+    } else {
+        // SAFETY: the bytecode was produced by `charm-compile` of this same
+        // runtime build; the host keys its artifacts by the runtime's hash.
+        let module = unsafe { Module::load(ctx.clone(), bytecode) }.map_err(|e| describe(ctx, e))?;
+        let (module, done) = module.eval().map_err(|e| describe(ctx, e))?;
+        evaluate(ctx, &done)?;
+        module.get("bgUpdater").map_err(|e| describe(ctx, e))?
+    };
     let run = prelude::with_driver(|d| d.run.clone())
         .ok_or_else(|| ErrorJson::internal("the charm driver is missing"))?
         .restore(ctx)
@@ -175,6 +264,26 @@ fn run_in(ctx: &Ctx<'_>, bytecode: &[u8], input: &str) -> Result<Vec<u8>, ErrorJ
         }
     };
     Ok(state.map(String::into_bytes).unwrap_or_default())
+}
+
+/// Loads every module of a set (`charm-compile-modules`'s bytecode), then
+/// evaluates the entry, the last, and returns its `bgUpdater`. Loaded
+/// bytecode is not linked: importing the entry by its name resolves its
+/// imports against the loaded modules (QuickJS normalises `./x.js`
+/// against the importer's name), links and evaluates them all.
+fn load_set<'js>(ctx: &Ctx<'js>, set: &[u8]) -> Result<Value<'js>, ErrorJson> {
+    let mut entry = None;
+    for module in modules::iter(set) {
+        let (name, bytecode) = module.map_err(|_| malformed_set())?;
+        // SAFETY: as for one module: `charm-compile-modules` of this build.
+        unsafe { Module::load(ctx.clone(), bytecode) }.map_err(|e| describe(ctx, e))?;
+        entry = Some(name);
+    }
+    let entry = entry.ok_or_else(malformed_set)?;
+    let done = Module::import(ctx, entry.to_vec()).map_err(|e| describe(ctx, e))?;
+    run_until_settled(ctx, &done)?;
+    let namespace: Object = settled(ctx, &done)?;
+    namespace.get("bgUpdater").map_err(|e| describe(ctx, e))
 }
 
 /// A synchronous bgUpdater's result: JSON text, or nothing (keep the state).

@@ -13,7 +13,7 @@
 //!   (`console`, `fetch`, `url`, `urlpattern`, ...);
 //! * `prelude.rs` and `js/`: the Web-facing API charms see, one JavaScript
 //!   file per family, evaluated in a fixed order at pre-initialisation;
-//! * `driver.rs`: `charm-compile` and `charm-run`;
+//! * `driver.rs`: `charm-compile`, `charm-compile-modules` and `charm-run`;
 //! * `errors.rs`: how a failure is described to the host (`charm_host_abi::error`).
 //!
 //! It must not reach anything outside the sandbox except through the
@@ -68,4 +68,4 @@ pub extern "C" fn initialize_runtime() {
     }
 }
 
-pub use driver::{charm_compile, charm_run};
+pub use driver::{charm_compile, charm_compile_modules, charm_run};

@@ -10,8 +10,10 @@
 //! [`StripError`] here.
 //!
 //! The protocol (private to this crate, both ends are this code): the child
-//! gets the module name, a newline and the source on stdin, and writes
-//! `ok\n` and the JavaScript, or `err\n` and one error as
+//! gets the job (`strip` or `prepare`), a newline, the module name, a
+//! newline and the source on stdin, and writes `ok\n`, the number of
+//! imports, a newline, one `line\tcolumn\tspecifier\n` per import (the
+//! specifier escaped) and the JavaScript, or `err\n` and one error as
 //! `kind\tline\tcolumn\tmessage`, to stdout.
 
 use std::io::{Read, Write};
@@ -20,6 +22,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::imports::{Import, Prepared};
 use crate::StripError;
 
 /// The first argument that makes a binary act as the stripper's child
@@ -30,6 +33,24 @@ pub const CHILD_ARGUMENT: &str = "--internal-typescript-strip-child";
 /// source accepted (1 MiB, with 4,587 enums to lower) strips and compiles
 /// in about a second in a debug build.
 pub const CHILD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the child is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Job {
+    /// [`crate::strip`]: no imports are listed.
+    Strip,
+    /// [`crate::prepare`].
+    Prepare,
+}
+
+impl Job {
+    fn as_str(self) -> &'static str {
+        match self {
+            Job::Strip => "strip",
+            Job::Prepare => "prepare",
+        }
+    }
+}
 
 /// The program [`crate::strip`] starts, when [`isolate_in`] named one.
 static CHILD_PROGRAM: OnceLock<PathBuf> = OnceLock::new();
@@ -53,8 +74,16 @@ pub fn run_child_if_asked() {
     let mut input = String::new();
     let answer = match std::io::stdin().read_to_string(&mut input) {
         Ok(_) => {
-            let (name, source) = input.split_once('\n').unwrap_or(("charm.ts", ""));
-            encode(crate::strip_here(name, source))
+            let (job, rest) = input.split_once('\n').unwrap_or(("", ""));
+            let (name, source) = rest.split_once('\n').unwrap_or(("charm.ts", ""));
+            if job == Job::Prepare.as_str() {
+                encode(crate::prepare_here(name, source.to_string()))
+            } else {
+                encode(crate::strip_here(name, source).map(|javascript| Prepared {
+                    javascript,
+                    imports: Vec::new(),
+                }))
+            }
         }
         Err(e) => encode(Err(StripError::Crashed {
             message: format!("the child could not read its input: {e}"),
@@ -65,13 +94,13 @@ pub fn run_child_if_asked() {
     std::process::exit(if written.is_ok() { 0 } else { 1 });
 }
 
-/// Strips in the child process, if [`isolate_in`] named one.
-pub(crate) fn strip_in_child(name: &str, source: &str) -> Option<Result<String, StripError>> {
+/// Does `job` in the child process, if [`isolate_in`] named one.
+pub(crate) fn in_child(job: Job, name: &str, source: &str) -> Option<Result<Prepared, StripError>> {
     let program = CHILD_PROGRAM.get()?;
-    Some(run(program, name, source))
+    Some(run(program, job, name, source))
 }
 
-fn run(program: &PathBuf, name: &str, source: &str) -> Result<String, StripError> {
+fn run(program: &PathBuf, job: Job, name: &str, source: &str) -> Result<Prepared, StripError> {
     let crashed = |message: String| StripError::Crashed { message };
     let mut child = Command::new(program)
         .arg(CHILD_ARGUMENT)
@@ -80,7 +109,7 @@ fn run(program: &PathBuf, name: &str, source: &str) -> Result<String, StripError
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| crashed(format!("cannot start `{}`: {e}", program.display())))?;
-    let input = format!("{}\n{source}", name.replace('\n', " "));
+    let input = format!("{}\n{}\n{source}", job.as_str(), name.replace('\n', " "));
     let writer = child.stdin.take().map(|mut stdin| {
         std::thread::spawn(move || {
             // A child that died early closes the pipe; its exit says why.
@@ -166,10 +195,25 @@ fn wait_or_kill(
     }
 }
 
-fn encode(result: Result<String, StripError>) -> String {
+fn encode(result: Result<Prepared, StripError>) -> String {
     let one_line = |s: &str| s.replace(['\n', '\t'], " ");
     match result {
-        Ok(js) => format!("ok\n{js}"),
+        Ok(Prepared {
+            javascript,
+            imports,
+        }) => {
+            let mut out = format!("ok\n{}\n", imports.len());
+            for i in imports {
+                out.push_str(&format!(
+                    "{}\t{}\t{}\n",
+                    i.line,
+                    i.column,
+                    escape(&i.specifier)
+                ));
+            }
+            out.push_str(&javascript);
+            out
+        }
         Err(e) => {
             let (line, column) = e.location().unwrap_or((0, 0));
             let (kind, message) = match &e {
@@ -184,13 +228,58 @@ fn encode(result: Result<String, StripError>) -> String {
     }
 }
 
-fn decode(answer: &str) -> Result<String, StripError> {
-    if let Some(js) = answer.strip_prefix("ok\n") {
-        return Ok(js.to_string());
+/// A specifier on one line: `\`, newline and tab escaped.
+fn escape(specifier: &str) -> String {
+    specifier
+        .replace('\\', "\\\\")
+        .replace('\n', "\\n")
+        .replace('\t', "\\t")
+}
+
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match (c, c == '\\') {
+            (_, true) => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            },
+            (c, false) => out.push(c),
+        }
     }
+    out
+}
+
+fn decode(answer: &str) -> Result<Prepared, StripError> {
     let malformed = || StripError::Crashed {
         message: "its child process answered something unreadable".to_string(),
     };
+    if let Some(ok) = answer.strip_prefix("ok\n") {
+        let (count, mut rest) = ok.split_once('\n').ok_or_else(malformed)?;
+        let count: usize = count.parse().map_err(|_| malformed())?;
+        let mut imports = Vec::new();
+        for _ in 0..count {
+            let (line, after) = rest.split_once('\n').ok_or_else(malformed)?;
+            rest = after;
+            let mut fields = line.splitn(3, '\t');
+            let (Some(l), Some(c), Some(specifier)) = (fields.next(), fields.next(), fields.next())
+            else {
+                return Err(malformed());
+            };
+            imports.push(Import {
+                specifier: unescape(specifier),
+                line: l.parse().map_err(|_| malformed())?,
+                column: c.parse().map_err(|_| malformed())?,
+            });
+        }
+        return Ok(Prepared {
+            javascript: rest.to_string(),
+            imports,
+        });
+    }
     let error = answer.strip_prefix("err\n").ok_or_else(malformed)?;
     let mut fields = error.splitn(4, '\t');
     let (Some(kind), Some(line), Some(column), Some(message)) =
@@ -241,7 +330,14 @@ mod tests {
     #[test]
     fn answers_survive_the_pipe() {
         for result in [
-            Ok("let x = 1;\n\tlet y;".to_string()),
+            Ok(Prepared {
+                javascript: "let x = 1;\n\tlet y;".to_string(),
+                imports: vec![Import {
+                    specifier: "./a\\b\tc\nd.js".to_string(),
+                    line: 2,
+                    column: 15,
+                }],
+            }),
             Err(StripError::Syntax {
                 line: 3,
                 column: 9,

@@ -21,14 +21,21 @@
 //! panic of the crate into [`StripError::Crashed`]. It does not limit the
 //! source's size: the caller does (the engine's `MAX_SOURCE_BYTES`).
 //!
+//! [`prepare`] also lists a module's static imports ([`imports`]), with
+//! swc's parser in the same isolation: the engine needs them to put a
+//! charm of several files together.
+//!
 //! This crate owns no sandbox, runtime or storage: the engine's compile step
-//! calls it for module names [`is_typescript`] accepts.
+//! calls it for module names [`is_typescript`] accepts, and for the imports
+//! of a charm's modules.
 
 mod enums;
+mod imports;
 mod isolate;
 mod nesting;
 mod swc;
 
+pub use imports::{Import, Prepared};
 pub use isolate::{isolate_in, run_child_if_asked, CHILD_ARGUMENT, CHILD_TIMEOUT};
 pub use nesting::MAX_NESTING;
 
@@ -138,10 +145,43 @@ impl StripError {
 /// a failure of the stripper itself.
 pub fn strip(name: &str, source: &str) -> Result<String, StripError> {
     nesting::check(source)?;
-    match isolate::strip_in_child(name, source) {
-        Some(result) => result,
+    match isolate::in_child(isolate::Job::Strip, name, source) {
+        Some(result) => result.map(|prepared| prepared.javascript),
         None => strip_here(name, source),
     }
+}
+
+/// The module `source` (named `name`) as QuickJS will compile it, with
+/// its static imports: TypeScript (by [`is_typescript`]) is stripped as
+/// [`strip`] does, then the JavaScript is parsed for its `import` and
+/// `export ... from` declarations.
+///
+/// Blocks as [`strip`] does, in the same child process or thread.
+///
+/// # Errors
+/// As [`strip`]; for JavaScript, a syntax error swc finds (QuickJS's own
+/// parser may word it differently) or nesting over [`MAX_NESTING`]
+/// (counting `(`, `[`, `{` and `${`).
+pub fn prepare(name: &str, source: &str) -> Result<Prepared, StripError> {
+    nesting::check_with(source, is_typescript(name))?;
+    match isolate::in_child(isolate::Job::Prepare, name, source) {
+        Some(result) => result,
+        None => on_own_stack(name, source, prepare_here),
+    }
+}
+
+/// [`prepare`] in this process, on the caller's stack.
+fn prepare_here(name: &str, source: String) -> Result<Prepared, StripError> {
+    let javascript = if is_typescript(name) {
+        swc::strip_with_enums(name, source)?
+    } else {
+        source
+    };
+    let imports = imports::scan(&javascript)?;
+    Ok(Prepared {
+        javascript,
+        imports,
+    })
 }
 
 /// [`strip`] in this process: a thread with a [`STRIP_STACK_BYTES`]
@@ -149,15 +189,23 @@ pub fn strip(name: &str, source: &str) -> Result<String, StripError> {
 /// the stack holds aborts the process (see [`isolate_in`]).
 fn strip_here(name: &str, source: &str) -> Result<String, StripError> {
     nesting::check(source)?;
+    on_own_stack(name, source, swc::strip_with_enums)
+}
+
+/// Runs `work` on a thread with a [`STRIP_STACK_BYTES`] stack, its panics
+/// caught.
+fn on_own_stack<T: Send + 'static>(
+    name: &str,
+    source: &str,
+    work: fn(&str, String) -> Result<T, StripError>,
+) -> Result<T, StripError> {
     let name = name.to_string();
     let source = source.to_string();
     let worker = std::thread::Builder::new()
         .name("typescript-strip".to_string())
         .stack_size(STRIP_STACK_BYTES)
         .spawn(move || {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                swc::strip_with_enums(&name, source)
-            }))
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&name, source)))
         })
         .map_err(|e| StripError::Crashed {
             message: format!("cannot start its thread: {e}"),

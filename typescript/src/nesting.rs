@@ -34,6 +34,12 @@ enum Open {
 /// # Errors
 /// [`StripError::TooDeep`] at the bracket that went over.
 pub(crate) fn check(source: &str) -> Result<(), StripError> {
+    check_with(source, true)
+}
+
+/// [`check`] for TypeScript (`type_arguments`: a `<` may open a type
+/// argument list) or JavaScript (where `<` only compares).
+pub(crate) fn check_with(source: &str, type_arguments: bool) -> Result<(), StripError> {
     let bytes = source.as_bytes();
     let mut stack: Vec<Open> = Vec::new();
     let mut i = 0;
@@ -86,9 +92,10 @@ pub(crate) fn check(source: &str) -> Result<(), StripError> {
             b'(' => Some(Open::Paren),
             b'[' => Some(Open::Bracket),
             b'{' => Some(Open::Brace),
-            b'<' if bytes
-                .get(i + 1)
-                .is_some_and(|n| n.is_ascii_alphabetic() || b"_$({[".contains(n))
+            b'<' if type_arguments
+                && bytes
+                    .get(i + 1)
+                    .is_some_and(|n| n.is_ascii_alphabetic() || b"_$({[".contains(n))
                 && !spaced =>
             {
                 Some(Open::Angle)

@@ -74,6 +74,7 @@ async fn register(
                         CharmSpec {
                             source: source.to_string(),
                             name: Some(format!("counter-{i:05}.js")),
+                            modules: None,
                             space: Some(format!("space-{}", i % 100)),
                             integration: None,
                             // Idle for a day after the first run.

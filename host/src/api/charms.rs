@@ -14,7 +14,7 @@ use super::error::{ApiBytes, ApiError, ApiJson, ApiPath, ApiQuery};
 use super::tenancy::{operator_only, Audited};
 use super::{AppState, RouterState};
 use crate::service::{
-    charm_id, minute_stats, Caller, CharmChanges, CharmSpec, TriggerRequest, Tryout,
+    charm_id, minute_stats, Caller, CharmChanges, CharmSpec, Registry, TriggerRequest, Tryout,
 };
 
 /// The most items one page holds.
@@ -273,9 +273,13 @@ async fn source(
     let not_found = || ApiError::NotFound(format!("no charm with id `{id}`"));
     let charm = charm_id(&id)?;
     let code = app.store.charm_code(&charm).await?.ok_or_else(not_found)?;
-    Ok(Json(
-        json!({ "name": code.name, "source": code.source, "source_sha256": code.source_sha256 }),
-    )
+    let charm = Registry::charm_source(&code)?;
+    Ok(Json(json!({
+        "name": code.name,
+        "source": charm.source,
+        "modules": charm.modules,
+        "source_sha256": code.source_sha256,
+    }))
     .into_response())
 }
 

@@ -498,8 +498,10 @@ async fn add(client: &Client, options: AddArgs) -> CliResult {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "charm.js".into());
+    // The modules it imports, read from its folder, are sent along.
+    let charm = super::read_charm(file, name.clone(), source).await?;
     let mut body = json!({
-        "source": source,
+        "source": charm.source,
         "name": name,
         "allowed_hosts": options.allow_hosts,
         "enabled": !options.disabled,
@@ -522,6 +524,9 @@ async fn add(client: &Client, options: AddArgs) -> CliResult {
     }
     if let Some(limits) = options.limits {
         body["limits"] = parse_json("--limits", &limits)?;
+    }
+    if !charm.modules.is_empty() {
+        body["modules"] = json!(charm.modules);
     }
     let charm = client.call(Method::POST, "/api/charms", Some(body)).await?;
     super::say(cell(&charm["id"]));

@@ -183,6 +183,25 @@ pub(crate) fn strip_newline(text: &str) -> &str {
         .unwrap_or(text)
 }
 
+/// The charm whose entry `file` holds `source`, named `name`, with the
+/// modules it imports read from the file's folder (on a blocking thread:
+/// it reads files and lists imports in a child process).
+pub(crate) async fn read_charm(
+    file: &std::path::Path,
+    name: String,
+    source: String,
+) -> Result<charm_engine::CharmSource, CliError> {
+    let folder = file
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let entry = charm_engine::CharmSource::single(name, source);
+    tokio::task::spawn_blocking(move || entry.read_imports(&folder).map_err(Box::new))
+        .await
+        .map_err(CliError::host)?
+        .map_err(|e| CliError::new(Exit::Compile, e))
+}
+
 /// Makes TypeScript stripping run in a child copy of this binary, so that
 /// no charm source can overflow the stack of the daemon or the CLI (see
 /// `charm_typescript::isolate_in`). `/proc/self/exe` still names the binary

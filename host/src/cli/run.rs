@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use charm_engine::limits::LimitHint;
 use charm_engine::{
-    compile_with, unix_ms, CharmSettings, CompileError, RunError, RunPlan, RunRequest, Sandbox,
+    compile_source, unix_ms, CharmSettings, CompileError, RunError, RunPlan, RunRequest, Sandbox,
     SandboxOptions, Secrets, StateChange,
 };
 use clap::Args;
@@ -164,7 +164,8 @@ pub async fn execute(args: RunArgs) -> CliResult {
     .await
     .map_err(CliError::host)?;
 
-    let charm = compile_with(&sandbox, &name, &source, &plan.spec)
+    let charm = super::read_charm(&args.file, name.clone(), source).await?;
+    let charm = compile_source(&sandbox, &charm, &plan.spec)
         .await
         .map_err(|e| match e {
             CompileError::Limit { file, limit } => CliError::new(

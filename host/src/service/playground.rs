@@ -26,6 +26,9 @@ pub struct Tryout {
     /// A source to try instead of the stored one (compiled first; a
     /// compile error is the answer).
     pub source: Option<String>,
+    /// Modules to try instead of the stored ones of the same paths (see
+    /// `CharmChanges::modules`).
+    pub modules: Option<std::collections::BTreeMap<String, String>>,
     /// A state to start from instead of the stored one.
     pub state: Option<serde_json::Value>,
     /// An input: the run gets it as one event (`ctx.events`, `ctx.input`).
@@ -111,9 +114,17 @@ pub async fn try_out(
             },
         )));
     }
-    let compiled = match &tryout.source {
-        Some(source) => registry.compile(&code.name, source).await?,
-        None => registry.compiled(&code).await?,
+    let compiled = if tryout.source.is_some() || tryout.modules.is_some() {
+        let mut charm = Registry::charm_source(&code)?;
+        if let Some(source) = &tryout.source {
+            charm.source = source.clone();
+        }
+        charm
+            .modules
+            .extend(tryout.modules.clone().unwrap_or_default());
+        registry.compile(&mut charm).await?
+    } else {
+        registry.compiled(&code).await?
     };
     let limits = registry.stored_limits(&code.id, &code.limits)?;
     let state = match &tryout.state {

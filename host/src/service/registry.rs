@@ -6,10 +6,13 @@
 //! bytecode in step with the runtime. The API and the CLI go through it; it
 //! writes only through the store and never runs a charm's `bgUpdater`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use charm_engine::limits::SandboxLimits;
-use charm_engine::{compile_with, AllowList, CompileError, CompiledCharm, Sandbox, TaskSpec};
+use charm_engine::{
+    compile_source, AllowList, CharmSource, CompileError, CompiledCharm, Sandbox, TaskSpec,
+};
 use charm_store::{
     Cancel, CharmCode, CharmId, CharmRecord, Delivered, Enqueued, EventId, EventRecord,
     EventStatus, NewCharm, NewEvent, RunId, Store, StoreError, Trigger,
@@ -108,6 +111,10 @@ pub struct CharmSpec {
     pub source: String,
     /// The module name shown in errors and stacks. Default `charm.js`.
     pub name: Option<String>,
+    /// The other modules the source imports (`./parse.ts`), by path
+    /// relative to its folder (`parse.ts`, `lib/util.js`). Default none;
+    /// modules it does not import are not stored.
+    pub modules: Option<BTreeMap<String, String>>,
     /// The tenant. Default [`DEFAULT_SPACE`].
     pub space: Option<String>,
     /// A label; default: the module's `export const integration`.
@@ -150,6 +157,10 @@ pub struct CharmChanges {
     pub limits: Option<serde_json::Value>,
     /// A new source, compiled before it is stored.
     pub source: Option<String>,
+    /// New or changed modules (see [`CharmSpec::modules`]), each replacing
+    /// the stored one of its path; the charm is compiled again, and
+    /// modules it no longer imports are dropped.
+    pub modules: Option<BTreeMap<String, String>>,
     /// A new module name.
     pub name: Option<String>,
 }
@@ -575,19 +586,36 @@ impl Registry {
             .map_err(|_| invalid("the service is shutting down"))
     }
 
+    /// Compiles `charm`; on success `charm` keeps only the modules it
+    /// imports, as they are to be stored.
     pub(super) async fn compile(
         &self,
-        name: &str,
-        source: &str,
+        charm: &mut CharmSource,
     ) -> Result<CompiledCharm, RegistryError> {
         let _slot = self.api_task_slot().await?;
         let spec = TaskSpec {
             limits: self.defaults.clone(),
-            ..TaskSpec::offline(name)
+            ..TaskSpec::offline(&charm.name)
         };
-        compile_with(&self.sandbox, name, source, &spec)
+        let compiled = compile_source(&self.sandbox, charm, &spec)
             .await
-            .map_err(|e| RegistryError::Compile(Box::new(e)))
+            .map_err(|e| RegistryError::Compile(Box::new(e)))?;
+        charm
+            .modules
+            .retain(|path, _| compiled.modules.contains(path));
+        Ok(compiled)
+    }
+
+    /// The stored source of `code`, as modules.
+    ///
+    /// # Errors
+    /// [`RegistryError::Stored`] when it does not decode.
+    pub fn charm_source(code: &CharmCode) -> Result<CharmSource, RegistryError> {
+        CharmSource::from_stored(&code.name, &code.source).map_err(|e| RegistryError::Stored {
+            what: "source",
+            id: code.id.to_string(),
+            reason: e.to_string(),
+        })
     }
 
     /// Validates, compiles and stores a new charm.
@@ -632,7 +660,12 @@ impl Registry {
                 limits.max_output_bytes
             )));
         }
-        let compiled = self.compile(&name, &spec.source).await?;
+        let mut charm = CharmSource {
+            name: name.clone(),
+            source: spec.source,
+            modules: spec.modules.unwrap_or_default(),
+        };
+        let compiled = self.compile(&mut charm).await?;
         let enabled = spec.enabled.unwrap_or(true);
         let id = new_charm_id()?;
         // The database's clock: the one every node schedules by.
@@ -643,7 +676,7 @@ impl Registry {
             space,
             name,
             integration: spec.integration.or(compiled.integration.clone()),
-            source: spec.source,
+            source: charm.stored(),
             source_sha256: compiled.source_sha256,
             bytecode: compiled.bytecode.to_vec(),
             runtime_sha256: compiled.runtime_sha256,
@@ -681,7 +714,7 @@ impl Registry {
     pub async fn update(
         &self,
         id: &str,
-        changes: CharmChanges,
+        mut changes: CharmChanges,
         by: &Caller,
     ) -> Result<CharmRecord, RegistryError> {
         let id = charm_id(id)?;
@@ -710,12 +743,19 @@ impl Registry {
         if let Some(name) = &changes.name {
             check_name("name", name)?;
         }
-        let compiled = match &changes.source {
-            Some(source) => Some(
-                self.compile(changes.name.as_deref().unwrap_or(&current.name), source)
-                    .await?,
-            ),
-            None => None,
+        let compiled = if changes.source.is_some() || changes.modules.is_some() {
+            let mut charm = Self::charm_source(&current)?;
+            charm.name = changes.name.clone().unwrap_or(charm.name);
+            if let Some(source) = changes.source.take() {
+                charm.source = source;
+            }
+            charm
+                .modules
+                .extend(changes.modules.take().unwrap_or_default());
+            let compiled = self.compile(&mut charm).await?;
+            Some((charm.stored(), compiled))
+        } else {
+            None
         };
         let policy = self.policy;
         let now = self.store.now_ms().await?;
@@ -748,7 +788,7 @@ impl Registry {
             if let Some(name) = changes.name {
                 c.name = name;
             }
-            if let (Some(source), Some(compiled)) = (changes.source, compiled) {
+            if let Some((source, compiled)) = compiled {
                 c.source = source;
                 c.source_sha256 = compiled.source_sha256;
                 c.bytecode = compiled.bytecode.to_vec();
@@ -953,13 +993,14 @@ impl Registry {
                 integration: code.integration.clone(),
                 source_sha256: code.source_sha256.clone(),
                 runtime_sha256: code.runtime_sha256.clone(),
+                modules: Vec::new(),
             });
         }
-        let source = match self.store.charm_code(&code.id).await? {
-            Some(full) => full.source,
+        let mut charm = match self.store.charm_code(&code.id).await? {
+            Some(full) => Self::charm_source(&full)?,
             None => return Err(RegistryError::NotFound(code.id.to_string())),
         };
-        let compiled = self.compile(&code.name, &source).await?;
+        let compiled = self.compile(&mut charm).await?;
         let (bytecode, runtime_sha256) =
             (compiled.bytecode.to_vec(), compiled.runtime_sha256.clone());
         let change = move |c: &mut CharmCode| {

@@ -1,0 +1,5 @@
+import { STEP } from "../step.js";
+
+export function next(n) {
+  return n + STEP;
+}
