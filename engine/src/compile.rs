@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 
 use crate::js_error::JsError;
 use crate::limits::LimitExceeded;
+use crate::recording::RecordMode;
 use crate::sandbox::{Sandbox, TaskError, TaskSpec};
 
 /// The largest charm source accepted, in bytes.
@@ -162,11 +163,16 @@ pub async fn compile_with(
         None
     };
     let javascript = stripped.as_deref().unwrap_or(source);
+    // Compiling is not part of a run: it neither records nor replays.
+    let spec = TaskSpec {
+        recording: RecordMode::Off,
+        ..spec.clone()
+    };
     let result = sandbox
         .call(
             export::COMPILE.name,
             [javascript.as_bytes(), name.as_bytes()],
-            spec,
+            &spec,
             MAX_BYTECODE_BYTES,
         )
         .await;
@@ -174,6 +180,12 @@ pub async fn compile_with(
         Ok(answer) => answer,
         Err(TaskError::Limit(limit)) => return Err(CompileError::Limit { file, limit }),
         Err(TaskError::Fault(message)) => return Err(CompileError::Fault { file, message }),
+        Err(TaskError::Replay(e)) => {
+            return Err(CompileError::Fault {
+                file,
+                message: e.to_string(),
+            })
+        }
     };
     match answer.status {
         Status::Ok => {
