@@ -805,6 +805,20 @@ macro_rules! write_finish {
                 .bind(node.as_str())
                 .execute(&mut *conn)
                 .await?;
+            if let Some(recording) = &finished.recording {
+                sqlx::query($crate::recordings::INSERT)
+                    .bind(run)
+                    .bind(charm)
+                    .bind(&recording.source_sha256)
+                    .bind(&recording.data)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query($crate::recordings::KEEP_SOURCE)
+                    .bind(charm)
+                    .bind(&recording.source_sha256)
+                    .execute(&mut *conn)
+                    .await?;
+            }
             if moved {
                 return Ok(($crate::Finish::StateMoved { expected: base }, None));
             }

@@ -522,6 +522,19 @@ impl Store for SqliteStore {
         reads::run(&self.read, id).await
     }
 
+    async fn run_recording(
+        &self,
+        id: RunId,
+    ) -> Result<Option<crate::recordings::StoredRecording>, StoreError> {
+        let row = sqlx::query(crate::recordings::READ)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref()
+            .map(crate::recordings::recording_from)
+            .transpose()
+    }
+
     async fn runs_of(&self, charm: &CharmId, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
         reads::runs_of(&self.read, charm, limit).await
     }
