@@ -666,6 +666,19 @@ macro_rules! read_ops {
             row.as_ref().map(run_from).transpose()
         }
 
+        pub(super) async fn run_recording(
+            pool: &$pool,
+            id: RunId,
+        ) -> Result<Option<$crate::recordings::StoredRecording>, StoreError> {
+            let row = sqlx::query($crate::recordings::READ)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref()
+                .map($crate::recordings::recording_from)
+                .transpose()
+        }
+
         pub(super) async fn runs_of(
             pool: &$pool,
             charm: &CharmId,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rand::SeedableRng as _;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtxBuilder};
 
-use super::Tape;
+use super::{Clock, Tape};
 
 /// The resolution both clocks report, recorded or not: one a replay can
 /// give back.
@@ -26,7 +26,7 @@ impl HostWallClock for WallClock {
             .duration_since(UNIX_EPOCH)
             .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
             .unwrap_or(0);
-        Duration::from_nanos(self.0.wall(live))
+        Duration::from_nanos(self.0.read(Clock::Wall, live))
     }
 }
 
@@ -43,7 +43,7 @@ impl HostMonotonicClock for MonotonicClock {
 
     fn now(&self) -> u64 {
         let live = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.tape.monotonic(live)
+        self.tape.read(Clock::Monotonic, live)
     }
 }
 

@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use tape::{Served, Tape};
+pub(crate) use tape::{Clock, Served, Tape};
 
 /// The default cap of a run's recording, in bytes (1 MiB).
 pub const DEFAULT_RECORD_BYTES: u64 = 1024 * 1024;

@@ -65,6 +65,24 @@ struct Reader {
     monotonic_offset: Option<i128>,
 }
 
+/// The guest's two clocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Clock {
+    /// `Date.now()`'s: ns since the Unix epoch.
+    Wall,
+    /// `performance.now()`'s and the timers': ns since the task began.
+    Monotonic,
+}
+
+impl Recording {
+    fn readings_mut(&mut self, clock: Clock) -> &mut Vec<u64> {
+        match clock {
+            Clock::Wall => &mut self.wall_clock_ns,
+            Clock::Monotonic => &mut self.monotonic_clock_ns,
+        }
+    }
+}
+
 /// What a replayed wait gives the guest.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Served {
@@ -134,36 +152,27 @@ impl Tape {
         Some(seed)
     }
 
-    /// A wall-clock reading: `live` recorded, or the next recorded one served.
-    pub(crate) fn wall(&self, live: u64) -> u64 {
+    /// A reading of `clock`: `live` recorded, or the next recorded one
+    /// served.
+    pub(crate) fn read(&self, clock: Clock, live: u64) -> u64 {
         match &mut *self.lock() {
             Inner::Off => live,
             Inner::Writing(w) => {
                 if w.spend(ENTRY_BYTES) {
-                    w.recording.wall_clock_ns.push(live);
+                    w.recording.readings_mut(clock).push(live);
                 }
                 live
             }
             Inner::Reading(r) => {
-                let recorded = &r.recording.wall_clock_ns;
-                serve(recorded, &mut r.wall, &mut r.wall_offset, live)
-            }
-        }
-    }
-
-    /// A monotonic-clock reading, as [`Tape::wall`].
-    pub(crate) fn monotonic(&self, live: u64) -> u64 {
-        match &mut *self.lock() {
-            Inner::Off => live,
-            Inner::Writing(w) => {
-                if w.spend(ENTRY_BYTES) {
-                    w.recording.monotonic_clock_ns.push(live);
-                }
-                live
-            }
-            Inner::Reading(r) => {
-                let recorded = &r.recording.monotonic_clock_ns;
-                serve(recorded, &mut r.monotonic, &mut r.monotonic_offset, live)
+                let (next, offset) = match clock {
+                    Clock::Wall => (&mut r.wall, &mut r.wall_offset),
+                    Clock::Monotonic => (&mut r.monotonic, &mut r.monotonic_offset),
+                };
+                let recorded = match clock {
+                    Clock::Wall => &r.recording.wall_clock_ns,
+                    Clock::Monotonic => &r.recording.monotonic_clock_ns,
+                };
+                serve(recorded, next, offset, live)
             }
         }
     }
@@ -410,8 +419,8 @@ mod tests {
     #[test]
     fn a_recording_is_served_back_in_order() {
         let tape = recorder(1 << 20);
-        assert_eq!(tape.wall(5), 5);
-        assert_eq!(tape.monotonic(7), 7);
+        assert_eq!(tape.read(Clock::Wall, 5), 5);
+        assert_eq!(tape.read(Clock::Monotonic, 7), 7);
         tape.fetch_started(1, "GET", "http://a.test/").unwrap();
         tape.woke(Wake::Timer);
         let result = response(r#"{"status":200}"#, b"hello");
@@ -420,10 +429,10 @@ mod tests {
         assert_eq!(recording.wakes, [Wake::Timer, Wake::Fetch(0)]);
 
         let replay = Tape::new(&RecordMode::Replay(Arc::new(recording)), Arc::default());
-        assert_eq!(replay.wall(1_000), 5);
-        assert_eq!(replay.monotonic(1_000), 7);
+        assert_eq!(replay.read(Clock::Wall, 1_000), 5);
+        assert_eq!(replay.read(Clock::Monotonic, 1_000), 7);
         // Past the end: live, continued from the last reading.
-        assert_eq!(replay.monotonic(1_010), 17);
+        assert_eq!(replay.read(Clock::Monotonic, 1_010), 17);
         replay.fetch_started(9, "GET", "http://a.test/").unwrap();
         assert_eq!(replay.next_wake(true, |_| true), Ok(Served::Timer));
         assert_eq!(

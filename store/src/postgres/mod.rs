@@ -643,13 +643,7 @@ impl Store for PgStore {
         &self,
         id: RunId,
     ) -> Result<Option<crate::recordings::StoredRecording>, StoreError> {
-        let row = sqlx::query(crate::recordings::READ)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref()
-            .map(crate::recordings::recording_from)
-            .transpose()
+        reads::run_recording(&self.pool, id).await
     }
 
     async fn runs_of(&self, charm: &CharmId, limit: u32) -> Result<Vec<RunRecord>, StoreError> {

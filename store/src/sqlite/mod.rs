@@ -526,13 +526,7 @@ impl Store for SqliteStore {
         &self,
         id: RunId,
     ) -> Result<Option<crate::recordings::StoredRecording>, StoreError> {
-        let row = sqlx::query(crate::recordings::READ)
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?;
-        row.as_ref()
-            .map(crate::recordings::recording_from)
-            .transpose()
+        reads::run_recording(&self.read, id).await
     }
 
     async fn runs_of(&self, charm: &CharmId, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
