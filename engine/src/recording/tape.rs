@@ -432,7 +432,8 @@ mod tests {
         assert_eq!(replay.read(Clock::Wall, 1_000), 5);
         assert_eq!(replay.read(Clock::Monotonic, 1_000), 7);
         // Past the end: live, continued from the last reading.
-        assert_eq!(replay.read(Clock::Monotonic, 1_010), 17);
+        assert_eq!(replay.read(Clock::Monotonic, 1_010), 7);
+        assert_eq!(replay.read(Clock::Monotonic, 1_020), 17);
         replay.fetch_started(9, "GET", "http://a.test/").unwrap();
         assert_eq!(replay.next_wake(true, |_| true), Ok(Served::Timer));
         assert_eq!(
