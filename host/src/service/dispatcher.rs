@@ -42,7 +42,7 @@ use super::node::{Incarnation, NodeState};
 use super::policy::{self, Cadence, RunEnd, SchedulePolicy};
 use super::registry::Registry;
 use super::secrets::SecretKeeper;
-use crate::run_file::RunInputs;
+use crate::run_file::{RunFileError, RunInputs};
 
 /// How long the dispatcher sleeps when the queue is empty and nothing wakes
 /// it: the bound on how late a run queued on another node is noticed when
@@ -554,10 +554,10 @@ async fn prepare_and_run(
         max_bytes => RecordMode::Record { max_bytes },
     };
     let mut report = plan.run(&d.sandbox, &compiled, &claimed.state).await;
-    let recording = report
-        .recording
-        .take()
-        .and_then(|recording| keep_recording(claimed, &code, &limits, &plan, recording));
+    let recording = match report.recording.take() {
+        Some(recording) => keep_recording(claimed, &code, &limits, &plan, recording).await,
+        None => None,
+    };
     let stats = report.stats;
     let (outcome, error, new_state) = match report.outcome {
         Ok(StateChange::Keep) => (RunOutcome::Ok, None, None),
@@ -582,8 +582,10 @@ async fn prepare_and_run(
 }
 
 /// What a run recorded, in the form kept beside its record; `None` (and a
-/// warning) when it cannot be encoded: the run is recorded without it.
-fn keep_recording(
+/// warning) when it cannot be encoded: the run is recorded without it. A
+/// recording with responses is compressed on the blocking pool (a large
+/// body takes milliseconds); a trivial one here.
+async fn keep_recording(
     claimed: &ClaimedRun,
     code: &CharmCode,
     limits: &SandboxLimits,
@@ -597,9 +599,18 @@ fn keep_recording(
         (&code.allowed_hosts, code.private_network),
         recording,
         &plan.spec.redactor,
-    )
-    .and_then(|inputs| inputs.encode());
-    match inputs {
+    );
+    let encoded = match inputs {
+        Ok(inputs) if inputs.recording.fetches.is_empty() => inputs.encode(),
+        Ok(inputs) => match tokio::task::spawn_blocking(move || inputs.encode()).await {
+            Ok(encoded) => encoded,
+            Err(e) => Err(RunFileError::Stored(format!(
+                "the encoding task failed: {e}"
+            ))),
+        },
+        Err(e) => Err(e),
+    };
+    match encoded {
         Ok(data) => Some(Arc::new(NewRecording {
             source_sha256: code.source_sha256.clone(),
             data,
