@@ -30,6 +30,7 @@ use charm_host_abi::{envelope, export, modules as module_set, Status};
 use crate::js_error::JsError;
 use crate::limits::LimitExceeded;
 use crate::modules::{collect, CharmSource, Graph};
+use crate::recording::RecordMode;
 use crate::sandbox::{Sandbox, TaskError, TaskSpec};
 
 /// The largest charm source accepted, in bytes.
@@ -211,6 +212,11 @@ pub async fn compile_source(
         modules: graph.used,
         ..charm.clone()
     };
+    // Compiling is not part of a run: it neither records nor replays.
+    let spec = &TaskSpec {
+        recording: RecordMode::Off,
+        ..spec.clone()
+    };
     let names: Vec<&str> = graph.order.iter().map(|n| n.name.as_str()).collect();
     let (integration, bytecode) = match graph.order.as_slice() {
         [one] => {
@@ -279,6 +285,12 @@ async fn call_compiler(
         Ok(answer) => answer,
         Err(TaskError::Limit(limit)) => return Err(CompileError::Limit { file, limit }),
         Err(TaskError::Fault(message)) => return Err(CompileError::Fault { file, message }),
+        Err(TaskError::Replay(e)) => {
+            return Err(CompileError::Fault {
+                file,
+                message: e.to_string(),
+            })
+        }
     };
     match answer.status {
         Status::Ok => {

@@ -9,7 +9,8 @@
 //!
 //! The modules follow the data: a source is [`compile`]d inside the
 //! [`Sandbox`]; a [`RunPlan`] gathers what a run needs; [`run`] calls
-//! `bgUpdater` in a fresh task and reports a [`RunReport`]. The guest side of
+//! `bgUpdater` in a fresh task and reports a [`RunReport`], with the
+//! [`Recording`] of what it received, which a later run can replay. The guest side of
 //! the boundary is the embedded runtime (`engine/runtime/charm-runtime.wasm`,
 //! built from `guest-runtime/`), spoken to through `charm_host_abi`.
 #![warn(missing_docs)]
@@ -19,6 +20,7 @@ mod compile;
 mod js_error;
 pub mod limits;
 mod modules;
+mod recording;
 mod run;
 mod run_plan;
 mod runtime;
@@ -33,6 +35,10 @@ pub use compile::{
 };
 pub use js_error::{JsError, ReportedLimit};
 pub use modules::{CharmSource, StoredSourceError, MAX_MODULES};
+pub use recording::{
+    RecordMode, RecordedBody, RecordedFetch, RecordedResponse, Recording, ReplayError, Wake,
+    DEFAULT_RECORD_BYTES,
+};
 pub use run::{run, RunContext, RunError, RunReport, StateChange};
 pub use run_plan::{unix_ms, CharmSettings, PlanError, RunPlan, RunRequest};
 pub use runtime::{AbiMismatch, OverrideUnreadable, EMBEDDED_RUNTIME};

@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::compile::CompiledCharm;
 use crate::js_error::JsError;
 use crate::limits::LimitExceeded;
+use crate::recording::{Recording, ReplayError};
 use crate::sandbox::{Sandbox, TaskError, TaskReport, TaskSpec, TaskStats};
 use crate::secrets::Secrets;
 
@@ -79,6 +80,10 @@ pub enum RunError {
     /// The sandbox or the runtime failed (a defect, not the charm's doing).
     #[error("{0}")]
     Fault(String),
+    /// A replay could not go on: the charm diverged from the recording, or
+    /// needs what the recording left out. Only replays end so.
+    #[error("{0}")]
+    Replay(ReplayError),
 }
 
 /// Everything a run produced.
@@ -93,6 +98,8 @@ pub struct RunReport {
     /// The next run the charm asked for (`ctx.scheduleNext(ms)`), in ms
     /// after this one; only a successful run's request counts.
     pub next_run_ms: Option<u64>,
+    /// What the run received, when it recorded.
+    pub recording: Option<Recording>,
 }
 
 /// Runs `charm` once with `state` (JSON text) and `ctx` under `spec`.
@@ -140,6 +147,7 @@ pub async fn run(
                 stats: TaskStats::default(),
                 log_excerpt: String::new(),
                 next_run_ms: None,
+                recording: None,
             }
         }
     };
@@ -155,6 +163,7 @@ pub async fn run(
     let outcome = match result.answer {
         Err(TaskError::Limit(limit)) => Err(RunError::Limit(limit)),
         Err(TaskError::Fault(message)) => Err(RunError::Fault(message)),
+        Err(TaskError::Replay(e)) => Err(RunError::Replay(e)),
         Ok(answer) => match answer.status {
             Status::Ok if answer.payload.is_empty() => Ok(StateChange::Keep),
             Status::Ok => new_state(answer.payload),
@@ -171,12 +180,14 @@ pub async fn run(
         stats,
         log_excerpt,
         next_run_ms,
+        recording,
     } = result.report;
     RunReport {
         next_run_ms: next_run_ms.filter(|_| outcome.is_ok()),
         outcome,
         stats,
         log_excerpt,
+        recording,
     }
 }
 

@@ -2,9 +2,9 @@
 //!
 //! The dispatcher (a charm from the store) and `charm-host run` (a file and
 //! flags) both turn a charm's settings and a run's particulars into a
-//! [`RunPlan`]: the task's spec (limits, allow-list, log identity) and the
-//! `ctx` that `bgUpdater` receives. Whatever a run gains later (recorded
-//! inputs, ...) is added here, once. A run's secrets go into `ctx.secrets`
+//! [`RunPlan`]: the task's spec (limits, allow-list, log identity, whether
+//! it records or replays: [`RecordMode`], off unless the caller sets it) and
+//! the `ctx` that `bgUpdater` receives. A run's secrets go into `ctx.secrets`
 //! and, as the redactor of their values, into the spec: the run's console
 //! lines, errors and new state are redacted on the way out.
 
@@ -15,6 +15,7 @@ use crate::capabilities::console::LogIdentity;
 use crate::capabilities::fetch::{AllowList, InvalidEntry};
 use crate::compile::CompiledCharm;
 use crate::limits::{InvalidLimit, SandboxLimits};
+use crate::recording::RecordMode;
 use crate::run::{run, RunContext, RunReport};
 use crate::sandbox::{Sandbox, TaskSpec};
 use crate::secrets::Secrets;
@@ -102,6 +103,9 @@ impl RunPlan {
                 run_id: request.run_id.clone(),
             },
             redactor: Arc::new(request.secrets.redactor()),
+            // Whoever keeps the recording asks for it (the service records
+            // every run); `charm-host run` and the playground keep none.
+            recording: RecordMode::Off,
         };
         let ctx = RunContext {
             charm_id: charm.id.to_string(),

@@ -68,10 +68,26 @@ impl Secrets {
         self.0.is_empty()
     }
 
+    /// The same names, each value replaced by [`REDACTED`]: what a
+    /// recording or an export of the run shows, and what its replay gets.
+    pub fn redacted(&self) -> Secrets {
+        Secrets(
+            self.0
+                .keys()
+                .map(|k| (k.clone(), REDACTED.to_string()))
+                .collect(),
+        )
+    }
+
     /// The redactor for these values.
     pub fn redactor(&self) -> Redactor {
         Redactor::new(self.0.values().map(String::as_str))
     }
+}
+
+/// Where `needle` (not empty) first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 impl FromIterator<(String, String)> for Secrets {
@@ -145,6 +161,30 @@ impl Redactor {
             }
         }
         Cow::Owned(out)
+    }
+
+    /// `bytes` (a response body, text or not) with every value replaced by
+    /// [`REDACTED`]; borrowed when there was none.
+    pub fn bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+        let mut out: Cow<'a, [u8]> = Cow::Borrowed(bytes);
+        for needle in &self.needles {
+            let needle = needle.as_bytes();
+            let Some(first) = find(&out, needle) else {
+                continue;
+            };
+            let mut replaced = Vec::with_capacity(out.len());
+            let mut rest: &[u8] = &out;
+            let mut at = Some(first);
+            while let Some(i) = at {
+                replaced.extend_from_slice(&rest[..i]);
+                replaced.extend_from_slice(REDACTED.as_bytes());
+                rest = &rest[i + needle.len()..];
+                at = find(rest, needle);
+            }
+            replaced.extend_from_slice(rest);
+            out = Cow::Owned(replaced);
+        }
+        out
     }
 
     /// A run's new state (JSON text) with every value redacted: in strings
@@ -235,6 +275,7 @@ impl Redactor {
             RunError::Denied(e) => RunError::Denied(self.js_error(e)),
             RunError::Fault(message) => RunError::Fault(self.text(&message).into_owned()),
             limit @ RunError::Limit(_) => limit,
+            replay @ RunError::Replay(_) => replay,
         }
     }
 }

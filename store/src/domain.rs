@@ -704,6 +704,9 @@ pub struct Finished {
     pub duration_ms: u64,
     /// The first part of its console output.
     pub log: String,
+    /// What it received, kept beside it (see [`crate::recordings`]);
+    /// `None` for a run cut short before its sandbox reported.
+    pub recording: Option<std::sync::Arc<crate::recordings::NewRecording>>,
 }
 
 /// How a finished run changes its charm; decided by the service's policy

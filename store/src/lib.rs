@@ -49,6 +49,7 @@ pub mod history;
 mod inbox;
 pub mod postgres;
 pub mod quota;
+pub mod recordings;
 mod rows;
 pub mod secrets;
 pub mod sqlite;
@@ -519,14 +520,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// One run, or `None`.
     async fn run(&self, id: RunId) -> Result<Option<RunRecord>, StoreError>;
 
+    /// What run `id` recorded, with the source it ran; `None` when it
+    /// recorded nothing (cut short before its sandbox reported, or pruned).
+    async fn run_recording(
+        &self,
+        id: RunId,
+    ) -> Result<Option<recordings::StoredRecording>, StoreError>;
+
     /// The newest runs of a charm, newest first; at most `limit`.
     async fn runs_of(&self, charm: &CharmId, limit: u32) -> Result<Vec<RunRecord>, StoreError>;
 
     /// Deletes up to `batch` finished runs beyond the newest `keep` of each
     /// charm (or its space's `keep_runs` override, or the default
-    /// [`Quota::keep_runs`] when not 0), so one call holds its locks
-    /// briefly; call again while it returns `batch`. Returns how many were
-    /// deleted.
+    /// [`Quota::keep_runs`] when not 0), with their recordings, so one call
+    /// holds its locks briefly; call again while it returns `batch`.
+    /// Returns how many were deleted.
     async fn prune_runs(&self, keep: u32, batch: u32) -> Result<u64, StoreError>;
 
     /// Counts of charms by status and runs by status.

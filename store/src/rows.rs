@@ -667,6 +667,19 @@ macro_rules! read_ops {
             row.as_ref().map(run_from).transpose()
         }
 
+        pub(super) async fn run_recording(
+            pool: &$pool,
+            id: RunId,
+        ) -> Result<Option<$crate::recordings::StoredRecording>, StoreError> {
+            let row = sqlx::query($crate::recordings::READ)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref()
+                .map($crate::recordings::recording_from)
+                .transpose()
+        }
+
         pub(super) async fn runs_of(
             pool: &$pool,
             charm: &CharmId,
@@ -806,6 +819,20 @@ macro_rules! write_finish {
                 .bind(node.as_str())
                 .execute(&mut *conn)
                 .await?;
+            if let Some(recording) = &finished.recording {
+                sqlx::query($crate::recordings::INSERT)
+                    .bind(run)
+                    .bind(charm)
+                    .bind(&recording.source_sha256)
+                    .bind(&recording.data)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query($crate::recordings::KEEP_SOURCE)
+                    .bind(charm)
+                    .bind(&recording.source_sha256)
+                    .execute(&mut *conn)
+                    .await?;
+            }
             if moved {
                 return Ok(($crate::Finish::StateMoved { expected: base }, None));
             }

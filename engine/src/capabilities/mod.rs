@@ -43,6 +43,8 @@ pub(crate) struct TaskSetup<'a> {
     /// The task's wall-clock deadline: host calls still waiting then end the
     /// task with the time limit.
     pub deadline: tokio::time::Instant,
+    /// What the task receives, recorded or replayed.
+    pub tape: &'a Arc<crate::recording::Tape>,
 }
 
 /// One host capability.

@@ -14,6 +14,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use charm_host_abi::{completion, import, Function, IMPORT_MODULE};
@@ -23,6 +24,7 @@ use wasmtime::{Caller, Linker};
 
 use super::{context, write_guest, AbiViolation, Capability, TaskSetup};
 use crate::limits::LimitExceeded;
+use crate::recording::{Served, Tape, Wake};
 use crate::sandbox::TaskState;
 
 /// What an operation is, for the limits that count them.
@@ -50,6 +52,8 @@ pub(crate) struct OpTable {
     next_handle: u32,
     deadline: Instant,
     run_timeout_ms: u64,
+    /// Records each wake-up, or serves them from a recording.
+    tape: Arc<Tape>,
 }
 
 impl std::fmt::Debug for OpTable {
@@ -62,8 +66,9 @@ impl std::fmt::Debug for OpTable {
 }
 
 impl OpTable {
-    fn new(deadline: Instant, run_timeout_ms: u64) -> OpTable {
+    fn new(deadline: Instant, run_timeout_ms: u64, tape: Arc<Tape>) -> OpTable {
         OpTable {
+            tape,
             tasks: None,
             pending: HashMap::new(),
             by_task: HashMap::new(),
@@ -115,6 +120,14 @@ impl OpTable {
         let handle = self.new_handle()?;
         self.pending.insert(handle, Pending { kind, abort: None });
         self.finish(handle, result);
+        Ok(handle)
+    }
+
+    /// Registers an operation whose result a replay serves from its
+    /// recording when the recording says it completed. Returns the handle.
+    pub(crate) fn start_replayed(&mut self, kind: OpKind) -> wasmtime::Result<u32> {
+        let handle = self.new_handle()?;
+        self.pending.insert(handle, Pending { kind, abort: None });
         Ok(handle)
     }
 
@@ -186,6 +199,51 @@ impl OpTable {
         }
     }
 
+    /// [`OpTable::wait`], recorded on the tape.
+    async fn recorded_wait(
+        &mut self,
+        timeout: Option<Duration>,
+    ) -> Result<Option<u32>, LimitExceeded> {
+        let waited = self.wait(timeout).await;
+        match &waited {
+            Ok(Some(handle)) => {
+                let result = self.results.get(handle).map_or(&[][..], Vec::as_slice);
+                self.tape.completed(*handle, result);
+            }
+            Ok(None) => self.tape.woke(Wake::Timer),
+            Err(_) => self.tape.woke(Wake::Deadline),
+        }
+        waited
+    }
+
+    /// The next wake-up of a replay, as its recording has it. Once the
+    /// recording has none left, a timer is waited for for real (a fixed
+    /// charm's own timers).
+    async fn replayed_wait(&mut self, timeout: Option<Duration>) -> wasmtime::Result<Option<u32>> {
+        let pending = &self.pending;
+        let served = self
+            .tape
+            .next_wake(timeout.is_some(), |h| pending.contains_key(&h))?;
+        match served {
+            Served::Timer => Ok(None),
+            Served::Completed(handle, result) => {
+                self.finish(handle, result);
+                self.completed.retain(|h| *h != handle);
+                Ok(Some(handle))
+            }
+            Served::Deadline => Err(LimitExceeded::Timeout {
+                limit_ms: self.run_timeout_ms,
+            }
+            .into()),
+            Served::Live => {
+                if let Some(timeout) = timeout {
+                    self.sleep_until(Instant::now() + timeout).await?;
+                }
+                Ok(None)
+            }
+        }
+    }
+
     async fn sleep_until(&self, until: Instant) -> Result<(), LimitExceeded> {
         if until >= self.deadline {
             tokio::time::sleep_until(self.deadline).await;
@@ -220,7 +278,12 @@ impl Capability for Ops {
                 Box::new(async move {
                     let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
                     let ops = context::<OpTable>(caller.data_mut())?;
-                    let Some(handle) = ops.wait(timeout).await? else {
+                    let waited = if ops.tape.replays() {
+                        ops.replayed_wait(timeout).await?
+                    } else {
+                        ops.recorded_wait(timeout).await?
+                    };
+                    let Some(handle) = waited else {
                         return Ok(0i64);
                     };
                     let len = ops.results.get(&handle).map_or(0, Vec::len);
@@ -268,7 +331,11 @@ impl Capability for Ops {
     }
 
     fn new_context(&self, task: &TaskSetup<'_>) -> OpTable {
-        OpTable::new(task.deadline, task.spec.limits.timeout_ms)
+        OpTable::new(
+            task.deadline,
+            task.spec.limits.timeout_ms,
+            Arc::clone(task.tape),
+        )
     }
 }
 
@@ -280,6 +347,7 @@ mod tests {
         OpTable::new(
             Instant::now() + Duration::from_millis(deadline_ms),
             deadline_ms,
+            Tape::new(&crate::recording::RecordMode::Off, Arc::default()),
         )
     }
 

@@ -39,6 +39,7 @@ pub use task::{TaskError, TaskSpec};
 use crate::capabilities::fetch::ReservedAddrs;
 use crate::capabilities::{self, AbiViolation, Registered};
 use crate::limits::LimitExceeded;
+use crate::recording::Recording;
 use crate::runtime::{AbiMismatch, OverrideUnreadable};
 
 /// How to build a [`Sandbox`].
@@ -126,6 +127,9 @@ pub struct TaskReport {
     /// The next run the charm asked for, in ms after this one (see
     /// `capabilities::schedule`).
     pub next_run_ms: Option<u64>,
+    /// What the task received, when it recorded (see
+    /// [`crate::recording`]).
+    pub recording: Option<Recording>,
 }
 
 /// The guest's answer: a status and its payload.
@@ -259,6 +263,7 @@ impl Sandbox {
             },
             log_excerpt: String::new(),
             next_run_ms: None,
+            recording: store.data().tape.take(),
         };
         store.data().contexts.report(capabilities, &mut report);
         TaskResult { answer, report }

@@ -21,6 +21,7 @@ use crate::capabilities::console::LogIdentity;
 use crate::capabilities::fetch::AllowList;
 use crate::capabilities::{AbiViolation, Contexts, Registered, TaskSetup};
 use crate::limits::{LimitExceeded, SandboxLimits};
+use crate::recording::{clocks, RecordMode, ReplayError, Tape};
 use crate::secrets::Redactor;
 
 /// How much of the guest's stderr (panic messages) is kept for diagnosis.
@@ -41,6 +42,9 @@ pub struct TaskSpec {
     /// (console lines, traced fetch failures); the default redacts
     /// nothing.
     pub redactor: Arc<Redactor>,
+    /// Whether the task records what it receives or replays a recording;
+    /// default [`RecordMode::Off`].
+    pub recording: RecordMode,
 }
 
 impl TaskSpec {
@@ -55,6 +59,7 @@ impl TaskSpec {
                 ..LogIdentity::default()
             },
             redactor: Arc::default(),
+            recording: RecordMode::Off,
         }
     }
 }
@@ -69,6 +74,8 @@ pub struct TaskState {
     /// The task's instance, once created: read after a trap to tell a stack
     /// overflow from other faults.
     pub(crate) instance: Option<Instance>,
+    /// What the task receives, recorded or replayed.
+    pub(crate) tape: Arc<Tape>,
 }
 
 impl TaskState {
@@ -78,15 +85,26 @@ impl TaskState {
         deadline: tokio::time::Instant,
     ) -> TaskState {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
+        let tape = Tape::new(&spec.recording, Arc::clone(&spec.redactor));
         // No arguments, environment, files or sockets: the guest's WASI world
-        // is a clock, randomness and a captured stderr.
-        let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build_p1();
+        // is a clock, randomness and a captured stderr; the clocks and the
+        // random generator go through the tape.
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stderr(stderr.clone());
+        clocks::install(&mut wasi, &tape);
+        let wasi = wasi.build_p1();
+        let setup = TaskSetup {
+            spec,
+            deadline,
+            tape: &tape,
+        };
         TaskState {
             wasi,
-            contexts: Contexts::new(capabilities, &TaskSetup { spec, deadline }),
+            contexts: Contexts::new(capabilities, &setup),
             memory: MemoryGuard::new(&spec.limits),
             stderr,
             instance: None,
+            tape,
         }
     }
 
@@ -200,6 +218,9 @@ pub enum TaskError {
     /// wrote to stderr.
     #[error("the sandbox failed: {0}")]
     Fault(String),
+    /// A replay could not go on (see [`crate::recording`]).
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
 }
 
 /// The shadow stack sits at the bottom of memory and grows down; after an
@@ -241,6 +262,9 @@ pub(crate) fn classify(
             }
             _ => {}
         }
+    }
+    if let Some(replay) = error.downcast_ref::<ReplayError>() {
+        return TaskError::Replay(replay.clone());
     }
     if let Some(abi) = error.downcast_ref::<AbiViolation>() {
         return TaskError::Fault(abi.to_string());

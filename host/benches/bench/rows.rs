@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use charm_engine::limits::SandboxLimits;
 use charm_engine::{
-    compile, run, AllowList, CompiledCharm, LogIdentity, RunContext, Sandbox, SandboxOptions,
-    StateChange, TaskSpec,
+    compile, run, AllowList, CompiledCharm, LogIdentity, RecordMode, RunContext, Sandbox,
+    SandboxOptions, StateChange, TaskSpec,
 };
 
 use crate::loopback::{SlowServer, IO_DELAY};
@@ -94,6 +94,15 @@ pub fn spec(allow: AllowList) -> TaskSpec {
             ..LogIdentity::default()
         },
         redactor: Arc::default(),
+        // Every run in the service records (issue 14); `BENCH_RECORD=0`
+        // measures without, for comparison.
+        recording: if std::env::var("BENCH_RECORD").as_deref() == Ok("0") {
+            RecordMode::Off
+        } else {
+            RecordMode::Record {
+                max_bytes: charm_engine::DEFAULT_RECORD_BYTES,
+            }
+        },
     }
 }
 

@@ -21,6 +21,7 @@
 //! | `GET /api/charms/{id}/secrets` | `{"secrets": [{"name", "updated_at"}]}`, never a value |
 //! | `DELETE /api/charms/{id}/secrets/{name}` | remove a secret; 204 |
 //! | `GET /api/runs/{id}` | one run |
+//! | `GET /api/runs/{id}/export` | the run as a file for `charm-host replay` (in `export.rs`) |
 //! | `GET /api/stats` | counts, and runs and failures per minute over the last hour (operator) |
 //! | `/api/whoami`, `/api/tokens`, `/api/audit` | see `tenancy.rs` |
 //! | `GET /api/spaces` | every space's quotas and usage (`spaces.rs`; a space token sees its own) |
@@ -39,6 +40,7 @@ mod charms;
 mod dashboard;
 mod error;
 mod events;
+mod export;
 mod history;
 mod hooks;
 mod secrets;
@@ -135,6 +137,7 @@ fn routes(state: AppState, max_body_bytes: usize) -> Router {
         .merge(spaces::router())
         .merge(tenancy::router())
         .merge(history::router())
+        .merge(export::router())
         // Outermost last: authenticate, then audit, then scope.
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -361,6 +361,7 @@ mod tests {
         let named = named_object("/api/runs/{id}/cancel").expect("scoped");
         assert_eq!(named, Named::Run);
         assert!(named.parse("17").is_some());
+        assert_eq!(named_object("/api/runs/{id}/export"), Some(Named::Run));
         assert!(named_object("/api/tokens/{id}").is_none());
         assert!(named_object("/api/charms").is_none());
     }

@@ -273,6 +273,22 @@ impl Client {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, CliError> {
+        let text = self.call_text(method, path, body).await?;
+        Ok(if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        })
+    }
+
+    /// [`Client::call`], with a successful answer's body as it came (a
+    /// run file keeps its bytes: key order included).
+    pub(super) async fn call_text(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<String, CliError> {
         let url = format!("{}{path}", self.base.as_str().trim_end_matches('/'));
         let mut request = self.http.request(method, &url);
         if let Some(token) = &self.token {
@@ -291,14 +307,10 @@ impl Client {
         })?;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
-        let value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
         if status.is_success() {
-            return Ok(value);
+            return Ok(text);
         }
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         let message = value
             .get("error")
             .and_then(Value::as_str)

@@ -1,5 +1,5 @@
-//! The command line: `charm-host run`, `charm-host serve` and
-//! `charm-host charms ...`.
+//! The command line: `charm-host run`, `charm-host serve`,
+//! `charm-host charms ...`, `charm-host runs export` and `charm-host replay`.
 //!
 //! Owns argument parsing, logging setup and the mapping of outcomes to exit
 //! codes, in one place: each command returns its result, and [`main`]
@@ -14,7 +14,9 @@
 mod charms;
 mod flags;
 mod logging;
+mod replay;
 mod run;
+mod runs;
 mod serve;
 mod spaces;
 mod tenancy;
@@ -49,6 +51,11 @@ enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Manage the charms of a running service (a client of its API).
     Charms(charms::ClientArgs),
+    /// Export a run of a running service for `replay` (a client of its API).
+    Runs(runs::RunsArgs),
+    /// Re-run an exported run offline: the same responses, clock and random
+    /// values; `--source` replays a fixed charm.
+    Replay(replay::ReplayArgs),
     /// Make, list and revoke the service's API tokens (operator only).
     Tokens(tenancy::TokensArgs),
     /// Show the service's audit log: every change made through its API.
@@ -261,6 +268,14 @@ pub fn main() -> ExitCode {
         Command::Charms(args) => {
             logging::init_for_run(cli.log_format);
             runtime.block_on(charms::execute(args))
+        }
+        Command::Runs(args) => {
+            logging::init_for_run(cli.log_format);
+            runtime.block_on(runs::execute(args))
+        }
+        Command::Replay(args) => {
+            logging::init_for_run(cli.log_format);
+            runtime.block_on(replay::execute(args))
         }
         Command::Tokens(args) => {
             logging::init_for_run(cli.log_format);

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use charm_engine::limits::LimitHint;
 use charm_engine::{
-    compile_source, unix_ms, CharmSettings, CompileError, RunError, RunPlan, RunRequest, Sandbox,
-    SandboxOptions, Secrets, StateChange,
+    compile_source, unix_ms, CharmSettings, CharmSource, CompileError, CompiledCharm, RunError,
+    RunPlan, RunRequest, Sandbox, SandboxOptions, Secrets, StateChange,
 };
 use clap::Args;
 
@@ -99,12 +99,16 @@ fn secrets_arg(args: &[String]) -> Result<Secrets, CliError> {
     Ok(secrets)
 }
 
-/// The cache directory to use, if any.
-fn cache_dir(args: &RunArgs) -> Result<Option<PathBuf>, CliError> {
-    if args.no_cache {
+/// The cache directory to use, if any: `--cache-dir`, else the user's
+/// cache; none with `--no-cache`.
+pub(super) fn cache_dir(
+    given: Option<&PathBuf>,
+    no_cache: bool,
+) -> Result<Option<PathBuf>, CliError> {
+    if no_cache {
         return Ok(None);
     }
-    if let Some(dir) = &args.cache_dir {
+    if let Some(dir) = given {
         crate::service::check_path("--cache-dir", dir).map_err(CliError::usage)?;
         return Ok(Some(dir.clone()));
     }
@@ -113,6 +117,36 @@ fn cache_dir(args: &RunArgs) -> Result<Option<PathBuf>, CliError> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")));
     Ok(base.map(|base| base.join("charm-host")))
+}
+
+/// Compiles `source` for `plan` (exit 3 when it does not compile, 4 when
+/// compiling hits a limit).
+pub(super) async fn compile(
+    sandbox: &Sandbox,
+    charm: &CharmSource,
+    plan: &RunPlan,
+) -> Result<CompiledCharm, CliError> {
+    compile_source(sandbox, charm, &plan.spec)
+        .await
+        .map_err(|e| match e {
+            CompileError::Limit { file, limit } => CliError::new(
+                Exit::Limit,
+                format!("{file}: compiling {}", limit.hinted(LimitHint::Flag)),
+            ),
+            e => CliError::new(Exit::Compile, e),
+        })
+}
+
+/// The sandbox `run` and `replay` use.
+pub(super) async fn sandbox(cache_dir: Option<PathBuf>) -> Result<Sandbox, CliError> {
+    Sandbox::new(SandboxOptions {
+        cache_dir,
+        runtime_override: super::runtime_override(),
+        perf_map: super::perf_map(),
+        ..SandboxOptions::default()
+    })
+    .await
+    .map_err(CliError::host)
 }
 
 /// Runs the command: prints the new state, and returns the exit code or
@@ -155,25 +189,10 @@ pub async fn execute(args: RunArgs) -> CliResult {
     };
     let mut plan = RunPlan::new(settings, request).map_err(CliError::usage)?;
 
-    let sandbox = Sandbox::new(SandboxOptions {
-        cache_dir: cache_dir(&args)?,
-        runtime_override: super::runtime_override(),
-        perf_map: super::perf_map(),
-        ..SandboxOptions::default()
-    })
-    .await
-    .map_err(CliError::host)?;
+    let sandbox = sandbox(cache_dir(args.cache_dir.as_ref(), args.no_cache)?).await?;
 
     let charm = super::read_charm(&args.file, name.clone(), source).await?;
-    let charm = compile_source(&sandbox, &charm, &plan.spec)
-        .await
-        .map_err(|e| match e {
-            CompileError::Limit { file, limit } => CliError::new(
-                Exit::Limit,
-                format!("{file}: compiling {}", limit.hinted(LimitHint::Flag)),
-            ),
-            e => CliError::new(Exit::Compile, e),
-        })?;
+    let charm = compile(&sandbox, &charm, &plan).await?;
     plan.ctx.integration = charm.integration.clone();
     let report = plan.run(&sandbox, &charm, &state.to_string()).await;
     if args.stats {
@@ -186,9 +205,19 @@ pub async fn execute(args: RunArgs) -> CliResult {
             stats.fetches
         );
     }
-    match report.outcome {
+    outcome(&name, &state.to_string(), report.outcome)
+}
+
+/// Prints a run's outcome as `run` and `replay` do: the new state (or
+/// `before`, kept) on stdout; an error is returned with its exit code.
+pub(super) fn outcome(
+    name: &str,
+    before: &str,
+    outcome: Result<StateChange, RunError>,
+) -> CliResult {
+    match outcome {
         Ok(StateChange::Keep) => {
-            super::say(state);
+            super::say(before);
             Ok(Exit::Success)
         }
         Ok(StateChange::Replace(new_state)) => {

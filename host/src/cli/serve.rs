@@ -187,6 +187,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_PRUNE_INTERVAL_S)]
     prune_interval_s: u64,
 
+    /// Bytes each run's recording keeps at most (clock readings, fetch
+    /// request lines and response bodies; see `charm-host runs export`):
+    /// a body past the cap is kept as its length only, marked truncated.
+    /// 0 records nothing.
+    #[arg(long, value_name = "BYTES", default_value_t = charm_engine::DEFAULT_RECORD_BYTES)]
+    record_bytes_per_run: u64,
+
     /// Inbox events one run is given at most (`ctx.events`); more wait for
     /// the next run, queued at once.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_EVENTS_PER_RUN)]
@@ -377,6 +384,7 @@ pub async fn execute(args: ServeArgs) -> CliResult {
         space_quota: args.quotas.to_quota(),
         prune_interval: Duration::from_secs(args.prune_interval_s),
         max_events_per_run: args.max_events_per_run,
+        record_bytes_per_run: args.record_bytes_per_run,
         idempotency_window: Duration::from_secs(args.idempotency_window_s),
         hook_auth: args.hook_auth,
         max_hook_body_bytes: args.max_hook_body_bytes,

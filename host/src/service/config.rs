@@ -39,6 +39,8 @@ pub const DEFAULT_PRUNE_INTERVAL_S: u64 = 600;
 pub const DEFAULT_IDEMPOTENCY_WINDOW_S: u64 = 24 * 3600;
 /// The most events one run may be given.
 pub const MAX_EVENTS_PER_RUN: u32 = 10_000;
+/// The largest `--record-bytes-per-run`: 64 MiB, kept per run beside its record.
+pub const MAX_RECORD_BYTES_PER_RUN: u64 = 64 * 1024 * 1024;
 /// Default time for runs in flight at shutdown, in ms.
 pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 10_000;
 /// Default seconds between summary log lines.
@@ -172,6 +174,10 @@ pub struct ServiceConfig {
     pub prune_interval: Duration,
     /// Events a run is given at most (`--max-events-per-run`).
     pub max_events_per_run: u32,
+    /// Bytes each run's recording keeps at most
+    /// (`--record-bytes-per-run`); 0 records nothing. Default
+    /// [`charm_engine::DEFAULT_RECORD_BYTES`] (1 MiB).
+    pub record_bytes_per_run: u64,
     /// How long acknowledged events, and so their idempotency keys, are
     /// kept (`--idempotency-window-s`).
     pub idempotency_window: Duration,
@@ -430,6 +436,12 @@ impl ServiceConfig {
             1_000_000,
         )?;
         range(
+            "--record-bytes-per-run",
+            self.record_bytes_per_run,
+            0,
+            MAX_RECORD_BYTES_PER_RUN,
+        )?;
+        range(
             "--max-events-per-run",
             u64::from(self.max_events_per_run),
             1,
@@ -516,6 +528,7 @@ mod tests {
             space_quota: charm_store::Quota::default(),
             prune_interval: Duration::from_secs(DEFAULT_PRUNE_INTERVAL_S),
             max_events_per_run: super::super::policy::DEFAULT_MAX_EVENTS_PER_RUN,
+            record_bytes_per_run: charm_engine::DEFAULT_RECORD_BYTES,
             idempotency_window: Duration::from_secs(DEFAULT_IDEMPOTENCY_WINDOW_S),
             hook_auth: HookAuth::Signature,
             max_hook_body_bytes: crate::api::DEFAULT_MAX_HOOK_BODY_BYTES,

@@ -4,7 +4,7 @@
 //! task; a run waiting on `fetch` is a parked future, not a thread), the
 //! execution of one claimed run (load the charm, its state and its
 //! secrets, run `bgUpdater` in a fresh sandbox task, record the outcome
-//! through the store), and the two-stage shutdown: stop claiming, let running tasks
+//! and what the run received (`--record-bytes-per-run`) through the store), and the two-stage shutdown: stop claiming, let running tasks
 //! finish within a grace period, then cancel the rest (dropping a task's
 //! future interrupts its guest at the next epoch tick) and record them as
 //! cancelled.
@@ -24,7 +24,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use charm_engine::{RunPlan, RunRequest, Sandbox, StateChange};
+use charm_engine::limits::SandboxLimits;
+use charm_engine::{RecordMode, Recording, RunPlan, RunRequest, Sandbox, StateChange};
+use charm_store::recordings::NewRecording;
 use charm_store::{
     Before, CharmCode, ClaimedRun, FairShare, Finish, Finished, RunOutcome, Store, StoreError,
 };
@@ -40,6 +42,7 @@ use super::node::{Incarnation, NodeState};
 use super::policy::{self, Cadence, RunEnd, SchedulePolicy};
 use super::registry::Registry;
 use super::secrets::SecretKeeper;
+use crate::run_file::{RunFileError, RunInputs};
 
 /// How long the dispatcher sleeps when the queue is empty and nothing wakes
 /// it: the bound on how late a run queued on another node is noticed when
@@ -74,6 +77,8 @@ pub(crate) struct Dispatcher {
     pub(crate) max_concurrent: usize,
     /// Events a run is given at most.
     pub(crate) max_events: u32,
+    /// Bytes each run's recording keeps at most; 0 records nothing.
+    pub(crate) record_bytes: u64,
     /// Raises alerts from runs' outcomes.
     pub(crate) alerts: Alerts,
     /// Whether this node may claim, and as which incarnation.
@@ -246,6 +251,7 @@ fn failed(outcome: RunOutcome, error: impl Into<String>) -> Finished {
         memory_bytes: 0,
         duration_ms: 0,
         log: String::new(),
+        recording: None,
     }
 }
 
@@ -530,7 +536,7 @@ async fn prepare_and_run(
         idempotency_key: claimed.idempotency_key.clone(),
         secrets,
     };
-    let plan = match RunPlan::new(settings, request) {
+    let mut plan = match RunPlan::new(settings, request) {
         Ok(plan) => plan,
         Err(e) => {
             return (
@@ -543,7 +549,15 @@ async fn prepare_and_run(
             )
         }
     };
-    let report = plan.run(&d.sandbox, &compiled, &claimed.state).await;
+    plan.spec.recording = match d.record_bytes {
+        0 => RecordMode::Off,
+        max_bytes => RecordMode::Record { max_bytes },
+    };
+    let mut report = plan.run(&d.sandbox, &compiled, &claimed.state).await;
+    let recording = match report.recording.take() {
+        Some(recording) => keep_recording(claimed, &code, &limits, &plan, recording).await,
+        None => None,
+    };
     let stats = report.stats;
     let (outcome, error, new_state) = match report.outcome {
         Ok(StateChange::Keep) => (RunOutcome::Ok, None, None),
@@ -562,6 +576,48 @@ async fn prepare_and_run(
         memory_bytes: stats.memory_bytes,
         duration_ms: u64::try_from(stats.duration.as_millis()).unwrap_or(u64::MAX),
         log: report.log_excerpt,
+        recording,
     };
     (finished, Some(code), report.next_run_ms)
+}
+
+/// What a run recorded, in the form kept beside its record; `None` (and a
+/// warning) when it cannot be encoded: the run is recorded without it. A
+/// recording with responses is compressed on the blocking pool (a large
+/// body takes milliseconds); a trivial one here.
+async fn keep_recording(
+    claimed: &ClaimedRun,
+    code: &CharmCode,
+    limits: &SandboxLimits,
+    plan: &RunPlan,
+    recording: Recording,
+) -> Option<Arc<NewRecording>> {
+    let inputs = RunInputs::new(
+        &claimed.state,
+        &plan.ctx,
+        limits,
+        (&code.allowed_hosts, code.private_network),
+        recording,
+        &plan.spec.redactor,
+    );
+    let encoded = match inputs {
+        Ok(inputs) if inputs.recording.fetches.is_empty() => inputs.encode(),
+        Ok(inputs) => match tokio::task::spawn_blocking(move || inputs.encode()).await {
+            Ok(encoded) => encoded,
+            Err(e) => Err(RunFileError::Stored(format!(
+                "the encoding task failed: {e}"
+            ))),
+        },
+        Err(e) => Err(e),
+    };
+    match encoded {
+        Ok(data) => Some(Arc::new(NewRecording {
+            source_sha256: code.source_sha256.clone(),
+            data,
+        })),
+        Err(error) => {
+            tracing::warn!(%error, "the run's recording was not kept");
+            None
+        }
+    }
 }

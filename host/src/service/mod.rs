@@ -279,6 +279,7 @@ pub async fn serve(
         counters: Arc::clone(&counters),
         max_concurrent: config.max_concurrent,
         max_events: config.max_events_per_run,
+        record_bytes: config.record_bytes_per_run,
         node: membership.state(),
         secrets: secret_keeper.clone(),
     }

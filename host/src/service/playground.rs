@@ -226,7 +226,7 @@ fn raw_json(id: &str, text: String) -> Result<Box<serde_json::value::RawValue>, 
 fn position_of(error: &RunError, name: &str) -> Option<Position> {
     let js = match error {
         RunError::Charm(js) | RunError::Denied(js) => js,
-        RunError::Limit(_) | RunError::Fault(_) => return None,
+        RunError::Limit(_) | RunError::Fault(_) | RunError::Replay(_) => return None,
     };
     if let (Some(line), Some(column)) = (js.line, js.column) {
         return Some(Position { line, column });

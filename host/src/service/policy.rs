@@ -412,7 +412,7 @@ pub fn outcome_of(error: &RunError) -> RunOutcome {
         RunError::Limit(LimitExceeded::Memory { .. }) => RunOutcome::Memory,
         RunError::Limit(LimitExceeded::Timeout { .. }) => RunOutcome::Timeout,
         RunError::Limit(_) => RunOutcome::Limit,
-        RunError::Fault(_) => RunOutcome::Fault,
+        RunError::Fault(_) | RunError::Replay(_) => RunOutcome::Fault,
     }
 }
 

@@ -7,6 +7,7 @@
 // it), OTHER_ID (a charm of another space), SPACE_TOKEN (a token of the
 // space "e2e" only), SCREENSHOT (path of the overview screenshot to keep).
 // Exits non-zero with a message on the first failed expectation.
+import { readFile } from "node:fs/promises";
 import { chromium } from "playwright-core";
 
 const { DASHBOARD_URL, LOGGED_URL, TOKEN, FAILING_ID, GOOD_ID, XSS_ID, INBOX_ID, OTHER_ID, SPACE_TOKEN, SCREENSHOT } = process.env;
@@ -26,7 +27,7 @@ const browser = await chromium.launch({
   ],
 });
 try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
   page.setDefaultTimeout(TIMEOUT);
   const consoleErrors = [];
   page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
@@ -69,6 +70,17 @@ try {
   expect(error.includes("at parse ("), "with its stack");
   await page.screenshot({ path: SCREENSHOT.replace(/overview\.png$/, "failing-charm.png"), fullPage: true });
 
+  // Take the failed run home for `charm-host replay` (issue 14).
+  const downloadButton = page.locator("button[data-download]").first();
+  const runId = await downloadButton.getAttribute("data-download");
+  const [download] = await Promise.all([page.waitForEvent("download"), downloadButton.click()]);
+  expect(download.suggestedFilename() === `run-${runId}.json`, `the file is named for the run: ${download.suggestedFilename()}`);
+  const runFile = JSON.parse(await readFile(await download.path(), "utf8"));
+  expect(runFile.format === "charm-host-run/1", `a run file: ${runFile.format}`);
+  expect(String(runFile.run.id) === runId && runFile.charm.name === "thrower.js", "of the failed run and its charm");
+  expect(runFile.run.error.includes("cannot read property 'trim' of undefined"), `with its error: ${runFile.run.error}`);
+  expect(typeof runFile.inputs.recording.seed === "string", "and its recording");
+
   // Disable it.
   await page.click("button:text-is('Disable')");
   await page.locator("button:text-is('Enable')").waitFor();
@@ -95,6 +107,7 @@ try {
     const rows = document.querySelectorAll("tr[data-run-id]");
     return rows.length > n && rows[0].querySelector("[data-outcome='ok']");
   }, before);
+  expect((await page.locator("button[data-download]").count()) === 0, "a successful run offers no download");
 
   // State history: the counter's versions, a diff, and a rollback.
   // Two runs wrote versions 1 and 2 (the list may lag the runs by a refresh).

@@ -639,6 +639,13 @@ impl Store for PgStore {
         reads::run(&self.pool, id).await
     }
 
+    async fn run_recording(
+        &self,
+        id: RunId,
+    ) -> Result<Option<crate::recordings::StoredRecording>, StoreError> {
+        reads::run_recording(&self.pool, id).await
+    }
+
     async fn runs_of(&self, charm: &CharmId, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
         reads::runs_of(&self.pool, charm, limit).await
     }

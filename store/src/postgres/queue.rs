@@ -587,6 +587,11 @@ pub(super) async fn prune(s: &PgStore, keep: u32, batch: u32) -> Result<u64, Sto
             .bind(crate::rows::clamp_i64(s.quota.get().keep_runs))
             .execute(&mut *conn)
             .await?;
+        if done.rows_affected() > 0 {
+            sqlx::query(crate::recordings::PRUNE_SOURCES)
+                .execute(&mut *conn)
+                .await?;
+        }
         Ok(done.rows_affected())
     })
 }

@@ -522,6 +522,13 @@ impl Store for SqliteStore {
         reads::run(&self.read, id).await
     }
 
+    async fn run_recording(
+        &self,
+        id: RunId,
+    ) -> Result<Option<crate::recordings::StoredRecording>, StoreError> {
+        reads::run_recording(&self.read, id).await
+    }
+
     async fn runs_of(&self, charm: &CharmId, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
         reads::runs_of(&self.read, charm, limit).await
     }

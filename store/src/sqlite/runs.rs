@@ -537,6 +537,11 @@ pub(super) async fn prune(s: &SqliteStore, keep: u32, batch: u32) -> Result<u64,
         .bind(crate::rows::clamp_i64(s.quota.get().keep_runs))
         .execute(&s.write)
         .await?;
+    if done.rows_affected() > 0 {
+        sqlx::query(crate::recordings::PRUNE_SOURCES)
+            .execute(&s.write)
+            .await?;
+    }
     Ok(done.rows_affected())
 }
 

@@ -18,6 +18,7 @@ mod fair;
 mod history;
 mod inbox;
 mod quota;
+mod recordings;
 mod secrets;
 mod tenancy;
 pub use alerts::*;
@@ -25,6 +26,7 @@ pub use fair::*;
 pub use history::*;
 pub use inbox::*;
 pub use quota::*;
+pub use recordings::*;
 pub use secrets::*;
 pub use tenancy::*;
 
@@ -152,6 +154,7 @@ pub fn ok(state: Option<&str>) -> Finished {
         memory_bytes: 1,
         duration_ms: 1,
         log: String::new(),
+        recording: None,
     }
 }
 
@@ -706,6 +709,8 @@ macro_rules! conformance_cases {
             a_secret_is_set_listed_rotated_and_removed,
             a_charm_holds_a_bounded_number_of_secrets,
             deleting_a_charm_deletes_its_secrets,
+            a_recording_is_kept_beside_its_run_with_the_source_it_ran,
+            recordings_and_their_sources_are_pruned_with_their_runs,
         );
     };
     (@cases $open:path; $($case:ident,)*) => {

@@ -40,6 +40,7 @@ pub use reserved::ReservedAddrs;
 use super::ops::{OpKind, OpTable};
 use super::{context, read_guest, Capability, TaskSetup};
 use crate::limits::{LimitExceeded, LimitKind};
+use crate::recording::Tape;
 use crate::sandbox::{TaskReport, TaskState};
 use crate::secrets::Redactor;
 
@@ -60,6 +61,8 @@ pub struct FetchCtx {
     /// Traced failures may quote a URL or a header the charm built from a
     /// secret.
     redactor: Arc<Redactor>,
+    /// Records each request line, or matches it against a recording.
+    tape: Arc<Tape>,
 }
 
 impl FetchFailure {
@@ -155,7 +158,20 @@ fn fetch_start(caller: &mut Caller<'_, TaskState>, ptr: u32, len: u32) -> wasmti
     } else {
         request_from(&read_guest(caller, ptr, len)?)
     };
-    let ops_running = context::<OpTable>(caller.data_mut())?.running(OpKind::Fetch);
+    // The request line, as the recording keeps it and a replay matches it.
+    let (method, url) = match &request {
+        Ok(request) => (request.method.clone(), request.url.clone()),
+        Err(_) => (String::new(), String::new()),
+    };
+    let tape = Arc::clone(&context::<FetchCtx>(caller.data_mut())?.tape);
+    let ops = context::<OpTable>(caller.data_mut())?;
+    if tape.replays() {
+        // Nothing is sent: the recording has the answer.
+        let handle = ops.start_replayed(OpKind::Fetch)?;
+        tape.fetch_started(handle, &method, &url)?;
+        return Ok(i32::try_from(handle)?);
+    }
+    let ops_running = ops.running(OpKind::Fetch);
     let request = request.and_then(|request| {
         if u32::try_from(ops_running).unwrap_or(u32::MAX) >= max_concurrent {
             Err(FetchFailure::TooMany {
@@ -189,6 +205,7 @@ fn fetch_start(caller: &mut Caller<'_, TaskState>, ptr: u32, len: u32) -> wasmti
             context::<OpTable>(caller.data_mut())?.complete_now(OpKind::Fetch, refusal)?
         }
     };
+    tape.fetch_started(handle, &method, &url)?;
     Ok(i32::try_from(handle)?)
 }
 
@@ -220,6 +237,7 @@ impl Capability for Fetch {
             max_concurrent: limits.max_concurrent_fetches,
             count: 0,
             redactor: Arc::clone(&task.spec.redactor),
+            tape: Arc::clone(task.tape),
         }
     }
 

@@ -100,19 +100,47 @@ function askToken(message) {
   return pendingLogin;
 }
 
-async function api(path, options = {}, retried = false) {
+// A request with the session's token; asks for a token once on a 401.
+// Answers the response's text, or throws the API's error.
+async function apiText(path, options = {}, retried = false) {
   const headers = { ...(options.body ? { "content-type": "application/json" } : {}) };
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token) headers.authorization = `Bearer ${token}`;
   const response = await fetch(path, { ...options, headers });
   if (response.status === 401 && !retried) {
     await askToken(token ? "That token was not accepted." : "");
-    return api(path, options, true);
+    return apiText(path, options, true);
   }
   const text = await response.text();
-  const body = text ? JSON.parse(text) : null;
-  if (!response.ok) throw new ApiError(body && body.error ? body.error : `HTTP ${response.status}`);
-  return body;
+  if (!response.ok) {
+    let body = null;
+    try { body = text ? JSON.parse(text) : null; } catch { body = null; }
+    throw new ApiError(body && body.error ? body.error : `HTTP ${response.status}`);
+  }
+  return text;
+}
+
+async function api(path, options = {}) {
+  const text = await apiText(path, options);
+  return text ? JSON.parse(text) : null;
+}
+
+// Saves a run as a file for `charm-host replay`: the export needs the
+// token, so it is fetched here and handed to the browser as a download.
+async function downloadRun(id) {
+  const text = await apiText(`/api/runs/${id}/export`);
+  const url = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+  const link = el("a", { href: url, download: `run-${id}.json`, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+// A run that failed in the charm (not one the host cut short) has a
+// recording worth taking home.
+function replayable(run) {
+  return run.status === "done" && run.outcome && !["ok", "cancelled", "interrupted"].includes(run.outcome);
 }
 
 // ---- the overview --------------------------------------------------------
@@ -261,7 +289,7 @@ async function showOverview(main) {
 
 // ---- one charm ------------------------------------------------------------
 
-function runRows(tbody, runs, cancel) {
+function runRows(tbody, runs, cancel, download) {
   tbody.replaceChildren(
     ...runs.map((r) => {
       const details = r.error || r.log
@@ -269,6 +297,10 @@ function runRows(tbody, runs, cancel) {
             el("summary", {}, r.error ? r.error.split("\n")[0] : "log"),
             r.error ? el("pre", { class: "run-error" }, r.error) : "",
             r.log ? el("pre", { class: "run-log" }, r.log) : "")
+        : "";
+      const downloadButton = replayable(r)
+        ? el("button", { type: "button", class: "small", "data-download": r.id, title: "A file for `charm-host replay`: the source, the state before, the context and what the run received (secrets redacted)",
+            onclick: (e) => { e.stopPropagation(); download(r.id); } }, "Download this run")
         : "";
       return el("tr", { "data-run-id": r.id, "data-status": r.status },
         el("td", { class: "mono" }, r.id),
@@ -279,7 +311,7 @@ function runRows(tbody, runs, cancel) {
         el("td", {}, r.duration_ms === null ? "—" : `${r.duration_ms} ms`),
         el("td", {}, r.fuel === null ? "—" : r.fuel.toLocaleString()),
         el("td", {}, r.memory_bytes === null ? "—" : `${(r.memory_bytes / 1048576).toFixed(1)} MiB`),
-        el("td", {}, details));
+        el("td", {}, details, downloadButton));
     }),
   );
 }
@@ -373,7 +405,8 @@ async function showCharm(main, id) {
     lastError.hidden = !failed;
     lastError.textContent = failed ? `Last run failed (${charm.last_run.outcome}):\n${charm.last_run.error}` : "";
     state.textContent = JSON.stringify(st.state, null, 2);
-    runRows(runs, rs.runs, (run) => act(`Cancel run ${run}`, () => api(`/api/runs/${run}/cancel`, { method: "POST", body: "{}" })));
+    runRows(runs, rs.runs, (run) => act(`Cancel run ${run}`, () => api(`/api/runs/${run}/cancel`, { method: "POST", body: "{}" })),
+      (run) => act(`Download run ${run}`, () => downloadRun(run)));
     const shown = [...dead.events, ...pending.events];
     events.replaceChildren(...(shown.length ? shown.map((e) => el("tr", { "data-event-id": e.id, "data-event-status": e.status },
       el("td", { class: "mono" }, e.id),

@@ -1,0 +1,296 @@
+//! The run file (`charm-host-run/1`): one run, self-contained, to replay
+//! offline.
+//!
+//! Owns the two encodings of a run's recording: [`RunInputs`], what the
+//! service keeps beside each run record (compressed with deflate: bodies,
+//! the usual bulk, are text that shrinks several times, for a few
+//! microseconds on a trivial run), and [`RunFile`], what `GET
+//! /api/runs/{id}/export` writes and `charm-host replay` reads: the inputs
+//! with the charm's source and the run's record. It never runs anything
+//! and never touches the store.
+//!
+//! The file, as JSON: `format` (`charm-host-run/1`), `note`, `run` (`id`,
+//! `charmId`, `space`, `outcome`, `error`, `startedAt`), `charm` (`name`,
+//! `sha256`, `source`), `redactedSecrets` (names), and `inputs`:
+//! `stateBefore`, `ctx`, `limits`, `allowedHosts`, `privateNetwork` and
+//! `recording` (`charm_engine::Recording`: `seed`, `wallClockNs`,
+//! `monotonicClockNs`, `fetches`, `wakes`, `maxBytes`, `truncated`).
+//!
+//! Secrets: a run's inputs are made with its redactor ([`RunInputs::new`]):
+//! `ctx.secrets` keeps the names with `[redacted]` values, and any secret
+//! value in the context is replaced too (the engine's recording redacts
+//! fetches itself). A replay gets the placeholders.
+
+use std::io::{Read as _, Write as _};
+
+use charm_engine::limits::SandboxLimits;
+use charm_engine::{Recording, Redactor, RunContext, Secrets};
+use serde::{Deserialize, Serialize};
+
+/// The `format` of a run file this version writes and reads.
+pub const FORMAT: &str = "charm-host-run/1";
+
+/// The largest kept recording once decompressed, in bytes: far over what
+/// the largest cap (`--record-bytes-per-run`) and state produce, so only a
+/// corrupt row reaches it.
+const MAX_INPUTS_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Why a kept recording or a run file cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RunFileError {
+    /// The kept recording does not decompress or parse.
+    #[error("the kept recording is unreadable: {0}")]
+    Stored(String),
+    /// The file is not a run file this version reads.
+    #[error("not a run file: {0}")]
+    Invalid(String),
+}
+
+/// What a run received besides its charm's source: kept beside each run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunInputs {
+    /// The state before the run, its JSON text as the run got it (key
+    /// order included: a replay hands the charm the same text).
+    pub state_before: Box<serde_json::value::RawValue>,
+    /// `ctx` as the run received it, secrets redacted.
+    pub ctx: serde_json::Value,
+    /// The limits it ran under.
+    pub limits: SandboxLimits,
+    /// Its allow-list.
+    pub allowed_hosts: Vec<String>,
+    /// Whether exact entries could reach private addresses.
+    pub private_network: bool,
+    /// What crossed the sandbox's boundary.
+    pub recording: Recording,
+}
+
+impl RunInputs {
+    /// A run's inputs, with every secret value of `redactor` replaced and
+    /// `ctx.secrets` showing names only.
+    ///
+    /// # Errors
+    /// [`RunFileError::Invalid`] when the state is not JSON.
+    pub fn new(
+        state_before: &str,
+        ctx: &RunContext,
+        limits: &SandboxLimits,
+        (allowed_hosts, private_network): (&[String], bool),
+        recording: Recording,
+        redactor: &Redactor,
+    ) -> Result<RunInputs, RunFileError> {
+        let ctx = RunContext {
+            secrets: ctx.secrets.redacted(),
+            ..ctx.clone()
+        };
+        let ctx = serde_json::to_string(&ctx).map_err(|e| RunFileError::Invalid(e.to_string()))?;
+        let ctx = serde_json::from_str(&redactor.json(&ctx))
+            .map_err(|e| RunFileError::Invalid(e.to_string()))?;
+        let state_before = serde_json::value::RawValue::from_string(redactor.json(state_before))
+            .map_err(|e| RunFileError::Invalid(format!("the state is not JSON: {e}")))?;
+        Ok(RunInputs {
+            state_before,
+            ctx,
+            limits: limits.clone(),
+            allowed_hosts: allowed_hosts.to_vec(),
+            private_network,
+            recording,
+        })
+    }
+
+    /// The kept form: JSON, deflated.
+    ///
+    /// # Errors
+    /// [`RunFileError::Stored`] when it does not encode.
+    pub fn encode(&self) -> Result<Vec<u8>, RunFileError> {
+        let json = serde_json::to_vec(self).map_err(|e| RunFileError::Stored(e.to_string()))?;
+        let mut out = flate2::write::DeflateEncoder::new(
+            Vec::with_capacity(json.len() / 3 + 64),
+            flate2::Compression::fast(),
+        );
+        out.write_all(&json)
+            .and_then(|()| out.finish())
+            .map_err(|e| RunFileError::Stored(e.to_string()))
+    }
+
+    /// Reads the kept form.
+    ///
+    /// # Errors
+    /// [`RunFileError::Stored`] when it does not inflate or parse.
+    pub fn decode(data: &[u8]) -> Result<RunInputs, RunFileError> {
+        let mut json = Vec::new();
+        flate2::read::DeflateDecoder::new(data)
+            .take(MAX_INPUTS_BYTES)
+            .read_to_end(&mut json)
+            .map_err(|e| RunFileError::Stored(e.to_string()))?;
+        serde_json::from_slice(&json).map_err(|e| RunFileError::Stored(e.to_string()))
+    }
+}
+
+/// The run a file holds, as its record showed it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSummary {
+    /// Its id.
+    pub id: i64,
+    /// Its charm's id.
+    pub charm_id: String,
+    /// Its charm's space.
+    pub space: String,
+    /// How it ended (`ok`, `error`, `timeout`, ...).
+    pub outcome: Option<String>,
+    /// Its error, if it failed.
+    pub error: Option<String>,
+    /// When it started, ms since the epoch.
+    pub started_at: Option<i64>,
+}
+
+/// The charm's source the run ran.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceFile {
+    /// Its module name (a `.ts` name is TypeScript).
+    pub name: String,
+    /// Hex sha256 of `source`.
+    pub sha256: String,
+    /// The source.
+    pub source: String,
+}
+
+/// A run file: `charm-host runs export` writes one, `charm-host replay`
+/// reads one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunFile {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// What the file is, for a reader who opens it.
+    #[serde(default)]
+    pub note: String,
+    /// The run.
+    pub run: RunSummary,
+    /// The source it ran.
+    pub charm: SourceFile,
+    /// Names of the secrets whose values are `[redacted]` here and in the
+    /// replay.
+    #[serde(default)]
+    pub redacted_secrets: Vec<String>,
+    /// What it received.
+    pub inputs: RunInputs,
+}
+
+/// What every run file says of itself.
+pub const NOTE: &str =
+    "A charm-host run: replay it offline with `charm-host replay FILE [--source FILE]`. \
+Secret values are replaced by \"[redacted]\" here and in the replay; the random seed lets anyone \
+holding this file recompute every random value the run drew.";
+
+impl RunFile {
+    /// Reads a run file from its text.
+    ///
+    /// # Errors
+    /// [`RunFileError::Invalid`] naming what is wrong.
+    pub fn parse(text: &str) -> Result<RunFile, RunFileError> {
+        #[derive(Deserialize)]
+        struct Head {
+            format: Option<String>,
+        }
+        let head: Head =
+            serde_json::from_str(text).map_err(|e| RunFileError::Invalid(e.to_string()))?;
+        match head.format.as_deref() {
+            Some(FORMAT) => {}
+            Some(other) => {
+                return Err(RunFileError::Invalid(format!(
+                    "its format is `{other}`; this charm-host reads `{FORMAT}`"
+                )))
+            }
+            None => {
+                return Err(RunFileError::Invalid(format!(
+                    "it has no `format` (expected `{FORMAT}`)"
+                )))
+            }
+        }
+        let file: RunFile =
+            serde_json::from_str(text).map_err(|e| RunFileError::Invalid(e.to_string()))?;
+        file.inputs
+            .recording
+            .check()
+            .map_err(|e| RunFileError::Invalid(e.to_string()))?;
+        Ok(file)
+    }
+
+    /// The names of the secrets the run had.
+    pub fn secret_names(ctx: &serde_json::Value) -> Vec<String> {
+        ctx.get("secrets")
+            .and_then(serde_json::Value::as_object)
+            .map(|s| s.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// `ctx.secrets` for the replay: each name with the placeholder.
+    pub fn replay_secrets(&self) -> Secrets {
+        Self::secret_names(&self.inputs.ctx)
+            .into_iter()
+            .map(|name| (name, charm_engine::REDACTED.to_string()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recording() -> Recording {
+        Recording {
+            seed: "00".repeat(32),
+            wall_clock_ns: vec![1],
+            monotonic_clock_ns: vec![2],
+            fetches: Vec::new(),
+            wakes: Vec::new(),
+            max_bytes: 10,
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn inputs_round_trip_through_the_kept_form_without_secret_values() {
+        let mut secrets = Secrets::none();
+        secrets.insert("TOKEN", "hunter2-long");
+        let ctx = RunContext {
+            charm_id: "c".into(),
+            space: "s".into(),
+            integration: None,
+            run_id: "1".into(),
+            input: serde_json::json!({"echo": "hunter2-long"}),
+            events: serde_json::json!([]),
+            now: 5,
+            attempt: 1,
+            idempotency_key: "c:1".into(),
+            secrets: secrets.clone(),
+        };
+        let inputs = RunInputs::new(
+            "{\"n\":1}",
+            &ctx,
+            &SandboxLimits::default(),
+            (&[], false),
+            recording(),
+            &secrets.redactor(),
+        )
+        .unwrap();
+        let kept = inputs.encode().unwrap();
+        let back = RunInputs::decode(&kept).unwrap();
+        let text = serde_json::to_string(&back).unwrap();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert_eq!(back.ctx["secrets"]["TOKEN"], "[redacted]");
+        assert_eq!(back.state_before.get(), "{\"n\":1}");
+        assert!(RunInputs::decode(b"not deflate").is_err());
+    }
+
+    #[test]
+    fn a_file_of_another_format_is_refused_by_name() {
+        let err = RunFile::parse(r#"{"format":"charm-host-run/9"}"#).unwrap_err();
+        assert!(err.to_string().contains("`charm-host-run/9`"), "{err}");
+        let err = RunFile::parse("[]").unwrap_err();
+        assert!(err.to_string().starts_with("not a run file"), "{err}");
+    }
+}
