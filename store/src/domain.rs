@@ -774,6 +774,23 @@ pub struct Before {
 /// and the database's time (ms since the epoch).
 pub type UpdatePolicy<'a> = &'a (dyn Fn(Before, i64) -> CharmUpdate + Send + Sync);
 
+/// One finished run of a batch recorded together
+/// ([`crate::Store::finish_runs_if_owned`]).
+#[derive(Clone, Copy)]
+pub struct RunToFinish<'a> {
+    /// The run.
+    pub run: RunId,
+    /// The node that ran it; the run is recorded only if it still owns it.
+    pub node: &'a NodeId,
+    /// Its charm's space: a batch writes spaces in one order, so that two
+    /// batches on PostgreSQL never wait for each other in a circle.
+    pub space: &'a str,
+    /// What it did.
+    pub finished: &'a Finished,
+    /// Decides its charm's update.
+    pub policy: UpdatePolicy<'a>,
+}
+
 /// Decides when a charm whose scheduled run was just queued runs next, from
 /// the database's time (ms since the epoch), the charm's interval in
 /// seconds and its schedule (JSON text, if it has one other than the

@@ -169,8 +169,7 @@ macro_rules! inbox_ops {
         use $crate::inbox::{
             event_from, run_event_from, FollowUp, ACK_EVENTS, CANCEL_QUEUED_RUN, CANCEL_REQUESTS,
             COUNT_ATTEMPT, DEAD_LETTER, DISCARD, EVENT_BY_KEY, GIVE_EVENTS, HAS_PENDING, LINEAGE,
-            LIST_EVENTS, OLDEST_ATTEMPTS, PRUNE_EVENTS, RECORD_GIVEN, REDRIVE, REQUEST_CANCEL,
-            RUN_STATUS,
+            LIST_EVENTS, PRUNE_EVENTS, RECORD_GIVEN, REDRIVE, REQUEST_CANCEL, RUN_STATUS,
         };
         use $crate::rows::Lineage;
         use $crate::{
@@ -231,22 +230,21 @@ macro_rules! inbox_ops {
         }
 
         /// Hands up to `max` pending events of `charm` to `run`, oldest
-        /// first, and records them on the run.
+        /// first, and records them on the run. `oldest` is the attempts of
+        /// the charm's oldest pending event (`crate::inbox::OLDEST_ATTEMPTS`; `None`:
+        /// nothing is pending), which the claim reads.
         pub(super) async fn give_events(
             conn: &mut $conn,
             run: RunId,
             charm: &str,
             max: u32,
+            oldest: Option<i64>,
         ) -> Result<Vec<RunEvent>, StoreError> {
             if max == 0 {
                 return Ok(Vec::new());
             }
             // Events of a failed run are retried one at a time, oldest
             // first: a poison event fails alone and is dead-lettered alone.
-            let oldest: Option<i64> = sqlx::query_scalar(OLDEST_ATTEMPTS)
-                .bind(charm)
-                .fetch_optional(&mut *conn)
-                .await?;
             let max = match oldest {
                 None => return Ok(Vec::new()),
                 Some(attempts) if attempts > 0 => 1,

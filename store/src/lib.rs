@@ -71,7 +71,7 @@ pub use domain::{
     ClaimedRun, Counts, Delivered, Enqueued, EventId, EventRecord, EventStatus, EventsAfter,
     Finish, Finished, Hook, MinuteOutcomes, NewCharm, NewEvent, NextRunPolicy, NodeId, NodeInfo,
     NodeRecord, RescuedRun, RunEvent, RunId, RunOutcome, RunRecord, RunStatus, RunSummary,
-    SchedulePass, SortKey, StateRecord, Trigger, UpdatePolicy,
+    RunToFinish, SchedulePass, SortKey, StateRecord, Trigger, UpdatePolicy,
 };
 pub use quota::{
     Quota, QuotaBlock, QuotaExceeded, QuotaKind, QuotaOverrides, SpaceRecord, SpaceUsage,
@@ -160,6 +160,24 @@ fn unreachable_database(e: &sqlx::Error) -> Option<&'static str> {
         sqlx::Error::PoolClosed => Some("the database connection is closing"),
         _ => None,
     }
+}
+
+/// Records each run of `batch` in a transaction of its own: the default
+/// of [`Store::finish_runs_if_owned`], and the backends' way back when a
+/// batch's transaction fails.
+pub(crate) async fn finish_each_alone<S: Store + ?Sized>(
+    store: &S,
+    batch: &[RunToFinish<'_>],
+) -> Vec<Result<Finish, StoreError>> {
+    let mut results = Vec::with_capacity(batch.len());
+    for item in batch {
+        results.push(
+            store
+                .finish_run_if_owned(item.run, item.node, item.finished, item.policy)
+                .await,
+        );
+    }
+    results
 }
 
 pub(crate) fn corrupt(what: &'static str, reason: impl std::fmt::Display) -> StoreError {
@@ -474,6 +492,37 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         fair: FairShare,
     ) -> Result<Option<ClaimedRun>, StoreError>;
 
+    /// Claims up to `limit` runs for `node`, each the one
+    /// [`Store::claim_next_run`] would claim after the ones before it, so
+    /// the order and every rule are the same; fewer (or none) when fewer
+    /// may start. One transaction on SQLite for the whole batch (issue 18:
+    /// a node with several free slots claims them in one write). The
+    /// default claims one at a time; when a later claim fails after
+    /// earlier ones succeeded, those are returned (they are running and
+    /// must be executed) and the error is logged.
+    async fn claim_runs(
+        &self,
+        node: &NodeId,
+        lease_ms: i64,
+        max_events: u32,
+        fair: FairShare,
+        limit: u32,
+    ) -> Result<Vec<ClaimedRun>, StoreError> {
+        let mut claimed = Vec::new();
+        while claimed.len() < usize::try_from(limit).unwrap_or(usize::MAX) {
+            match self.claim_next_run(node, lease_ms, max_events, fair).await {
+                Ok(Some(run)) => claimed.push(run),
+                Ok(None) => break,
+                Err(error) if claimed.is_empty() => return Err(error),
+                Err(error) => {
+                    tracing::warn!(%error, claimed = claimed.len(), "a claim in a batch failed; running the runs claimed before it");
+                    break;
+                }
+            }
+        }
+        Ok(claimed)
+    }
+
     /// Decays every space's recent fuel by `factor` if `every_ms` have
     /// passed since the last decay (by the database's clock, whichever node
     /// asks), and forgets spaces whose usage fell below 1. Returns whether
@@ -505,6 +554,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         finished: &Finished,
         policy: UpdatePolicy<'_>,
     ) -> Result<Finish, StoreError>;
+
+    /// Records several finished runs, each exactly as
+    /// [`Store::finish_run_if_owned`] would, one after the other; returns
+    /// each one's result, in `batch`'s order. SQLite and PostgreSQL record
+    /// the whole batch in one transaction (group commit, issue 18: one
+    /// commit for many runs); if that transaction fails, each run is
+    /// recorded alone, so one run's error never fails another's record.
+    /// The default records them one at a time.
+    async fn finish_runs_if_owned(
+        &self,
+        batch: &[RunToFinish<'_>],
+    ) -> Vec<Result<Finish, StoreError>> {
+        finish_each_alone(self, batch).await
+    }
 
     /// Marks `interrupted` every running run whose node is dead (unknown,
     /// retired, or silent for `ttl_ms` or more) or whose lease ran out, and

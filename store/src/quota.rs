@@ -259,10 +259,13 @@ pub(crate) fn state_bytes_sql(bytes: &str) -> String {
     )
 }
 
-/// Adds fuel to a space's minute: `$1` space, `$2` minute, `$3` fuel.
+/// Adds fuel to a space's minute: `$1` space, `$2` minute, `$3` fuel (more
+/// than 0). Returns the minute's total, which is `$3` on the minute's first
+/// run.
 pub(crate) const ADD_FUEL: &str =
     "INSERT INTO space_fuel (space, minute, fuel) VALUES ($1, $2, $3) \
-     ON CONFLICT (space, minute) DO UPDATE SET fuel = space_fuel.fuel + excluded.fuel";
+     ON CONFLICT (space, minute) DO UPDATE SET fuel = space_fuel.fuel + excluded.fuel \
+     RETURNING fuel";
 
 /// Forgets a space's minutes out of the window: `$1` space, `$2` minute now.
 pub(crate) const TRIM_FUEL: &str = "DELETE FROM space_fuel WHERE space = $1 AND minute <= $2 - 60";
@@ -539,18 +542,23 @@ macro_rules! quota_ops {
         ) -> Result<(), StoreError> {
             let minute = now.div_euclid(60_000);
             if fuel > 0 {
-                sqlx::query(ADD_FUEL)
+                let total: i64 = sqlx::query_scalar(ADD_FUEL)
                     .bind(space)
                     .bind(minute)
                     .bind(clamp_i64(fuel))
-                    .execute(&mut *conn)
+                    .fetch_one(&mut *conn)
                     .await?;
+                // Once a minute per space, not on every run (issue 18: each
+                // statement is a round trip); every reader of the window
+                // leaves older minutes out anyway.
+                if total == clamp_i64(fuel) {
+                    sqlx::query(TRIM_FUEL)
+                        .bind(space)
+                        .bind(minute)
+                        .execute(&mut *conn)
+                        .await?;
+                }
             }
-            sqlx::query(TRIM_FUEL)
-                .bind(space)
-                .bind(minute)
-                .execute(&mut *conn)
-                .await?;
             refresh_block(conn, space, now, quota.max_fuel_per_hour).await
         }
 

@@ -74,7 +74,8 @@ use crate::{
     Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, ClaimedRun, Counts,
     Delivered, Enqueued, EventId, EventRecord, EventStatus, FairShare, Finish, Finished, Hook,
     MinuteOutcomes, NewCharm, NewEvent, NextRunPolicy, NodeId, NodeInfo, NodeRecord, RescuedRun,
-    RunId, RunRecord, SchedulePass, StateRecord, Store, StoreError, Trigger, UpdatePolicy,
+    RunId, RunRecord, RunToFinish, SchedulePass, StateRecord, Store, StoreError, Trigger,
+    UpdatePolicy,
 };
 
 /// How many connections serve reads.
@@ -480,7 +481,19 @@ impl Store for SqliteStore {
         max_events: u32,
         fair: FairShare,
     ) -> Result<Option<ClaimedRun>, StoreError> {
-        runs::claim_next(self, node, lease_ms, max_events, fair).await
+        let mut claimed = runs::claim(self, node, lease_ms, max_events, fair, 1).await?;
+        Ok(claimed.pop())
+    }
+
+    async fn claim_runs(
+        &self,
+        node: &NodeId,
+        lease_ms: i64,
+        max_events: u32,
+        fair: FairShare,
+        limit: u32,
+    ) -> Result<Vec<ClaimedRun>, StoreError> {
+        runs::claim(self, node, lease_ms, max_events, fair, limit).await
     }
 
     async fn decay_usage(&self, factor: f64, every_ms: i64) -> Result<bool, StoreError> {
@@ -508,6 +521,13 @@ impl Store for SqliteStore {
         policy: UpdatePolicy<'_>,
     ) -> Result<Finish, StoreError> {
         runs::finish_if_owned(self, run, node, finished, policy).await
+    }
+
+    async fn finish_runs_if_owned(
+        &self,
+        batch: &[RunToFinish<'_>],
+    ) -> Vec<Result<Finish, StoreError>> {
+        runs::finish_batch(self, batch).await
     }
 
     async fn rescue_lost_runs(

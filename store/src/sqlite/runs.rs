@@ -18,8 +18,8 @@ use crate::rows::{
 };
 use crate::{
     CharmId, ClaimedRun, Delivered, Enqueued, EventId, FairShare, Finish, Finished, NewEvent,
-    NextRunPolicy, NodeId, NodeInfo, RescuedRun, RunId, SchedulePass, StoreError, Trigger,
-    UpdatePolicy,
+    NextRunPolicy, NodeId, NodeInfo, RescuedRun, RunId, RunToFinish, SchedulePass, StoreError,
+    Trigger, UpdatePolicy,
 };
 
 /// The statements that read the database's clock, built once.
@@ -107,7 +107,10 @@ fn sql() -> &'static Sql {
                ORDER BY r.priority DESC, COALESCE(u.fuel, 0), r.fair_at, r.id LIMIT 1) \
                AND EXISTS (SELECT 1 FROM nodes WHERE id = $1) \
              RETURNING id, charm_id, trigger, input, queued_at, started_at, attempt, \
-               COALESCE(origin_run_id, id) AS origin, base_version"
+               COALESCE(origin_run_id, id) AS origin, base_version, \
+               (SELECT state FROM charm_state s WHERE s.charm_id = runs.charm_id) AS state, \
+               (SELECT e.attempts FROM events e WHERE e.charm_id = runs.charm_id \
+                  AND e.status = 'pending' ORDER BY e.id LIMIT 1) AS oldest_attempts"
         ),
         finish_lookup: format!(
             "SELECT r.charm_id, r.base_version, c.consecutive_failures, c.heavy_runs, {NOW} AS now \
@@ -347,30 +350,37 @@ pub(super) async fn schedule_due(
     Ok(pass)
 }
 
-pub(super) async fn claim_next(
+/// Claims up to `limit` runs in one transaction: the claim statement again
+/// for each, so each sees the ones before it (the fair share, the one
+/// running run per charm) exactly as separate claims would.
+pub(super) async fn claim(
     s: &SqliteStore,
     node: &NodeId,
     lease_ms: i64,
     max_events: u32,
     fair: FairShare,
-) -> Result<Option<ClaimedRun>, StoreError> {
+    limit: u32,
+) -> Result<Vec<ClaimedRun>, StoreError> {
     s.write_tx(async |conn| {
-        let row = sqlx::query(sql().claim.as_str())
-            .bind(node.as_str())
-            .bind(lease_ms)
-            .bind(i64::from(fair.slots_per_node))
-            .bind(crate::rows::clamp_i64(s.quota.get().max_runs_in_flight))
-            .fetch_optional(&mut *conn)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let charm: String = row.try_get("charm_id")?;
-        let state: String = sqlx::query_scalar("SELECT state FROM charm_state WHERE charm_id = $1")
-            .bind(&charm)
-            .fetch_one(&mut *conn)
-            .await?;
-        let run: i64 = row.try_get("id")?;
-        let events = give_events(conn, run, &charm, max_events).await?;
-        claimed_from(&row, state, events).map(Some)
+        let mut claimed = Vec::new();
+        while claimed.len() < usize::try_from(limit).unwrap_or(usize::MAX) {
+            let row = sqlx::query(sql().claim.as_str())
+                .bind(node.as_str())
+                .bind(lease_ms)
+                .bind(i64::from(fair.slots_per_node))
+                .bind(crate::rows::clamp_i64(s.quota.get().max_runs_in_flight))
+                .fetch_optional(&mut *conn)
+                .await?;
+            let Some(row) = row else { break };
+            let charm: String = row.try_get("charm_id")?;
+            // Read by the claim itself: a statement less per run.
+            let state: String = row.try_get("state")?;
+            let run: i64 = row.try_get("id")?;
+            let oldest: Option<i64> = row.try_get("oldest_attempts")?;
+            let events = give_events(conn, run, &charm, max_events, oldest).await?;
+            claimed.push(claimed_from(&row, state, events)?);
+        }
+        Ok(claimed)
     })
     .await
 }
@@ -390,6 +400,40 @@ pub(super) async fn finish_if_owned(
         s.wake.raise();
     }
     Ok(finish)
+}
+
+/// Records a batch of finished runs in one transaction (one commit for them
+/// all); if it fails, each alone, so that one run's error is its own.
+pub(super) async fn finish_batch(
+    s: &SqliteStore,
+    batch: &[RunToFinish<'_>],
+) -> Vec<Result<Finish, StoreError>> {
+    if let [one] = batch {
+        return vec![finish_if_owned(s, one.run, one.node, one.finished, one.policy).await];
+    }
+    let quota = s.quota.get();
+    let together = s
+        .write_tx(async |conn| {
+            let mut results = Vec::with_capacity(batch.len());
+            for item in batch {
+                let (node, finished, policy) = (item.node, item.finished, item.policy);
+                results.push(finish_in(conn, item.run, node, finished, policy, quota).await?);
+            }
+            Ok(results)
+        })
+        .await;
+    match together {
+        Ok(results) => {
+            if results.iter().any(|(_, waiting)| *waiting) {
+                s.wake.raise();
+            }
+            results.into_iter().map(|(finish, _)| Ok(finish)).collect()
+        }
+        Err(error) => {
+            tracing::warn!(%error, runs = batch.len(), "recording a batch of runs failed; recording each alone");
+            crate::finish_each_alone(s, batch).await
+        }
+    }
 }
 
 /// The body of [`finish_if_owned`], and whether the charm now has a queued

@@ -224,6 +224,83 @@ pub async fn a_charm_never_runs_twice_at_once(s: &dyn Store) {
     assert_eq!(claim(s, &me).await.unwrap().id, next.run_id);
 }
 
+pub async fn a_batch_claim_takes_what_lone_claims_would(s: &dyn Store) {
+    let me = node(s).await;
+    let charms: Vec<CharmId> = add_charms(s, 1..=4).await;
+    // Charm 4 is running already: its next run may queue but not start.
+    enqueue(s, &charms[3], Trigger::Schedule).await;
+    let running = claim(s, &me).await.unwrap();
+    enqueue(s, &charms[3], Trigger::Manual).await;
+    enqueue(s, &charms[0], Trigger::Schedule).await;
+    enqueue(s, &charms[1], Trigger::Schedule).await;
+    let manual = enqueue(s, &charms[2], Trigger::Manual).await;
+    let event = charm_store::NewEvent {
+        source: "manual".into(),
+        data: "{\"k\":1}".into(),
+        idempotency_key: None,
+    };
+    s.deliver_event(&charms[1], Trigger::Schedule, SCHEDULE, &event)
+        .await
+        .unwrap()
+        .unwrap();
+    let batch = s
+        .claim_runs(&me, LEASE, MAX_EVENTS, FairShare::default(), 10)
+        .await
+        .unwrap();
+    let order: Vec<&CharmId> = batch.iter().map(|r| &r.charm_id).collect();
+    assert_eq!(
+        order,
+        vec![&charms[2], &charms[0], &charms[1]],
+        "manual first, then by age; never the running charm"
+    );
+    assert_eq!(batch[0].id, manual.run_id);
+    for run in &batch {
+        assert_eq!((run.state.as_str(), run.base_version), ("{\"n\":0}", 0));
+        let record = s.run(run.id).await.unwrap().unwrap();
+        assert_eq!(
+            (record.status, record.node.as_ref()),
+            (RunStatus::Running, Some(&me))
+        );
+    }
+    assert!(batch[0].events.is_empty() && batch[1].events.is_empty());
+    assert_eq!(
+        batch[2].events.len(),
+        1,
+        "the event reaches its charm's run"
+    );
+    assert_eq!(batch[2].input.as_deref(), Some("{\"k\":1}"));
+    assert!(s
+        .claim_runs(&me, LEASE, MAX_EVENTS, FairShare::default(), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // A batch of one takes one, and leaves the rest queued.
+    finish(s, &me, running.id, &ok(None)).await;
+    for run in &batch {
+        finish(s, &me, run.id, &ok(None)).await;
+    }
+    enqueue(s, &charms[0], Trigger::Schedule).await;
+    let one = s
+        .claim_runs(&me, LEASE, MAX_EVENTS, FairShare::default(), 1)
+        .await
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(
+        one[0].charm_id, charms[3],
+        "the older queued run, behind the running one until now"
+    );
+    assert!(claim(s, &me).await.is_some(), "the other is still queued");
+}
+
+/// Registers charms `ns` (each with the state `{"n":0}`).
+async fn add_charms(s: &dyn Store, ns: std::ops::RangeInclusive<u8>) -> Vec<CharmId> {
+    let mut ids = Vec::new();
+    for n in ns {
+        ids.push(add(s, code(n)).await);
+    }
+    ids
+}
+
 pub async fn a_claim_records_its_node_and_reads_the_state(s: &dyn Store) {
     let me = node(s).await;
     let a = add(s, code(1)).await;
@@ -243,6 +320,161 @@ pub async fn a_claim_records_its_node_and_reads_the_state(s: &dyn Store) {
     let nodes = s.nodes().await.unwrap();
     assert_eq!(nodes.len(), 1);
     assert_eq!((&nodes[0].id, nodes[0].running), (&me, 1));
+}
+
+pub async fn a_batch_of_finishes_records_each_as_alone(s: &dyn Store) {
+    let me = node(s).await;
+    let charms = add_charms(s, 1..=4).await;
+    for charm in &charms {
+        enqueue(s, charm, Trigger::Manual).await;
+    }
+    let runs = s
+        .claim_runs(&me, LEASE, MAX_EVENTS, FairShare::default(), 4)
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 4);
+    // The last one is already recorded: not this node's any more.
+    finish(s, &me, runs[3].id, &ok(None)).await;
+    let wrote = ok(Some("{\"n\":1}"));
+    let failed = Finished {
+        outcome: RunOutcome::Error,
+        error: Some("boom".into()),
+        ..ok(Some("{\"n\":9}"))
+    };
+    let kept = ok(None);
+    let space = "s".to_string();
+    let counts = |b: charm_store::Before, _| keep(b.failures + 1);
+    let clear = |_: charm_store::Before, _| keep(0);
+    // Given out of space and run order, on purpose.
+    let batch = [
+        charm_store::RunToFinish {
+            run: runs[1].id,
+            node: &me,
+            space: &space,
+            finished: &failed,
+            policy: &counts,
+        },
+        charm_store::RunToFinish {
+            run: runs[0].id,
+            node: &me,
+            space: &space,
+            finished: &wrote,
+            policy: &clear,
+        },
+        charm_store::RunToFinish {
+            run: runs[3].id,
+            node: &me,
+            space: &space,
+            finished: &kept,
+            policy: &clear,
+        },
+        charm_store::RunToFinish {
+            run: runs[2].id,
+            node: &me,
+            space: &space,
+            finished: &kept,
+            policy: &clear,
+        },
+    ];
+    let results: Vec<Finish> = s
+        .finish_runs_if_owned(&batch)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        results,
+        vec![
+            Finish::Recorded {
+                state_version: None
+            },
+            Finish::Recorded {
+                state_version: Some(1)
+            },
+            Finish::NotOwned,
+            Finish::Recorded {
+                state_version: None
+            },
+        ],
+        "each result in the batch's order"
+    );
+    let state_0 = s.state(&charms[0]).await.unwrap().unwrap();
+    assert_eq!((state_0.state.as_str(), state_0.version), ("{\"n\":1}", 1));
+    let state_1 = s.state(&charms[1]).await.unwrap().unwrap();
+    assert_eq!(
+        (state_1.state.as_str(), state_1.version),
+        ("{\"n\":0}", 0),
+        "a failed run never writes"
+    );
+    assert_eq!(
+        s.charm(&charms[1])
+            .await
+            .unwrap()
+            .unwrap()
+            .consecutive_failures,
+        1
+    );
+    for (i, outcome) in [
+        RunOutcome::Ok,
+        RunOutcome::Error,
+        RunOutcome::Ok,
+        RunOutcome::Ok,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let record = s.run(runs[i].id).await.unwrap().unwrap();
+        assert_eq!(
+            (record.status, record.outcome),
+            (RunStatus::Done, Some(outcome))
+        );
+    }
+    assert!(s.finish_runs_if_owned(&[]).await.is_empty());
+}
+
+pub async fn one_runs_error_does_not_fail_its_batch(s: &dyn Store) {
+    let me = node(s).await;
+    let charms = add_charms(s, 1..=2).await;
+    for charm in &charms {
+        enqueue(s, charm, Trigger::Manual).await;
+    }
+    let runs = s
+        .claim_runs(&me, LEASE, MAX_EVENTS, FairShare::default(), 2)
+        .await
+        .unwrap();
+    // A NUL character: PostgreSQL's text refuses it (an error for that run
+    // alone); SQLite stores it.
+    let odd = ok(Some("{\"n\":\"\u{0}\"}"));
+    let fine = ok(Some("{\"n\":2}"));
+    let space = "s".to_string();
+    let clear = |_: charm_store::Before, _| keep(0);
+    let item = |run: RunId, finished| charm_store::RunToFinish {
+        run,
+        node: &me,
+        space: &space,
+        finished,
+        policy: &clear,
+    };
+    let results = s
+        .finish_runs_if_owned(&[item(runs[0].id, &odd), item(runs[1].id, &fine)])
+        .await;
+    assert_eq!(
+        results[1].as_ref().unwrap(),
+        &Finish::Recorded {
+            state_version: Some(1)
+        },
+        "the other run is recorded whatever became of the first"
+    );
+    let first = s.run(runs[0].id).await.unwrap().unwrap();
+    let first_state = s.state(&charms[0]).await.unwrap().unwrap();
+    match &results[0] {
+        Ok(_) => assert_eq!((first.status, first_state.version), (RunStatus::Done, 1)),
+        Err(_) => assert_eq!(
+            (first.status, first_state.version),
+            (RunStatus::Running, 0),
+            "a run whose record failed is left running, its state untouched"
+        ),
+    }
 }
 
 pub async fn state_is_written_only_by_successful_runs_with_the_run(s: &dyn Store) {
@@ -658,6 +890,9 @@ macro_rules! conformance_cases {
             a_joined_run_takes_the_higher_priority,
             a_charm_never_runs_twice_at_once,
             a_claim_records_its_node_and_reads_the_state,
+            a_batch_claim_takes_what_lone_claims_would,
+            a_batch_of_finishes_records_each_as_alone,
+            one_runs_error_does_not_fail_its_batch,
             state_is_written_only_by_successful_runs_with_the_run,
             a_finish_applies_the_policy_decision_on_the_database_clock,
             disabling_cancels_the_queued_run,
