@@ -1,16 +1,18 @@
 //! The queue's consumer: claims queued runs and executes them.
 //!
 //! Owns concurrency (at most `max_concurrent` runs in flight, each a tokio
-//! task; a run waiting on `fetch` is a parked future, not a thread), the
-//! execution of one claimed run (load the charm, its state and its
-//! secrets, run `bgUpdater` in a fresh sandbox task, record the outcome
-//! and what the run received (`--record-bytes-per-run`) through the store), and the two-stage shutdown: stop claiming, let running tasks
-//! finish within a grace period, then cancel the rest (dropping a task's
-//! future interrupts its guest at the next epoch tick) and record them as
-//! cancelled.
+//! task; a run waiting on `fetch` is a parked future, not a thread; every
+//! free slot is claimed in one batch), the execution of one claimed run
+//! (load the charm, its state and its secrets, run `bgUpdater` in a fresh
+//! sandbox task, record the outcome and what the run received
+//! (`--record-bytes-per-run`) through the [`super::finisher`], several
+//! runs per commit), and the two-stage shutdown: stop claiming, let running
+//! tasks finish within a grace period, then cancel the rest (dropping a
+//! task's future interrupts its guest at the next epoch tick) and record
+//! them as cancelled.
 //!
 //! The queue itself is the store's runs (see `charm_store`), so it survives
-//! restarts; which run goes next is the store's `claim_next_run`. Claims
+//! restarts; which runs go next is the store's `claim_runs`. Claims
 //! are made for this node's current incarnation ([`super::node`]); when the
 //! node fences itself its runs are dropped without a record (their rescue
 //! records them and queues their retries), and claiming resumes under the
@@ -36,6 +38,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::alerts::Alerts;
+use super::finisher::{Decide, Finisher};
 use super::in_flight::CANCEL_POLL;
 use super::metrics::Metrics;
 use super::node::{Incarnation, NodeState};
@@ -48,6 +51,10 @@ use crate::run_file::{RunFileError, RunInputs};
 /// it: the bound on how late a run queued on another node is noticed when
 /// its notification is lost.
 const IDLE_POLL: Duration = Duration::from_millis(500);
+/// The most runs one claim takes (as many as there are free slots, up to
+/// this): a batch is one write transaction, so this bounds how long it
+/// holds SQLite's writer.
+const MAX_CLAIM_BATCH: usize = 32;
 /// A claimed run's lease, in ms: after it, any node may rescue the run even
 /// though its node still heartbeats. The longest run the limits allow
 /// (`timeout_ms` up to an hour) plus five minutes to record it, so it only
@@ -86,6 +93,8 @@ pub(crate) struct Dispatcher {
     /// Opens each run's secrets (read per run: a rotation counts at the
     /// next one).
     pub(crate) secrets: SecretKeeper,
+    /// Records finished runs, several per commit.
+    pub(crate) finisher: Finisher,
 }
 
 /// A running dispatcher.
@@ -195,35 +204,50 @@ async fn claim_loop(
             }
             continue;
         };
+        // Every slot free now is claimed in one batch: one write for them
+        // all (issue 18), each run still the one a lone claim would take.
+        let mut permits = vec![permit];
+        while permits.len() < MAX_CLAIM_BATCH {
+            match Arc::clone(&slots).try_acquire_owned() {
+                Ok(more) => permits.push(more),
+                Err(_) => break,
+            }
+        }
+        let batch = u32::try_from(permits.len()).unwrap_or(1);
         match d
             .store
-            .claim_next_run(
+            .claim_runs(
                 &incarnation.id,
                 RUN_LEASE_MS,
                 d.max_events,
                 FairShare {
                     slots_per_node: u32::try_from(d.max_concurrent).unwrap_or(u32::MAX),
                 },
+                batch,
             )
             .await
         {
-            Ok(Some(claimed)) => {
-                d.metrics.run_claimed(
-                    incarnation.id.as_str(),
-                    claimed.started_at - claimed.queued_at,
-                );
-                let span = tracing::info_span!("run", charm = %claimed.charm_id, run = claimed.id, attempt = claimed.attempt, space = tracing::field::Empty);
-                let (d, cancel) = (Arc::clone(&d), cancel_runs.clone());
-                tracker.spawn(
-                    async move {
-                        execute(&d, claimed, &incarnation, cancel).await;
-                        drop(permit);
-                    }
-                    .instrument(span),
-                );
+            Ok(claimed) if !claimed.is_empty() => {
+                for (claimed, permit) in claimed.into_iter().zip(permits) {
+                    d.metrics.run_claimed(
+                        incarnation.id.as_str(),
+                        claimed.started_at - claimed.queued_at,
+                    );
+                    let span = tracing::info_span!("run", charm = %claimed.charm_id, run = claimed.id, attempt = claimed.attempt, space = tracing::field::Empty);
+                    let (d, cancel, incarnation) =
+                        (Arc::clone(&d), cancel_runs.clone(), incarnation.clone());
+                    tracker.spawn(
+                        async move {
+                            execute(&d, claimed, &incarnation, cancel).await;
+                            drop(permit);
+                        }
+                        .instrument(span),
+                    );
+                }
+                // Permits left over (fewer runs could start) drop here.
             }
-            Ok(None) => {
-                drop(permit);
+            Ok(_) => {
+                drop(permits);
                 tokio::select! {
                     _ = stop.cancelled() => return,
                     _ = d.store.work_queued() => {}
@@ -231,7 +255,7 @@ async fn claim_loop(
                 }
             }
             Err(error) => {
-                drop(permit);
+                drop(permits);
                 tracing::error!(%error, "could not claim a run; retrying in a second");
                 tokio::select! {
                     _ = stop.cancelled() => return,
@@ -315,9 +339,10 @@ async fn execute(
             finished.fuel,
         );
     }
+    let space = code.as_ref().map_or("", |c| c.space.as_str());
     let (finished, recorded) = record(
         d,
-        &claimed,
+        (&claimed, space),
         incarnation,
         finished,
         (&cadence, requested_next_ms, heavy),
@@ -396,19 +421,22 @@ const RECORD_BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// run or untouched.
 async fn record(
     d: &Dispatcher,
-    claimed: &ClaimedRun,
+    (claimed, space): (&ClaimedRun, &str),
     incarnation: &Incarnation,
     finished: Finished,
     (cadence, requested_next_ms, heavy): (&Cadence, Option<u64>, bool),
     cancel: &CancellationToken,
 ) -> (Finished, Result<Finish, StoreError>) {
-    let mut finished = finished;
+    // Shared with the finisher while it is written, not copied (a state
+    // may be megabytes).
+    let mut finished = Arc::new(finished);
     let mut pause = Duration::from_millis(50);
     let give_up_result_at = tokio::time::Instant::now() + RECORD_RETRY;
     loop {
         let (outcome, error, policy) = (finished.outcome, finished.error.clone(), d.policy);
         let (attempt, had_events) = (claimed.attempt, !claimed.events.is_empty());
-        let decide = move |before: Before, now: i64| {
+        let cadence = cadence.clone();
+        let decide: Decide = Box::new(move |before: Before, now: i64| {
             let end = RunEnd {
                 outcome,
                 error: error.as_deref(),
@@ -417,11 +445,11 @@ async fn record(
                 heavy,
                 had_events,
             };
-            policy.decide(&end, before, cadence, now)
-        };
+            policy.decide(&end, before, &cadence, now)
+        });
         let result = d
-            .store
-            .finish_run_if_owned(claimed.id, &incarnation.id, &finished, &decide)
+            .finisher
+            .finish(claimed.id, &incarnation.id, space, &finished, decide)
             .await;
         let error = match result {
             Ok(Finish::OverQuota(over)) => {
@@ -430,11 +458,11 @@ async fn record(
                     outcome: RunOutcome::Quota,
                     error: Some(over.run_error()),
                     new_state: None,
-                    ..finished
+                    ..Arc::unwrap_or_clone(finished)
                 };
                 return (recorded, Ok(Finish::OverQuota(over)));
             }
-            Ok(finish) => return (finished, Ok(finish)),
+            Ok(finish) => return (Arc::unwrap_or_clone(finished), Ok(finish)),
             Err(error) => error,
         };
         if finished.outcome != RunOutcome::Fault
@@ -442,17 +470,17 @@ async fn record(
             && tokio::time::Instant::now() >= give_up_result_at
         {
             tracing::error!(%error, outcome = %finished.outcome, "could not record the run's result; recording it as a fault, state unchanged");
-            finished = failed(
+            finished = Arc::new(failed(
                 RunOutcome::Fault,
                 format!("the run's result could not be stored ({error}); the state is unchanged"),
-            );
+            ));
         } else {
             tracing::warn!(%error, retry_in_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX), "could not record a finished run; retrying");
         }
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
-            _ = cancel.cancelled() => return (finished, Err(error)),
-            _ = incarnation.fence.cancelled() => return (finished, Err(error)),
+            _ = cancel.cancelled() => return (Arc::unwrap_or_clone(finished), Err(error)),
+            _ = incarnation.fence.cancelled() => return (Arc::unwrap_or_clone(finished), Err(error)),
         }
         pause = (pause * 2).min(RECORD_BACKOFF_MAX);
     }

@@ -38,6 +38,7 @@ pub mod alerts;
 mod clock;
 mod config;
 mod dispatcher;
+mod finisher;
 mod in_flight;
 mod metrics;
 mod node;
@@ -74,6 +75,7 @@ pub use tenants::{
 };
 
 use dispatcher::Dispatcher;
+use finisher::Finisher;
 use node::Membership;
 use scheduler::run_scheduler;
 
@@ -282,6 +284,7 @@ pub async fn serve(
         record_bytes: config.record_bytes_per_run,
         node: membership.state(),
         secrets: secret_keeper.clone(),
+        finisher: Finisher::spawn(Arc::clone(&store), finishers(&config)),
     }
     .spawn(stop.clone());
     let quota_watch = tokio::spawn(quotas::watch_quotas(
@@ -464,6 +467,18 @@ async fn maintain(
                     + (jitter * 2).mul_f64(fastrand::f64());
             }
         }
+    }
+}
+
+/// How many finishers record runs at once: one on SQLite (one writer), and
+/// half the PostgreSQL connections, so that commits overlap and the API and
+/// the scheduler still find a connection.
+fn finishers(config: &ServiceConfig) -> usize {
+    match config.db {
+        DbTarget::Sqlite(_) => 1,
+        DbTarget::Postgres(_) => usize::try_from(config.db_connections / 2)
+            .unwrap_or(1)
+            .max(1),
     }
 }
 
