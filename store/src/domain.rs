@@ -782,9 +782,6 @@ pub struct RunToFinish<'a> {
     pub run: RunId,
     /// The node that ran it; the run is recorded only if it still owns it.
     pub node: &'a NodeId,
-    /// Its charm's space: a batch writes spaces in one order, so that two
-    /// batches on PostgreSQL never wait for each other in a circle.
-    pub space: &'a str,
     /// What it did.
     pub finished: &'a Finished,
     /// Decides its charm's update.

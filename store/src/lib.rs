@@ -557,11 +557,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Records several finished runs, each exactly as
     /// [`Store::finish_run_if_owned`] would, one after the other; returns
-    /// each one's result, in `batch`'s order. SQLite and PostgreSQL record
-    /// the whole batch in one transaction (group commit, issue 18: one
-    /// commit for many runs); if that transaction fails, each run is
-    /// recorded alone, so one run's error never fails another's record.
-    /// The default records them one at a time.
+    /// each one's result, in `batch`'s order. SQLite records the whole
+    /// batch in one transaction (group commit, issue 18: one commit for
+    /// many runs), and if that transaction fails, each run alone, so one
+    /// run's error never fails another's record. The default (PostgreSQL's)
+    /// records each in a transaction of its own: a batch there held each
+    /// run's rows until the last was written, and several nodes' finishers
+    /// waited on each other (75 runs/s against 470 alone, measured).
     async fn finish_runs_if_owned(
         &self,
         batch: &[RunToFinish<'_>],

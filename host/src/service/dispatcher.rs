@@ -339,10 +339,9 @@ async fn execute(
             finished.fuel,
         );
     }
-    let space = code.as_ref().map_or("", |c| c.space.as_str());
     let (finished, recorded) = record(
         d,
-        (&claimed, space),
+        &claimed,
         incarnation,
         finished,
         (&cadence, requested_next_ms, heavy),
@@ -421,7 +420,7 @@ const RECORD_BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// run or untouched.
 async fn record(
     d: &Dispatcher,
-    (claimed, space): (&ClaimedRun, &str),
+    claimed: &ClaimedRun,
     incarnation: &Incarnation,
     finished: Finished,
     (cadence, requested_next_ms, heavy): (&Cadence, Option<u64>, bool),
@@ -449,7 +448,7 @@ async fn record(
         });
         let result = d
             .finisher
-            .finish(claimed.id, &incarnation.id, space, &finished, decide)
+            .finish(claimed.id, &incarnation.id, &finished, decide)
             .await;
         let error = match result {
             Ok(Finish::OverQuota(over)) => {

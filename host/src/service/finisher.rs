@@ -1,6 +1,7 @@
 //! Group commit of finished runs: the runs that finish while a batch is
 //! being written wait for the next batch, and each batch is one store call
-//! ([`Store::finish_runs_if_owned`]: one transaction, one commit).
+//! ([`Store::finish_runs_if_owned`]: on SQLite one transaction, one commit;
+//! on PostgreSQL a transaction per run, several finishers at once).
 //!
 //! Why: every run ends in a write transaction, and on SQLite one writer
 //! does them all, one commit each; at thousands of runs a second the
@@ -31,7 +32,6 @@ pub(crate) type Decide = Box<dyn Fn(Before, i64) -> CharmUpdate + Send + Sync>;
 struct Job {
     run: RunId,
     node: NodeId,
-    space: String,
     finished: Arc<Finished>,
     decide: Arc<Decide>,
     done: oneshot::Sender<Result<Finish, StoreError>>,
@@ -46,7 +46,9 @@ pub(crate) struct Finisher {
 
 impl Finisher {
     /// Starts `workers` finishers (1 for SQLite, whose writer is one
-    /// connection; more for PostgreSQL, whose commits can overlap). They
+    /// connection and which writes a batch per commit; more for
+    /// PostgreSQL, which writes each run in a transaction of its own, so
+    /// that commits overlap). They
     /// stop when the last [`Finisher`] is dropped, after the results sent
     /// before are written.
     pub(crate) fn spawn(store: Arc<dyn Store>, workers: usize) -> Finisher {
@@ -58,14 +60,12 @@ impl Finisher {
         Finisher { store, jobs }
     }
 
-    /// Records `finished` as run `run` of `node` (its charm in `space`)
-    /// with the next batch: the store's answer, as
+    /// Records `finished` as run `run` of `node` with the next batch: the store's answer, as
     /// [`Store::finish_run_if_owned`] gives it.
     pub(crate) async fn finish(
         &self,
         run: RunId,
         node: &NodeId,
-        space: &str,
         finished: &Arc<Finished>,
         decide: Decide,
     ) -> Result<Finish, StoreError> {
@@ -74,7 +74,6 @@ impl Finisher {
         let job = Job {
             run,
             node: node.clone(),
-            space: space.to_string(),
             finished: Arc::clone(finished),
             decide: Arc::clone(&decide),
             done,
@@ -114,7 +113,6 @@ async fn work(store: Arc<dyn Store>, queue: Arc<Mutex<mpsc::UnboundedReceiver<Jo
             .map(|job| RunToFinish {
                 run: job.run,
                 node: &job.node,
-                space: &job.space,
                 finished: &job.finished,
                 policy: &*job.decide,
             })

@@ -81,8 +81,7 @@ use crate::{
     Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, ClaimedRun, Counts,
     Delivered, Enqueued, EventId, EventRecord, EventStatus, FairShare, Finish, Finished, Hook,
     MinuteOutcomes, NewCharm, NewEvent, NextRunPolicy, NodeId, NodeInfo, NodeRecord, RescuedRun,
-    RunId, RunRecord, RunToFinish, SchedulePass, StateRecord, Store, StoreError, Trigger,
-    UpdatePolicy,
+    RunId, RunRecord, SchedulePass, StateRecord, Store, StoreError, Trigger, UpdatePolicy,
 };
 
 crate::rows::impl_columns!(sqlx::postgres::PgRow);
@@ -626,13 +625,6 @@ impl Store for PgStore {
         policy: UpdatePolicy<'_>,
     ) -> Result<Finish, StoreError> {
         queue::finish_if_owned(self, run, node, finished, policy).await
-    }
-
-    async fn finish_runs_if_owned(
-        &self,
-        batch: &[RunToFinish<'_>],
-    ) -> Vec<Result<Finish, StoreError>> {
-        queue::finish_batch(self, batch).await
     }
 
     async fn rescue_lost_runs(

@@ -15,8 +15,8 @@ use crate::rows::{
 };
 use crate::{
     CharmId, ClaimedRun, Delivered, Enqueued, EventId, FairShare, Finish, Finished, NewEvent,
-    NextRunPolicy, NodeId, NodeInfo, RescuedRun, RunId, RunToFinish, SchedulePass, StoreError,
-    Trigger, UpdatePolicy,
+    NextRunPolicy, NodeId, NodeInfo, RescuedRun, RunId, SchedulePass, StoreError, Trigger,
+    UpdatePolicy,
 };
 
 /// How a queued run absorbs another request for the same charm: the
@@ -431,53 +431,6 @@ pub(super) async fn finish_if_owned(
         s.wake.raise();
     }
     Ok(finish)
-}
-
-/// Records a batch of finished runs in one transaction (one commit, so one
-/// WAL flush, for them all), in the order of their spaces and then runs, so
-/// that two nodes' batches take the rows they share (a space's usage) in
-/// one order; if the transaction fails, each run alone, so that one run's
-/// error is its own.
-pub(super) async fn finish_batch(
-    s: &PgStore,
-    batch: &[RunToFinish<'_>],
-) -> Vec<Result<Finish, StoreError>> {
-    if let [one] = batch {
-        return vec![finish_if_owned(s, one.run, one.node, one.finished, one.policy).await];
-    }
-    let mut order: Vec<usize> = (0..batch.len()).collect();
-    order.sort_by_key(|&i| (batch[i].space, batch[i].run));
-    let quota = s.quota.get();
-    let together: Result<_, StoreError> = async {
-        pg_tx!(s, |conn| async {
-            let mut results = Vec::with_capacity(batch.len());
-            for &i in &order {
-                let item = &batch[i];
-                let (node, finished, policy) = (item.node, item.finished, item.policy);
-                let done =
-                    finish_in(conn, &s.instance, item.run, node, finished, policy, quota).await?;
-                results.push((i, done));
-            }
-            Ok(results)
-        })
-    }
-    .await;
-    match together {
-        Ok(mut results) => {
-            if results.iter().any(|(_, (_, waiting))| *waiting) {
-                s.wake.raise();
-            }
-            results.sort_by_key(|(i, _)| *i);
-            results
-                .into_iter()
-                .map(|(_, (finish, _))| Ok(finish))
-                .collect()
-        }
-        Err(error) => {
-            tracing::warn!(%error, runs = batch.len(), "recording a batch of runs failed; recording each alone");
-            crate::finish_each_alone(s, batch).await
-        }
-    }
 }
 
 /// The body of [`finish_if_owned`], and whether the charm now has a queued

@@ -342,7 +342,6 @@ pub async fn a_batch_of_finishes_records_each_as_alone(s: &dyn Store) {
         ..ok(Some("{\"n\":9}"))
     };
     let kept = ok(None);
-    let space = "s".to_string();
     let counts = |b: charm_store::Before, _| keep(b.failures + 1);
     let clear = |_: charm_store::Before, _| keep(0);
     // Given out of space and run order, on purpose.
@@ -350,28 +349,24 @@ pub async fn a_batch_of_finishes_records_each_as_alone(s: &dyn Store) {
         charm_store::RunToFinish {
             run: runs[1].id,
             node: &me,
-            space: &space,
             finished: &failed,
             policy: &counts,
         },
         charm_store::RunToFinish {
             run: runs[0].id,
             node: &me,
-            space: &space,
             finished: &wrote,
             policy: &clear,
         },
         charm_store::RunToFinish {
             run: runs[3].id,
             node: &me,
-            space: &space,
             finished: &kept,
             policy: &clear,
         },
         charm_store::RunToFinish {
             run: runs[2].id,
             node: &me,
-            space: &space,
             finished: &kept,
             policy: &clear,
         },
@@ -446,12 +441,10 @@ pub async fn one_runs_error_does_not_fail_its_batch(s: &dyn Store) {
     // alone); SQLite stores it.
     let odd = ok(Some("{\"n\":\"\u{0}\"}"));
     let fine = ok(Some("{\"n\":2}"));
-    let space = "s".to_string();
     let clear = |_: charm_store::Before, _| keep(0);
     let item = |run: RunId, finished| charm_store::RunToFinish {
         run,
         node: &me,
-        space: &space,
         finished,
         policy: &clear,
     };
