@@ -44,13 +44,20 @@ fn runs_of(d: &Daemon, id: &str) -> Vec<Value> {
     body["runs"].as_array().unwrap().clone()
 }
 
-/// Starts a run that waits on a slow fetch, and waits until it runs: the
-/// charm is busy, so what is triggered next queues behind it.
+/// Starts a run that waits on a slow fetch, and waits until it runs and
+/// holds its event: the charm is busy, so what is triggered next queues
+/// behind it. (On PostgreSQL a run reads its events just after its claim
+/// commits, and takes every event pending then: an event delivered in
+/// between would be this run's, not the next one's.)
 fn occupy(d: &Daemon, id: &str, slow_url: &str) -> i64 {
     let run = trigger(d, id, json!({ "input": { "n": 0, "slow": slow_url } }))["run_id"]
         .as_i64()
         .unwrap();
-    d.wait_running(run);
+    wait_for(&format!("run {run} to start with its event"), 30, || {
+        let (_, record) = d.get(&format!("/api/runs/{run}"));
+        let given = record["events"].as_array().is_some_and(|e| !e.is_empty());
+        (record["status"] == "running" && given).then_some(())
+    });
     run
 }
 
