@@ -51,10 +51,10 @@ use crate::run_file::{RunFileError, RunInputs};
 /// it: the bound on how late a run queued on another node is noticed when
 /// its notification is lost.
 const IDLE_POLL: Duration = Duration::from_millis(500);
-/// The most runs one claim takes (as many as there are free slots, up to
-/// this): a batch is one write transaction, so this bounds how long it
-/// holds SQLite's writer.
-const MAX_CLAIM_BATCH: usize = 32;
+/// The most runs one claim takes on SQLite (as many as there are free
+/// slots, up to this): a batch is one write transaction, so this bounds how
+/// long it holds the writer.
+pub(crate) const MAX_CLAIM_BATCH: usize = 32;
 /// A claimed run's lease, in ms: after it, any node may rescue the run even
 /// though its node still heartbeats. The longest run the limits allow
 /// (`timeout_ms` up to an hour) plus five minutes to record it, so it only
@@ -93,8 +93,10 @@ pub(crate) struct Dispatcher {
     /// Opens each run's secrets (read per run: a rotation counts at the
     /// next one).
     pub(crate) secrets: SecretKeeper,
-    /// Records finished runs, several per commit.
+    /// Records finished runs, several per commit on SQLite.
     pub(crate) finisher: Finisher,
+    /// The most runs claimed at once (free slots permitting).
+    pub(crate) claim_batch: usize,
 }
 
 /// A running dispatcher.
@@ -204,10 +206,11 @@ async fn claim_loop(
             }
             continue;
         };
-        // Every slot free now is claimed in one batch: one write for them
-        // all (issue 18), each run still the one a lone claim would take.
+        // Every slot free now is claimed in one batch (on SQLite: one
+        // write for them all, issue 18), each run still the one a lone
+        // claim would take.
         let mut permits = vec![permit];
-        while permits.len() < MAX_CLAIM_BATCH {
+        while permits.len() < d.claim_batch {
             match Arc::clone(&slots).try_acquire_owned() {
                 Ok(more) => permits.push(more),
                 Err(_) => break,
@@ -430,7 +433,9 @@ async fn record(
     // may be megabytes).
     let mut finished = Arc::new(finished);
     let mut pause = Duration::from_millis(50);
-    let give_up_result_at = tokio::time::Instant::now() + RECORD_RETRY;
+    // From the first refusal, not from now: the wait for a batch is not
+    // the store refusing.
+    let mut give_up_result_at = None;
     loop {
         let (outcome, error, policy) = (finished.outcome, finished.error.clone(), d.policy);
         let (attempt, had_events) = (claimed.attempt, !claimed.events.is_empty());
@@ -464,9 +469,11 @@ async fn record(
             Ok(finish) => return (Arc::unwrap_or_clone(finished), Ok(finish)),
             Err(error) => error,
         };
+        let give_up_at =
+            *give_up_result_at.get_or_insert_with(|| tokio::time::Instant::now() + RECORD_RETRY);
         if finished.outcome != RunOutcome::Fault
             && !error.is_connection()
-            && tokio::time::Instant::now() >= give_up_result_at
+            && tokio::time::Instant::now() >= give_up_at
         {
             tracing::error!(%error, outcome = %finished.outcome, "could not record the run's result; recording it as a fault, state unchanged");
             finished = Arc::new(failed(

@@ -11,8 +11,8 @@
 //! committed.
 //!
 //! The batches form by themselves: a finisher takes every result waiting
-//! when it is free (up to [`MAX_BATCH`]), so a lone run is written at once
-//! and a busy node writes many per commit.
+//! when it is free (up to [`MAX_BATCH`] on SQLite), so a lone run is
+//! written at once and a busy node writes many per commit.
 
 use std::sync::Arc;
 
@@ -21,8 +21,8 @@ use charm_store::{
 };
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-/// The most runs one commit records: bounds how long a batch holds
-/// SQLite's writer (and a PostgreSQL transaction's locks).
+/// The most runs one commit records on a store that groups commits
+/// (SQLite): bounds how long a batch holds the writer.
 pub(crate) const MAX_BATCH: usize = 64;
 
 /// Decides a finished run's charm update (see `charm_store::UpdatePolicy`).
@@ -45,17 +45,18 @@ pub(crate) struct Finisher {
 }
 
 impl Finisher {
-    /// Starts `workers` finishers (1 for SQLite, whose writer is one
-    /// connection and which writes a batch per commit; more for
-    /// PostgreSQL, which writes each run in a transaction of its own, so
-    /// that commits overlap). They
+    /// Starts `workers` finishers, each taking up to `batch` waiting
+    /// results at a time. SQLite: one finisher (one writer) and
+    /// [`MAX_BATCH`], a commit per batch. PostgreSQL: several finishers
+    /// and a batch of 1, each run its own transaction, so that commits
+    /// overlap and a run waiting on a row lock holds up no other run. They
     /// stop when the last [`Finisher`] is dropped, after the results sent
     /// before are written.
-    pub(crate) fn spawn(store: Arc<dyn Store>, workers: usize) -> Finisher {
+    pub(crate) fn spawn(store: Arc<dyn Store>, workers: usize, batch: usize) -> Finisher {
         let (jobs, queue) = mpsc::unbounded_channel();
         let queue = Arc::new(Mutex::new(queue));
         for _ in 0..workers.max(1) {
-            tokio::spawn(work(Arc::clone(&store), Arc::clone(&queue)));
+            tokio::spawn(work(Arc::clone(&store), Arc::clone(&queue), batch.max(1)));
         }
         Finisher { store, jobs }
     }
@@ -83,7 +84,9 @@ impl Finisher {
                 return answer;
             }
         }
-        // No finisher took it (the runtime is stopping): alone, then.
+        // No finisher answered (its batch panicked, or the runtime is
+        // stopping): alone, then. A run already recorded is `NotOwned`.
+        tracing::warn!(run, "no finisher answered; recording the run alone");
         self.store
             .finish_run_if_owned(run, node, finished, &*decide)
             .await
@@ -92,7 +95,11 @@ impl Finisher {
 
 /// One finisher: takes every job waiting (up to [`MAX_BATCH`]), records
 /// them together, answers each.
-async fn work(store: Arc<dyn Store>, queue: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
+async fn work(
+    store: Arc<dyn Store>,
+    queue: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
+    max_batch: usize,
+) {
     loop {
         let mut batch = Vec::new();
         {
@@ -101,36 +108,54 @@ async fn work(store: Arc<dyn Store>, queue: Arc<Mutex<mpsc::UnboundedReceiver<Jo
                 Some(job) => batch.push(job),
                 None => return,
             }
-            while batch.len() < MAX_BATCH {
+            while batch.len() < max_batch {
                 match queue.try_recv() {
                     Ok(job) => batch.push(job),
                     Err(_) => break,
                 }
             }
         }
-        let items: Vec<RunToFinish<'_>> = batch
-            .iter()
-            .map(|job| RunToFinish {
-                run: job.run,
-                node: &job.node,
-                finished: &job.finished,
-                policy: &*job.decide,
-            })
-            .collect();
-        let results = store.finish_runs_if_owned(&items).await;
-        drop(items);
-        for (job, result) in batch.into_iter().zip(results) {
-            // Let go of the result before answering, so that the run task
-            // holds the only reference to it again.
-            let Job {
-                done,
-                finished,
-                decide,
-                ..
-            } = job;
-            drop((finished, decide));
-            // A run task that went away (its node fenced) needs no answer.
-            let _ = done.send(result);
+        // On a task of its own: a panic in a batch (a bug; nothing a charm
+        // does reaches one) must not stop the finisher. Its jobs go
+        // unanswered and their run tasks record them alone.
+        let runs = batch.len();
+        if let Err(e) = tokio::spawn(write(Arc::clone(&store), batch)).await {
+            if !e.is_panic() {
+                return; // the runtime is stopping
+            }
+            tracing::error!(
+                runs,
+                "recording a batch of runs panicked; each is recorded alone"
+            );
         }
+    }
+}
+
+/// Records one batch and answers each of its jobs.
+async fn write(store: Arc<dyn Store>, batch: Vec<Job>) {
+    let items: Vec<RunToFinish<'_>> = batch
+        .iter()
+        .map(|job| RunToFinish {
+            run: job.run,
+            node: &job.node,
+            finished: &job.finished,
+            policy: &*job.decide,
+        })
+        .collect();
+    let results = store.finish_runs_if_owned(&items).await;
+    drop(items);
+    for (job, result) in batch.into_iter().zip(results) {
+        // Let go of the result before answering, so that the run task
+        // holds the only reference to it again.
+        let Job {
+            done,
+            finished,
+            decide,
+            ..
+        } = job;
+        drop((finished, decide));
+        // A run task that is gone (the runtime is stopping) needs no
+        // answer.
+        let _ = done.send(result);
     }
 }

@@ -271,6 +271,7 @@ pub async fn serve(
         },
     );
     let alerting = alerts.clone().spawn(stop.clone());
+    let (finishers, finish_batch, claim_batch) = batching(&config);
     let dispatcher = Dispatcher {
         store: Arc::clone(&store),
         alerts,
@@ -284,7 +285,8 @@ pub async fn serve(
         record_bytes: config.record_bytes_per_run,
         node: membership.state(),
         secrets: secret_keeper.clone(),
-        finisher: Finisher::spawn(Arc::clone(&store), finishers(&config)),
+        finisher: Finisher::spawn(Arc::clone(&store), finishers, finish_batch),
+        claim_batch,
     }
     .spawn(stop.clone());
     let quota_watch = tokio::spawn(quotas::watch_quotas(
@@ -470,15 +472,21 @@ async fn maintain(
     }
 }
 
-/// How many finishers record runs at once: one on SQLite (one writer), and
-/// half the PostgreSQL connections, so that commits overlap and the API and
-/// the scheduler still find a connection.
-fn finishers(config: &ServiceConfig) -> usize {
+/// How the node batches its writes, by store: `(finishers, runs per
+/// finish batch, runs per claim)`. SQLite has one writer, and a batch is
+/// one transaction there: one finisher writing up to
+/// [`finisher::MAX_BATCH`] runs per commit, and every free slot claimed in
+/// one transaction. PostgreSQL commits overlap, and a batch there is a run
+/// at a time (a batch would only hold the first runs for the last): half
+/// the connections finish runs at once, one run each, and claims are one
+/// at a time.
+fn batching(config: &ServiceConfig) -> (usize, usize, usize) {
     match config.db {
-        DbTarget::Sqlite(_) => 1,
-        DbTarget::Postgres(_) => usize::try_from(config.db_connections / 2)
-            .unwrap_or(1)
-            .max(1),
+        DbTarget::Sqlite(_) => (1, finisher::MAX_BATCH, dispatcher::MAX_CLAIM_BATCH),
+        DbTarget::Postgres(_) => {
+            let finishers = usize::try_from(config.db_connections / 2).unwrap_or(1);
+            (finishers.max(1), 1, 1)
+        }
     }
 }
 
