@@ -54,3 +54,248 @@ async fn a_second_node_on_one_file_is_refused_and_a_restart_takes_over() {
     assert_eq!(rescued.len(), 1);
     assert_eq!(rescued[0].run_id, lost.id);
 }
+
+/// A second connection to the test file, to plant a trigger that makes one
+/// statement of one run fail (what a full disk or a corrupt row does to one
+/// run of a batch).
+async fn side_door(path: &std::path::Path, sql: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_batch_whose_one_run_fails_records_the_others_alone() {
+    use charm_store::{Finish, RunStatus, RunToFinish};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let s = SqliteStore::open(&path).await.unwrap();
+    let me = conformance::node(&s).await;
+    let mut charms = Vec::new();
+    for n in 1..=3 {
+        let charm = conformance::add(&s, conformance::code(n)).await;
+        conformance::enqueue(&s, &charm, charm_store::Trigger::Manual).await;
+        charms.push(charm);
+    }
+    let runs = s
+        .claim_runs(
+            &me,
+            conformance::LEASE,
+            conformance::MAX_EVENTS,
+            charm_store::FairShare::default(),
+            3,
+        )
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 3);
+    side_door(
+        &path,
+        &format!(
+            "CREATE TRIGGER boom BEFORE UPDATE OF status ON runs \
+             WHEN NEW.id = {} AND NEW.status = 'done' BEGIN SELECT RAISE(ABORT, 'boom'); END",
+            runs[1].id
+        ),
+    )
+    .await;
+    let wrote = conformance::ok(Some("{\"n\":1}"));
+    let calls = std::sync::atomic::AtomicU32::new(0);
+    let policy = |b: charm_store::Before, _| {
+        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        conformance::keep(b.failures)
+    };
+    let batch: Vec<RunToFinish<'_>> = runs
+        .iter()
+        .map(|r| RunToFinish {
+            run: r.id,
+            node: &me,
+            finished: &wrote,
+            policy: &policy,
+        })
+        .collect();
+    let results = s.finish_runs_if_owned(&batch).await;
+    assert_eq!(results.len(), 3);
+    assert_eq!(
+        results[0].as_ref().unwrap(),
+        &Finish::Recorded {
+            state_version: Some(1)
+        }
+    );
+    assert!(results[1].is_err(), "{:?}", results[1]);
+    assert_eq!(
+        results[2].as_ref().unwrap(),
+        &Finish::Recorded {
+            state_version: Some(1)
+        }
+    );
+    for (i, (status, version)) in [
+        (RunStatus::Done, 1),
+        (RunStatus::Running, 0),
+        (RunStatus::Done, 1),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        assert_eq!(
+            s.run(runs[i].id).await.unwrap().unwrap().status,
+            status,
+            "run {i}"
+        );
+        assert_eq!(
+            s.state(&charms[i]).await.unwrap().unwrap().version,
+            version,
+            "charm {i}"
+        );
+    }
+    let fuel: i64 = {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        sqlx::query_scalar("SELECT CAST(SUM(fuel) AS INTEGER) FROM space_fuel")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    };
+    assert_eq!(fuel, 2, "the rolled-back batch counted no fuel twice");
+    // Once for the first run in the batch that rolled back, then once for
+    // each run recorded alone (the failing one fails before its update).
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_failing_claim_fails_its_batch_and_leaves_every_run_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let s = SqliteStore::open(&path).await.unwrap();
+    let me = conformance::node(&s).await;
+    let first = conformance::add(&s, conformance::code(1)).await;
+    let poison = conformance::add(&s, conformance::code(2)).await;
+    let queued = conformance::enqueue(&s, &first, charm_store::Trigger::Manual).await;
+    conformance::enqueue(&s, &poison, charm_store::Trigger::Manual).await;
+    let event = charm_store::NewEvent {
+        source: "t".into(),
+        data: "{}".into(),
+        idempotency_key: None,
+    };
+    s.deliver_event(
+        &poison,
+        charm_store::Trigger::Manual,
+        conformance::MANUAL,
+        &event,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    side_door(
+        &path,
+        &format!(
+            "CREATE TRIGGER boom BEFORE UPDATE OF run_id ON events \
+             WHEN NEW.charm_id = '{}' BEGIN SELECT RAISE(ABORT, 'boom'); END",
+            poison.as_str()
+        ),
+    )
+    .await;
+    let fair = charm_store::FairShare::default();
+    // One transaction: the poisoned claim takes the first with it.
+    let batch = s
+        .claim_runs(&me, conformance::LEASE, conformance::MAX_EVENTS, fair, 2)
+        .await;
+    assert!(batch.is_err(), "{:?}", batch.map(|v| v.len()));
+    let record = s.run(queued.run_id).await.unwrap().unwrap();
+    assert_eq!(
+        record.status,
+        charm_store::RunStatus::Queued,
+        "nothing half-claimed"
+    );
+    // A lone claim still takes it.
+    let lone = s
+        .claim_next_run(&me, conformance::LEASE, conformance::MAX_EVENTS, fair)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(lone.charm_id, first);
+}
+
+/// One scenario claimed two ways: a batch, and lone claims until none;
+/// both must take the same charms in the same order.
+async fn claim_scenario(batch: bool) -> Vec<String> {
+    use charm_store::{FairShare, QuotaOverrides, Trigger};
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+    let me = conformance::node(&s).await;
+    let mut ids = Vec::new();
+    for (n, space) in [
+        (1, "a"),
+        (2, "a"),
+        (3, "b"),
+        (4, "b"),
+        (5, "heavy"),
+        (6, "heavy"),
+        (7, "heavy"),
+        (8, "light"),
+    ] {
+        let mut c = conformance::code(n);
+        c.space = space.into();
+        ids.push(conformance::add(&s, c).await);
+    }
+    s.set_space_quota(
+        "a",
+        &QuotaOverrides {
+            max_runs_in_flight: Some(1),
+            ..QuotaOverrides::default()
+        },
+    )
+    .await
+    .unwrap();
+    let burnt = |fuel| charm_store::Finished {
+        fuel,
+        ..conformance::ok(None)
+    };
+    conformance::run_once(&s, &me, &ids[4], &burnt(5_000_000_000)).await;
+    conformance::run_once(&s, &me, &ids[7], &burnt(100_000)).await;
+    for (i, id) in ids.iter().enumerate() {
+        let trigger = if i % 3 == 0 {
+            Trigger::Manual
+        } else {
+            Trigger::Schedule
+        };
+        conformance::enqueue(&s, id, trigger).await;
+    }
+    let fair = FairShare { slots_per_node: 4 };
+    let claimed = if batch {
+        s.claim_runs(&me, conformance::LEASE, conformance::MAX_EVENTS, fair, 32)
+            .await
+            .unwrap()
+    } else {
+        let mut v = Vec::new();
+        while let Some(r) = s
+            .claim_next_run(&me, conformance::LEASE, conformance::MAX_EVENTS, fair)
+            .await
+            .unwrap()
+        {
+            v.push(r);
+        }
+        v
+    };
+    claimed
+        .iter()
+        .map(|r| r.charm_id.as_str().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_batch_claim_honours_quotas_and_fair_share_as_lone_claims_do() {
+    let batch = claim_scenario(true).await;
+    let lone = claim_scenario(false).await;
+    assert_eq!(batch, lone);
+    assert!(
+        batch.len() < 8,
+        "the quota and the fair share hold some back"
+    );
+}
