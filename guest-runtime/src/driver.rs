@@ -204,6 +204,18 @@ fn with_meta(meta: &str, parts: &[&[u8]]) -> Vec<u8> {
     payload
 }
 
+/// Seeds `Math.random()` (Javy's `fastrand::f64`) from the task's secure
+/// generator (WASI `random_get`). Left alone, fastrand seeds itself from a
+/// hash of the first monotonic clock reading, a few hundred microseconds
+/// into the task: one of about a million sequences. A recorded run's seed
+/// reproduces this one, so a replay gives the same values.
+fn seed_math_random() {
+    let mut seed = [0u8; 8];
+    if getrandom::fill(&mut seed).is_ok() {
+        fastrand::seed(u64::from_le_bytes(seed));
+    }
+}
+
 /// Runs a charm's `bgUpdater`: see `charm_host_abi::export::RUN`.
 ///
 /// # Safety
@@ -225,6 +237,7 @@ pub unsafe extern "C" fn charm_run(
 
 fn run_in(ctx: &Ctx<'_>, bytecode: &[u8], input: &str) -> Result<Vec<u8>, ErrorJson> {
     event_loop::start_clock();
+    seed_math_random();
     // Nothing from before this task counts against it.
     prelude::clear_rejections();
     drop(prelude::take_uncaught(ctx));

@@ -60,13 +60,13 @@ pub enum RecordMode {
 #[serde(rename_all = "camelCase")]
 pub struct Recording {
     /// The 32-byte seed of the task's random generator (hex): the source of
-    /// `crypto.getRandomValues`, `crypto.randomUUID` and the runtime's
-    /// other randomness.
+    /// `crypto.getRandomValues`, `crypto.randomUUID`, the seed of
+    /// `Math.random()` and the runtime's other randomness.
     pub seed: String,
     /// Readings of the wall clock (`Date.now()`), ns since the Unix epoch.
     pub wall_clock_ns: Vec<u64>,
-    /// Readings of the monotonic clock (`performance.now()`, timers, the
-    /// seed of `Math.random()`), ns since the task started.
+    /// Readings of the monotonic clock (`performance.now()`, timers), ns
+    /// since the task started.
     pub monotonic_clock_ns: Vec<u64>,
     /// Each `fetch` the charm started, in order.
     pub fetches: Vec<RecordedFetch>,
