@@ -46,15 +46,20 @@ pub struct Service {
     pub store: &'static str,
 }
 
-/// The daemon's `charm_host_queue_wait_seconds` histogram: cumulative
-/// counts by upper bound (s), `+Inf` last.
-async fn queue_waits(client: &reqwest::Client, base: &str) -> BenchResult<Vec<(f64, f64)>> {
-    let text = client
+/// The daemon's `/metrics` page.
+async fn metrics(client: &reqwest::Client, base: &str) -> BenchResult<String> {
+    Ok(client
         .get(format!("{base}/metrics"))
         .send()
         .await?
         .text()
-        .await?;
+        .await?)
+}
+
+/// The daemon's `charm_host_queue_wait_seconds` histogram: cumulative
+/// counts by upper bound (s), `+Inf` last.
+async fn queue_waits(client: &reqwest::Client, base: &str) -> BenchResult<Vec<(f64, f64)>> {
+    let text = metrics(client, base).await?;
     let mut buckets = Vec::new();
     for line in text.lines() {
         let Some(rest) = line.strip_prefix("charm_host_queue_wait_seconds_bucket{") else {
@@ -116,12 +121,7 @@ fn cpu_ms(pid: u32) -> BenchResult<f64> {
 
 /// The daemon's count of successful runs, from `/metrics`.
 async fn ok_runs(client: &reqwest::Client, base: &str) -> BenchResult<f64> {
-    let text = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
+    let text = metrics(client, base).await?;
     let line = text
         .lines()
         .find(|l| l.starts_with("charm_host_runs_total{") && l.contains("outcome=\"ok\""))

@@ -440,7 +440,7 @@ async fn record(
         let (outcome, error, policy) = (finished.outcome, finished.error.clone(), d.policy);
         let (attempt, had_events) = (claimed.attempt, !claimed.events.is_empty());
         let cadence = cadence.clone();
-        let decide: Decide = Box::new(move |before: Before, now: i64| {
+        let decide: Decide = Arc::new(move |before: Before, now: i64| {
             let end = RunEnd {
                 outcome,
                 error: error.as_deref(),

@@ -26,14 +26,14 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 pub(crate) const MAX_BATCH: usize = 64;
 
 /// Decides a finished run's charm update (see `charm_store::UpdatePolicy`).
-pub(crate) type Decide = Box<dyn Fn(Before, i64) -> CharmUpdate + Send + Sync>;
+pub(crate) type Decide = Arc<dyn Fn(Before, i64) -> CharmUpdate + Send + Sync>;
 
 /// One run's result waiting for its batch.
 struct Job {
     run: RunId,
     node: NodeId,
     finished: Arc<Finished>,
-    decide: Arc<Decide>,
+    decide: Decide,
     done: oneshot::Sender<Result<Finish, StoreError>>,
 }
 
@@ -70,7 +70,6 @@ impl Finisher {
         finished: &Arc<Finished>,
         decide: Decide,
     ) -> Result<Finish, StoreError> {
-        let decide = Arc::new(decide);
         let (done, answer) = oneshot::channel();
         let job = Job {
             run,
