@@ -559,6 +559,13 @@ macro_rules! quota_ops {
                         .await?;
                 }
             }
+            // Without a budget there is nothing to block, and no block to
+            // lift: a budget only drops to 0 through `set`, which lifts the
+            // block itself, or a restart, which leaves none of this node's
+            // runs in flight to get here. A statement less per run.
+            if quota.max_fuel_per_hour == 0 {
+                return Ok(());
+            }
             refresh_block(conn, space, now, quota.max_fuel_per_hour).await
         }
 

@@ -474,13 +474,16 @@ pub(crate) const WRITE_STATE_IF_VERSION: &str = "UPDATE charm_state SET state = 
 /// null), `$3` the reason to disable (or null), `$4` time, `$5` charm, `$6`
 /// whether the run succeeded (its time becomes the last success), `$7`
 /// heavy runs in a row, `$8` the penalty (or null), `$9` the run's fuel.
+/// Returns whether the charm has a queued run, which its finished run may
+/// have held back (read here, not by a statement of its own: issue 18).
 pub(crate) const APPLY_UPDATE: &str = "UPDATE charms SET consecutive_failures = $1, \
      next_run_at = COALESCE($2, next_run_at), \
      last_ok_at = CASE WHEN $6 THEN $4 ELSE last_ok_at END, \
      heavy_runs = $7, penalty = $8, recent_fuel = $9, \
      enabled = CASE WHEN $3 IS NULL THEN enabled ELSE FALSE END, \
      disabled_reason = COALESCE($3, disabled_reason), \
-     disabled_at = CASE WHEN $3 IS NULL THEN disabled_at ELSE $4 END WHERE id = $5";
+     disabled_at = CASE WHEN $3 IS NULL THEN disabled_at ELSE $4 END WHERE id = $5 \
+     RETURNING EXISTS (SELECT 1 FROM runs WHERE charm_id = $5 AND status = 'queued') AS queued";
 
 /// Fuel units a run's wall time counts as in fair share, per ms: the low
 /// end of the fuel a CPU burns in a millisecond. A run that holds its slot
@@ -749,12 +752,28 @@ pub(crate) use read_ops;
 /// (compare-and-set) and fits the space's state quota, the run's record,
 /// its fuel in its space's usage and hourly quota, the policy's update of
 /// the charm, and the settling of the run's events. `$quota` is the
-/// store's default quotas; the expansion site has the backend's `quota`
-/// module beside it. Evaluates to
-/// `Result<(Finish, Option<FollowUp>), StoreError>`: the run to queue for
+/// charm's space and its quotas in force (`quota_of_charm`, or the same
+/// read by the backend's own lookup); the expansion site has the backend's
+/// `quota` module beside it. Evaluates to
+/// `Result<(Finish, AfterFinish), StoreError>`: the run to queue for
 /// events still pending, which the backend queues with its own upsert. A
 /// macro because both backends run it on their own connection type; the
 /// expansion site has the backend's `settle_events` in scope.
+/// What a recorded finish leaves to its backend: the run to queue for the
+/// charm's events, if any, and whether the charm already had a queued run.
+#[derive(Debug)]
+pub(crate) struct AfterFinish {
+    pub(crate) follow_up: Option<crate::inbox::FollowUp>,
+    pub(crate) queued: bool,
+}
+
+impl AfterFinish {
+    pub(crate) const NOTHING: Self = Self {
+        follow_up: None,
+        queued: false,
+    };
+}
+
 macro_rules! write_finish {
     ($conn:expr, $run:expr, $node:expr, $finished:expr, $policy:expr,
      charm = $charm:expr, base = $base:expr, before = $before:expr, now = $now:expr,
@@ -767,10 +786,11 @@ macro_rules! write_finish {
             let (conn, run, node, finished, policy) = ($conn, $run, $node, $finished, $policy);
             let (charm, base, before, now): (&str, i64, $crate::Before, i64) =
                 ($charm, $base, $before, $now);
-            let defaults: $crate::Quota = $quota;
+            // The charm's space and the quotas in force, read by the
+            // backend's ownership lookup (`None`: the charm is gone).
+            let quota: Option<(String, $crate::Quota)> = $quota;
             let mut version: Option<i64> = None;
             let mut recorded = finished.clone();
-            let quota = super::quota::quota_of_charm(&mut *conn, charm, defaults).await?;
             let over = match (&quota, finished.outcome, &finished.new_state) {
                 (Some((space, q)), $crate::RunOutcome::Ok, Some(state)) => {
                     super::quota::state_fits(&mut *conn, space, charm, state.len(), *q).await?
@@ -834,7 +854,10 @@ macro_rules! write_finish {
                     .await?;
             }
             if moved {
-                return Ok(($crate::Finish::StateMoved { expected: base }, None));
+                return Ok((
+                    $crate::Finish::StateMoved { expected: base },
+                    $crate::rows::AfterFinish::NOTHING,
+                ));
             }
             let cost = $crate::rows::run_cost(&recorded);
             if cost > 0 {
@@ -851,10 +874,13 @@ macro_rules! write_finish {
             if let Some(over) = over {
                 // Not blamed: the policy is not asked, so no failure is
                 // counted, and the events wait for the next run.
-                return Ok(($crate::Finish::OverQuota(over), None));
+                return Ok((
+                    $crate::Finish::OverQuota(over),
+                    $crate::rows::AfterFinish::NOTHING,
+                ));
             }
             let update = policy(before, now);
-            sqlx::query(APPLY_UPDATE)
+            let queued: Option<bool> = sqlx::query_scalar(APPLY_UPDATE)
                 .bind(i64::from(update.consecutive_failures))
                 .bind(update.next_run_at)
                 .bind(&update.disable)
@@ -864,7 +890,7 @@ macro_rules! write_finish {
                 .bind(i64::from(update.heavy_runs))
                 .bind(&update.penalty)
                 .bind(clamp_i64(cost))
-                .execute(&mut *conn)
+                .fetch_optional(&mut *conn)
                 .await?;
             if update.disable.is_some() {
                 sqlx::query(CANCEL_QUEUED)
@@ -882,11 +908,13 @@ macro_rules! write_finish {
                 now,
             )
             .await?;
+            // A disabled charm's queued run was cancelled above.
+            let queued = queued.unwrap_or(false) && update.disable.is_none();
             Ok::<_, $crate::StoreError>((
                 $crate::Finish::Recorded {
                     state_version: version,
                 },
-                follow_up,
+                $crate::rows::AfterFinish { follow_up, queued },
             ))
         }
         .await

@@ -469,7 +469,8 @@ async fn finish_in(
     let base =
         base.ok_or_else(|| crate::corrupt("run", format!("run {run} has no base version")))?;
     let id = charm_id(&charm, "id")?;
-    let (finish, follow_up) = write_finish!(
+    let quota = super::quota::quota_of_charm(&mut *conn, id.as_str(), quota).await?;
+    let (finish, after) = write_finish!(
         &mut *conn,
         run,
         node,
@@ -481,7 +482,7 @@ async fn finish_in(
         now = charm.try_get("now")?,
         quota = quota
     )?;
-    if let Some(f) = follow_up {
+    if let Some(f) = after.follow_up {
         upsert(
             conn,
             instance,
