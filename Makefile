@@ -61,11 +61,13 @@ bench:
 	  scripts/pg-cluster.sh run $(CARGO) bench --locked -p charm-host --bench charm-bench
 
 # The service row alone at a larger load (issue 18), outside `make test`:
-# SCALE_CHARMS charms every SCALE_INTERVAL_S seconds through `serve`.
+# SCALE_CHARMS charms every SCALE_INTERVAL_S seconds through `serve`, their
+# lag watched for SCALE_WINDOW_S seconds.
 SCALE_CHARMS ?= 20000
 SCALE_INTERVAL_S ?= 12
+SCALE_WINDOW_S ?= 300
 bench-scale:
-	SERVICE_CHARMS=$(SCALE_CHARMS) SERVICE_INTERVAL_S=$(SCALE_INTERVAL_S) BENCH_ONLY=service DENO=/bin/true PG_SETTINGS= \
+	SERVICE_CHARMS=$(SCALE_CHARMS) SERVICE_INTERVAL_S=$(SCALE_INTERVAL_S) SERVICE_WINDOW_S=$(SCALE_WINDOW_S) BENCH_ONLY=service DENO=/bin/true PG_SETTINGS= \
 	  scripts/pg-cluster.sh run $(CARGO) bench --locked -p charm-host --bench charm-bench
 
 # The crowd test of `make test`, watched for SOAK_SECS against a release build.

@@ -1,7 +1,13 @@
 //! The cost of a registered, idle charm: disk and the daemon's RSS, from
-//! two stores of 1,000 and 10,000 charms. The difference divided by 9,000
-//! is what one more charm costs; fixed costs (the runtime, warm pool slots,
-//! SQLite's page cache) cancel out.
+//! 1,000 and 10,000 charms. The difference divided by 9,000 is what one
+//! more charm costs; fixed costs (the runtime, warm pool slots, SQLite's
+//! page cache) cancel out.
+//!
+//! The RSS is one daemon's growth, not two daemons' difference: two
+//! daemons warm different numbers of pool slots (up to 16 MiB each) as
+//! their first runs happen to overlap, which once made the difference
+//! -85 MB. One daemon with one run slot runs the first 1,000 charms, is
+//! measured, is given 9,000 more, runs them, and is measured again.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -134,6 +140,8 @@ impl Daemon {
             .arg("--addr-file")
             .arg(&addr_file)
             .args(["--token", TOKEN])
+            // One run at a time: the same one warm pool slot at both sizes.
+            .args(["--max-concurrent", "1"])
             // Its server file goes to the scratch folder.
             .env("XDG_RUNTIME_DIR", scratch)
             .stdout(Stdio::null())
@@ -154,8 +162,16 @@ impl Daemon {
         Ok(daemon)
     }
 
-    fn rss(&self) -> u64 {
-        proc_status_bytes(&self.child.id().to_string(), "VmRSS").unwrap_or(0)
+    /// Resident bytes: the median of five samples 200 ms apart, once the
+    /// last run's memory has settled.
+    async fn rss(&self) -> u64 {
+        let mut samples = Vec::new();
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            samples.push(proc_status_bytes(&self.child.id().to_string(), "VmRSS").unwrap_or(0));
+        }
+        samples.sort_unstable();
+        samples[samples.len() / 2]
     }
 
     /// Waits until `charms` runs have finished and nothing is queued.
@@ -224,34 +240,37 @@ pub async fn idle_charms(
     let disk_per_charm =
         (large_disk - small_disk) as f64 / extra - (source.len() + state_bytes) as f64;
 
-    let mut rss = Vec::new();
+    // One daemon grows from `small` charms to `large` (see the module's
+    // comment); `small_db` becomes the large store.
+    eprintln!("      daemon with {small} charms: waiting for every first run");
+    let daemon = Daemon::start(binary, &small_db, &cache, scratch).await?;
+    daemon.wait_all_ran(&client, small).await?;
+    let rss_small = daemon.rss().await;
+    eprintln!("      the same daemon given {large} charms: waiting for every first run");
+    register(sandbox, &small_db, &source, small..large).await?;
+    daemon.wait_all_ran(&client, large).await?;
+    let rss_large = daemon.rss().await;
     let mut list_ms = Vec::new();
-    for (db, charms) in [(&small_db, small), (&large_db, large)] {
-        eprintln!("      daemon with {charms} charms: waiting for every first run");
-        let daemon = Daemon::start(binary, db, &cache, scratch).await?;
-        daemon.wait_all_ran(&client, charms).await?;
-        rss.push(daemon.rss());
-        if charms == large {
-            for _ in 0..50 {
-                let started = Instant::now();
-                let page = client
-                    .get(format!(
-                        "{}/api/charms?limit=50&sort=last_run&order=desc",
-                        daemon.base
-                    ))
-                    .bearer_auth(TOKEN)
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .bytes()
-                    .await?;
-                list_ms.push(started.elapsed().as_secs_f64() * 1e3);
-                if page.is_empty() {
-                    return Err("the charm listing was empty".into());
-                }
-            }
+    for _ in 0..50 {
+        let started = Instant::now();
+        let page = client
+            .get(format!(
+                "{}/api/charms?limit=50&sort=last_run&order=desc",
+                daemon.base
+            ))
+            .bearer_auth(TOKEN)
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await?;
+        list_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        if page.is_empty() {
+            return Err("the charm listing was empty".into());
         }
     }
+    drop(daemon);
+    let after_runs = db_bytes(&small_db);
     // What a run reads before it starts: bytecode and settings.
     let store = SqliteStore::open(&large_db).await?;
     let (page, _) = store
@@ -270,7 +289,6 @@ pub async fn idle_charms(
         load_us.push(started.elapsed().as_secs_f64() * 1e6);
     }
     store.close().await;
-    let after_runs = db_bytes(&large_db);
 
     Ok(Idle {
         small,
@@ -278,8 +296,8 @@ pub async fn idle_charms(
         disk_per_charm,
         source_bytes: source.len(),
         disk_per_run: after_runs.saturating_sub(large_disk) as f64 / large as f64,
-        rss_per_charm: (rss[1] as f64 - rss[0] as f64) / extra,
-        rss_large: rss[1],
+        rss_per_charm: (rss_large as f64 - rss_small as f64) / extra,
+        rss_large,
         list_page_ms: percentile(&mut list_ms, 50.0),
         load_for_run_us: percentile(&mut load_us, 50.0),
     })

@@ -205,7 +205,20 @@ pub async fn service_row(
     let (runs_from, cpu_from, from) =
         (ok_runs(&client, &base).await?, cpu_ms(pid)?, Instant::now());
     let waits_from = queue_waits(&client, &base).await?;
-    tokio::time::sleep(window).await;
+    // A line every 30 s: `make bench-scale` watches for minutes.
+    while from.elapsed() < window {
+        let left = window.saturating_sub(from.elapsed());
+        tokio::time::sleep(left.min(Duration::from_secs(30))).await;
+        if from.elapsed() < window {
+            let runs = ok_runs(&client, &base).await? - runs_from;
+            let secs = from.elapsed().as_secs_f64();
+            eprintln!(
+                "      {secs:.0}/{} s: {runs:.0} runs, {:.0} a second",
+                window.as_secs(),
+                runs / secs
+            );
+        }
+    }
     let (runs_to, cpu_to, elapsed) = (ok_runs(&client, &base).await?, cpu_ms(pid)?, from.elapsed());
     let waits_to = queue_waits(&client, &base).await?;
     let runs = (runs_to - runs_from).max(1.0);
