@@ -174,6 +174,37 @@ impl Daemon {
         samples[samples.len() / 2]
     }
 
+    /// Registers charms `range` through the daemon's API, as
+    /// [`register`] does through the store (which a running daemon's
+    /// writes would refuse with `SQLITE_BUSY_SNAPSHOT`).
+    async fn register(
+        &self,
+        client: &reqwest::Client,
+        source: &str,
+        range: std::ops::Range<usize>,
+    ) -> BenchResult<()> {
+        let mut posts = stream::iter(range)
+            .map(|i| {
+                let body = serde_json::json!({
+                    "source": source,
+                    "name": format!("counter-{i:05}.js"),
+                    "space": format!("space-{}", i % 100),
+                    "interval_s": 86_400,
+                });
+                let request = client
+                    .post(format!("{}/api/charms", self.base))
+                    .bearer_auth(TOKEN)
+                    .header("content-type", "application/json")
+                    .body(body.to_string());
+                async move { request.send().await?.error_for_status().map(|_| ()) }
+            })
+            .buffer_unordered(8);
+        while let Some(posted) = posts.next().await {
+            posted?;
+        }
+        Ok(())
+    }
+
     /// Waits until `charms` runs have finished and nothing is queued.
     async fn wait_all_ran(&self, client: &reqwest::Client, charms: usize) -> BenchResult<()> {
         let url = format!("{}/api/stats", self.base);
@@ -247,7 +278,7 @@ pub async fn idle_charms(
     daemon.wait_all_ran(&client, small).await?;
     let rss_small = daemon.rss().await;
     eprintln!("      the same daemon given {large} charms: waiting for every first run");
-    register(sandbox, &small_db, &source, small..large).await?;
+    daemon.register(&client, &source, small..large).await?;
     daemon.wait_all_ran(&client, large).await?;
     let rss_large = daemon.rss().await;
     let mut list_ms = Vec::new();

@@ -10,7 +10,8 @@
 //! Rows (see issue #4 for the targets):
 //! 1. the trivial charm, a fresh sandbox per task, one thread: p50 and p99;
 //! 2. the same on every core: tasks per second;
-//! 3. 2,000 charms at once, each awaiting a 500 ms loopback fetch;
+//! 3. 2,000 charms at once, each awaiting a 500 ms loopback fetch, then the
+//!    same arriving at a steady 2,000 a second (an open loop);
 //! 4. compile: the runtime's size, a cold start (wizer + Cranelift), the
 //!    first task of a fresh process with no cache, a warm start from the
 //!    cache, the RSS fixture's compile, and a charm's load before a run;
@@ -24,7 +25,8 @@
 //!
 //! Sizes can be scaled down for a quick look with `BENCH_SCALE=0.1`.
 //! `BENCH_ONLY=latency`, `throughput`, `io` or `crypto` runs row 1, 2, 3
-//! or 8 alone (the first two many times longer), and `start` row 4's
+//! or 8 alone (the first two many times longer), `idle` row 5's disk and
+//! RSS per idle charm, and `start` row 4's
 //! runtime size and starts: for comparing runtimes
 //! (`CHARM_HOST_RUNTIME_WASM`) side by side, or for a profiler (`CHARM_HOST_PERFMAP=1 perf record -g ...` names guest functions);
 //! `BENCH_ONLY=cluster` runs row 7 alone; `BENCH_ONLY=service` the service
@@ -41,6 +43,7 @@ mod stats;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use charm_engine::{Sandbox, SandboxOptions};
 
@@ -115,6 +118,10 @@ fn main() -> ExitCode {
     }
 }
 
+/// Row 3's open loop: a run arrives every 500 µs (2,000 a second), as
+/// issue 18 asks, rather than all at once.
+const OPEN_LOOP_SPACING: Duration = Duration::from_micros(500);
+
 /// The service row with its load from `SERVICE_CHARMS` (default 3,000) and
 /// `SERVICE_INTERVAL_S` (default 1): 3,000 runs due a second, more than two
 /// cores finish, so the queue never empties, measured over
@@ -133,7 +140,7 @@ async fn service_row(
     };
     let charms = usize::try_from(number("SERVICE_CHARMS", 3000)).unwrap_or(3000);
     let interval_s = number("SERVICE_INTERVAL_S", 1);
-    let window = std::time::Duration::from_secs(number("SERVICE_WINDOW_S", 20).max(1));
+    let window = Duration::from_secs(number("SERVICE_WINDOW_S", 20).max(1));
     let mut rows = vec![
         service::service_row(
             binary, trivial_js, scratch, charms, interval_s, window, None,
@@ -296,6 +303,18 @@ async fn bench() -> BenchResult<()> {
         );
         return Ok(());
     }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("idle") {
+        let counter = root.join("charms-fixtures/counter.js");
+        let (small, large) = (sizes.idle_small, sizes.idle_large);
+        let idle = idle::idle_charms(&sandbox, binary, &counter, &scratch, small, large).await?;
+        println!(
+            "{:.2} KB of disk and {:.2} KB of daemon RSS per idle charm ({small} -> {large}); {:.1} MiB RSS at {large}",
+            idle.disk_per_charm / 1e3,
+            idle.rss_per_charm / 1e3,
+            idle.rss_large as f64 / (1 << 20) as f64
+        );
+        return Ok(());
+    }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("throughput") {
         let per_second =
             rows::trivial_throughput(&sandbox, &trivial, sizes.throughput * 10, cores * 2).await?;
@@ -324,8 +343,12 @@ async fn bench() -> BenchResult<()> {
         return Ok(());
     }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("io") {
-        for pass in ["cold", "warm"] {
-            let io = rows::io_bound(&sandbox, &io_charm, &server, sizes.io_charms).await?;
+        for pass in ["cold", "warm", "open loop"] {
+            let spacing = match pass {
+                "open loop" => OPEN_LOOP_SPACING,
+                _ => Duration::ZERO,
+            };
+            let io = rows::io_bound(&sandbox, &io_charm, &server, sizes.io_charms, spacing).await?;
             println!(
                 "{pass} pool: {:.0} charms/s, added p50 {:.0} ms p99 {:.0} ms, peak RSS {} MiB (private {} MiB)",
                 io.charms_per_s,
@@ -358,13 +381,40 @@ async fn bench() -> BenchResult<()> {
         rows::trivial_throughput(&sandbox, &trivial, sizes.throughput, cores * 2).await?;
 
     eprintln!(
-        "[4/10] row 3: {} charms at once, each awaiting a 500 ms loopback fetch",
+        "[4/10] row 3: {} charms at once (twice), then arriving at a steady rate, each awaiting a 500 ms loopback fetch",
         sizes.io_charms
     );
     // The first pass finds every pool slot cold (copy-on-write faults on the
     // runtime image); a service that runs its charms again finds them warm.
-    let io_cold = rows::io_bound(&sandbox, &io_charm, &server, sizes.io_charms).await?;
-    let io = rows::io_bound(&sandbox, &io_charm, &server, sizes.io_charms).await?;
+    let io_cold = rows::io_bound(
+        &sandbox,
+        &io_charm,
+        &server,
+        sizes.io_charms,
+        Duration::ZERO,
+    )
+    .await?;
+    let io = rows::io_bound(
+        &sandbox,
+        &io_charm,
+        &server,
+        sizes.io_charms,
+        Duration::ZERO,
+    )
+    .await?;
+    eprintln!(
+        "      the same {} charms arriving at a steady {:.0} a second",
+        sizes.io_charms,
+        1.0 / OPEN_LOOP_SPACING.as_secs_f64()
+    );
+    let io_open = rows::io_bound(
+        &sandbox,
+        &io_charm,
+        &server,
+        sizes.io_charms,
+        OPEN_LOOP_SPACING,
+    )
+    .await?;
 
     eprintln!(
         "[5/10] row 6: one charm awaiting {FANOUT_FETCHES} fetches of {FANOUT_DELAY_MS} ms at once"
@@ -430,6 +480,7 @@ async fn bench() -> BenchResult<()> {
         per_second,
         io,
         io_cold,
+        io_open,
         compile,
         runtime_bytes,
         cold_first_task,
@@ -474,6 +525,8 @@ struct Results {
     per_second: f64,
     io: rows::Io,
     io_cold: rows::Io,
+    /// Row 3's charms arriving at a steady rate (issue 18's open loop).
+    io_open: rows::Io,
     compile: rows::Compile,
     runtime_bytes: u64,
     cold_first_task: rows::ColdStart,
@@ -658,6 +711,27 @@ fn render(r: &Results) -> String {
         "3",
         "first pass: p99 delay added",
         cold.p99_added_ms,
+        "ms",
+        None,
+        Target::None,
+    );
+    let open = &r.io_open;
+    row(
+        "3",
+        &format!(
+            "open loop: {} charms arriving at {:.0} a second, each awaiting a 500 ms fetch: p99 delay added",
+            open.charms,
+            1.0 / OPEN_LOOP_SPACING.as_secs_f64()
+        ),
+        open.p99_added_ms,
+        "ms",
+        None,
+        Target::None,
+    );
+    row(
+        "3",
+        "open loop: p50 delay added",
+        open.p50_added_ms,
         "ms",
         None,
         Target::None,

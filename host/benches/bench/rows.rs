@@ -294,12 +294,16 @@ pub async fn trivial_throughput(
     }
 }
 
-/// Row 3: `charms` runs started at once, each awaiting the slow server.
+/// Row 3: `charms` runs, each awaiting the slow server, arriving
+/// `spacing` apart (`Duration::ZERO`: all at once; otherwise an open loop
+/// at a steady rate). A run's added delay counts from when it was due to
+/// arrive, so a backlog that makes later runs start late shows.
 pub async fn io_bound(
     sandbox: &Sandbox,
     charm: &CompiledCharm,
     server: &SlowServer,
     charms: usize,
+    spacing: Duration,
 ) -> BenchResult<Io> {
     let allow = AllowList::parse([server.addr.to_string()])?;
     let spec = Arc::new(spec(allow));
@@ -322,21 +326,25 @@ pub async fn io_bound(
     });
     let started = Instant::now();
     let mut handles = Vec::with_capacity(charms);
-    for _ in 0..charms {
+    for i in 0..charms {
+        let due = spacing * u32::try_from(i)?;
+        if !spacing.is_zero() {
+            tokio::time::sleep_until((started + due).into()).await;
+        }
         let (sandbox, charm) = (sandbox.clone(), charm.clone());
         let (spec, ctx) = (Arc::clone(&spec), Arc::clone(&ctx));
         handles.push(tokio::spawn(async move {
             let report = run(&sandbox, &charm, "{}", &ctx, &spec).await;
-            (report.outcome, started.elapsed())
+            (report.outcome, started.elapsed().saturating_sub(due))
         }));
     }
     let mut added_ms = Vec::with_capacity(charms);
     for handle in handles {
-        let (outcome, done_at) = handle.await?;
+        let (outcome, took) = handle.await?;
         if let Err(e) = outcome {
             return Err(format!("an I/O-bound run failed: {e}").into());
         }
-        added_ms.push(done_at.saturating_sub(IO_DELAY).as_secs_f64() * 1e3);
+        added_ms.push(took.saturating_sub(IO_DELAY).as_secs_f64() * 1e3);
     }
     let wall = started.elapsed();
     let peak_rss = proc_status_bytes("self", "VmHWM").unwrap_or(0);
