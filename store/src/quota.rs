@@ -559,11 +559,19 @@ macro_rules! quota_ops {
                         .await?;
                 }
             }
-            // Without a budget there is nothing to block, and no block to
-            // lift: a budget only drops to 0 through `set`, which lifts the
-            // block itself, or a restart, which leaves none of this node's
-            // runs in flight to get here. A statement less per run.
-            if quota.max_fuel_per_hour == 0 {
+            // Where the database has one writer (no `$lock`), a space
+            // without a budget has no block to lift: a budget drops to 0
+            // only through `set`, which lifts the block in the same
+            // serialised order, or a restart, which leaves no run in
+            // flight to get here. A statement less per run. With several
+            // writers a finish that read the old budget may block the space
+            // after `set` lifted it, or a node with a default budget may,
+            // so the next finish must lift it.
+            let one_writer = {
+                let lock: Option<&str> = $lock;
+                lock.is_none()
+            };
+            if quota.max_fuel_per_hour == 0 && one_writer {
                 return Ok(());
             }
             refresh_block(conn, space, now, quota.max_fuel_per_hour).await

@@ -747,18 +747,6 @@ macro_rules! read_ops {
 }
 pub(crate) use read_ops;
 
-/// The writes of a finish, once the run is known to be this node's (and,
-/// on PostgreSQL, locked): the state if its version is still `$base`
-/// (compare-and-set) and fits the space's state quota, the run's record,
-/// its fuel in its space's usage and hourly quota, the policy's update of
-/// the charm, and the settling of the run's events. `$quota` is the
-/// charm's space and its quotas in force (`quota_of_charm`, or the same
-/// read by the backend's own lookup); the expansion site has the backend's
-/// `quota` module beside it. Evaluates to
-/// `Result<(Finish, AfterFinish), StoreError>`: the run to queue for
-/// events still pending, which the backend queues with its own upsert. A
-/// macro because both backends run it on their own connection type; the
-/// expansion site has the backend's `settle_events` in scope.
 /// What a recorded finish leaves to its backend: the run to queue for the
 /// charm's events, if any, and whether the charm already had a queued run.
 #[derive(Debug)]
@@ -774,6 +762,18 @@ impl AfterFinish {
     };
 }
 
+/// The writes of a finish, once the run is known to be this node's (and,
+/// on PostgreSQL, locked): the state if its version is still `$base`
+/// (compare-and-set) and fits the space's state quota, the run's record,
+/// its fuel in its space's usage and hourly quota, the policy's update of
+/// the charm, and the settling of the run's events. `$quota` is the
+/// charm's space and its quotas in force (`quota_of_charm`, or the same
+/// read by the backend's own lookup); the expansion site has the backend's
+/// `quota` module beside it. Evaluates to
+/// `Result<(Finish, AfterFinish), StoreError>`: the run to queue for
+/// events still pending, which the backend queues with its own upsert. A
+/// macro because both backends run it on their own connection type; the
+/// expansion site has the backend's `settle_events` in scope.
 macro_rules! write_finish {
     ($conn:expr, $run:expr, $node:expr, $finished:expr, $policy:expr,
      charm = $charm:expr, base = $base:expr, before = $before:expr, now = $now:expr,
