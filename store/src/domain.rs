@@ -771,7 +771,9 @@ pub struct Before {
 }
 
 /// Decides a finished run's [`CharmUpdate`] from the charm as it was before
-/// and the database's time (ms since the epoch).
+/// and the database's time (ms since the epoch). It may be asked more than
+/// once for one run (a batch that rolls back is recorded again run by run),
+/// so it must not act, only decide.
 pub type UpdatePolicy<'a> = &'a (dyn Fn(Before, i64) -> CharmUpdate + Send + Sync);
 
 /// One finished run of a batch recorded together

@@ -163,9 +163,10 @@ async fn a_batch_whose_one_run_fails_records_the_others_alone() {
             .unwrap()
     };
     assert_eq!(fuel, 2, "the rolled-back batch counted no fuel twice");
-    // Once for the first run in the batch that rolled back, then once for
-    // each run recorded alone (the failing one fails before its update).
-    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // Each run's writes go to SQLite as one message, decided before it is
+    // sent: twice in the batch that rolled back (the first run and the
+    // failing one), then once for each run recorded alone.
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 5);
 }
 
 #[tokio::test]

@@ -15,7 +15,9 @@
 //! transaction survives a crash of the process (kill -9); only a power loss
 //! can take the last few.
 
+mod batch;
 mod charms;
+mod finish;
 mod runs;
 
 mod reads {
@@ -520,14 +522,14 @@ impl Store for SqliteStore {
         finished: &Finished,
         policy: UpdatePolicy<'_>,
     ) -> Result<Finish, StoreError> {
-        runs::finish_if_owned(self, run, node, finished, policy).await
+        finish::finish_if_owned(self, run, node, finished, policy).await
     }
 
     async fn finish_runs_if_owned(
         &self,
         batch: &[RunToFinish<'_>],
     ) -> Vec<Result<Finish, StoreError>> {
-        runs::finish_batch(self, batch).await
+        finish::finish_batch(self, batch).await
     }
 
     async fn rescue_lost_runs(

@@ -10,16 +10,15 @@
 use sqlx::sqlite::SqliteConnection;
 use sqlx::Row;
 
-use super::inbox::{append_event, give_events, settle_events};
+use super::batch::Batch;
+use super::inbox::{append_event, give_events};
 use super::{SqliteStore, NOW};
 use crate::rows::{
-    before_from, charm_id, claimed_from, node_id, write_finish, Lineage, HAS_QUEUED, INTERRUPTED,
-    NEXT_DUE_IN, PRUNE,
+    charm_id, claimed_from, node_id, Lineage, HAS_QUEUED, INTERRUPTED, NEXT_DUE_IN, PRUNE,
 };
 use crate::{
-    CharmId, ClaimedRun, Delivered, Enqueued, EventId, FairShare, Finish, Finished, NewEvent,
-    NextRunPolicy, NodeId, NodeInfo, RescuedRun, RunId, RunToFinish, SchedulePass, StoreError,
-    Trigger, UpdatePolicy,
+    CharmId, ClaimedRun, Delivered, Enqueued, EventId, FairShare, NewEvent, NextRunPolicy, NodeId,
+    NodeInfo, RescuedRun, SchedulePass, StoreError, Trigger,
 };
 
 /// The statements that read the database's clock, built once.
@@ -27,7 +26,6 @@ struct Sql {
     upsert: String,
     upsert_scheduled: String,
     claim: String,
-    finish_lookup: String,
     due: String,
     rescue: String,
     register: String,
@@ -69,6 +67,10 @@ fn sql() -> &'static Sql {
              SELECT c.id, c.space, {NOW} + c.recent_fuel / 3000000, 'schedule', $2, 'queued', NULL, {NOW}, 1, NULL \
              FROM json_each($1) j CROSS JOIN charms c WHERE c.id = j.value AND c.enabled = TRUE {JOIN_QUEUED} RETURNING id"
         ),
+        // `$5`: whether to choose a run at all when the statement before
+        // changed nothing (false: a claim after one that found none, in a
+        // batch of claims, skips the choice).
+        //
         // The heads of the spaces' queues (a skip scan over
         // `runs_space_queue`, one seek per space), then the most urgent
         // head: the cost grows with the spaces that have queued runs, not
@@ -83,7 +85,8 @@ fn sql() -> &'static Sql {
                base_version = (SELECT version FROM charm_state s WHERE s.charm_id = runs.charm_id) \
              WHERE id = ( \
                WITH RECURSIVE spaces (space) AS ( \
-                 SELECT MIN(space) FROM runs INDEXED BY runs_space_queue WHERE status = 'queued' \
+                 SELECT (SELECT MIN(space) FROM runs INDEXED BY runs_space_queue WHERE status = 'queued') \
+                 WHERE $5 OR changes() > 0 \
                  UNION ALL \
                  SELECT (SELECT MIN(q.space) FROM runs q INDEXED BY runs_space_queue \
                          WHERE q.status = 'queued' AND q.space > spaces.space) \
@@ -113,16 +116,6 @@ fn sql() -> &'static Sql {
                (SELECT state FROM charm_state s WHERE s.charm_id = runs.charm_id) AS state, \
                (SELECT e.attempts FROM events e WHERE e.charm_id = runs.charm_id \
                   AND e.status = 'pending' ORDER BY e.id LIMIT 1) AS oldest_attempts"
-        ),
-        // The run, its charm and the charm's space's quota overrides: one
-        // statement, not two (issue 18).
-        finish_lookup: format!(
-            "SELECT r.charm_id, r.base_version, c.consecutive_failures, c.heavy_runs, {NOW} AS now, \
-               c.space, q.max_charms, q.max_runs_in_flight, q.max_fuel_per_hour, q.max_state_bytes, \
-               q.keep_runs \
-             FROM runs r JOIN charms c ON c.id = r.charm_id \
-               LEFT JOIN space_quotas q ON q.space = c.space \
-             WHERE r.id = $1 AND r.status = 'running' AND r.owner = $2"
         ),
         // `enabled = TRUE`, not `enabled`: SQLite uses `charms_due` only for
         // a comparison, and scanned every charm otherwise (1.1 ms a pass at
@@ -158,7 +151,7 @@ fn sql() -> &'static Sql {
 }
 
 /// Queues a run or joins the queued one, in the caller's transaction.
-async fn upsert(
+pub(super) async fn upsert(
     conn: &mut SqliteConnection,
     charm: &CharmId,
     trigger: Trigger,
@@ -357,9 +350,16 @@ pub(super) async fn schedule_due(
     Ok(pass)
 }
 
+/// Claims sent to SQLite's thread in one message: each a round trip saved,
+/// and at most this many prepared copies of the claim per batch size.
+const CLAIMS_PER_MESSAGE: u32 = 8;
+
 /// Claims up to `limit` runs in one transaction: the claim statement again
 /// for each, so each sees the ones before it (the fair share, the one
-/// running run per charm) exactly as separate claims would.
+/// running run per charm) exactly as separate claims would. The claims go
+/// to SQLite's thread [`CLAIMS_PER_MESSAGE`] at a time as one [`Batch`]; a
+/// claim after one that found nothing skips the choice, so a batch larger
+/// than the runs ready costs one empty choice.
 pub(super) async fn claim(
     s: &SqliteStore,
     node: &NodeId,
@@ -368,129 +368,41 @@ pub(super) async fn claim(
     fair: FairShare,
     limit: u32,
 ) -> Result<Vec<ClaimedRun>, StoreError> {
+    let max_in_flight = crate::rows::clamp_i64(s.quota.get().max_runs_in_flight);
     s.write_tx(async |conn| {
         let mut claimed = Vec::new();
-        while claimed.len() < usize::try_from(limit).unwrap_or(usize::MAX) {
-            let row = sqlx::query(sql().claim.as_str())
-                .bind(node.as_str())
-                .bind(lease_ms)
-                .bind(i64::from(fair.slots_per_node))
-                .bind(crate::rows::clamp_i64(s.quota.get().max_runs_in_flight))
-                .fetch_optional(&mut *conn)
-                .await?;
-            let Some(row) = row else { break };
-            let charm: String = row.try_get("charm_id")?;
-            // Read by the claim itself: a statement less per run.
-            let state: String = row.try_get("state")?;
-            let run: i64 = row.try_get("id")?;
-            let oldest: Option<i64> = row.try_get("oldest_attempts")?;
-            let events = give_events(conn, run, &charm, max_events, oldest).await?;
-            claimed.push(claimed_from(&row, state, events)?);
+        let mut left = limit;
+        while left > 0 {
+            let n = left.min(CLAIMS_PER_MESSAGE);
+            let mut batch = Batch::default();
+            for i in 0..n {
+                batch
+                    .push(sql().claim.as_str())
+                    .bind(node.as_str())
+                    .bind(lease_ms)
+                    .bind(i64::from(fair.slots_per_node))
+                    .bind(max_in_flight)
+                    .bind(i == 0);
+            }
+            let rows = batch.rows(conn).await?;
+            let found = u32::try_from(rows.len()).unwrap_or(u32::MAX);
+            for row in &rows {
+                let charm: String = row.try_get("charm_id")?;
+                // Read by the claim itself: a statement less per run.
+                let state: String = row.try_get("state")?;
+                let run: i64 = row.try_get("id")?;
+                let oldest: Option<i64> = row.try_get("oldest_attempts")?;
+                let events = give_events(conn, run, &charm, max_events, oldest).await?;
+                claimed.push(claimed_from(row, state, events)?);
+            }
+            if found < n {
+                break;
+            }
+            left -= n;
         }
         Ok(claimed)
     })
     .await
-}
-
-pub(super) async fn finish_if_owned(
-    s: &SqliteStore,
-    run: RunId,
-    node: &NodeId,
-    finished: &Finished,
-    policy: UpdatePolicy<'_>,
-) -> Result<Finish, StoreError> {
-    let quota = s.quota.get();
-    let (finish, waiting) = s
-        .write_tx(async |conn| finish_in(conn, run, node, finished, policy, quota).await)
-        .await?;
-    if waiting {
-        s.wake.raise();
-    }
-    Ok(finish)
-}
-
-/// Records a batch of finished runs in one transaction (one commit for them
-/// all); if it fails, each alone, so that one run's error is its own.
-pub(super) async fn finish_batch(
-    s: &SqliteStore,
-    batch: &[RunToFinish<'_>],
-) -> Vec<Result<Finish, StoreError>> {
-    if let [one] = batch {
-        return vec![finish_if_owned(s, one.run, one.node, one.finished, one.policy).await];
-    }
-    let quota = s.quota.get();
-    let together = s
-        .write_tx(async |conn| {
-            let mut results = Vec::with_capacity(batch.len());
-            for item in batch {
-                let (node, finished, policy) = (item.node, item.finished, item.policy);
-                results.push(finish_in(conn, item.run, node, finished, policy, quota).await?);
-            }
-            Ok(results)
-        })
-        .await;
-    match together {
-        Ok(results) => {
-            if results.iter().any(|(_, waiting)| *waiting) {
-                s.wake.raise();
-            }
-            results.into_iter().map(|(finish, _)| Ok(finish)).collect()
-        }
-        Err(error) => {
-            tracing::warn!(%error, runs = batch.len(), "recording a batch of runs failed; recording each alone");
-            crate::finish_each_alone(s, batch).await
-        }
-    }
-}
-
-/// The body of [`finish_if_owned`], and whether the charm now has a queued
-/// run that can start.
-async fn finish_in(
-    conn: &mut SqliteConnection,
-    run: RunId,
-    node: &NodeId,
-    finished: &Finished,
-    policy: UpdatePolicy<'_>,
-    quota: crate::Quota,
-) -> Result<(Finish, bool), StoreError> {
-    let owned = sqlx::query(sql().finish_lookup.as_str())
-        .bind(run)
-        .bind(node.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some(owned) = owned else {
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM runs WHERE id = $1")
-            .bind(run)
-            .fetch_optional(&mut *conn)
-            .await?;
-        let finish = if exists.is_some() {
-            Finish::NotOwned
-        } else {
-            Finish::Gone
-        };
-        return Ok((finish, false));
-    };
-    let charm: String = owned.try_get("charm_id")?;
-    let in_force = crate::quota::overrides_from(&owned)?.over(quota);
-    let (finish, after) = write_finish!(
-        &mut *conn,
-        run,
-        node,
-        finished,
-        policy,
-        charm = &charm,
-        base = owned.try_get("base_version")?,
-        before = before_from(&owned)?,
-        now = owned.try_get("now")?,
-        quota = Some((owned.try_get("space")?, in_force))
-    )?;
-    let mut waiting = after.queued;
-    if let Some(f) = after.follow_up {
-        let id = crate::rows::charm_id(&owned, "charm_id")?;
-        let queued = upsert(conn, &id, f.trigger, f.priority, f.not_before, f.lineage).await?;
-        waiting |= queued.is_some();
-    }
-    Ok((finish, waiting))
 }
 
 pub(super) async fn rescue_lost(

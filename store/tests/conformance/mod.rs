@@ -301,6 +301,33 @@ async fn add_charms(s: &dyn Store, ns: std::ops::RangeInclusive<u8>) -> Vec<Char
     ids
 }
 
+pub async fn a_batch_claim_of_many_takes_each_ready_run_once(s: &dyn Store) {
+    let me = node(s).await;
+    let charms = add_charms(s, 30..=49).await;
+    for charm in &charms {
+        enqueue(s, charm, Trigger::Schedule).await;
+    }
+    // 12 then 8: more than the SQLite backend sends to its thread at once
+    // (8), and a second call that takes exactly what is left.
+    let mut taken = Vec::new();
+    for (limit, expected) in [(12, 12), (8, 8), (8, 0)] {
+        let batch = s
+            .claim_runs(&me, LEASE, MAX_EVENTS, FairShare::default(), limit)
+            .await
+            .unwrap();
+        assert_eq!(batch.len(), expected, "a claim of {limit}");
+        taken.extend(batch.into_iter().map(|r| r.charm_id));
+    }
+    let mut unique = taken.clone();
+    unique.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        charms.len(),
+        "each charm's run once: {taken:?}"
+    );
+}
+
 pub async fn a_claim_records_its_node_and_reads_the_state(s: &dyn Store) {
     let me = node(s).await;
     let a = add(s, code(1)).await;
@@ -884,6 +911,7 @@ macro_rules! conformance_cases {
             a_charm_never_runs_twice_at_once,
             a_claim_records_its_node_and_reads_the_state,
             a_batch_claim_takes_what_lone_claims_would,
+            a_batch_claim_of_many_takes_each_ready_run_once,
             a_batch_of_finishes_records_each_as_alone,
             one_runs_error_does_not_fail_its_batch,
             state_is_written_only_by_successful_runs_with_the_run,

@@ -1,0 +1,316 @@
+//! Recording finished runs in SQLite: the run's outcome, the state it
+//! wrote, its charm's bookkeeping and its space's usage, in one transaction.
+//!
+//! A finish whose every write is known once the run's row has been read
+//! (the common case: no state quota, no fuel budget, no events to settle,
+//! the state not moved) sends all its writes as one [`Batch`]: four round
+//! trips to SQLite's thread (begin, read, writes, commit) instead of about
+//! ten. The others go through [`write_finish!`], which decides each write on
+//! the answer of the one before; both record the same rows.
+
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use sqlx::Row;
+
+use super::batch::Batch;
+use super::inbox::settle_events;
+use super::runs::upsert;
+use super::{SqliteStore, NOW};
+use crate::quota::{ADD_FUEL, TRIM_FUEL};
+use crate::rows::{
+    before_from, clamp_i64, run_cost, write_finish, APPLY_UPDATE, CANCEL_QUEUED, FINISH_RUN,
+    WRITE_STATE_IF_VERSION,
+};
+use crate::{
+    Before, CharmId, EventsAfter, Finish, Finished, NodeId, Quota, RunId, RunOutcome, RunToFinish,
+    StoreError, UpdatePolicy,
+};
+
+/// The run (if it is still running on this node), its charm, the charm's
+/// space's quota overrides and the version its state is at now: one
+/// statement (issue 18).
+fn lookup_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "SELECT r.charm_id, r.base_version, c.consecutive_failures, c.heavy_runs, {NOW} AS now, \
+               c.space, q.max_charms, q.max_runs_in_flight, q.max_fuel_per_hour, q.max_state_bytes, \
+               q.keep_runs, (SELECT s.version FROM charm_state s WHERE s.charm_id = r.charm_id) AS state_version_now \
+             FROM runs r JOIN charms c ON c.id = r.charm_id \
+               LEFT JOIN space_quotas q ON q.space = c.space \
+             WHERE r.id = $1 AND r.status = 'running' AND r.owner = $2"
+        )
+    })
+}
+
+pub(super) async fn finish_if_owned(
+    s: &SqliteStore,
+    run: RunId,
+    node: &NodeId,
+    finished: &Finished,
+    policy: UpdatePolicy<'_>,
+) -> Result<Finish, StoreError> {
+    let quota = s.quota.get();
+    let (finish, waiting) = s
+        .write_tx(async |conn| finish_in(conn, run, node, finished, policy, quota).await)
+        .await?;
+    if waiting {
+        s.wake.raise();
+    }
+    Ok(finish)
+}
+
+/// Records a batch of finished runs in one transaction (one commit for them
+/// all); if it fails, each alone, so that one run's error is its own.
+pub(super) async fn finish_batch(
+    s: &SqliteStore,
+    batch: &[RunToFinish<'_>],
+) -> Vec<Result<Finish, StoreError>> {
+    if let [one] = batch {
+        return vec![finish_if_owned(s, one.run, one.node, one.finished, one.policy).await];
+    }
+    let quota = s.quota.get();
+    let together = s
+        .write_tx(async |conn| {
+            let mut results = Vec::with_capacity(batch.len());
+            for item in batch {
+                let (node, finished, policy) = (item.node, item.finished, item.policy);
+                results.push(finish_in(conn, item.run, node, finished, policy, quota).await?);
+            }
+            Ok(results)
+        })
+        .await;
+    match together {
+        Ok(results) => {
+            if results.iter().any(|(_, waiting)| *waiting) {
+                s.wake.raise();
+            }
+            results.into_iter().map(|(finish, _)| Ok(finish)).collect()
+        }
+        Err(error) => {
+            tracing::warn!(%error, runs = batch.len(), "recording a batch of runs failed; recording each alone");
+            crate::finish_each_alone(s, batch).await
+        }
+    }
+}
+
+/// What the lookup read about a run this node owns.
+struct Owned {
+    charm: CharmId,
+    space: String,
+    base: i64,
+    state_now: Option<i64>,
+    before: Before,
+    now: i64,
+    quota: Quota,
+}
+
+impl Owned {
+    fn from_row(row: &SqliteRow, defaults: Quota) -> Result<Self, StoreError> {
+        Ok(Self {
+            charm: crate::rows::charm_id(row, "charm_id")?,
+            space: row.try_get("space")?,
+            base: row.try_get("base_version")?,
+            state_now: row.try_get("state_version_now")?,
+            before: before_from(row)?,
+            now: row.try_get("now")?,
+            quota: crate::quota::overrides_from(row)?.over(defaults),
+        })
+    }
+}
+
+/// The body of [`finish_if_owned`], and whether the charm now has a queued
+/// run that can start.
+async fn finish_in(
+    conn: &mut SqliteConnection,
+    run: RunId,
+    node: &NodeId,
+    finished: &Finished,
+    policy: UpdatePolicy<'_>,
+    quota: Quota,
+) -> Result<(Finish, bool), StoreError> {
+    let owned = sqlx::query(lookup_sql())
+        .bind(run)
+        .bind(node.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(owned) = owned else {
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM runs WHERE id = $1")
+            .bind(run)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let finish = if exists.is_some() {
+            Finish::NotOwned
+        } else {
+            Finish::Gone
+        };
+        return Ok((finish, false));
+    };
+    let owned = Owned::from_row(&owned, quota)?;
+    if let Some(done) = in_one_message(conn, run, node, finished, policy, &owned).await? {
+        return Ok(done);
+    }
+    let (finish, after) = write_finish!(
+        &mut *conn,
+        run,
+        node,
+        finished,
+        policy,
+        charm = owned.charm.as_str(),
+        base = owned.base,
+        before = owned.before,
+        now = owned.now,
+        quota = Some((owned.space.clone(), owned.quota))
+    )?;
+    let mut waiting = after.queued;
+    if let Some(f) = after.follow_up {
+        let queued = upsert(
+            conn,
+            &owned.charm,
+            f.trigger,
+            f.priority,
+            f.not_before,
+            f.lineage,
+        )
+        .await?;
+        waiting |= queued.is_some();
+    }
+    Ok((finish, waiting))
+}
+
+/// Records the run with all its writes in one [`Batch`], when each write is
+/// known from the lookup; `None` (nothing written) when one depends on the
+/// answer of another, for [`write_finish!`] to record.
+///
+/// Known means: the run writes no state, or its state is still at the
+/// version the run started from and its space has no state quota (one
+/// writer: nothing changes between the lookup and the writes); its space
+/// has no fuel budget (no block to compute); and its events, if any, stay
+/// as they are (nothing to settle or follow up). Then the run is recorded as
+/// it finished, its state is written as `base + 1`, and the writes are
+/// those of [`write_finish!`] in the same order.
+async fn in_one_message(
+    conn: &mut SqliteConnection,
+    run: RunId,
+    node: &NodeId,
+    finished: &Finished,
+    policy: UpdatePolicy<'_>,
+    owned: &Owned,
+) -> Result<Option<(Finish, bool)>, StoreError> {
+    let state = match (&finished.outcome, &finished.new_state) {
+        (RunOutcome::Ok, Some(state)) => Some(state),
+        _ => None,
+    };
+    let state_is_known = state.is_none()
+        || (owned.quota.max_state_bytes == 0 && owned.state_now == Some(owned.base));
+    if !state_is_known || owned.quota.max_fuel_per_hour > 0 {
+        return Ok(None);
+    }
+    let update = policy(owned.before, owned.now);
+    if update.events != EventsAfter::Keep {
+        return Ok(None);
+    }
+    let (charm, now) = (owned.charm.as_str(), owned.now);
+    let version = state.map(|_| owned.base + 1);
+    let mut batch = Batch::default();
+    if let Some(state) = state {
+        batch
+            .push(WRITE_STATE_IF_VERSION)
+            .bind(state.as_str())
+            .bind(now)
+            .bind(charm)
+            .bind(owned.base);
+    }
+    batch
+        .push(FINISH_RUN)
+        .bind(finished.outcome.as_str())
+        .bind(finished.error.as_deref())
+        .bind(now)
+        .bind(clamp_i64(finished.fuel))
+        .bind(clamp_i64(finished.memory_bytes))
+        .bind(clamp_i64(finished.duration_ms))
+        .bind(finished.log.as_str())
+        .bind(version)
+        .bind(run)
+        .bind(node.as_str());
+    if let Some(recording) = &finished.recording {
+        batch
+            .push(crate::recordings::INSERT)
+            .bind(run)
+            .bind(charm)
+            .bind(recording.source_sha256.as_str())
+            .bind(&recording.data);
+        batch
+            .push(crate::recordings::KEEP_SOURCE)
+            .bind(charm)
+            .bind(recording.source_sha256.as_str());
+    }
+    let cost = run_cost(finished);
+    if cost > 0 {
+        // A float: a space's sum may pass i64 over time.
+        batch
+            .push(crate::rows::ADD_SPACE_FUEL)
+            .bind(cost as f64)
+            .bind(charm);
+    }
+    if finished.fuel > 0 {
+        let minute = now.div_euclid(60_000);
+        batch
+            .push(ADD_FUEL)
+            .bind(owned.space.as_str())
+            .bind(minute)
+            .bind(clamp_i64(finished.fuel));
+        // Every run, not once a minute as `write_finish!` does: whether
+        // this is the minute's first run is known only after the insert;
+        // trimming nothing is one index seek.
+        batch
+            .push(TRIM_FUEL)
+            .bind(owned.space.as_str())
+            .bind(minute);
+    }
+    batch
+        .push(APPLY_UPDATE)
+        .bind(i64::from(update.consecutive_failures))
+        .bind(update.next_run_at)
+        .bind(update.disable.as_deref())
+        .bind(now)
+        .bind(charm)
+        .bind(finished.outcome == RunOutcome::Ok)
+        .bind(i64::from(update.heavy_runs))
+        .bind(update.penalty.as_deref())
+        .bind(clamp_i64(cost));
+    if update.disable.is_some() {
+        batch.push(CANCEL_QUEUED).bind(charm).bind(now);
+    }
+    let rows = batch.rows(conn).await?;
+    let written = column(&rows, "version")?;
+    if written != version {
+        // One writer: the version read by the lookup cannot have moved.
+        return Err(crate::corrupt(
+            "a finished run's state",
+            format!("expected to write version {version:?}, wrote {written:?}"),
+        ));
+    }
+    // A disabled charm's queued run was cancelled above.
+    let queued = column::<bool>(&rows, "queued")?.unwrap_or(false) && update.disable.is_none();
+    Ok(Some((
+        Finish::Recorded {
+            state_version: version,
+        },
+        queued,
+    )))
+}
+
+/// The value of the first row of `rows` that has `name`, if any: how the
+/// rows of a batch's statements are told apart.
+fn column<T>(rows: &[SqliteRow], name: &str) -> Result<Option<T>, StoreError>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    use sqlx::Column;
+    for row in rows {
+        if row.columns().iter().any(|c| c.name() == name) {
+            return Ok(Some(row.try_get(name)?));
+        }
+    }
+    Ok(None)
+}
