@@ -83,6 +83,16 @@ use crate::{
 /// How many connections serve reads.
 const READ_CONNECTIONS: u32 = 4;
 
+/// WAL pages (4 KiB each) after which a commit checkpoints: about 40 MiB of
+/// WAL on disk at most, against SQLite's default of 1,000 pages. A
+/// checkpoint costs two `fsync`s whatever it copies, and the write
+/// connection runs it while every write waits; measured at 3,000 charms due
+/// every second (issue 18): 1,000 pages, 531 runs/s; 4,000, 721; 8,000,
+/// 811; 16,000, 883. Durability is the same: a commit reaches the WAL
+/// before it returns (`synchronous = NORMAL`) and a crash of the process
+/// loses none; only replaying a longer WAL at the next open takes longer.
+const WAL_CHECKPOINT_PAGES: u32 = 10_000;
+
 /// The database's clock in SQL: ms since the Unix epoch.
 pub(crate) const NOW: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
 
@@ -133,9 +143,17 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        // The write connection checkpoints the WAL on the commit that takes
+        // it past `WAL_CHECKPOINT_PAGES`, and every write waits behind that
+        // checkpoint: at SQLite's default of 1,000 pages, commits took half
+        // the time the write connection was held (6.1 ms each on average).
         let write = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.clone())
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES.to_string()),
+            )
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
         let read = SqlitePoolOptions::new()
