@@ -112,6 +112,10 @@ pub enum StoreError {
     /// written. The message names the space, the quota and its value.
     #[error(transparent)]
     OverQuota(#[from] QuotaExceeded),
+    /// A statement the store built wrong (a bug in this crate); nothing of
+    /// it was run.
+    #[error("a store bug: {0}")]
+    Bug(String),
     /// A stored value does not decode.
     #[error("stored {what} is corrupt: {reason}")]
     Corrupt {

@@ -70,6 +70,46 @@ async fn side_door(path: &std::path::Path, sql: &str) {
     conn.close().await.unwrap();
 }
 
+/// The state moved under a run (an operator's write, here through a side
+/// door): the finish must take the path that checks each write, not the
+/// one-message path, and write no state.
+#[tokio::test]
+async fn a_finish_whose_state_moved_writes_no_state() {
+    use charm_store::{Finish, RunOutcome};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let s = SqliteStore::open(&path).await.unwrap();
+    let me = conformance::node(&s).await;
+    let charm = conformance::add(&s, conformance::code(1)).await;
+    conformance::enqueue(&s, &charm, charm_store::Trigger::Manual).await;
+    let run = conformance::claim(&s, &me).await.unwrap();
+    side_door(
+        &path,
+        "UPDATE charm_state SET version = version + 1, state = '{\"hand\":1}'",
+    )
+    .await;
+    assert_eq!(
+        conformance::finish(&s, &me, run.id, &conformance::ok(Some("{\"n\":1}"))).await,
+        Finish::StateMoved { expected: 0 }
+    );
+    let state = s.state(&charm).await.unwrap().unwrap();
+    assert_eq!((state.state.as_str(), state.version), ("{\"hand\":1}", 1));
+    let record = s.run(run.id).await.unwrap().unwrap();
+    assert_eq!(record.outcome, Some(RunOutcome::Fault));
+    assert_eq!(record.state_version, None);
+    // The next run starts from the moved state and is recorded in one
+    // message again.
+    conformance::enqueue(&s, &charm, charm_store::Trigger::Manual).await;
+    let next = conformance::claim(&s, &me).await.unwrap();
+    assert_eq!(next.base_version, 1);
+    assert_eq!(
+        conformance::finish(&s, &me, next.id, &conformance::ok(Some("{\"n\":2}"))).await,
+        Finish::Recorded {
+            state_version: Some(2)
+        }
+    );
+}
+
 #[tokio::test]
 async fn a_batch_whose_one_run_fails_records_the_others_alone() {
     use charm_store::{Finish, RunStatus, RunToFinish};

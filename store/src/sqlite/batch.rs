@@ -32,9 +32,11 @@ pub(super) struct Batch {
     pending: usize,
     expected: usize,
     statements: usize,
-    /// A statement given the wrong number of arguments: a bug, reported by
-    /// [`Batch::rows`] rather than run with its parameters misnumbered.
-    miscounted: Option<String>,
+    /// Why the batch must not run: a statement given the wrong number of
+    /// arguments, one the renumbering cannot read, or an argument that did
+    /// not encode. A bug, reported by [`Batch::rows`] rather than run with
+    /// its parameters misnumbered.
+    refused: Option<String>,
 }
 
 impl Batch {
@@ -42,6 +44,16 @@ impl Batch {
     /// order, with [`Batch::bind`] before the next `push` or [`Batch::rows`].
     pub(super) fn push(&mut self, sql: &str) -> &mut Self {
         self.finish_statement();
+        // The renumbering reads `$N` and single quotes, nothing else.
+        if let Some(bad) = ["--", "/*", "\"", "?"]
+            .into_iter()
+            .find(|bad| sql.contains(bad))
+        {
+            self.refuse(format!(
+                "statement {} has `{bad}`, which a batch cannot renumber around",
+                self.statements + 1
+            ));
+        }
         if !self.sql.is_empty() {
             self.sql.push_str(";\n");
         }
@@ -55,19 +67,23 @@ impl Batch {
     where
         T: Encode<'q, Sqlite> + Type<Sqlite>,
     {
-        // `add` fails only when encoding fails, which the types we bind
-        // (integers, floats, text, blobs) never do; the error is kept and
-        // reported by `rows`.
+        // Encoding fails for none of the types we bind (integers, floats,
+        // text, blobs); if it ever does, `rows` refuses to run the batch.
         if let Err(e) = self.args.add(value) {
-            tracing::error!(error = %e, "encoding a batch argument failed");
+            let n = self.bound + self.pending + 1;
+            self.refuse(format!("argument {n} did not encode: {e}"));
         }
         self.pending += 1;
         self
     }
 
+    fn refuse(&mut self, why: String) {
+        self.refused.get_or_insert(why);
+    }
+
     fn finish_statement(&mut self) {
-        if self.pending != self.expected && self.miscounted.is_none() {
-            self.miscounted = Some(format!(
+        if self.pending != self.expected {
+            self.refuse(format!(
                 "statement {} takes {} arguments and was given {}",
                 self.statements, self.expected, self.pending
             ));
@@ -81,28 +97,19 @@ impl Batch {
     /// in order. An empty batch runs nothing.
     ///
     /// # Errors
-    /// The first statement's error, as [`StoreError`]; the statements before
-    /// it have run, so the caller's transaction must roll back.
+    /// [`StoreError::Bug`], having run nothing, when the batch was built
+    /// wrong; else the first statement's error: the statements before it
+    /// have run, so the caller's transaction must roll back.
     pub(super) async fn rows(
         mut self,
         conn: &mut SqliteConnection,
     ) -> Result<Vec<SqliteRow>, StoreError> {
         self.finish_statement();
+        if let Some(why) = self.refused {
+            return Err(StoreError::Bug(format!("a batch of statements: {why}")));
+        }
         if self.statements == 0 {
             return Ok(Vec::new());
-        }
-        if let Some(miscounted) = self.miscounted {
-            return Err(crate::corrupt("a batch of statements", miscounted));
-        }
-        if self.args.len() != self.bound {
-            return Err(crate::corrupt(
-                "a batch of statements",
-                format!(
-                    "{} arguments encoded of {} bound",
-                    self.args.len(),
-                    self.bound
-                ),
-            ));
         }
         // The text is ours: built from the backend's own constants.
         Ok(sqlx::query_with(sqlx::AssertSqlSafe(self.sql), self.args)
@@ -147,7 +154,71 @@ fn shift_parameters(sql: &str, by: usize, out: &mut String) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::shift_parameters;
+    use sqlx::{Connection, Row};
+
+    use super::{shift_parameters, Batch};
+    use crate::StoreError;
+
+    async fn memory() -> sqlx::SqliteConnection {
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .expect("an in-memory database");
+        sqlx::query("CREATE TABLE t (a INTEGER, b TEXT)")
+            .execute(&mut conn)
+            .await
+            .expect("a table");
+        conn
+    }
+
+    #[tokio::test]
+    async fn each_statement_gets_its_own_arguments_and_sees_the_ones_before() {
+        let mut conn = memory().await;
+        let mut batch = Batch::default();
+        batch
+            .push("INSERT INTO t (a, b) VALUES ($1, $2)")
+            .bind(1)
+            .bind("one");
+        batch
+            .push("INSERT INTO t (b, a) VALUES ($2, $1)")
+            .bind(2)
+            .bind("two");
+        batch
+            .push("SELECT COUNT(*) AS n, MAX(a) AS top FROM t WHERE b <> $1")
+            .bind("none");
+        let rows = batch.rows(&mut conn).await.expect("the batch runs");
+        assert_eq!(rows.len(), 1);
+        let (n, top): (i64, i64) = (rows[0].get("n"), rows[0].get("top"));
+        assert_eq!((n, top), (2, 2));
+        let two: String = sqlx::query_scalar("SELECT b FROM t WHERE a = 2")
+            .fetch_one(&mut conn)
+            .await
+            .expect("a row");
+        assert_eq!(two, "two");
+    }
+
+    #[tokio::test]
+    async fn a_batch_built_wrong_runs_nothing() {
+        let mut conn = memory().await;
+        let mut miscounted = Batch::default();
+        miscounted.push("INSERT INTO t (a) VALUES ($1)").bind(1);
+        miscounted
+            .push("INSERT INTO t (a, b) VALUES ($1, $2)")
+            .bind(2);
+        let unreadable = {
+            let mut b = Batch::default();
+            b.push("INSERT INTO t (a) VALUES (?)").bind(3);
+            b
+        };
+        for batch in [miscounted, unreadable] {
+            let error = batch.rows(&mut conn).await.expect_err("refused");
+            assert!(matches!(error, StoreError::Bug(_)), "{error}");
+        }
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&mut conn)
+            .await
+            .expect("a count");
+        assert_eq!(n, 0, "nothing ran");
+    }
 
     fn shifted(sql: &str, by: usize) -> String {
         let mut out = String::new();

@@ -12,8 +12,9 @@
 //! Writes go through one connection (SQLite has one writer; a single
 //! connection serialises them without busy retries), reads through a small
 //! pool. The journal is WAL with `synchronous=NORMAL`: a committed
-//! transaction survives a crash of the process (kill -9); only a power loss
-//! can take the last few.
+//! transaction survives a crash of the process (kill -9); a power loss or a
+//! crash of the OS can take the transactions committed since the last
+//! checkpoint (the WAL is synced only then; see `WAL_CHECKPOINT_PAGES`).
 
 mod batch;
 mod charms;
@@ -83,14 +84,20 @@ use crate::{
 /// How many connections serve reads.
 const READ_CONNECTIONS: u32 = 4;
 
-/// WAL pages (4 KiB each) after which a commit checkpoints: about 40 MiB of
-/// WAL on disk at most, against SQLite's default of 1,000 pages. A
-/// checkpoint costs two `fsync`s whatever it copies, and the write
-/// connection runs it while every write waits; measured at 3,000 charms due
-/// every second (issue 18): 1,000 pages, 531 runs/s; 4,000, 721; 8,000,
-/// 811; 16,000, 883. Durability is the same: a commit reaches the WAL
-/// before it returns (`synchronous = NORMAL`) and a crash of the process
-/// loses none; only replaying a longer WAL at the next open takes longer.
+/// WAL pages (4 KiB each) after which a commit checkpoints, against
+/// SQLite's default of 1,000. A checkpoint costs two `fsync`s whatever it
+/// copies, and the write connection runs it while every write waits;
+/// measured at 3,000 charms due every second (issue 18): 1,000 pages, 531
+/// runs/s; 4,000, 721; 8,000, 811; 16,000, 883.
+///
+/// What it costs: a crash of the process still loses nothing committed (a
+/// commit reaches the WAL before it returns), but a power loss or an OS
+/// crash can now take up to this many pages of commits, where it could take
+/// up to 1,000 (`synchronous = NORMAL` syncs the WAL at checkpoints only);
+/// each checkpoint holds the writes longer, though far less often; the WAL
+/// takes about 40 MiB on disk, more while a reader holds an old snapshot
+/// and the log cannot start over (`journal_size_limit` cuts it back to 40
+/// MiB when it does); and a longer WAL is replayed at the next open.
 const WAL_CHECKPOINT_PAGES: u32 = 10_000;
 
 /// The database's clock in SQL: ms since the Unix epoch.
@@ -152,7 +159,11 @@ impl SqliteStore {
             .connect_with(
                 options
                     .clone()
-                    .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES.to_string()),
+                    .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES.to_string())
+                    .pragma(
+                        "journal_size_limit",
+                        (u64::from(WAL_CHECKPOINT_PAGES) * 4096).to_string(),
+                    ),
             )
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
