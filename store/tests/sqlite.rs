@@ -280,6 +280,8 @@ async fn claim_scenario(batch: bool) -> Vec<String> {
         (6, "heavy"),
         (7, "heavy"),
         (8, "light"),
+        (9, "b"),
+        (10, "light"),
     ] {
         let mut c = conformance::code(n);
         c.space = space.into();
@@ -300,7 +302,12 @@ async fn claim_scenario(batch: bool) -> Vec<String> {
     };
     conformance::run_once(&s, &me, &ids[4], &burnt(5_000_000_000)).await;
     conformance::run_once(&s, &me, &ids[7], &burnt(100_000)).await;
-    for (i, id) in ids.iter().enumerate() {
+    // Charm 9 is running (a slot of "b" taken) with its next run queued
+    // behind it; charm 10's run is not due for an hour.
+    conformance::enqueue(&s, &ids[8], Trigger::Schedule).await;
+    let running = conformance::claim(&s, &me).await.unwrap();
+    assert_eq!(running.charm_id, ids[8]);
+    for (i, id) in ids[..9].iter().enumerate() {
         let trigger = if i % 3 == 0 {
             Trigger::Manual
         } else {
@@ -308,6 +315,11 @@ async fn claim_scenario(batch: bool) -> Vec<String> {
         };
         conformance::enqueue(&s, id, trigger).await;
     }
+    let later = s.now_ms().await.unwrap() + 3_600_000;
+    s.enqueue_run(&ids[9], Trigger::Manual, conformance::MANUAL, Some(later))
+        .await
+        .unwrap()
+        .unwrap();
     let fair = FairShare { slots_per_node: 4 };
     let claimed = if batch {
         s.claim_runs(&me, conformance::LEASE, conformance::MAX_EVENTS, fair, 32)
@@ -339,4 +351,8 @@ async fn a_batch_claim_honours_quotas_and_fair_share_as_lone_claims_do() {
         batch.len() < 8,
         "the quota and the fair share hold some back"
     );
+    for (n, why) in [(9, "is running"), (10, "is not due")] {
+        let charm = conformance::id(n).as_str().to_string();
+        assert!(!batch.contains(&charm), "charm {n} {why}: {batch:?}");
+    }
 }

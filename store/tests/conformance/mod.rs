@@ -307,8 +307,8 @@ pub async fn a_batch_claim_of_many_takes_each_ready_run_once(s: &dyn Store) {
     for charm in &charms {
         enqueue(s, charm, Trigger::Schedule).await;
     }
-    // 12 then 8: more than the SQLite backend sends to its thread at once
-    // (8), and a second call that takes exactly what is left.
+    // 12 then 8, a call that takes exactly what is left, then one that
+    // finds nothing.
     let mut taken = Vec::new();
     for (limit, expected) in [(12, 12), (8, 8), (8, 0)] {
         let batch = s
