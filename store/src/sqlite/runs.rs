@@ -385,6 +385,9 @@ pub(super) async fn claim(
     fair: FairShare,
     limit: u32,
 ) -> Result<Vec<ClaimedRun>, StoreError> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
     let max_in_flight = crate::rows::clamp_i64(s.quota.get().max_runs_in_flight);
     s.write_tx(async |conn| {
         let rows = sqlx::query(sql().claim.as_str())

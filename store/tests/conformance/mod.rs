@@ -397,6 +397,13 @@ pub async fn a_batch_of_finishes_records_each_as_alone(s: &dyn Store) {
             finished: &kept,
             policy: &clear,
         },
+        // A run that never was.
+        charm_store::RunToFinish {
+            run: runs[3].id + 1_000_000,
+            node: &me,
+            finished: &kept,
+            policy: &clear,
+        },
     ];
     let results: Vec<Finish> = s
         .finish_runs_if_owned(&batch)
@@ -417,6 +424,7 @@ pub async fn a_batch_of_finishes_records_each_as_alone(s: &dyn Store) {
             Finish::Recorded {
                 state_version: None
             },
+            Finish::Gone,
         ],
         "each result in the batch's order"
     );
