@@ -19,9 +19,11 @@ fn a_tryout_reports_what_a_run_would_do_and_stores_nothing() {
         Box::new(|_| support::Reply::ok("application/json", r#"{"items": 3}"#)),
     )]);
     let d = Daemon::start(&[]);
+    // On a yearly cron, not an interval: an interval charm's first run
+    // comes within 10 s, and a loaded machine can take that long here.
     let id = d.register(
         "counter.js",
-        json!({ "interval_s": 3600, "state": { "count": 5 }, "allowed_hosts": [server.host_port()] }),
+        json!({ "schedule": { "cron": "0 0 1 1 *", "tz": "UTC" }, "state": { "count": 5 }, "allowed_hosts": [server.host_port()] }),
     );
 
     // As it is: the counter would count.
