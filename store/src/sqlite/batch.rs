@@ -121,34 +121,36 @@ impl Batch {
 /// Appends `sql` to `out` with each parameter `$N` written `$(N + by)`,
 /// and returns the highest `N`. Text in single quotes is copied as it is:
 /// a `$` there is not a parameter.
+///
+/// It copies the text between parameters and quotes whole: a finish
+/// builds its batch while it holds the write connection, and copying
+/// character by character was about 1.4% of the service's CPU (issue 18).
 fn shift_parameters(sql: &str, by: usize, out: &mut String) -> usize {
+    use std::fmt::Write as _;
     let mut highest = 0;
     let mut quoted = false;
-    let mut chars = sql.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if c == '\'' {
+    let mut rest = sql;
+    while let Some(at) = rest.find(['$', '\'']) {
+        out.push_str(&rest[..at]);
+        let (mark, after) = (&rest[at..=at], &rest[at + 1..]);
+        rest = after;
+        if mark == "'" {
             quoted = !quoted;
-        }
-        if c != '$' || quoted {
-            out.push(c);
+            out.push('\'');
             continue;
         }
-        let digits: String = sql[i + 1..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        match digits.parse::<usize>() {
-            Ok(n) => {
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        match after[..digits].parse::<usize>() {
+            Ok(n) if !quoted => {
                 highest = highest.max(n);
-                out.push('$');
-                out.push_str(&(n + by).to_string());
-                for _ in 0..digits.len() {
-                    chars.next();
-                }
+                // Writing to a `String` cannot fail.
+                let _ = write!(out, "${}", n + by);
+                rest = &after[digits..];
             }
-            Err(_) => out.push(c),
+            _ => out.push('$'),
         }
     }
+    out.push_str(rest);
     highest
 }
 
@@ -237,6 +239,12 @@ mod tests {
             "SELECT $1 || 'it''s $1'"
         );
         assert_eq!(shifted("SELECT '$' || $2", 1), "SELECT '$' || $3");
+        assert_eq!(shifted("SELECT $ || $x || $", 4), "SELECT $ || $x || $");
+        assert_eq!(shifted("$1,$2", 9), "$10,$11");
+        assert_eq!(
+            shifted("SELECT 'é$1' || $1 || 'ü'", 1),
+            "SELECT 'é$1' || $2 || 'ü'"
+        );
         let mut out = String::new();
         assert_eq!(shift_parameters("SELECT $2, $1, '$7'", 5, &mut out), 2);
     }
