@@ -176,6 +176,9 @@ async fn a_finish_whose_state_moved_writes_no_state() {
     let me = node(&*a).await;
     enqueue(&*a, &charm, Trigger::Manual).await;
     let run = claim(&*a, &me).await.unwrap();
+    // A run queued behind the running one: the finish frees it.
+    enqueue(&*a, &charm, Trigger::Manual).await;
+    conformance::drain_wakes(&*a).await;
     psql(
         &_db.url,
         "UPDATE charm_state SET version = version + 1, state = '{\"hand\":1}'",
@@ -183,6 +186,10 @@ async fn a_finish_whose_state_moved_writes_no_state() {
     assert_eq!(
         finish(&*a, &me, run.id, &ok(Some("{\"n\":1}"))).await,
         Finish::StateMoved { expected: 0 }
+    );
+    assert!(
+        conformance::wake_kept(&*a).await,
+        "the claim loop is woken for the run held back"
     );
     let state = a.state(&charm).await.unwrap().unwrap();
     assert_eq!((state.state.as_str(), state.version), ("{\"hand\":1}", 1));

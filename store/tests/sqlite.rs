@@ -83,6 +83,9 @@ async fn a_finish_whose_state_moved_writes_no_state() {
     let charm = conformance::add(&s, conformance::code(1)).await;
     conformance::enqueue(&s, &charm, charm_store::Trigger::Manual).await;
     let run = conformance::claim(&s, &me).await.unwrap();
+    // A run queued behind the running one: the finish frees it.
+    conformance::enqueue(&s, &charm, charm_store::Trigger::Manual).await;
+    conformance::drain_wakes(&s).await;
     side_door(
         &path,
         "UPDATE charm_state SET version = version + 1, state = '{\"hand\":1}'",
@@ -91,6 +94,10 @@ async fn a_finish_whose_state_moved_writes_no_state() {
     assert_eq!(
         conformance::finish(&s, &me, run.id, &conformance::ok(Some("{\"n\":1}"))).await,
         Finish::StateMoved { expected: 0 }
+    );
+    assert!(
+        conformance::wake_kept(&s).await,
+        "the claim loop is woken for the run held back"
     );
     let state = s.state(&charm).await.unwrap().unwrap();
     assert_eq!((state.state.as_str(), state.version), ("{\"hand\":1}", 1));

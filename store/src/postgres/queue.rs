@@ -494,9 +494,11 @@ async fn finish_in(
         )
         .await?;
     }
+    // Every finish but these freed the charm's one running slot: a run
+    // queued behind it can start now.
     let waiting = match finish {
-        Finish::Recorded { .. } => announce_queued(conn, &id, instance).await?,
-        _ => false,
+        Finish::NotOwned | Finish::Gone => false,
+        _ => announce_queued(conn, &id, instance).await?,
     };
     Ok((finish, waiting))
 }

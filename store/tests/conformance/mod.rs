@@ -112,6 +112,20 @@ pub async fn enqueue(s: &dyn Store, charm: &CharmId, trigger: Trigger) -> Enqueu
         .expect("an enabled charm takes runs")
 }
 
+/// Takes every wake-up kept or on its way, until none comes for 300 ms
+/// (PostgreSQL's arrive through LISTEN, a little after their commit).
+pub async fn drain_wakes(s: &dyn Store) {
+    let quiet = std::time::Duration::from_millis(300);
+    while tokio::time::timeout(quiet, s.work_queued()).await.is_ok() {}
+}
+
+/// Whether a wake-up is kept for the claim loop now.
+pub async fn wake_kept(s: &dyn Store) -> bool {
+    tokio::time::timeout(std::time::Duration::ZERO, s.work_queued())
+        .await
+        .is_ok()
+}
+
 /// Registers a node.
 pub async fn node(s: &dyn Store) -> NodeId {
     s.register_node(&NodeInfo {
