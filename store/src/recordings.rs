@@ -42,9 +42,17 @@ pub(crate) const INSERT: &str =
      VALUES ($1, $2, $3, $4)";
 
 /// Keeps charm `$1`'s source once, if it is still the one with hash `$2`.
+///
+/// Every recorded run asks, and the source is almost always kept already:
+/// the `NOT EXISTS` is checked before the charm's source is read, so a
+/// large source (its overflow pages) is not read for nothing. For a 52 KB
+/// source, 34 µs a run without it against 9 µs with it (a loop of 20,000
+/// through Python's sqlite3, issue 18); a trivial charm's is the same either way.
 pub(crate) const KEEP_SOURCE: &str =
     "INSERT INTO recorded_sources (charm_id, source_sha256, name, source) \
      SELECT id, source_sha256, name, source FROM charms WHERE id = $1 AND source_sha256 = $2 \
+       AND NOT EXISTS (SELECT 1 FROM recorded_sources k \
+                       WHERE k.charm_id = $1 AND k.source_sha256 = $2) \
      ON CONFLICT DO NOTHING";
 
 /// Run `$1`'s recording and its source.
