@@ -756,15 +756,10 @@ pub(crate) struct AfterFinish {
 }
 
 impl AfterFinish {
-    /// A finish that settles nothing, and whether the charm has a queued
-    /// run: the finished run held it back (one running run per charm), and
-    /// the dispatcher is to be woken for it.
-    pub(crate) fn held_back(queued: Option<i64>) -> Self {
-        Self {
-            follow_up: None,
-            queued: queued.is_some(),
-        }
-    }
+    pub(crate) const NOTHING: Self = Self {
+        follow_up: None,
+        queued: false,
+    };
 }
 
 /// The writes of a finish, once the run is known to be this node's (and,
@@ -861,12 +856,7 @@ macro_rules! write_finish {
             if moved {
                 return Ok((
                     $crate::Finish::StateMoved { expected: base },
-                    $crate::rows::AfterFinish::held_back(
-                        sqlx::query_scalar($crate::rows::HAS_QUEUED)
-                            .bind(charm)
-                            .fetch_optional(&mut *conn)
-                            .await?,
-                    ),
+                    $crate::rows::AfterFinish::NOTHING,
                 ));
             }
             let cost = $crate::rows::run_cost(&recorded);
@@ -886,12 +876,7 @@ macro_rules! write_finish {
                 // counted, and the events wait for the next run.
                 return Ok((
                     $crate::Finish::OverQuota(over),
-                    $crate::rows::AfterFinish::held_back(
-                        sqlx::query_scalar($crate::rows::HAS_QUEUED)
-                            .bind(charm)
-                            .fetch_optional(&mut *conn)
-                            .await?,
-                    ),
+                    $crate::rows::AfterFinish::NOTHING,
                 ));
             }
             let update = policy(before, now);

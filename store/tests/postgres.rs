@@ -172,6 +172,8 @@ async fn a_finish_after_a_rescue_by_another_node_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_finish_whose_state_moved_writes_no_state() {
     let (_db, a, _b) = two_nodes().await;
+    // Start A's listener: its first subscription raises a wake-up.
+    conformance::drain_wakes(&*a).await;
     let charm = add(&*a, code(1)).await;
     let me = node(&*a).await;
     enqueue(&*a, &charm, Trigger::Manual).await;
@@ -179,6 +181,7 @@ async fn a_finish_whose_state_moved_writes_no_state() {
     // A run queued behind the running one: the finish frees it.
     enqueue(&*a, &charm, Trigger::Manual).await;
     conformance::drain_wakes(&*a).await;
+    assert!(!conformance::wake_kept(&*a).await);
     psql(
         &_db.url,
         "UPDATE charm_state SET version = version + 1, state = '{\"hand\":1}'",

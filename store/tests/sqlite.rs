@@ -86,6 +86,7 @@ async fn a_finish_whose_state_moved_writes_no_state() {
     // A run queued behind the running one: the finish frees it.
     conformance::enqueue(&s, &charm, charm_store::Trigger::Manual).await;
     conformance::drain_wakes(&s).await;
+    assert!(!conformance::wake_kept(&s).await);
     side_door(
         &path,
         "UPDATE charm_state SET version = version + 1, state = '{\"hand\":1}'",

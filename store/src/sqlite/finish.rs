@@ -18,7 +18,7 @@ use super::{SqliteStore, NOW};
 use crate::quota::{ADD_FUEL, TRIM_FUEL};
 use crate::rows::{
     before_from, clamp_i64, run_cost, write_finish, APPLY_UPDATE, CANCEL_QUEUED, FINISH_RUN,
-    WRITE_STATE_IF_VERSION,
+    HAS_QUEUED, WRITE_STATE_IF_VERSION,
 };
 use crate::{
     Before, CharmId, EventsAfter, Finish, Finished, NodeId, Quota, RunId, RunOutcome, RunToFinish,
@@ -162,6 +162,15 @@ async fn finish_in(
         quota = Some((owned.space.clone(), owned.quota))
     )?;
     let mut waiting = after.queued;
+    if matches!(finish, Finish::StateMoved { .. } | Finish::OverQuota(_)) {
+        // These finishes apply no update, so nothing read whether a run
+        // waits behind the one that finished; one may, and can start now.
+        let queued: Option<i64> = sqlx::query_scalar(HAS_QUEUED)
+            .bind(owned.charm.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+        waiting = queued.is_some();
+    }
     if let Some(f) = after.follow_up {
         let queued = upsert(
             conn,

@@ -306,6 +306,10 @@ pub async fn a_state_over_the_space_quota_is_not_written_and_the_charm_not_blame
     let big = Finished {
         ..ok(Some("{\"n\":1234}"))
     };
+    // A run queued behind the running one: the finish frees it.
+    enqueue(s, &a2, Trigger::Manual).await;
+    super::drain_wakes(s).await;
+    assert!(!super::wake_kept(s).await);
     // A policy that would blame the charm, to show it is not asked.
     let finished = s
         .finish_run_if_owned(run.id, &me, &big, &|_, _| charm_store::CharmUpdate {
@@ -332,6 +336,10 @@ pub async fn a_state_over_the_space_quota_is_not_written_and_the_charm_not_blame
         }
         other => panic!("expected OverQuota, got {other:?}"),
     }
+    assert!(
+        super::wake_kept(s).await,
+        "the claim loop is woken for the run held back"
+    );
     let record = s.run(run.id).await.unwrap().unwrap();
     assert_eq!(
         (
