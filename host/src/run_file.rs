@@ -48,10 +48,10 @@ pub enum RunFileError {
 
 thread_local! {
     /// Each thread's deflate compressor, reset between recordings. A new
-    /// one allocates and zeroes about 300 KiB of tables, which cost more
-    /// than compressing a trivial run's recording: 19–170 µs a recording
-    /// against 15 µs reused, measured for issue 18. A thread holds one
-    /// while it lives.
+    /// one allocates about 300 KiB of tables (a reset only zeroes them
+    /// again), which cost more than compressing a trivial run's
+    /// recording: 19–170 µs a recording against 15 µs reused, measured
+    /// for issue 18. A thread holds one while it lives.
     static DEFLATE: std::cell::RefCell<flate2::Compress> =
         std::cell::RefCell::new(flate2::Compress::new(flate2::Compression::fast(), false));
 }
