@@ -84,8 +84,9 @@ fn sql() -> &'static Sql {
         // `spaces`: the spaces with queued runs (a skip scan over
         // `runs_space_queue`, one seek per space); the cost grows with
         // them and with `$5`, not with the queue. `INDEXED BY` because
-        // without statistics SQLite prefers `runs_queue` and reads every
-        // queued row (3.4 ms a claim at 3,000 queued, measured). `room`:
+        // without statistics SQLite may prefer another index on the queued
+        // runs and read every queued row (it chose the since dropped
+        // `runs_queue`: 3.4 ms a claim at 3,000 queued, measured). `room`:
         // how many more runs each space may have running (`1 << 62` where
         // nothing limits it). `ready`: each space's first ready runs in
         // queue order, as many as the batch or the fair share allows (the
