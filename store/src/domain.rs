@@ -828,7 +828,12 @@ pub enum Finish {
 /// What one scheduler pass did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SchedulePass {
-    /// Scheduled runs queued (or joined to a queued run).
+    /// Due charms the pass took (their next run moved on), at most its
+    /// limit: a full pass means more may be due.
+    pub due: u32,
+    /// Runs queued: scheduled runs queued or joined to a queued run they
+    /// changed (a run already queued at the same or a higher priority is
+    /// left as it is), and runs asked for later that fell due.
     pub queued: u32,
     /// How long until the next enabled charm falls due, in ms (0 when more
     /// are due now); `None` when no charm is enabled.

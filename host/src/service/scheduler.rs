@@ -66,10 +66,15 @@ pub async fn run_scheduler(store: Arc<dyn Store>, policy: SchedulePolicy, stop: 
             )
             .await
         {
-            Ok(pass) if pass.queued >= DUE_BATCH => wait = Duration::ZERO,
+            // A full pass: more charms (or runs asked for later) may be due.
+            Ok(pass) if pass.due >= DUE_BATCH || pass.queued >= DUE_BATCH => wait = Duration::ZERO,
             Ok(pass) => {
-                if pass.queued > 0 {
-                    tracing::debug!(queued = pass.queued, "queued scheduled runs");
+                if pass.due > 0 {
+                    tracing::debug!(
+                        due = pass.due,
+                        queued = pass.queued,
+                        "queued scheduled runs"
+                    );
                 }
                 if let Some(due_in) = pass.next_due_in_ms {
                     wait = wait

@@ -34,6 +34,20 @@ macro_rules! join_queued {
     };
 }
 
+/// What makes a join change the queued run (a higher priority, a later
+/// attempt, an earlier start): a scheduled run joins the run already
+/// queued for its charm only then. Otherwise the join would write a new
+/// version of the row, and its index entries, with the same values; when
+/// the service falls behind, most due charms already have a run queued
+/// (issue 18).
+macro_rules! join_changes {
+    () => {
+        "WHERE excluded.priority > runs.priority OR excluded.attempt > runs.attempt \
+           OR (runs.not_before IS NOT NULL \
+               AND (excluded.not_before IS NULL OR excluded.not_before < runs.not_before)) "
+    };
+}
+
 /// `$1` charm, `$2` trigger, `$3` priority, `$4` not before, `$5` attempt,
 /// `$6` origin, `$7` instance. The share lock on the charm orders this after a
 /// concurrent disable (which then wins: no row); the upsert on
@@ -50,13 +64,15 @@ const UPSERT: &str = concat!(
 );
 
 /// The scheduler's batch upsert: `$1` charm ids (already locked by this
-/// transaction, so enabled), `$2` priority.
+/// transaction, so enabled), `$2` priority. Returns the runs queued or
+/// changed, not those joined unchanged.
 const UPSERT_SCHEDULED: &str = concat!(
     "INSERT INTO runs (charm_id, space, fair_at, trigger, priority, status, not_before, queued_at, attempt, origin_run_id) \
      SELECT c.id, c.space, charm_host_now_ms() + c.recent_fuel / 3000000, 'schedule', $2, 'queued', NULL, \
        charm_host_now_ms(), 1, NULL \
      FROM UNNEST($1::text[]) AS v(id) JOIN charms c ON c.id = v.id ",
     join_queued!(),
+    join_changes!(),
     "RETURNING id"
 );
 
@@ -358,6 +374,7 @@ pub(super) async fn schedule_due(
             .fetch_one(&mut *conn)
             .await?;
         Ok(SchedulePass {
+            due: u32::try_from(due.len()).unwrap_or(u32::MAX),
             queued,
             next_due_in_ms: next_due_in_ms.map(|ms| ms.max(0)),
         })

@@ -46,6 +46,16 @@ const JOIN_QUEUED: &str = "ON CONFLICT (charm_id) WHERE status = 'queued' DO UPD
        origin_run_id = CASE WHEN excluded.attempt > runs.attempt THEN excluded.origin_run_id ELSE runs.origin_run_id END, \
        attempt = MAX(runs.attempt, excluded.attempt)";
 
+/// What makes a join change the queued run (a higher priority, a later
+/// attempt, an earlier start): a scheduled run joins the run already
+/// queued for its charm only then. Otherwise the join would rewrite the row
+/// and its indexes to the same values, and when the service falls behind
+/// most due charms already have a run queued (issue 18).
+const JOIN_CHANGES: &str =
+    " WHERE excluded.priority > runs.priority OR excluded.attempt > runs.attempt \
+       OR (runs.not_before IS NOT NULL \
+           AND (excluded.not_before IS NULL OR excluded.not_before < runs.not_before))";
+
 fn sql() -> &'static Sql {
     static SQL: std::sync::OnceLock<Sql> = std::sync::OnceLock::new();
     SQL.get_or_init(|| Sql {
@@ -57,14 +67,15 @@ fn sql() -> &'static Sql {
              FROM charms WHERE id = $1 AND enabled {JOIN_QUEUED} RETURNING id"
         ),
         // The schedule pass's upsert, for all its due charms at once: `$1` a
-        // JSON array of charm ids, `$2` the priority. `CROSS JOIN` keeps the
+        // JSON array of charm ids, `$2` the priority. Returns the runs
+        // queued or changed, not those joined unchanged. `CROSS JOIN` keeps the
         // ids the outer loop (SQLite otherwise walked every enabled charm
         // and re-read the array for each); the `WHERE` is what lets SQLite
         // parse `ON CONFLICT` after a join.
         upsert_scheduled: format!(
             "INSERT INTO runs (charm_id, space, fair_at, trigger, priority, status, not_before, queued_at, attempt, origin_run_id) \
              SELECT c.id, c.space, {NOW} + c.recent_fuel / 3000000, 'schedule', $2, 'queued', NULL, {NOW}, 1, NULL \
-             FROM json_each($1) j CROSS JOIN charms c WHERE c.id = j.value AND c.enabled = TRUE {JOIN_QUEUED} RETURNING id"
+             FROM json_each($1) j CROSS JOIN charms c WHERE c.id = j.value AND c.enabled = TRUE {JOIN_QUEUED}{JOIN_CHANGES} RETURNING id"
         ),
         // Up to `$5` runs, chosen in one statement: exactly the runs `$5`
         // claims one after another would take (measured against them on
@@ -364,6 +375,7 @@ pub(super) async fn schedule_due(
                 .fetch_one(&mut *conn)
                 .await?;
             Ok(SchedulePass {
+                due: u32::try_from(due.len()).unwrap_or(u32::MAX),
                 queued,
                 next_due_in_ms: next_due_in_ms.map(|ms| ms.max(0)),
             })

@@ -777,7 +777,7 @@ pub async fn scheduling_queues_each_due_charm_once(s: &dyn Store) {
         .schedule_due_runs(SCHEDULE, MANUAL, 100, &policy)
         .await
         .unwrap();
-    assert_eq!(pass.queued, 3);
+    assert_eq!((pass.due, pass.queued), (3, 3));
     let again = s
         .schedule_due_runs(SCHEDULE, MANUAL, 100, &policy)
         .await
@@ -790,6 +790,54 @@ pub async fn scheduling_queues_each_due_charm_once(s: &dyn Store) {
     let charm = s.charm(&id(1)).await.unwrap().unwrap();
     let now = s.now_ms().await.unwrap();
     assert!((now..=now + 60_000).contains(&charm.next_run_at));
+}
+
+/// A due charm whose run is already queued joins it only when the join
+/// changes it: a higher priority, or an earlier start. A run queued at a
+/// higher priority is left as it is, and not counted as queued.
+pub async fn a_scheduled_run_joins_a_queued_run_only_to_change_it(s: &dyn Store) {
+    for n in 1..=4u8 {
+        add(s, code(n)).await;
+    }
+    let now = s.now_ms().await.unwrap();
+    let enqueue = |n: u8, priority: i64, not_before: Option<i64>| async move {
+        s.enqueue_run(&id(n), Trigger::Manual, priority, not_before)
+            .await
+            .unwrap()
+            .expect("an enabled charm")
+            .run_id
+    };
+    let higher = enqueue(1, MANUAL, None).await;
+    let lower = enqueue(2, SCHEDULE - 5, None).await;
+    let later = enqueue(3, MANUAL, Some(now + TTL)).await;
+    let policy = |now: i64, interval_s: u32, _: Option<&str>| now + i64::from(interval_s) * 1000;
+    let pass = s
+        .schedule_due_runs(SCHEDULE, MANUAL, 100, &policy)
+        .await
+        .unwrap();
+    assert_eq!(pass.due, 4, "every charm was due");
+    assert_eq!(pass.queued, 3, "charm 1's run is left as it was");
+    let run = |id: RunId| async move { s.run(id).await.unwrap().expect("the queued run") };
+    let kept = run(higher).await;
+    assert_eq!((kept.trigger, kept.not_before), (Trigger::Manual, None));
+    assert_eq!(run(lower).await.trigger, Trigger::Schedule, "raised");
+    let started = run(later).await;
+    assert_eq!(
+        (started.trigger, started.not_before),
+        (Trigger::Manual, None),
+        "may start now"
+    );
+    let counts = s.counts().await.unwrap();
+    assert_eq!(counts.queued, 4, "one run a charm");
+    let again = s
+        .schedule_due_runs(SCHEDULE, MANUAL, 100, &policy)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.due, again.queued),
+        (0, 0),
+        "moved on by one interval"
+    );
 }
 
 pub async fn a_run_reads_the_charm_without_its_source(s: &dyn Store) {
@@ -944,6 +992,7 @@ macro_rules! conformance_cases {
             an_expired_lease_is_rescued_even_from_a_live_node,
             a_rescued_retry_joins_a_queued_run,
             scheduling_queues_each_due_charm_once,
+            a_scheduled_run_joins_a_queued_run_only_to_change_it,
             a_run_reads_the_charm_without_its_source,
             pruning_keeps_the_newest_runs_of_each_charm_in_batches,
             listings_filter_sort_and_count,
