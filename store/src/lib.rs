@@ -485,9 +485,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// queued, not failed). For `node`:
     /// marks it running, owned by `node`, with a lease of `lease_ms` from
     /// now, and reads the state it starts from and the charm's pending
-    /// events, oldest first, at most `max_events`. Runs another node is claiming at the same moment are
-    /// skipped, so no run is handed out twice. A node that is no longer
-    /// registered (retired, or declared dead) claims nothing.
+    /// events, oldest first, at most `max_events`. Runs another node is
+    /// claiming at the same moment are skipped, so no run is handed out
+    /// twice. A node that is no longer registered (retired, or declared
+    /// dead) claims nothing.
     async fn claim_next_run(
         &self,
         node: &NodeId,
@@ -502,10 +503,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// may start. One transaction on SQLite for the whole batch, its runs
     /// chosen by one statement (issue 18: a node with several free slots
     /// claims them in one write), so a failing claim claims none of the
-    /// batch (its runs stay queued). The
-    /// default (PostgreSQL's) claims one at a time; when a later claim
-    /// fails after earlier ones succeeded, those are returned (they are
-    /// running and must be executed) and the error is logged.
+    /// batch (its runs stay queued). The default (PostgreSQL's) claims one
+    /// at a time; when a later claim fails after earlier ones succeeded,
+    /// those are returned (they are running and must be executed) and the
+    /// error is logged.
     async fn claim_runs(
         &self,
         node: &NodeId,

@@ -13,12 +13,12 @@ use sqlx::Row;
 
 use super::batch::Batch;
 use super::inbox::settle_events;
-use super::runs::upsert;
+use super::runs::{has_queued, upsert};
 use super::{SqliteStore, NOW};
 use crate::quota::{ADD_FUEL, TRIM_FUEL};
 use crate::rows::{
     before_from, clamp_i64, run_cost, write_finish, APPLY_UPDATE, CANCEL_QUEUED, FINISH_RUN,
-    HAS_QUEUED, WRITE_STATE_IF_VERSION,
+    WRITE_STATE_IF_VERSION,
 };
 use crate::{
     Before, CharmId, EventsAfter, Finish, Finished, NodeId, Quota, RunId, RunOutcome, RunToFinish,
@@ -165,11 +165,7 @@ async fn finish_in(
     if matches!(finish, Finish::StateMoved { .. } | Finish::OverQuota(_)) {
         // These finishes apply no update, so nothing read whether a run
         // waits behind the one that finished; one may, and can start now.
-        let queued: Option<i64> = sqlx::query_scalar(HAS_QUEUED)
-            .bind(owned.charm.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
-        waiting = queued.is_some();
+        waiting = has_queued(conn, &owned.charm).await?;
     }
     if let Some(f) = after.follow_up {
         let queued = upsert(

@@ -186,6 +186,19 @@ fn sql() -> &'static Sql {
     })
 }
 
+/// Whether `charm` has a queued run, read in the caller's transaction (so
+/// it sees what the transaction wrote; [`queued_run`] reads committed rows).
+pub(super) async fn has_queued(
+    conn: &mut SqliteConnection,
+    charm: &CharmId,
+) -> Result<bool, StoreError> {
+    let queued: Option<i64> = sqlx::query_scalar(HAS_QUEUED)
+        .bind(charm.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(queued.is_some())
+}
+
 /// Queues a run or joins the queued one, in the caller's transaction.
 pub(super) async fn upsert(
     conn: &mut SqliteConnection,
@@ -196,10 +209,7 @@ pub(super) async fn upsert(
     lineage: Lineage,
 ) -> Result<Option<Enqueued>, StoreError> {
     // One writer: the run seen here is the one the upsert joins.
-    let queued: Option<i64> = sqlx::query_scalar(HAS_QUEUED)
-        .bind(charm.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let coalesced = has_queued(conn, charm).await?;
     let id: Option<i64> = sqlx::query_scalar(sql().upsert.as_str())
         .bind(charm.as_str())
         .bind(trigger.as_str())
@@ -209,10 +219,7 @@ pub(super) async fn upsert(
         .bind(lineage.origin)
         .fetch_optional(&mut *conn)
         .await?;
-    Ok(id.map(|run_id| Enqueued {
-        run_id,
-        coalesced: queued.is_some(),
-    }))
+    Ok(id.map(|run_id| Enqueued { run_id, coalesced }))
 }
 
 pub(super) async fn enqueue(
