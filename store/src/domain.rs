@@ -828,12 +828,14 @@ pub enum Finish {
 /// What one scheduler pass did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SchedulePass {
-    /// Due charms the pass took (their next run moved on), at most its
-    /// limit: a full pass means more may be due.
+    /// What the pass took: due charms (their next run moved on) and runs
+    /// asked for later that fell due, each kind at most the pass's limit.
+    /// At least the limit means more may be due.
     pub due: u32,
-    /// Runs queued: scheduled runs queued or joined to a queued run they
-    /// changed (a run already queued at the same or a higher priority is
-    /// left as it is), and runs asked for later that fell due.
+    /// Runs queued: scheduled runs queued, or joined to a queued run they
+    /// changed (a higher priority, or an earlier start: a run already
+    /// queued at the same or a higher priority, free to start, is left as
+    /// it is); and runs asked for later that fell due, queued or joined.
     pub queued: u32,
     /// How long until the next enabled charm falls due, in ms (0 when more
     /// are due now); `None` when no charm is enabled.

@@ -67,9 +67,9 @@ pub async fn run_scheduler(store: Arc<dyn Store>, policy: SchedulePolicy, stop: 
             .await
         {
             // A full pass: more charms (or runs asked for later) may be due.
-            Ok(pass) if pass.due >= DUE_BATCH || pass.queued >= DUE_BATCH => wait = Duration::ZERO,
+            Ok(pass) if pass.due >= DUE_BATCH => wait = Duration::ZERO,
             Ok(pass) => {
-                if pass.due > 0 {
+                if pass.queued > 0 {
                     tracing::debug!(
                         due = pass.due,
                         queued = pass.queued,

@@ -37,9 +37,8 @@ macro_rules! join_queued {
 /// What makes a join change the queued run (a higher priority, a later
 /// attempt, an earlier start): a scheduled run joins the run already
 /// queued for its charm only then. Otherwise the join would write a new
-/// version of the row, and its index entries, with the same values; when
-/// the service falls behind, most due charms already have a run queued
-/// (issue 18).
+/// version of the row with the same values; when the service falls
+/// behind, most due charms already have a run queued (issue 18).
 macro_rules! join_changes {
     () => {
         "WHERE excluded.priority > runs.priority OR excluded.attempt > runs.attempt \
@@ -374,7 +373,7 @@ pub(super) async fn schedule_due(
             .fetch_one(&mut *conn)
             .await?;
         Ok(SchedulePass {
-            due: u32::try_from(due.len()).unwrap_or(u32::MAX),
+            due: u32::try_from(due.len() + woken.len()).unwrap_or(u32::MAX),
             queued,
             next_due_in_ms: next_due_in_ms.map(|ms| ms.max(0)),
         })

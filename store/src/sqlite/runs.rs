@@ -382,7 +382,7 @@ pub(super) async fn schedule_due(
                 .fetch_one(&mut *conn)
                 .await?;
             Ok(SchedulePass {
-                due: u32::try_from(due.len()).unwrap_or(u32::MAX),
+                due: u32::try_from(due.len() + woken.len()).unwrap_or(u32::MAX),
                 queued,
                 next_due_in_ms: next_due_in_ms.map(|ms| ms.max(0)),
             })

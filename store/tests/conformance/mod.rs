@@ -793,10 +793,11 @@ pub async fn scheduling_queues_each_due_charm_once(s: &dyn Store) {
 }
 
 /// A due charm whose run is already queued joins it only when the join
-/// changes it: a higher priority, or an earlier start. A run queued at a
-/// higher priority is left as it is, and not counted as queued.
+/// changes it: a higher priority, or an earlier start. A run queued at the
+/// same or a higher priority, free to start, is left as it is, and not
+/// counted as queued.
 pub async fn a_scheduled_run_joins_a_queued_run_only_to_change_it(s: &dyn Store) {
-    for n in 1..=4u8 {
+    for n in 1..=5u8 {
         add(s, code(n)).await;
     }
     let now = s.now_ms().await.unwrap();
@@ -810,16 +811,22 @@ pub async fn a_scheduled_run_joins_a_queued_run_only_to_change_it(s: &dyn Store)
     let higher = enqueue(1, MANUAL, None).await;
     let lower = enqueue(2, SCHEDULE - 5, None).await;
     let later = enqueue(3, MANUAL, Some(now + TTL)).await;
+    let same = enqueue(5, SCHEDULE, None).await;
     let policy = |now: i64, interval_s: u32, _: Option<&str>| now + i64::from(interval_s) * 1000;
     let pass = s
         .schedule_due_runs(SCHEDULE, MANUAL, 100, &policy)
         .await
         .unwrap();
-    assert_eq!(pass.due, 4, "every charm was due");
-    assert_eq!(pass.queued, 3, "charm 1's run is left as it was");
+    assert_eq!(pass.due, 5, "every charm was due");
+    assert_eq!(
+        pass.queued, 3,
+        "charm 1's and 5's runs are left as they were"
+    );
     let run = |id: RunId| async move { s.run(id).await.unwrap().expect("the queued run") };
-    let kept = run(higher).await;
-    assert_eq!((kept.trigger, kept.not_before), (Trigger::Manual, None));
+    for kept in [higher, same] {
+        let kept = run(kept).await;
+        assert_eq!((kept.trigger, kept.not_before), (Trigger::Manual, None));
+    }
     assert_eq!(run(lower).await.trigger, Trigger::Schedule, "raised");
     let started = run(later).await;
     assert_eq!(
@@ -828,7 +835,7 @@ pub async fn a_scheduled_run_joins_a_queued_run_only_to_change_it(s: &dyn Store)
         "may start now"
     );
     let counts = s.counts().await.unwrap();
-    assert_eq!(counts.queued, 4, "one run a charm");
+    assert_eq!(counts.queued, 5, "one run a charm");
     let again = s
         .schedule_due_runs(SCHEDULE, MANUAL, 100, &policy)
         .await
