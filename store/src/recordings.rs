@@ -50,7 +50,8 @@ pub(crate) const INSERT: &str =
 /// through Python's sqlite3, issue 18); a trivial charm's is the same either way.
 pub(crate) const KEEP_SOURCE: &str =
     "INSERT INTO recorded_sources (charm_id, source_sha256, name, source) \
-     SELECT id, source_sha256, name, source FROM charms WHERE id = $1 AND source_sha256 = $2 \
+     SELECT c.id, c.source_sha256, c.name, code.source FROM charms c \
+       JOIN charm_code code ON code.charm_id = c.id WHERE c.id = $1 AND c.source_sha256 = $2 \
        AND NOT EXISTS (SELECT 1 FROM recorded_sources k \
                        WHERE k.charm_id = $1 AND k.source_sha256 = $2) \
      ON CONFLICT DO NOTHING";

@@ -46,7 +46,8 @@ macro_rules! impl_columns {
 }
 pub(crate) use impl_columns;
 
-/// Binds a charm's code and settings in the order of [`CODE_COLUMNS`].
+/// Binds a charm's settings in the order of [`CODE_COLUMNS`]; its source and
+/// bytecode are written apart, by [`write_code!`].
 macro_rules! bind_code {
     ($query:expr, $code:expr) => {{
         let c: &$crate::CharmCode = $code;
@@ -56,9 +57,7 @@ macro_rules! bind_code {
         $query
             .bind(&c.name)
             .bind(&c.integration)
-            .bind(&c.source)
             .bind(&c.source_sha256)
-            .bind(&c.bytecode)
             .bind(&c.runtime_sha256)
             .bind(i64::from(c.interval_s))
             .bind(&c.schedule)
@@ -75,14 +74,35 @@ macro_rules! bind_code {
 }
 pub(crate) use bind_code;
 
-/// The columns a charm's code and settings occupy, in the order
+/// Writes a charm's bytecode and source ([`WRITE_CODE`]) on `$conn`.
+macro_rules! write_code {
+    ($conn:expr, $code:expr) => {{
+        let c: &$crate::CharmCode = $code;
+        sqlx::query($crate::rows::WRITE_CODE)
+            .bind(c.id.as_str())
+            .bind(&c.bytecode)
+            .bind(&c.source)
+            .execute($conn)
+            .await
+    }};
+}
+pub(crate) use write_code;
+
+/// Sets charm `$1`'s bytecode `$2` and source `$3`.
+///
+/// They have a table of their own (`charm_code`): in the charms row, which
+/// the service writes twice a run, a large charm's code made every one of
+/// those writes rebuild it (issue 18).
+pub(crate) const WRITE_CODE: &str = "INSERT INTO charm_code (charm_id, bytecode, source) \
+     VALUES ($1, $2, $3) \
+     ON CONFLICT (charm_id) DO UPDATE SET bytecode = excluded.bytecode, source = excluded.source";
+
+/// The columns a charm's settings occupy in `charms`, in the order
 /// [`bind_code!`] binds them.
-const CODE_COLUMNS: [&str; 17] = [
+const CODE_COLUMNS: [&str; 15] = [
     "name",
     "integration",
-    "source",
     "source_sha256",
-    "bytecode",
     "runtime_sha256",
     "interval_s",
     "schedule",
@@ -143,10 +163,28 @@ pub(crate) fn record_by_id_sql() -> &'static str {
     SQL.get_or_init(|| format!("{SELECT_RECORD} WHERE c.id = $1"))
 }
 
+/// Charm `$1`'s whole code.
+pub(crate) fn code_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| format!("{CODE_SELECT} {CODE_FROM}"))
+}
+
 /// The charm code without its source, by id (`$1`).
-pub(crate) const CODE_FOR_RUN: &str = "SELECT id, space, name, integration, '' AS source, source_sha256, \
-     bytecode, runtime_sha256, interval_s, schedule, max_attempts, alert_state, alert_fingerprint, limits, allowed_hosts, private_network, enabled, disabled_reason, disabled_at, \
-     consecutive_failures, next_run_at, EXISTS (SELECT 1 FROM charm_secrets cs WHERE cs.charm_id = charms.id) AS has_secrets FROM charms WHERE id = $1";
+pub(crate) const CODE_FOR_RUN: &str = "SELECT c.id, c.space, c.name, c.integration, '' AS source, \
+     c.source_sha256, k.bytecode, c.runtime_sha256, c.interval_s, c.schedule, c.max_attempts, \
+     c.alert_state, c.alert_fingerprint, c.limits, c.allowed_hosts, c.private_network, c.enabled, \
+     c.disabled_reason, c.disabled_at, c.consecutive_failures, c.next_run_at, \
+     EXISTS (SELECT 1 FROM charm_secrets cs WHERE cs.charm_id = c.id) AS has_secrets \
+     FROM charms c JOIN charm_code k ON k.charm_id = c.id WHERE c.id = $1";
+
+/// The columns of a charm's whole code, for [`code_from`]: prefix a
+/// `SELECT`, add any columns, and follow with [`CODE_FROM`].
+pub(crate) const CODE_SELECT: &str = "SELECT c.*, k.bytecode, k.source, \
+     EXISTS (SELECT 1 FROM charm_secrets cs WHERE cs.charm_id = c.id) AS has_secrets";
+
+/// The rows of [`CODE_SELECT`]: charm `$1` and its code.
+pub(crate) const CODE_FROM: &str =
+    "FROM charms c JOIN charm_code k ON k.charm_id = c.id WHERE c.id = $1";
 
 /// How many charms a listing's filter (`$1` space, `$2` integration, `$3`
 /// enabled; each ignored when null) matches.
@@ -345,7 +383,7 @@ pub(crate) fn record_from(row: &impl Columns) -> Result<CharmRecord, StoreError>
     })
 }
 
-/// A charm's code from `SELECT *, ... AS has_secrets` or [`CODE_FOR_RUN`].
+/// A charm's code from [`CODE_SELECT`] or [`CODE_FOR_RUN`].
 pub(crate) fn code_from(row: &impl Columns) -> Result<CharmCode, StoreError> {
     Ok(CharmCode {
         id: charm_id(row, "id")?,
@@ -575,7 +613,7 @@ pub(crate) fn new_node_id() -> Result<NodeId, StoreError> {
 macro_rules! read_ops {
     ($pool:ty) => {
         use $crate::rows::{
-            code_from, counts_from, list_sql, minute_from, node_from, record_by_id_sql,
+            code_from, code_sql, counts_from, list_sql, minute_from, node_from, record_by_id_sql,
             record_from, run_from, state_from, to_u64, CODE_FOR_RUN, COUNTS, COUNT_LISTED,
             FINISHED_PER_MINUTE, NODES,
         };
@@ -624,9 +662,7 @@ macro_rules! read_ops {
             pool: &$pool,
             id: &CharmId,
         ) -> Result<Option<CharmCode>, StoreError> {
-            let row = sqlx::query(
-                "SELECT *, EXISTS (SELECT 1 FROM charm_secrets cs WHERE cs.charm_id = charms.id) AS has_secrets FROM charms WHERE id = $1",
-            )
+            let row = sqlx::query(code_sql())
                 .bind(id.as_str())
                 .fetch_optional(pool)
                 .await?;

@@ -84,10 +84,11 @@ async fn two_claimers_claim_each_of_1000_runs_exactly_once() {
     psql(
         &_db.url,
         &format!(
-            "INSERT INTO charms (id, space, name, source, source_sha256, bytecode, runtime_sha256, \
+            "INSERT INTO charms (id, space, name, source_sha256, runtime_sha256, \
                interval_s, limits, allowed_hosts, enabled, next_run_at, created_at, updated_at) \
-             SELECT lpad(to_hex(g), 32, '0'), 's', 'c.js', '', 'x', '\\x01', 'r', 60, '{{}}', '[]', \
+             SELECT lpad(to_hex(g), 32, '0'), 's', 'c.js', 'x', 'r', 60, '{{}}', '[]', \
                true, {far}, {now}, {now} FROM generate_series(1, {RUNS}) g; \
+             INSERT INTO charm_code SELECT id, '\\x01', '' FROM charms; \
              INSERT INTO charm_state SELECT id, '{{}}', 0, {now} FROM charms; \
              INSERT INTO runs (charm_id, space, fair_at, trigger, priority, status, queued_at) \
              SELECT id, space, {now}, 'manual', {MANUAL}, 'queued', {now} FROM charms;",
@@ -348,4 +349,19 @@ async fn two_nodes_finishing_in_one_space_never_pass_its_state_quota_together() 
         a.delete_charm(&x).await.unwrap();
         a.delete_charm(&y).await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn an_upgrade_moves_each_charms_code_to_its_own_table_intact() {
+    let db = fresh_database();
+    let older = conformance::migrations_before("postgres", "0010");
+    let migrator = sqlx::migrate::Migrator::new(older.path()).await.unwrap();
+    assert_eq!(migrator.iter().count(), 9);
+    let old = sqlx::PgPool::connect(&db.url).await.unwrap();
+    migrator.run(&old).await.unwrap();
+    crate::insert_charms_before_charm_code!(&old);
+    old.close().await;
+
+    let store = connect(&db).await;
+    conformance::charms_kept_their_code(&*store).await;
 }

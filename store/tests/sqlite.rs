@@ -364,3 +364,29 @@ async fn a_batch_claim_honours_quotas_and_fair_share_as_lone_claims_do() {
         assert!(!batch.contains(&charm), "charm {n} {why}: {batch:?}");
     }
 }
+
+/// A database file as the migrations up to `0011` left it, before the code
+/// moved to a table of its own.
+async fn database_before_charm_code(path: &std::path::Path) -> sqlx::SqlitePool {
+    let older = conformance::migrations_before("sqlite", "0012");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    let migrator = sqlx::migrate::Migrator::new(older.path()).await.unwrap();
+    assert_eq!(migrator.iter().count(), 11);
+    migrator.run(&pool).await.unwrap();
+    pool
+}
+
+#[tokio::test]
+async fn an_upgrade_moves_each_charms_code_to_its_own_table_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let old = database_before_charm_code(&path).await;
+    crate::insert_charms_before_charm_code!(&old);
+    old.close().await;
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    conformance::charms_kept_their_code(&store).await;
+}

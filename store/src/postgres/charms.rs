@@ -3,7 +3,10 @@
 use sqlx::Row;
 
 use super::{pg_tx, PgStore};
-use crate::rows::{bind_code, code_from, insert_charm_sql, update_charm_sql, CANCEL_QUEUED};
+use crate::rows::{
+    bind_code, code_from, insert_charm_sql, update_charm_sql, write_code, CANCEL_QUEUED, CODE_FROM,
+    CODE_SELECT,
+};
 use crate::{CharmChange, CharmId, CharmRecord, NewCharm, StoreError};
 
 const NOW: &str = "charm_host_now_ms()";
@@ -18,6 +21,12 @@ fn update_sql() -> &'static str {
     SQL.get_or_init(|| update_charm_sql(NOW))
 }
 
+/// Charm `$1`'s whole code, the clock, and the charm's row locked.
+fn select_for_change_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| format!("{CODE_SELECT}, {NOW} AS now {CODE_FROM} FOR UPDATE OF c"))
+}
+
 pub(super) async fn insert(s: &PgStore, new: &NewCharm) -> Result<(), StoreError> {
     let c = &new.code;
     let defaults = s.quota.get();
@@ -28,6 +37,7 @@ pub(super) async fn insert(s: &PgStore, new: &NewCharm) -> Result<(), StoreError
             .await?;
         let insert = sqlx::query(insert_sql()).bind(c.id.as_str()).bind(&c.space);
         bind_code!(insert, c).execute(&mut *conn).await?;
+        write_code!(&mut *conn, c)?;
         sqlx::query(
             "INSERT INTO charm_state (charm_id, state, version, updated_at) \
              VALUES ($1, $2, 0, charm_host_now_ms())",
@@ -50,12 +60,10 @@ pub(super) async fn modify(
     // the charm unchanged.
     let change = std::sync::Mutex::new(Some(change));
     let found = pg_tx!(s, |conn| async {
-        let row = sqlx::query(
-            "SELECT *, charm_host_now_ms() AS now, EXISTS (SELECT 1 FROM charm_secrets cs WHERE cs.charm_id = charms.id) AS has_secrets FROM charms WHERE id = $1 FOR UPDATE",
-        )
-        .bind(id.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
+        let row = sqlx::query(select_for_change_sql())
+            .bind(id.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
         let Some(row) = row else { return Ok(None) };
         let now: i64 = row.try_get("now")?;
         let before = code_from(&row)?;
@@ -70,6 +78,9 @@ pub(super) async fn modify(
             .bind(id.as_str())
             .execute(&mut *conn)
             .await?;
+        if c.source != before.source || c.bytecode != before.bytecode {
+            write_code!(&mut *conn, &c)?;
+        }
         if before.enabled && !c.enabled {
             sqlx::query(CANCEL_QUEUED)
                 .bind(id.as_str())

@@ -3,7 +3,10 @@
 use sqlx::Row;
 
 use super::{SqliteStore, NOW};
-use crate::rows::{bind_code, code_from, insert_charm_sql, update_charm_sql, CANCEL_QUEUED};
+use crate::rows::{
+    bind_code, code_from, insert_charm_sql, update_charm_sql, write_code, CANCEL_QUEUED, CODE_FROM,
+    CODE_SELECT,
+};
 use crate::{CharmChange, CharmId, CharmRecord, NewCharm, StoreError};
 
 fn insert_sql() -> &'static str {
@@ -27,7 +30,7 @@ fn insert_state_sql() -> &'static str {
 
 fn select_for_change_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SQL.get_or_init(|| format!("SELECT *, {NOW} AS now, EXISTS (SELECT 1 FROM charm_secrets cs WHERE cs.charm_id = charms.id) AS has_secrets FROM charms WHERE id = $1"))
+    SQL.get_or_init(|| format!("{CODE_SELECT}, {NOW} AS now {CODE_FROM}"))
 }
 
 pub(super) async fn insert(s: &SqliteStore, new: &NewCharm) -> Result<(), StoreError> {
@@ -39,6 +42,7 @@ pub(super) async fn insert(s: &SqliteStore, new: &NewCharm) -> Result<(), StoreE
             .await?;
         let insert = sqlx::query(insert_sql()).bind(c.id.as_str()).bind(&c.space);
         bind_code!(insert, c).execute(&mut *conn).await?;
+        write_code!(&mut *conn, c)?;
         sqlx::query(insert_state_sql())
             .bind(c.id.as_str())
             .bind(&new.state)
@@ -69,6 +73,9 @@ pub(super) async fn modify(
                 .bind(id.as_str())
                 .execute(&mut *conn)
                 .await?;
+            if c.source != before.source || c.bytecode != before.bytecode {
+                write_code!(&mut *conn, &c)?;
+            }
             if before.enabled && !c.enabled {
                 sqlx::query(CANCEL_QUEUED)
                     .bind(id.as_str())

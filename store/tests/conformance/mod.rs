@@ -82,6 +82,76 @@ pub fn code(n: u8) -> CharmCode {
     }
 }
 
+/// A folder with the `dialect`'s migrations whose file names sort before
+/// `version` (`"0012"`), to make a database as an older release left it.
+pub fn migrations_before(dialect: &str, version: &str) -> tempfile::TempDir {
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(dialect);
+    let older = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&all).unwrap() {
+        let file = entry.unwrap().path();
+        let name = file.file_name().unwrap().to_str().unwrap().to_string();
+        if name.as_str() < version {
+            std::fs::copy(&file, older.path().join(name)).unwrap();
+        }
+    }
+    older
+}
+
+/// Inserts [`charms_before_charm_code`] into `$pool`, a database from before
+/// `charm_code`.
+#[macro_export]
+macro_rules! insert_charms_before_charm_code {
+    ($pool:expr) => {
+        for (id, source, bytecode) in conformance::charms_before_charm_code() {
+            sqlx::query(conformance::INSERT_BEFORE_CHARM_CODE)
+                .bind(id.as_str())
+                .bind(source)
+                .bind(bytecode)
+                .execute($pool)
+                .await
+                .unwrap();
+        }
+    };
+}
+
+/// Inserts a charm into a database from before `charm_code`: `$1` id, `$2`
+/// source, `$3` bytecode.
+pub const INSERT_BEFORE_CHARM_CODE: &str =
+    "INSERT INTO charms (id, space, name, source, source_sha256, bytecode, runtime_sha256, \
+       interval_s, limits, allowed_hosts, enabled, next_run_at, created_at, updated_at) \
+     VALUES ($1, 's', 'c.js', $2, 'x', $3, 'r', 60, '{}', '[]', true, 0, 0, 0)";
+
+/// The charms [`INSERT_BEFORE_CHARM_CODE`] inserts: one with 60 KB of source
+/// and 50 KB of bytecode (overflow pages in SQLite, TOAST in PostgreSQL), one
+/// trivial.
+pub fn charms_before_charm_code() -> Vec<(CharmId, String, Vec<u8>)> {
+    let large = format!(
+        "export const bgUpdater = () => 1;\n/*{}*/",
+        "x".repeat(60_000)
+    );
+    vec![
+        (id(1), large, vec![7; 50_000]),
+        (
+            id(2),
+            "export const bgUpdater = () => 2;".into(),
+            vec![1, 2, 3],
+        ),
+    ]
+}
+
+/// After the upgrade each charm of [`charms_before_charm_code`] has its code.
+pub async fn charms_kept_their_code(store: &dyn Store) {
+    for (id, source, bytecode) in charms_before_charm_code() {
+        let full = store.charm_code(&id).await.unwrap().expect("the charm");
+        let for_run = store.charm_for_run(&id).await.unwrap().expect("the charm");
+        assert!(full.source == source, "{id}'s source");
+        assert!(full.bytecode == bytecode, "{id}'s bytecode");
+        assert!(for_run.bytecode == bytecode && for_run.source.is_empty());
+    }
+}
+
 pub async fn add(store: &dyn Store, code: CharmCode) -> CharmId {
     let id = code.id.clone();
     store
@@ -864,6 +934,56 @@ pub async fn a_run_reads_the_charm_without_its_source(s: &dyn Store) {
     assert!(s.charm_for_run(&id(99)).await.unwrap().is_none());
 }
 
+pub async fn a_charms_code_is_replaced_with_its_settings_and_deleted_with_it(s: &dyn Store) {
+    let a = add(s, code(1)).await;
+    let b = add(s, code(2)).await;
+    s.modify_charm(&a, Box::new(|c| c.enabled = false))
+        .await
+        .unwrap();
+    let paused = s.charm_code(&a).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            paused.enabled,
+            paused.source.as_str(),
+            paused.bytecode.as_slice()
+        ),
+        (false, "export function bgUpdater() {}", &[1u8, 2, 3][..]),
+        "a settings change keeps the code"
+    );
+    s.modify_charm(
+        &a,
+        Box::new(|c| {
+            c.source = "export const bgUpdater = () => 2;".into();
+            c.source_sha256 = "y".into();
+            c.bytecode = vec![9; 70_000];
+        }),
+    )
+    .await
+    .unwrap();
+    let full = s.charm_code(&a).await.unwrap().unwrap();
+    let for_run = s.charm_for_run(&a).await.unwrap().unwrap();
+    assert_eq!(full.source, "export const bgUpdater = () => 2;");
+    assert_eq!(full.source_sha256, "y");
+    assert_eq!(
+        (full.bytecode.len(), for_run.bytecode.len()),
+        (70_000, 70_000)
+    );
+    assert_eq!(
+        s.charm_code(&b).await.unwrap().unwrap().bytecode,
+        vec![1, 2, 3],
+        "the other charm's code is its own"
+    );
+    assert!(s.delete_charm(&a).await.unwrap());
+    assert!(s.charm_code(&a).await.unwrap().is_none());
+    assert!(s.charm_for_run(&a).await.unwrap().is_none());
+    let again = add(s, code(1)).await;
+    assert_eq!(
+        s.charm_code(&again).await.unwrap().unwrap().bytecode,
+        vec![1, 2, 3],
+        "a charm added again under the id has only its new code"
+    );
+}
+
 pub async fn pruning_keeps_the_newest_runs_of_each_charm_in_batches(s: &dyn Store) {
     let me = node(s).await;
     let a = add(s, code(1)).await;
@@ -1001,6 +1121,7 @@ macro_rules! conformance_cases {
             scheduling_queues_each_due_charm_once,
             a_scheduled_run_joins_a_queued_run_only_to_change_it,
             a_run_reads_the_charm_without_its_source,
+            a_charms_code_is_replaced_with_its_settings_and_deleted_with_it,
             pruning_keeps_the_newest_runs_of_each_charm_in_batches,
             listings_filter_sort_and_count,
             deleting_a_charm_removes_its_state_and_runs,
