@@ -74,12 +74,29 @@ macro_rules! bind_code {
 }
 pub(crate) use bind_code;
 
-/// Writes a charm's bytecode and source ([`WRITE_CODE`]) on `$conn`.
+/// What makes a join change the queued run (a higher priority, a later
+/// attempt, an earlier start), as the `WHERE` of an upsert's `DO UPDATE`:
+/// a scheduled run joins the run already queued for its charm only then.
+/// Otherwise the join would rewrite the row and its indexes to the values
+/// they had, and when the service falls behind most due charms already have
+/// a run queued (issue 18). A macro, so PostgreSQL's `concat!` takes it.
+macro_rules! join_changes {
+    () => {
+        " WHERE excluded.priority > runs.priority OR excluded.attempt > runs.attempt \
+           OR (runs.not_before IS NOT NULL \
+               AND (excluded.not_before IS NULL OR excluded.not_before < runs.not_before)) "
+    };
+}
+pub(crate) use join_changes;
+
+/// Writes charm `$id`'s bytecode and source from `$code` ([`WRITE_CODE`])
+/// on `$conn`.
 macro_rules! write_code {
-    ($conn:expr, $code:expr) => {{
+    ($conn:expr, $id:expr, $code:expr) => {{
+        let id: &$crate::CharmId = $id;
         let c: &$crate::CharmCode = $code;
         sqlx::query($crate::rows::WRITE_CODE)
-            .bind(c.id.as_str())
+            .bind(id.as_str())
             .bind(&c.bytecode)
             .bind(&c.source)
             .execute($conn)

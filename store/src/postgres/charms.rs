@@ -37,7 +37,7 @@ pub(super) async fn insert(s: &PgStore, new: &NewCharm) -> Result<(), StoreError
             .await?;
         let insert = sqlx::query(insert_sql()).bind(c.id.as_str()).bind(&c.space);
         bind_code!(insert, c).execute(&mut *conn).await?;
-        write_code!(&mut *conn, c)?;
+        write_code!(&mut *conn, &c.id, c)?;
         sqlx::query(
             "INSERT INTO charm_state (charm_id, state, version, updated_at) \
              VALUES ($1, $2, 0, charm_host_now_ms())",
@@ -79,7 +79,7 @@ pub(super) async fn modify(
             .execute(&mut *conn)
             .await?;
         if c.source != before.source || c.bytecode != before.bytecode {
-            write_code!(&mut *conn, &c)?;
+            write_code!(&mut *conn, id, &c)?;
         }
         if before.enabled && !c.enabled {
             sqlx::query(CANCEL_QUEUED)

@@ -34,19 +34,6 @@ macro_rules! join_queued {
     };
 }
 
-/// What makes a join change the queued run (a higher priority, a later
-/// attempt, an earlier start): a scheduled run joins the run already
-/// queued for its charm only then. Otherwise the join would write a new
-/// version of the row with the same values; when the service falls
-/// behind, most due charms already have a run queued (issue 18).
-macro_rules! join_changes {
-    () => {
-        "WHERE excluded.priority > runs.priority OR excluded.attempt > runs.attempt \
-           OR (runs.not_before IS NOT NULL \
-               AND (excluded.not_before IS NULL OR excluded.not_before < runs.not_before)) "
-    };
-}
-
 /// `$1` charm, `$2` trigger, `$3` priority, `$4` not before, `$5` attempt,
 /// `$6` origin, `$7` instance. The share lock on the charm orders this after a
 /// concurrent disable (which then wins: no row); the upsert on
@@ -71,7 +58,7 @@ const UPSERT_SCHEDULED: &str = concat!(
        charm_host_now_ms(), 1, NULL \
      FROM UNNEST($1::text[]) AS v(id) JOIN charms c ON c.id = v.id ",
     join_queued!(),
-    join_changes!(),
+    crate::rows::join_changes!(),
     "RETURNING id"
 );
 

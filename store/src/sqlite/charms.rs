@@ -42,7 +42,7 @@ pub(super) async fn insert(s: &SqliteStore, new: &NewCharm) -> Result<(), StoreE
             .await?;
         let insert = sqlx::query(insert_sql()).bind(c.id.as_str()).bind(&c.space);
         bind_code!(insert, c).execute(&mut *conn).await?;
-        write_code!(&mut *conn, c)?;
+        write_code!(&mut *conn, &c.id, c)?;
         sqlx::query(insert_state_sql())
             .bind(c.id.as_str())
             .bind(&new.state)
@@ -74,7 +74,7 @@ pub(super) async fn modify(
                 .execute(&mut *conn)
                 .await?;
             if c.source != before.source || c.bytecode != before.bytecode {
-                write_code!(&mut *conn, &c)?;
+                write_code!(&mut *conn, id, &c)?;
             }
             if before.enabled && !c.enabled {
                 sqlx::query(CANCEL_QUEUED)

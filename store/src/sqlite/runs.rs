@@ -46,16 +46,6 @@ const JOIN_QUEUED: &str = "ON CONFLICT (charm_id) WHERE status = 'queued' DO UPD
        origin_run_id = CASE WHEN excluded.attempt > runs.attempt THEN excluded.origin_run_id ELSE runs.origin_run_id END, \
        attempt = MAX(runs.attempt, excluded.attempt)";
 
-/// What makes a join change the queued run (a higher priority, a later
-/// attempt, an earlier start): a scheduled run joins the run already
-/// queued for its charm only then. Otherwise the join would rewrite the row
-/// and its indexes to the same values, and when the service falls behind
-/// most due charms already have a run queued (issue 18).
-const JOIN_CHANGES: &str =
-    " WHERE excluded.priority > runs.priority OR excluded.attempt > runs.attempt \
-       OR (runs.not_before IS NOT NULL \
-           AND (excluded.not_before IS NULL OR excluded.not_before < runs.not_before))";
-
 fn sql() -> &'static Sql {
     static SQL: std::sync::OnceLock<Sql> = std::sync::OnceLock::new();
     SQL.get_or_init(|| Sql {
@@ -75,7 +65,8 @@ fn sql() -> &'static Sql {
         upsert_scheduled: format!(
             "INSERT INTO runs (charm_id, space, fair_at, trigger, priority, status, not_before, queued_at, attempt, origin_run_id) \
              SELECT c.id, c.space, {NOW} + c.recent_fuel / 3000000, 'schedule', $2, 'queued', NULL, {NOW}, 1, NULL \
-             FROM json_each($1) j CROSS JOIN charms c WHERE c.id = j.value AND c.enabled = TRUE {JOIN_QUEUED}{JOIN_CHANGES} RETURNING id"
+             FROM json_each($1) j CROSS JOIN charms c WHERE c.id = j.value AND c.enabled = TRUE {JOIN_QUEUED}{} RETURNING id",
+            crate::rows::join_changes!()
         ),
         // Up to `$5` runs, chosen in one statement: exactly the runs `$5`
         // claims one after another would take (measured against them on
