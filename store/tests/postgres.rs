@@ -360,8 +360,6 @@ async fn an_upgrade_moves_each_charms_code_to_its_own_table_intact() {
     let old = sqlx::PgPool::connect(&db.url).await.unwrap();
     migrator.run(&old).await.unwrap();
     crate::insert_charms_before_charm_code!(&old);
-    old.close().await;
-
     let store = connect(&db).await;
-    conformance::charms_kept_their_code(&*store).await;
+    crate::check_code_after_upgrade!(&*store, &old);
 }

@@ -388,5 +388,9 @@ async fn an_upgrade_moves_each_charms_code_to_its_own_table_intact() {
     old.close().await;
 
     let store = SqliteStore::open(&path).await.unwrap();
-    conformance::charms_kept_their_code(&store).await;
+    let reader =
+        sqlx::SqlitePool::connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&path))
+            .await
+            .unwrap();
+    crate::check_code_after_upgrade!(&store, &reader);
 }

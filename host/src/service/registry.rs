@@ -1001,11 +1001,18 @@ impl Registry {
             None => return Err(RegistryError::NotFound(code.id.to_string())),
         };
         let compiled = self.compile(&mut charm).await?;
-        let (bytecode, runtime_sha256) =
-            (compiled.bytecode.to_vec(), compiled.runtime_sha256.clone());
+        let (bytecode, runtime_sha256, source_sha256) = (
+            compiled.bytecode.to_vec(),
+            compiled.runtime_sha256.clone(),
+            compiled.source_sha256.clone(),
+        );
+        // The source may have changed since it was read: its new bytecode
+        // came with it, and this one would not match its hash.
         let change = move |c: &mut CharmCode| {
-            c.bytecode = bytecode;
-            c.runtime_sha256 = runtime_sha256;
+            if c.source_sha256 == source_sha256 {
+                c.bytecode = bytecode;
+                c.runtime_sha256 = runtime_sha256;
+            }
         };
         self.store.modify_charm(&code.id, Box::new(change)).await?;
         tracing::info!(charm = %code.id, "recompiled a charm for the current runtime");

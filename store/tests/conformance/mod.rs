@@ -123,22 +123,49 @@ pub const INSERT_BEFORE_CHARM_CODE: &str =
        interval_s, limits, allowed_hosts, enabled, next_run_at, created_at, updated_at) \
      VALUES ($1, 's', 'c.js', $2, 'x', $3, 'r', 60, '{}', '[]', true, 0, 0, 0)";
 
+/// `n` bytes that do not compress (xorshift): PostgreSQL compresses a
+/// repeated byte to a few hundred and keeps it in the row.
+pub fn incompressible(n: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"[(x % 64) as usize]
+        })
+        .collect()
+}
+
 /// The charms [`INSERT_BEFORE_CHARM_CODE`] inserts: one with 60 KB of source
-/// and 50 KB of bytecode (overflow pages in SQLite, TOAST in PostgreSQL), one
-/// trivial.
+/// and 50 KB of bytecode, neither compressible (overflow pages in SQLite,
+/// TOAST in PostgreSQL), one trivial.
 pub fn charms_before_charm_code() -> Vec<(CharmId, String, Vec<u8>)> {
-    let large = format!(
-        "export const bgUpdater = () => 1;\n/*{}*/",
-        "x".repeat(60_000)
-    );
+    let padding = String::from_utf8(incompressible(60_000)).unwrap();
+    let large = format!("export const bgUpdater = () => 1;\n/*{padding}*/");
     vec![
-        (id(1), large, vec![7; 50_000]),
+        (id(1), large, incompressible(50_000)),
         (
             id(2),
             "export const bgUpdater = () => 2;".into(),
             vec![1, 2, 3],
         ),
     ]
+}
+
+/// After the upgrade each charm of [`charms_before_charm_code`] has its code,
+/// and `charm_code` rows (counted by `$pool`) go with their charm.
+#[macro_export]
+macro_rules! check_code_after_upgrade {
+    ($store:expr, $pool:expr) => {
+        conformance::charms_kept_their_code($store).await;
+        assert!($store.delete_charm(&conformance::id(1)).await.unwrap());
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM charm_code")
+            .fetch_one($pool)
+            .await
+            .unwrap();
+        assert_eq!(left, 1, "the deleted charm's code is deleted with it");
+    };
 }
 
 /// After the upgrade each charm of [`charms_before_charm_code`] has its code.
@@ -949,6 +976,27 @@ pub async fn a_charms_code_is_replaced_with_its_settings_and_deleted_with_it(s: 
         ),
         (false, "export function bgUpdater() {}", &[1u8, 2, 3][..]),
         "a settings change keeps the code"
+    );
+    s.modify_charm(&a, Box::new(|c| c.bytecode = vec![4, 5, 6]))
+        .await
+        .unwrap();
+    let recompiled = s.charm_code(&a).await.unwrap().unwrap();
+    assert_eq!(
+        (recompiled.source.as_str(), recompiled.bytecode.as_slice()),
+        ("export function bgUpdater() {}", &[4u8, 5, 6][..]),
+        "new bytecode alone is written"
+    );
+    s.modify_charm(
+        &a,
+        Box::new(|c| c.source = "export function bgUpdater() {} // v2".into()),
+    )
+    .await
+    .unwrap();
+    let edited = s.charm_code(&a).await.unwrap().unwrap();
+    assert_eq!(
+        (edited.source.as_str(), edited.bytecode.as_slice()),
+        ("export function bgUpdater() {} // v2", &[4u8, 5, 6][..]),
+        "a new source alone is written"
     );
     s.modify_charm(
         &a,
