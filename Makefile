@@ -67,7 +67,7 @@ SCALE_CHARMS ?= 20000
 SCALE_INTERVAL_S ?= 12
 SCALE_WINDOW_S ?= 300
 bench-scale:
-	SERVICE_CHARMS=$(SCALE_CHARMS) SERVICE_INTERVAL_S=$(SCALE_INTERVAL_S) SERVICE_WINDOW_S=$(SCALE_WINDOW_S) BENCH_ONLY=service DENO=/bin/true PG_SETTINGS= \
+	SERVICE_CHARMS=$(SCALE_CHARMS) SERVICE_INTERVAL_S=$(SCALE_INTERVAL_S) SERVICE_WINDOW_S=$(SCALE_WINDOW_S) SERVICE_LARGE_KB=0 BENCH_ONLY=service DENO=/bin/true PG_SETTINGS= \
 	  scripts/pg-cluster.sh run $(CARGO) bench --locked -p charm-host --bench charm-bench
 
 # The crowd test of `make test`, watched for SOAK_SECS against a release build.

@@ -128,7 +128,9 @@ const OPEN_LOOP_SPACING: Duration = Duration::from_micros(500);
 /// `SERVICE_INTERVAL_S` (default 1): 3,000 runs due a second, more than two
 /// cores finish, so the queue never empties, measured over
 /// `SERVICE_WINDOW_S` (default 20 s; `make bench-scale` watches 300). On
-/// SQLite, then on PostgreSQL when `CHARM_HOST_TEST_PG` names a server.
+/// SQLite, then on PostgreSQL when `CHARM_HOST_TEST_PG` names a server;
+/// on each, with the trivial charm and then with its source padded to
+/// `SERVICE_LARGE_KB` (default 52; 0 skips it).
 async fn service_row(
     binary: &Path,
     trivial_js: &Path,
@@ -143,28 +145,43 @@ async fn service_row(
     let charms = usize::try_from(number("SERVICE_CHARMS", 3000)).unwrap_or(3000);
     let interval_s = number("SERVICE_INTERVAL_S", 1);
     let window = Duration::from_secs(number("SERVICE_WINDOW_S", 20).max(1));
-    let mut rows = vec![
-        service::service_row(
-            binary, trivial_js, scratch, charms, interval_s, window, None,
-        )
-        .await?,
-    ];
-    if let Ok(admin) = std::env::var("CHARM_HOST_TEST_PG") {
-        eprintln!("      again on PostgreSQL");
-        let name = format!("charm_bench_service_{}", std::process::id());
-        let db = cluster::create_database(&admin, &name)?;
-        rows.push(
-            service::service_row(
-                binary,
-                trivial_js,
-                scratch,
-                charms,
-                interval_s,
-                window,
-                Some(&db),
-            )
-            .await?,
-        );
+    let large_kb = usize::try_from(number("SERVICE_LARGE_KB", 52)).unwrap_or(52);
+    let mut paddings = vec![0];
+    if large_kb > 0 {
+        paddings.push(large_kb);
+    }
+    let pg_admin = std::env::var("CHARM_HOST_TEST_PG").ok();
+    let mut stores = vec![None];
+    if let Some(admin) = pg_admin.as_deref() {
+        stores.push(Some(admin));
+    }
+    let mut rows = Vec::new();
+    for admin in stores {
+        for &padding_kb in &paddings {
+            let database = match admin {
+                None => None,
+                Some(admin) => {
+                    eprintln!("      on PostgreSQL");
+                    let name = format!("charm_bench_service_{}_{padding_kb}", std::process::id());
+                    Some(cluster::create_database(admin, &name)?)
+                }
+            };
+            rows.push(
+                service::service_row(
+                    binary,
+                    trivial_js,
+                    scratch,
+                    service::Load {
+                        charms,
+                        interval_s,
+                        padding_kb,
+                        window,
+                    },
+                    database.as_deref(),
+                )
+                .await?,
+            );
+        }
     }
     Ok(rows)
 }
@@ -198,7 +215,11 @@ fn render_service(table: &mut String, rows: &[service::Service], sandbox_us: f64
         first.charms,
         first.interval_s,
         first.due_per_s,
-        cells(&|s| s.store.to_string()),
+        cells(&|s| if s.padding_kb == 0 {
+            s.store.to_string()
+        } else {
+            format!("{}, {} KB charms", s.store, s.padding_kb)
+        }),
         "---|".repeat(rows.len()),
         cells(&|s| format!("{:.0}", s.runs_per_s)),
         cells(&|s| ms(s.wait_p50_s)),

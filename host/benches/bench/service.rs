@@ -12,6 +12,12 @@
 //! at both ends of the window, gives the runs' lag. `BENCH_ONLY=service`
 //! runs it alone; `SERVICE_CHARMS` and `SERVICE_INTERVAL_S` change the
 //! load. With `CHARM_HOST_TEST_PG` it runs again on PostgreSQL.
+//!
+//! Each store runs it twice: with the trivial charm as it is, and with a
+//! comment of `SERVICE_LARGE_KB` (default 52) KB appended to its source, the
+//! size of a real charm with its parser or client bundled in. A comment
+//! leaves the bytecode and the sandbox's work as they were, so what the
+//! second column adds is the service's cost of storing a large charm.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -44,6 +50,37 @@ pub struct Service {
     pub wait_p99_s: f64,
     /// The store: `SQLite` or `PostgreSQL`.
     pub store: &'static str,
+    /// KB of comment appended to each charm's source (0: the trivial charm).
+    pub padding_kb: usize,
+}
+
+/// The load the service row puts on the daemon.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    /// Charms registered.
+    pub charms: usize,
+    /// Their interval, s.
+    pub interval_s: u64,
+    /// KB of comment appended to each charm's source (0: none).
+    pub padding_kb: usize,
+    /// How long the runs are counted, after a 12 s warm-up.
+    pub window: Duration,
+}
+
+/// `n` characters of a comment that does not compress, as real code does
+/// not below 2 KB: PostgreSQL would compress a repeated one to a few
+/// hundred bytes and keep it in the row. The hex of a chain of SHA-256
+/// digests, the same every run.
+fn incompressible(n: usize) -> String {
+    use sha2::Digest as _;
+    let mut text = String::with_capacity(n + 64);
+    let mut digest = sha2::Sha256::digest(b"charm-bench");
+    while text.len() < n {
+        text.push_str(&hex::encode(digest));
+        digest = sha2::Sha256::digest(digest);
+    }
+    text.truncate(n);
+    text
 }
 
 /// The daemon's `/metrics` page.
@@ -134,11 +171,15 @@ pub async fn service_row(
     binary: &Path,
     trivial: &Path,
     scratch: &Path,
-    charms: usize,
-    interval_s: u64,
-    window: Duration,
+    load: Load,
     database: Option<&str>,
 ) -> BenchResult<Service> {
+    let Load {
+        charms,
+        interval_s,
+        padding_kb,
+        window,
+    } = load;
     let data = scratch.join(format!("service-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(&data)?;
@@ -164,8 +205,15 @@ pub async fn service_row(
     .await?;
     let base = format!("http://{}", std::fs::read_to_string(&addr_file)?.trim());
     let client = reqwest::Client::builder().no_proxy().build()?;
-    let source = std::fs::read_to_string(trivial)?;
-    eprintln!("      registering {charms} trivial charms at {interval_s} s");
+    let mut source = std::fs::read_to_string(trivial)?;
+    if padding_kb > 0 {
+        source = format!("{source}\n/*{}*/\n", incompressible(padding_kb * 1000));
+    }
+    let kind = if padding_kb > 0 { "padded" } else { "trivial" };
+    eprintln!(
+        "      registering {charms} {kind} charms of {} KB at {interval_s} s",
+        source.len().div_ceil(1000)
+    );
     let started = Instant::now();
     let mut registered = stream::iter(0..charms)
         .map(|i| {
@@ -237,5 +285,6 @@ pub async fn service_row(
         } else {
             "SQLite"
         },
+        padding_kb,
     })
 }
