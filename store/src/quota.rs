@@ -530,10 +530,28 @@ macro_rules! quota_ops {
             }))
         }
 
+        /// Writes a finished run's cost to its space: its fair-share
+        /// usage, then its fuel in the hourly quota (see
+        /// [`crate::rows::SpaceCost`]: the last writes of a finish).
+        pub(super) async fn account_cost(
+            conn: &mut $conn,
+            cost: &crate::rows::SpaceCost,
+        ) -> Result<(), StoreError> {
+            if cost.cost > 0 {
+                // A float: a space's sum may pass i64 over time.
+                sqlx::query(crate::rows::ADD_SPACE_FUEL)
+                    .bind(cost.cost as f64)
+                    .bind(cost.space.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            account_fuel(conn, &cost.space, cost.fuel, cost.now, cost.quota).await
+        }
+
         /// Adds a run's `fuel` to `space`'s minute of `now` (ms), forgets
         /// minutes out of the window, and blocks or unblocks the space by
         /// its fuel budget.
-        pub(super) async fn account_fuel(
+        async fn account_fuel(
             conn: &mut $conn,
             space: &str,
             fuel: u64,

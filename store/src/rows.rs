@@ -552,9 +552,8 @@ pub(crate) fn run_cost(run: &crate::Finished) -> u64 {
         .saturating_add(run.duration_ms.saturating_mul(SLOT_FUEL_PER_MS))
 }
 
-/// Adds a run's cost (`$1`) to its charm's (`$2`) space's recent usage.
-pub(crate) const ADD_SPACE_FUEL: &str = "INSERT INTO space_usage (space, fuel) \
-     SELECT space, $1 FROM charms WHERE id = $2 \
+/// Adds a run's cost (`$1`) to its space's (`$2`) recent usage.
+pub(crate) const ADD_SPACE_FUEL: &str = "INSERT INTO space_usage (space, fuel) VALUES ($2, $1) \
      ON CONFLICT (space) DO UPDATE SET fuel = space_usage.fuel + excluded.fuel";
 
 /// Takes the decay's turn if `$2` ms passed since the last (`$1` now).
@@ -801,30 +800,53 @@ macro_rules! read_ops {
 pub(crate) use read_ops;
 
 /// What a recorded finish leaves to its backend: the run to queue for the
-/// charm's events, if any, and whether the charm already had a queued run.
+/// charm's events, if any, whether the charm already had a queued run, and
+/// the run's cost to its space, which the backend writes last.
 #[derive(Debug)]
 pub(crate) struct AfterFinish {
     pub(crate) follow_up: Option<crate::inbox::FollowUp>,
     pub(crate) queued: bool,
+    pub(crate) cost: Option<SpaceCost>,
 }
 
 impl AfterFinish {
     pub(crate) const NOTHING: Self = Self {
         follow_up: None,
         queued: false,
+        cost: None,
     };
+}
+
+/// A finished run's cost to its space: `cost` (fuel plus wall time, see
+/// [`run_cost`]) for fair share, `fuel` for the hourly fuel quota.
+///
+/// Every finish of a space writes the same two rows (`space_usage` and the
+/// minute's `space_fuel`), so on PostgreSQL concurrent finishes of a space
+/// queue on their row locks until the holder commits. The backends write
+/// them as the last statements of the finish, so each holds them for the
+/// least time (issue 18: the `space_usage` upsert was a finish's longest
+/// wait, 1.4 ms a call, with four round trips after it).
+#[derive(Debug)]
+pub(crate) struct SpaceCost {
+    pub(crate) space: String,
+    pub(crate) cost: u64,
+    pub(crate) fuel: u64,
+    pub(crate) quota: crate::Quota,
+    pub(crate) now: i64,
 }
 
 /// The writes of a finish, once the run is known to be this node's (and,
 /// on PostgreSQL, locked): the state if its version is still `$base`
 /// (compare-and-set) and fits the space's state quota, the run's record,
-/// its fuel in its space's usage and hourly quota, the policy's update of
-/// the charm, and the settling of the run's events. `$quota` is the
+/// the policy's update of the charm, and the settling of the run's events.
+/// The run's cost to its space is returned, for the backend to write last
+/// with its `quota::account_cost`. `$quota` is the
 /// charm's space and its quotas in force (`quota_of_charm`, or the same
 /// read by the backend's own lookup); the expansion site has the backend's
 /// `quota` module beside it. Evaluates to
 /// `Result<(Finish, AfterFinish), StoreError>`: the run to queue for
-/// events still pending, which the backend queues with its own upsert. A
+/// events still pending, which the backend queues with its own upsert, and
+/// the space's cost (none when the state moved: that run is not counted). A
 /// macro because both backends run it on their own connection type; the
 /// expansion site has the backend's `settle_events` in scope.
 macro_rules! write_finish {
@@ -913,23 +935,23 @@ macro_rules! write_finish {
                 ));
             }
             let cost = $crate::rows::run_cost(&recorded);
-            if cost > 0 {
-                // A float: a space's sum may pass i64 over time.
-                sqlx::query($crate::rows::ADD_SPACE_FUEL)
-                    .bind(cost as f64)
-                    .bind(charm)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            if let Some((space, q)) = &quota {
-                super::quota::account_fuel(&mut *conn, space, recorded.fuel, now, *q).await?;
-            }
+            // Written by the backend after everything else (see `SpaceCost`).
+            let space_cost = quota.map(|(space, quota)| $crate::rows::SpaceCost {
+                space,
+                cost,
+                fuel: recorded.fuel,
+                quota,
+                now,
+            });
             if let Some(over) = over {
                 // Not blamed: the policy is not asked, so no failure is
                 // counted, and the events wait for the next run.
                 return Ok((
                     $crate::Finish::OverQuota(over),
-                    $crate::rows::AfterFinish::NOTHING,
+                    $crate::rows::AfterFinish {
+                        cost: space_cost,
+                        ..$crate::rows::AfterFinish::NOTHING
+                    },
                 ));
             }
             let update = policy(before, now);
@@ -967,7 +989,11 @@ macro_rules! write_finish {
                 $crate::Finish::Recorded {
                     state_version: version,
                 },
-                $crate::rows::AfterFinish { follow_up, queued },
+                $crate::rows::AfterFinish {
+                    follow_up,
+                    queued,
+                    cost: space_cost,
+                },
             ))
         }
         .await

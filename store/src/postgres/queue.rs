@@ -503,6 +503,10 @@ async fn finish_in(
         Finish::NotOwned | Finish::Gone => false,
         _ => announce_queued(conn, &id, instance).await?,
     };
+    // Last: every finish of the space waits for these rows (`SpaceCost`).
+    if let Some(cost) = &after.cost {
+        super::quota::account_cost(conn, cost).await?;
+    }
     Ok((finish, waiting))
 }
 

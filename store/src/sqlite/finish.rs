@@ -179,6 +179,9 @@ async fn finish_in(
         .await?;
         waiting |= queued.is_some();
     }
+    if let Some(cost) = &after.cost {
+        super::quota::account_cost(conn, cost).await?;
+    }
     Ok((finish, waiting))
 }
 
@@ -250,28 +253,6 @@ async fn in_one_message(
             .bind(recording.source_sha256.as_str());
     }
     let cost = run_cost(finished);
-    if cost > 0 {
-        // A float: a space's sum may pass i64 over time.
-        batch
-            .push(crate::rows::ADD_SPACE_FUEL)
-            .bind(cost as f64)
-            .bind(charm);
-    }
-    if finished.fuel > 0 {
-        let minute = now.div_euclid(60_000);
-        batch
-            .push(ADD_FUEL)
-            .bind(owned.space.as_str())
-            .bind(minute)
-            .bind(clamp_i64(finished.fuel));
-        // Every run, not once a minute as `write_finish!` does: whether
-        // this is the minute's first run is known only after the insert;
-        // trimming nothing is one index seek.
-        batch
-            .push(TRIM_FUEL)
-            .bind(owned.space.as_str())
-            .bind(minute);
-    }
     batch
         .push(APPLY_UPDATE)
         .bind(i64::from(update.consecutive_failures))
@@ -285,6 +266,28 @@ async fn in_one_message(
         .bind(clamp_i64(cost));
     if update.disable.is_some() {
         batch.push(CANCEL_QUEUED).bind(charm).bind(now);
+    }
+    if cost > 0 {
+        // A float: a space's sum may pass i64 over time.
+        batch
+            .push(crate::rows::ADD_SPACE_FUEL)
+            .bind(cost as f64)
+            .bind(owned.space.as_str());
+    }
+    if finished.fuel > 0 {
+        let minute = now.div_euclid(60_000);
+        batch
+            .push(ADD_FUEL)
+            .bind(owned.space.as_str())
+            .bind(minute)
+            .bind(clamp_i64(finished.fuel));
+        // Every run, not once a minute as `account_cost` does: whether
+        // this is the minute's first run is known only after the insert;
+        // trimming nothing is one index seek.
+        batch
+            .push(TRIM_FUEL)
+            .bind(owned.space.as_str())
+            .bind(minute);
     }
     let rows = batch.rows(conn).await?;
     let written = column(&rows, "version")?;
