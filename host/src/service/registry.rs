@@ -1008,14 +1008,24 @@ impl Registry {
         );
         // The source may have changed since it was read: its new bytecode
         // came with it, and this one would not match its hash.
+        let stored = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stored_in_change = Arc::clone(&stored);
         let change = move |c: &mut CharmCode| {
             if c.source_sha256 == source_sha256 {
                 c.bytecode = bytecode;
                 c.runtime_sha256 = runtime_sha256;
+                stored_in_change.store(true, std::sync::atomic::Ordering::Relaxed);
             }
         };
         self.store.modify_charm(&code.id, Box::new(change)).await?;
-        tracing::info!(charm = %code.id, "recompiled a charm for the current runtime");
+        if stored.load(std::sync::atomic::Ordering::Relaxed) {
+            tracing::info!(charm = %code.id, "recompiled a charm for the current runtime");
+        } else {
+            tracing::info!(
+                charm = %code.id,
+                "recompiled a charm for the current runtime; its source changed meanwhile, so its new bytecode was kept"
+            );
+        }
         Ok(compiled)
     }
 }
@@ -1042,6 +1052,57 @@ mod tests {
             charm_id("../../etc/passwd"),
             Err(RegistryError::NotFound(_))
         ));
+    }
+
+    /// A charm stored by a release with another guest runtime is compiled
+    /// again from its source when it runs, and the new bytecode is stored,
+    /// so the next run takes it as it is.
+    #[tokio::test]
+    async fn a_charm_compiled_for_another_runtime_is_recompiled_and_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("charm-host.db");
+        let store: Arc<dyn Store> =
+            Arc::new(charm_store::sqlite::SqliteStore::open(&db).await.unwrap());
+        let sandbox = Sandbox::new(charm_engine::SandboxOptions {
+            cache_dir: Some(dir.path().join("cache")),
+            ..charm_engine::SandboxOptions::default()
+        })
+        .await
+        .unwrap();
+        let registry = Registry::new(
+            Arc::clone(&store),
+            sandbox.clone(),
+            SandboxLimits::default(),
+            SchedulePolicy::default(),
+        );
+        let spec: CharmSpec = serde_json::from_value(serde_json::json!({
+            "source": "export function bgUpdater(state) { return (state ?? 0) + 1; }",
+        }))
+        .unwrap();
+        let by = Caller::Operator {
+            actor: "test".into(),
+        };
+        let charm = registry.register(spec, &by).await.unwrap();
+        let stale = |c: &mut CharmCode| {
+            c.runtime_sha256 = "0".repeat(64);
+            c.bytecode = b"another runtime's bytecode".to_vec();
+        };
+        store
+            .modify_charm(&charm.id, Box::new(stale))
+            .await
+            .unwrap();
+        let for_run = store.charm_for_run(&charm.id).await.unwrap().unwrap();
+        assert_ne!(for_run.runtime_sha256, sandbox.runtime_sha256());
+
+        let compiled = registry.compiled(&for_run).await.unwrap();
+        assert_eq!(compiled.runtime_sha256, sandbox.runtime_sha256());
+        assert_ne!(&*compiled.bytecode, for_run.bytecode.as_slice());
+        let stored = store.charm_for_run(&charm.id).await.unwrap().unwrap();
+        assert_eq!(stored.runtime_sha256, sandbox.runtime_sha256());
+        assert_eq!(stored.bytecode.as_slice(), &*compiled.bytecode);
+        assert_eq!(stored.source_sha256, for_run.source_sha256);
+        let again = registry.compiled(&stored).await.unwrap();
+        assert_eq!(again.bytecode, compiled.bytecode, "taken as stored");
     }
 
     #[test]
