@@ -51,12 +51,13 @@ const UPSERT: &str = concat!(
 
 /// The scheduler's batch upsert: `$1` charm ids (already locked by this
 /// transaction, so enabled), `$2` priority. Returns the runs queued or
-/// changed, not those joined unchanged.
+/// changed; charms whose queued run would be joined unchanged are left out.
 const UPSERT_SCHEDULED: &str = concat!(
     "INSERT INTO runs (charm_id, space, fair_at, trigger, priority, status, not_before, queued_at, attempt, origin_run_id) \
      SELECT c.id, c.space, charm_host_now_ms() + c.recent_fuel / 3000000, 'schedule', $2, 'queued', NULL, \
        charm_host_now_ms(), 1, NULL \
-     FROM UNNEST($1::text[]) AS v(id) JOIN charms c ON c.id = v.id ",
+     FROM UNNEST($1::text[]) AS v(id) JOIN charms c ON c.id = v.id WHERE c.enabled ",
+    crate::rows::unless_queued_unchanged!(),
     join_queued!(),
     crate::rows::join_changes!(),
     "RETURNING id"

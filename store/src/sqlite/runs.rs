@@ -58,14 +58,16 @@ fn sql() -> &'static Sql {
         ),
         // The schedule pass's upsert, for all its due charms at once: `$1` a
         // JSON array of charm ids, `$2` the priority. Returns the runs
-        // queued or changed, not those joined unchanged. `CROSS JOIN` keeps the
+        // queued or changed; charms whose queued run it would join
+        // unchanged are left out (`unless_queued_unchanged!`). `CROSS JOIN` keeps the
         // ids the outer loop (SQLite otherwise walked every enabled charm
         // and re-read the array for each); the `WHERE` is what lets SQLite
         // parse `ON CONFLICT` after a join.
         upsert_scheduled: format!(
             "INSERT INTO runs (charm_id, space, fair_at, trigger, priority, status, not_before, queued_at, attempt, origin_run_id) \
              SELECT c.id, c.space, {NOW} + c.recent_fuel / 3000000, 'schedule', $2, 'queued', NULL, {NOW}, 1, NULL \
-             FROM json_each($1) j CROSS JOIN charms c WHERE c.id = j.value AND c.enabled = TRUE {JOIN_QUEUED}{} RETURNING id",
+             FROM json_each($1) j CROSS JOIN charms c WHERE c.id = j.value AND c.enabled = TRUE {} {JOIN_QUEUED}{} RETURNING id",
+            crate::rows::unless_queued_unchanged!(),
             crate::rows::join_changes!()
         ),
         // Up to `$5` runs, chosen in one statement: exactly the runs `$5`
