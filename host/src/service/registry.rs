@@ -1017,8 +1017,10 @@ impl Registry {
                 stored_in_change.store(true, std::sync::atomic::Ordering::Relaxed);
             }
         };
-        self.store.modify_charm(&code.id, Box::new(change)).await?;
-        if stored.load(std::sync::atomic::Ordering::Relaxed) {
+        let kept = self.store.modify_charm(&code.id, Box::new(change)).await?;
+        if kept.is_none() {
+            tracing::info!(charm = %code.id, "recompiled a charm for the current runtime; it was removed meanwhile");
+        } else if stored.load(std::sync::atomic::Ordering::Relaxed) {
             tracing::info!(charm = %code.id, "recompiled a charm for the current runtime");
         } else {
             tracing::info!(

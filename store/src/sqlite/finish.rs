@@ -195,7 +195,8 @@ async fn finish_in(
 /// has no fuel budget (no block to compute); and its events, if any, stay
 /// as they are (nothing to settle or follow up). Then the run is recorded as
 /// it finished, its state is written as `base + 1`, and the writes are
-/// those of [`write_finish!`] in the same order.
+/// those of [`write_finish!`] and then `quota::account_cost`, in the same
+/// order.
 async fn in_one_message(
     conn: &mut SqliteConnection,
     run: RunId,
