@@ -842,7 +842,7 @@ impl AfterFinish {
 /// queue on their row locks until the holder commits. The backends write
 /// them as the last statements of the finish, so each holds them for the
 /// least time (issue 18: the `space_usage` upsert was a finish's longest
-/// wait, 1.05–2.79 ms a call over six windows, with four round trips
+/// wait, 1.05–2.79 ms a call over eight windows, with four round trips
 /// after it).
 #[derive(Debug)]
 pub(crate) struct SpaceCost {

@@ -1008,25 +1008,25 @@ impl Registry {
         );
         // The source may have changed since it was read: its new bytecode
         // came with it, and this one would not match its hash.
-        let stored = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stored_in_change = Arc::clone(&stored);
         let change = move |c: &mut CharmCode| {
             if c.source_sha256 == source_sha256 {
                 c.bytecode = bytecode;
                 c.runtime_sha256 = runtime_sha256;
-                stored_in_change.store(true, std::sync::atomic::Ordering::Relaxed);
             }
         };
-        let kept = self.store.modify_charm(&code.id, Box::new(change)).await?;
-        if kept.is_none() {
-            tracing::info!(charm = %code.id, "recompiled a charm for the current runtime; it was removed meanwhile");
-        } else if stored.load(std::sync::atomic::Ordering::Relaxed) {
-            tracing::info!(charm = %code.id, "recompiled a charm for the current runtime");
-        } else {
-            tracing::info!(
+        // The change stored the bytecode exactly when the hashes matched.
+        match self.store.modify_charm(&code.id, Box::new(change)).await? {
+            None => tracing::info!(
+                charm = %code.id,
+                "recompiled a charm for the current runtime; it was removed meanwhile"
+            ),
+            Some(kept) if kept.source_sha256 == compiled.source_sha256 => {
+                tracing::info!(charm = %code.id, "recompiled a charm for the current runtime");
+            }
+            Some(_) => tracing::info!(
                 charm = %code.id,
                 "recompiled a charm for the current runtime; its source changed meanwhile, so its new bytecode was kept"
-            );
+            ),
         }
         Ok(compiled)
     }
