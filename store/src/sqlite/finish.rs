@@ -25,19 +25,39 @@ use crate::{
     StoreError, UpdatePolicy,
 };
 
-/// The run (if it is still running on this node), its charm, the charm's
-/// space's quota overrides and the version its state is at now: one
-/// statement (issue 18).
+/// What the lookup reads: the run, its charm, the database's time, the
+/// charm's space's quota overrides and the version its state is at now,
+/// for the `WHERE` that follows.
+fn lookup_select() -> String {
+    format!(
+        "SELECT r.id, r.owner, r.charm_id, r.base_version, c.consecutive_failures, c.heavy_runs, \
+           {NOW} AS now, c.space, q.max_charms, q.max_runs_in_flight, q.max_fuel_per_hour, \
+           q.max_state_bytes, q.keep_runs, \
+           (SELECT s.version FROM charm_state s WHERE s.charm_id = r.charm_id) AS state_version_now \
+         FROM runs r JOIN charms c ON c.id = r.charm_id \
+           LEFT JOIN space_quotas q ON q.space = c.space "
+    )
+}
+
+/// The run, if it is still running on this node: one statement (issue 18).
 fn lookup_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SQL.get_or_init(|| {
         format!(
-            "SELECT r.charm_id, r.base_version, c.consecutive_failures, c.heavy_runs, {NOW} AS now, \
-               c.space, q.max_charms, q.max_runs_in_flight, q.max_fuel_per_hour, q.max_state_bytes, \
-               q.keep_runs, (SELECT s.version FROM charm_state s WHERE s.charm_id = r.charm_id) AS state_version_now \
-             FROM runs r JOIN charms c ON c.id = r.charm_id \
-               LEFT JOIN space_quotas q ON q.space = c.space \
-             WHERE r.id = $1 AND r.status = 'running' AND r.owner = $2"
+            "{} WHERE r.id = $1 AND r.status = 'running' AND r.owner = $2",
+            lookup_select()
+        )
+    })
+}
+
+/// A batch's running runs, looked up at once: `$1` a JSON array of run ids.
+/// The caller checks each one's owner (each run of a batch names its node).
+fn lookup_many_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "{} WHERE r.id IN (SELECT value FROM json_each($1)) AND r.status = 'running'",
+            lookup_select()
         )
     })
 }
@@ -71,10 +91,25 @@ pub(super) async fn finish_batch(
     let quota = s.quota.get();
     let together = s
         .write_tx(async |conn| {
+            let mut running = lookup_many(conn, batch).await?;
             let mut results = Vec::with_capacity(batch.len());
             for item in batch {
                 let (node, finished, policy) = (item.node, item.finished, item.policy);
-                results.push(finish_in(conn, item.run, node, finished, policy, quota).await?);
+                // Taken out, so a run named twice is looked up again after
+                // its first finish, as a lone finish would find it.
+                let owned = match running.remove(&item.run) {
+                    Some(row) if owner_of(&row)? == node.as_str() => {
+                        Some(Owned::from_row(&row, quota)?)
+                    }
+                    _ => None,
+                };
+                results.push(match owned {
+                    Some(owned) => {
+                        finish_owned(conn, item.run, node, finished, policy, &owned).await?
+                    }
+                    // Not running, or not on this node: the lone path says which.
+                    None => finish_in(conn, item.run, node, finished, policy, quota).await?,
+                });
             }
             Ok(results)
         })
@@ -146,7 +181,45 @@ async fn finish_in(
         return Ok((finish, false));
     };
     let owned = Owned::from_row(&owned, quota)?;
-    if let Some(done) = in_one_message(conn, run, node, finished, policy, &owned).await? {
+    finish_owned(conn, run, node, finished, policy, &owned).await
+}
+
+/// The running runs of `batch`, by id, read in one statement (issue 18: a
+/// lookup per run was a round trip to SQLite's thread each). The rows of
+/// distinct charms: a charm has one running run, and no finish in the
+/// batch writes what another's row reads.
+async fn lookup_many(
+    conn: &mut SqliteConnection,
+    batch: &[RunToFinish<'_>],
+) -> Result<std::collections::HashMap<RunId, SqliteRow>, StoreError> {
+    let ids = serde_json::to_string(&batch.iter().map(|item| item.run).collect::<Vec<_>>())
+        .map_err(|e| StoreError::Bug(format!("run ids as JSON: {e}")))?;
+    let rows = sqlx::query(lookup_many_sql())
+        .bind(ids)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.into_iter()
+        .map(|row| Ok((row.try_get::<RunId, _>("id")?, row)))
+        .collect()
+}
+
+/// The node a looked-up run is running on.
+fn owner_of(row: &SqliteRow) -> Result<String, StoreError> {
+    let owner: Option<String> = row.try_get("owner")?;
+    Ok(owner.unwrap_or_default())
+}
+
+/// Records a run the lookup found running on this node (`owned`), and
+/// whether its charm now has a queued run that can start.
+async fn finish_owned(
+    conn: &mut SqliteConnection,
+    run: RunId,
+    node: &NodeId,
+    finished: &Finished,
+    policy: UpdatePolicy<'_>,
+    owned: &Owned,
+) -> Result<(Finish, bool), StoreError> {
+    if let Some(done) = in_one_message(conn, run, node, finished, policy, owned).await? {
         return Ok(done);
     }
     let (finish, after) = write_finish!(
