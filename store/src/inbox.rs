@@ -55,10 +55,6 @@ pub(crate) const GIVE_EVENTS: &str = "UPDATE events SET run_id = $1 WHERE id IN 
        WHERE total <= $4 OR total = size) \
      RETURNING id, received_at, source, data";
 
-/// The attempts of a charm's oldest pending event: `$1` charm.
-pub(crate) const OLDEST_ATTEMPTS: &str = "SELECT attempts FROM events \
-     WHERE charm_id = $1 AND status = 'pending' ORDER BY id LIMIT 1";
-
 /// Records on a run the events it was given: `$1` JSON array of ids, `$2`
 /// the newest event's data (`ctx.input`), `$3` run.
 pub(crate) const RECORD_GIVEN: &str = "UPDATE runs SET event_ids = $1, input = $2 WHERE id = $3";
@@ -231,7 +227,7 @@ macro_rules! inbox_ops {
 
         /// Hands up to `max` pending events of `charm` to `run`, oldest
         /// first, and records them on the run. `oldest` is the attempts of
-        /// the charm's oldest pending event (`crate::inbox::OLDEST_ATTEMPTS`; `None`:
+        /// the charm's oldest pending event (`None`:
         /// nothing is pending), which the claim reads.
         pub(super) async fn give_events(
             conn: &mut $conn,

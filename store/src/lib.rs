@@ -500,13 +500,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Claims up to `limit` runs for `node`, each the one
     /// [`Store::claim_next_run`] would claim after the ones before it, so
     /// the order and every rule are the same; fewer (or none) when fewer
-    /// may start. One transaction on SQLite for the whole batch, its runs
-    /// chosen by one statement (issue 18: a node with several free slots
-    /// claims them in one write), so a failing claim claims none of the
-    /// batch (its runs stay queued). The default (PostgreSQL's) claims one
-    /// at a time; when a later claim fails after earlier ones succeeded,
-    /// those are returned (they are running and must be executed) and the
-    /// error is logged.
+    /// may start. Both stores choose and claim the batch's runs in one
+    /// statement (issue 18: a node with several free slots claims them in
+    /// one write), so a failing claim claims none of the batch (its runs
+    /// stay queued). The default claims one at a time; when a later claim
+    /// fails after earlier ones succeeded, those are returned (they are
+    /// running and must be executed) and the error is logged.
     async fn claim_runs(
         &self,
         node: &NodeId,

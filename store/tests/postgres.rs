@@ -75,19 +75,15 @@ async fn concurrent_enqueues_coalesce_without_unique_violations() {
     assert_eq!(a.counts().await.unwrap().queued, 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_claimers_claim_each_of_1000_runs_exactly_once() {
-    const RUNS: usize = 1000;
-    let (_db, a, b) = two_nodes().await;
-    let now = a.now_ms().await.unwrap();
-    // 1,000 charms, each with a queued run, inserted in one statement.
+/// `runs` charms, each with a queued run, inserted in one statement.
+fn queue_runs(db: &PgDatabase, now: i64, runs: usize) {
     psql(
-        &_db.url,
+        &db.url,
         &format!(
             "INSERT INTO charms (id, space, name, source_sha256, runtime_sha256, \
                interval_s, limits, allowed_hosts, enabled, next_run_at, created_at, updated_at) \
-             SELECT lpad(to_hex(g), 32, '0'), 's', 'c.js', 'x', 'r', 60, '{{}}', '[]', \
-               true, {far}, {now}, {now} FROM generate_series(1, {RUNS}) g; \
+             SELECT lpad(to_hex(g), 32, '0'), 's' || (g % 4), 'c.js', 'x', 'r', 60, '{{}}', '[]', \
+               true, {far}, {now}, {now} FROM generate_series(1, {runs}) g; \
              INSERT INTO charm_code SELECT id, '\\x01', '' FROM charms; \
              INSERT INTO charm_state SELECT id, '{{}}', 0, {now} FROM charms; \
              INSERT INTO runs (charm_id, space, fair_at, trigger, priority, status, queued_at) \
@@ -95,6 +91,14 @@ async fn two_claimers_claim_each_of_1000_runs_exactly_once() {
             far = i64::MAX / 2
         ),
     );
+}
+
+/// Four claimers on each of two nodes take every run, none twice: lone
+/// claims, or batches of up to `batch`.
+async fn claimers_take_each_run_once(batch: Option<u32>) {
+    const RUNS: usize = 1000;
+    let (db, a, b) = two_nodes().await;
+    queue_runs(&db, a.now_ms().await.unwrap(), RUNS);
     let mut tasks = Vec::new();
     for store in [&a, &b] {
         let me = node(&**store).await;
@@ -102,8 +106,26 @@ async fn two_claimers_claim_each_of_1000_runs_exactly_once() {
             let (store, me) = (Arc::clone(store), me.clone());
             tasks.push(tokio::spawn(async move {
                 let mut mine = Vec::new();
-                while let Some(run) = claim(&*store, &me).await {
-                    mine.push(run.id);
+                loop {
+                    let claimed = match batch {
+                        None => claim(&*store, &me).await.into_iter().collect(),
+                        Some(n) => store
+                            .claim_runs(
+                                &me,
+                                conformance::LEASE,
+                                conformance::MAX_EVENTS,
+                                Default::default(),
+                                n,
+                            )
+                            .await
+                            .unwrap(),
+                    };
+                    // A claim whose chosen runs another claimer held may
+                    // come back empty: done only when nothing is queued.
+                    if claimed.is_empty() && store.counts().await.unwrap().queued == 0 {
+                        break;
+                    }
+                    mine.extend(claimed.iter().map(|run| run.id));
                 }
                 mine
             }));
@@ -128,6 +150,16 @@ async fn two_claimers_claim_each_of_1000_runs_exactly_once() {
         "both claimed: {per_task:?}"
     );
     assert_eq!(a.counts().await.unwrap().running, RUNS as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_claimers_claim_each_of_1000_runs_exactly_once() {
+    claimers_take_each_run_once(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_claiming_in_batches_claim_each_of_1000_runs_exactly_once() {
+    claimers_take_each_run_once(Some(8)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

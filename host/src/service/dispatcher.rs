@@ -51,9 +51,10 @@ use crate::run_file::{RunFileError, RunInputs};
 /// it: the bound on how late a run queued on another node is noticed when
 /// its notification is lost.
 const IDLE_POLL: Duration = Duration::from_millis(500);
-/// The most runs one claim takes on SQLite (as many as there are free
-/// slots, up to this): a batch is one write transaction, so this bounds how
-/// long it holds the writer.
+/// The most runs one claim takes (as many as there are free slots, up to
+/// this): on SQLite a batch is one write transaction, so this bounds how
+/// long it holds the writer; on PostgreSQL, how many queued runs one
+/// statement locks.
 pub(crate) const MAX_CLAIM_BATCH: usize = 32;
 /// A claimed run's lease, in ms: after it, any node may rescue the run even
 /// though its node still heartbeats. The longest run the limits allow

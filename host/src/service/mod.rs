@@ -473,19 +473,19 @@ async fn maintain(
 }
 
 /// How the node batches its writes, by store: `(finishers, runs per
-/// finish batch, runs per claim)`. SQLite has one writer, and a batch is
-/// one transaction there: one finisher writing up to
-/// [`finisher::MAX_BATCH`] runs per commit, and every free slot claimed in
-/// one transaction. PostgreSQL commits overlap, and a batch there is a run
-/// at a time (a batch would only hold the first runs for the last): half
-/// the connections finish runs at once, one run each, and claims are one
-/// at a time.
+/// finish batch, runs per claim)`. Every free slot is claimed in one
+/// statement on both (up to [`dispatcher::MAX_CLAIM_BATCH`]). SQLite has one
+/// writer, and a batch is one transaction there: one finisher writing up
+/// to [`finisher::MAX_BATCH`] runs per commit. PostgreSQL commits overlap,
+/// and a finish batch there is a run at a time (a batch would only hold
+/// the first runs for the last): half the connections finish runs at
+/// once, one run each.
 fn batching(config: &ServiceConfig) -> (usize, usize, usize) {
     match config.db {
         DbTarget::Sqlite(_) => (1, finisher::MAX_BATCH, dispatcher::MAX_CLAIM_BATCH),
         DbTarget::Postgres(_) => {
             let finishers = usize::try_from(config.db_connections / 2).unwrap_or(1);
-            (finishers.max(1), 1, 1)
+            (finishers.max(1), 1, dispatcher::MAX_CLAIM_BATCH)
         }
     }
 }

@@ -597,7 +597,19 @@ impl Store for PgStore {
         max_events: u32,
         fair: FairShare,
     ) -> Result<Option<ClaimedRun>, StoreError> {
-        queue::claim_next(self, node, lease_ms, max_events, fair).await
+        let mut claimed = queue::claim(self, node, lease_ms, max_events, fair, 1).await?;
+        Ok(claimed.pop())
+    }
+
+    async fn claim_runs(
+        &self,
+        node: &NodeId,
+        lease_ms: i64,
+        max_events: u32,
+        fair: FairShare,
+        limit: u32,
+    ) -> Result<Vec<ClaimedRun>, StoreError> {
+        queue::claim(self, node, lease_ms, max_events, fair, limit).await
     }
 
     async fn decay_usage(&self, factor: f64, every_ms: i64) -> Result<bool, StoreError> {

@@ -403,6 +403,101 @@ pub async fn a_batch_claim_takes_what_lone_claims_would(s: &dyn Store) {
     assert!(claim(s, &me).await.is_some(), "the other is still queued");
 }
 
+/// One scenario claimed two ways: a batch, and lone claims until none.
+/// Ten charms in four spaces: one space with a quota of one run in flight,
+/// one that burnt more fuel and one less, a charm already running with its
+/// next run queued behind it, manual and scheduled runs, and a run not due
+/// for an hour; a fair share of four slots.
+async fn claim_scenario(s: &dyn Store, batch: bool) -> Vec<String> {
+    use charm_store::QuotaOverrides;
+    let me = node(s).await;
+    let mut ids = Vec::new();
+    for (n, space) in [
+        (1, "a"),
+        (2, "a"),
+        (3, "b"),
+        (4, "b"),
+        (5, "heavy"),
+        (6, "heavy"),
+        (7, "heavy"),
+        (8, "light"),
+        (9, "b"),
+        (10, "light"),
+    ] {
+        let mut c = code(n);
+        c.space = space.into();
+        ids.push(add(s, c).await);
+    }
+    s.set_space_quota(
+        "a",
+        &QuotaOverrides {
+            max_runs_in_flight: Some(1),
+            ..QuotaOverrides::default()
+        },
+    )
+    .await
+    .unwrap();
+    let burnt = |fuel| Finished { fuel, ..ok(None) };
+    run_once(s, &me, &ids[4], &burnt(5_000_000_000)).await;
+    run_once(s, &me, &ids[7], &burnt(100_000)).await;
+    // Charm 9 is running (a slot of "b" taken) with its next run queued
+    // behind it; charm 10's run is not due for an hour.
+    enqueue(s, &ids[8], Trigger::Schedule).await;
+    let running = claim(s, &me).await.unwrap();
+    assert_eq!(running.charm_id, ids[8]);
+    for (i, id) in ids[..9].iter().enumerate() {
+        let trigger = if i % 3 == 0 {
+            Trigger::Manual
+        } else {
+            Trigger::Schedule
+        };
+        enqueue(s, id, trigger).await;
+    }
+    let later = s.now_ms().await.unwrap() + 3_600_000;
+    s.enqueue_run(&ids[9], Trigger::Manual, MANUAL, Some(later))
+        .await
+        .unwrap()
+        .unwrap();
+    let fair = FairShare { slots_per_node: 4 };
+    let claimed = if batch {
+        s.claim_runs(&me, LEASE, MAX_EVENTS, fair, 32)
+            .await
+            .unwrap()
+    } else {
+        let mut v = Vec::new();
+        while let Some(r) = s
+            .claim_next_run(&me, LEASE, MAX_EVENTS, fair)
+            .await
+            .unwrap()
+        {
+            v.push(r);
+        }
+        v
+    };
+    claimed
+        .iter()
+        .map(|r| r.charm_id.as_str().to_string())
+        .collect()
+}
+
+/// A two-store case: the same scenario on two fresh stores.
+pub async fn a_batch_claim_honours_quotas_and_fair_share_as_lone_claims_do(
+    batch_store: &dyn Store,
+    lone_store: &dyn Store,
+) {
+    let batch = claim_scenario(batch_store, true).await;
+    let lone = claim_scenario(lone_store, false).await;
+    assert_eq!(batch, lone, "the same runs in the same order");
+    assert!(
+        batch.len() < 8,
+        "the quota and the fair share hold some back: {batch:?}"
+    );
+    for (n, why) in [(9, "is running"), (10, "is not due")] {
+        let charm = id(n).as_str().to_string();
+        assert!(!batch.contains(&charm), "charm {n} {why}: {batch:?}");
+    }
+}
+
 /// Registers charms `ns` (each with the state `{"n":0}`).
 async fn add_charms(s: &dyn Store, ns: std::ops::RangeInclusive<u8>) -> Vec<CharmId> {
     let mut ids = Vec::new();
@@ -1215,6 +1310,9 @@ macro_rules! conformance_cases {
             a_recording_is_kept_beside_its_run_with_the_source_it_ran,
             recordings_and_their_sources_are_pruned_with_their_runs,
         );
+        $crate::conformance_cases!(@pairs $open;
+            a_batch_claim_honours_quotas_and_fair_share_as_lone_claims_do,
+        );
     };
     (@cases $open:path; $($case:ident,)*) => {
         $(
@@ -1222,6 +1320,15 @@ macro_rules! conformance_cases {
             async fn $case() {
                 let fresh = $open().await;
                 conformance::$case(&*fresh.store).await;
+            }
+        )*
+    };
+    (@pairs $open:path; $($case:ident,)*) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let (one, two) = ($open().await, $open().await);
+                conformance::$case(&*one.store, &*two.store).await;
             }
         )*
     };
