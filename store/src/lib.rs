@@ -503,7 +503,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// may start. Both stores choose and claim the batch's runs in one
     /// statement (issue 18: a node with several free slots claims them in
     /// one write), so a failing claim claims none of the batch (its runs
-    /// stay queued). The default claims one at a time; when a later claim
+    /// stay queued). PostgreSQL hands the runs their events in a second
+    /// step; if that fails, the runs are returned without them (they stay
+    /// pending), never dropped while running. The default claims one at a
+    /// time; when a later claim
     /// fails after earlier ones succeeded, those are returned (they are
     /// running and must be executed) and the error is logged.
     async fn claim_runs(

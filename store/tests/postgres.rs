@@ -106,7 +106,13 @@ async fn claimers_take_each_run_once(batch: Option<u32>) {
             let (store, me) = (Arc::clone(store), me.clone());
             tasks.push(tokio::spawn(async move {
                 let mut mine = Vec::new();
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
                 loop {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "runs still queued after 2 minutes: {} claimed here",
+                        mine.len()
+                    );
                     let claimed = match batch {
                         None => claim(&*store, &me).await.into_iter().collect(),
                         Some(n) => store
@@ -160,6 +166,43 @@ async fn two_claimers_claim_each_of_1000_runs_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_claiming_in_batches_claim_each_of_1000_runs_exactly_once() {
     claimers_take_each_run_once(Some(8)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_claim_passes_over_a_run_another_transaction_holds() {
+    use sqlx::Connection as _;
+    let db = fresh_database();
+    let s = connect(&db).await;
+    let me = node(&*s).await;
+    let first = add(&*s, code(1)).await;
+    let second = add(&*s, code(2)).await;
+    let held = enqueue(&*s, &first, Trigger::Manual).await;
+    enqueue(&*s, &second, Trigger::Manual).await;
+    // Another node's claim (or an enqueue joining the run) holds the row
+    // of the run a claim would choose first.
+    let mut other = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut tx = other.begin().await.unwrap();
+    sqlx::query("SELECT id FROM runs WHERE id = $1 FOR UPDATE")
+        .bind(held.run_id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let run = claim(&*s, &me).await.expect("the next run, not none");
+    assert_eq!(run.charm_id, second, "passed over the held run");
+    let batch = s
+        .claim_runs(
+            &me,
+            conformance::LEASE,
+            conformance::MAX_EVENTS,
+            Default::default(),
+            4,
+        )
+        .await
+        .unwrap();
+    assert!(batch.is_empty(), "only the held run is left");
+    tx.rollback().await.unwrap();
+    let run = claim(&*s, &me).await.expect("the held run, once released");
+    assert_eq!(run.id, held.run_id);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -72,7 +72,7 @@ const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now F
 
 /// Up to `$5` runs for node `$1`, with a lease of `$2` ms; `$3` run slots
 /// per node (0: no cap; see `Store::claim_next_run`), `$4` the default quota
-/// of runs in flight per space (0: none). Exactly the runs `$5` claims one
+/// of runs in flight per space (0: none), `$6` runs to pass over. Exactly the runs `$5` claims one
 /// after another would take, in one statement (issue 18: on PostgreSQL the
 /// node's one claim loop was the limit, a claim and its commit per run).
 ///
@@ -99,8 +99,10 @@ const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now F
 /// each of up to `$5` runs per space: 4.1 ms a claim of 4 runs, measured).
 /// The `UPDATE` re-checks each run is still queued; the state is read in
 /// the same snapshot as its version. One row comes back even when no run
-/// is claimed (its `id` null), with `chosen`: how many runs were chosen,
-/// so the caller knows when some were skipped. Runs are found by `= ANY(ARRAY(..))`
+/// is claimed (its `id` null), with `skipped`: the runs chosen but not
+/// claimed (held elsewhere, or no longer queued), which a second try
+/// leaves out (`$6`), as a lone `SKIP LOCKED` claim passes over a held run
+/// to the next. Runs are found by `= ANY(ARRAY(..))`
 /// and the state by a subquery because sqlx's prepared statement gets a
 /// generic plan, which guesses `LIMIT $5` keeps a tenth of the rows and
 /// chose to scan `runs` and `charm_state` whole for a join (4 ms a claim
@@ -133,7 +135,8 @@ const CLAIM: &str = "WITH RECURSIVE spaces (space) AS ( \
            WHERE r.status = 'queued' AND r.space = o.space AND c.enabled \
              AND (r.not_before IS NULL OR r.not_before <= charm_host_now_ms()) \
              AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.charm_id = r.charm_id AND x.status = 'running') \
-           ORDER BY r.priority DESC, r.fair_at, r.id LIMIT LEAST(o.room, $5)) h \
+             AND r.id <> ALL($6) \
+           ORDER BY r.priority DESC, r.fair_at, r.id LIMIT GREATEST(0, LEAST(o.room, $5))) h \
        WHERE o.room > 0), \
      chosen AS MATERIALIZED ( \
        SELECT k.id FROM ready k LEFT JOIN space_usage u ON u.space = k.space \
@@ -151,16 +154,16 @@ const CLAIM: &str = "WITH RECURSIVE spaces (space) AS ( \
          runs.priority, runs.fair_at, runs.space) \
      SELECT claimed.*, \
        (SELECT s.state FROM charm_state s WHERE s.charm_id = claimed.charm_id) AS state, \
-       (SELECT COUNT(*) FROM chosen) AS chosen \
+       ARRAY(SELECT id FROM chosen EXCEPT SELECT id FROM claimed) AS skipped \
      FROM (SELECT 1) AS always LEFT JOIN claimed ON TRUE \
      ORDER BY claimed.priority DESC, \
        COALESCE((SELECT u.fuel FROM space_usage u WHERE u.space = claimed.space), 0), \
        claimed.fair_at, claimed.id";
 
-/// How many times a claim whose chosen runs were all held by others
-/// chooses again before it gives up for now (and wakes the node to try
-/// once more).
-const CLAIM_TRIES: u32 = 8;
+/// How many held runs a claim passes over, choosing again each time all
+/// it chose were held, before it gives up for now (and wakes the node to
+/// try once more).
+const CLAIM_PASS_OVER: usize = 64;
 
 /// The attempts of the oldest pending event of each charm in `$1` that has
 /// one.
@@ -425,9 +428,11 @@ pub(super) async fn schedule_due(
 /// Claims up to `limit` runs (one statement), then hands each the charm's
 /// pending events in a second step, whose fresh snapshot sees every event
 /// committed before the claim (an event whose delivery joined the queued
-/// run held that row's lock, so the claim waited for it). Events are
-/// settled by the run they name, so a node that stops between the two
-/// leaves them pending for the rescue's retry.
+/// run held that row's lock, so the claim passed over the run until it
+/// committed). Events are settled by the run they name, so a node that
+/// stops between the two leaves them pending for the rescue's retry, and
+/// a failure of the second step leaves them pending for the charm's next
+/// run: the claimed runs are returned without them, never dropped.
 pub(super) async fn claim(
     s: &PgStore,
     node: &NodeId,
@@ -436,14 +441,18 @@ pub(super) async fn claim(
     fair: FairShare,
     limit: u32,
 ) -> Result<Vec<ClaimedRun>, StoreError> {
-    let mut tries = 0;
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let mut passed_over: Vec<i64> = Vec::new();
     let rows = loop {
         let rows = match sqlx::query(CLAIM)
             .bind(node.as_str())
             .bind(lease_ms)
             .bind(i64::from(fair.slots_per_node))
             .bind(crate::rows::clamp_i64(s.quota.get().max_runs_in_flight))
-            .bind(i64::from(limit.max(1)))
+            .bind(i64::from(limit))
+            .bind(&passed_over)
             .fetch_all(&s.pool)
             .await
         {
@@ -460,9 +469,9 @@ pub(super) async fn claim(
                 return Err(e);
             }
         };
-        let chosen = match rows.first() {
-            Some(row) => row.try_get::<i64, _>("chosen")?,
-            None => 0,
+        let skipped: Vec<i64> = match rows.first() {
+            Some(row) => row.try_get("skipped")?,
+            None => Vec::new(),
         };
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
@@ -470,16 +479,15 @@ pub(super) async fn claim(
                 claimed.push(row);
             }
         }
-        if claimed.len() >= usize::try_from(chosen).unwrap_or(0) {
+        if skipped.is_empty() {
             break claimed;
         }
         // Runs chosen were held by another claimer (or an enqueue joining
-        // them) and skipped. Nothing claimed: choose again at once, in a
-        // fresh snapshot, as a lone claim would have taken the next run
-        // (a few tries: the holder commits within a statement). Some
-        // claimed: these go, and the wake-up makes the node claim again.
-        tries += 1;
-        if claimed.is_empty() && tries < CLAIM_TRIES {
+        // them). Nothing claimed: choose again at once, passing over them,
+        // as a lone claim takes the next run. Some claimed: these go, and
+        // the wake-up makes the node claim again.
+        passed_over.extend(skipped);
+        if claimed.is_empty() && passed_over.len() < CLAIM_PASS_OVER {
             continue;
         }
         s.wake.raise();
@@ -493,32 +501,49 @@ pub(super) async fn claim(
         .map(|row| row.try_get::<String, _>("charm_id"))
         .collect::<Result<Vec<_>, _>>()?;
     // Most runs have no events: one read says which do, and only those
-    // take a transaction.
+    // take a transaction. The runs are claimed already: if this step
+    // fails they go without events, which stay pending.
+    let events = match give_events_to(s, &rows, &charms, max_events).await {
+        Ok(events) => events,
+        Err(error) => {
+            tracing::warn!(%error, runs = rows.len(), "could not hand claimed runs their events; they run without them and the events stay pending");
+            vec![Vec::new(); rows.len()]
+        }
+    };
+    rows.iter()
+        .zip(events)
+        .map(|(row, events)| claimed_from(row, row.try_get("state")?, events))
+        .collect()
+}
+
+/// The pending events of each claimed run's charm (`rows`, with `charms`
+/// their charm ids), handed to the run: one read for the batch, and a
+/// transaction only when some charm has events.
+async fn give_events_to(
+    s: &PgStore,
+    rows: &[sqlx::postgres::PgRow],
+    charms: &[String],
+    max_events: u32,
+) -> Result<Vec<Vec<crate::RunEvent>>, StoreError> {
     let oldest: std::collections::HashMap<String, i64> = sqlx::query(OLDEST_ATTEMPTS_OF)
-        .bind(&charms)
+        .bind(charms)
         .fetch_all(&s.pool)
         .await?
         .iter()
         .map(|row| Ok((row.try_get("charm_id")?, row.try_get("attempts")?)))
         .collect::<Result<_, StoreError>>()?;
-    let mut events = Vec::with_capacity(rows.len());
     if oldest.is_empty() {
-        events.resize_with(rows.len(), Vec::new);
-    } else {
-        events = pg_tx!(s, |conn| async {
-            let mut given = Vec::with_capacity(rows.len());
-            for (row, charm) in rows.iter().zip(&charms) {
-                let run: i64 = row.try_get("id")?;
-                let oldest = oldest.get(charm).copied();
-                given.push(give_events(conn, run, charm, max_events, oldest).await?);
-            }
-            Ok(given)
-        })?;
+        return Ok(vec![Vec::new(); rows.len()]);
     }
-    rows.iter()
-        .zip(events)
-        .map(|(row, events)| claimed_from(row, row.try_get("state")?, events))
-        .collect()
+    pg_tx!(s, |conn| async {
+        let mut given = Vec::with_capacity(rows.len());
+        for (row, charm) in rows.iter().zip(charms) {
+            let run: i64 = row.try_get("id")?;
+            let oldest = oldest.get(charm).copied();
+            given.push(give_events(conn, run, charm, max_events, oldest).await?);
+        }
+        Ok(given)
+    })
 }
 
 pub(super) async fn finish_if_owned(
