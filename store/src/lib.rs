@@ -506,9 +506,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// stay queued). PostgreSQL hands the runs their events in a second
     /// step; if that fails, the runs are returned without them (they stay
     /// pending), never dropped while running. The default claims one at a
-    /// time; when a later claim
-    /// fails after earlier ones succeeded, those are returned (they are
-    /// running and must be executed) and the error is logged.
+    /// time; when a later claim fails after earlier ones succeeded, those
+    /// are returned (they are running and must be executed) and the error
+    /// is logged.
     async fn claim_runs(
         &self,
         node: &NodeId,

@@ -115,16 +115,7 @@ async fn claimers_take_each_run_once(batch: Option<u32>) {
                     );
                     let claimed = match batch {
                         None => claim(&*store, &me).await.into_iter().collect(),
-                        Some(n) => store
-                            .claim_runs(
-                                &me,
-                                conformance::LEASE,
-                                conformance::MAX_EVENTS,
-                                Default::default(),
-                                n,
-                            )
-                            .await
-                            .unwrap(),
+                        Some(n) => conformance::claim_batch(&*store, &me, n).await,
                     };
                     // A claim whose chosen runs another claimer held may
                     // come back empty: done only when nothing is queued.
@@ -189,16 +180,7 @@ async fn a_claim_passes_over_a_run_another_transaction_holds() {
         .unwrap();
     let run = claim(&*s, &me).await.expect("the next run, not none");
     assert_eq!(run.charm_id, second, "passed over the held run");
-    let batch = s
-        .claim_runs(
-            &me,
-            conformance::LEASE,
-            conformance::MAX_EVENTS,
-            Default::default(),
-            4,
-        )
-        .await
-        .unwrap();
+    let batch = conformance::claim_batch(&*s, &me, 4).await;
     assert!(batch.is_empty(), "only the held run is left");
     tx.rollback().await.unwrap();
     let run = claim(&*s, &me).await.expect("the held run, once released");

@@ -71,10 +71,11 @@ const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now F
      ORDER BY next_run_at LIMIT $1 FOR UPDATE SKIP LOCKED";
 
 /// Up to `$5` runs for node `$1`, with a lease of `$2` ms; `$3` run slots
-/// per node (0: no cap; see `Store::claim_next_run`), `$4` the default quota
-/// of runs in flight per space (0: none), `$6` runs to pass over. Exactly the runs `$5` claims one
-/// after another would take, in one statement (issue 18: on PostgreSQL the
-/// node's one claim loop was the limit, a claim and its commit per run).
+/// per node (0: no cap; see `Store::claim_next_run`), `$4` the default
+/// quota of runs in flight per space (0: none), `$6` runs to pass over.
+/// Exactly the runs `$5` claims one after another would take, in one
+/// statement (issue 18: on PostgreSQL the node's one claim loop was the
+/// limit, a claim and its commit per run).
 ///
 /// Why one choice gives the same runs: a space's fuel, the second key of
 /// the order across spaces, does not change while runs are claimed, so
@@ -94,17 +95,16 @@ const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now F
 /// dead) claims nothing. `ready`: each space's first ready runs, as many
 /// as its room and the batch allow; `chosen`, the first `$5` of them. Only
 /// those are locked, `FOR UPDATE SKIP LOCKED`: a run another node (or an
-/// enqueue joining it) holds is skipped, not waited for, and the batch is
-/// one run shorter (locking every candidate instead wrote a row lock for
-/// each of up to `$5` runs per space: 4.1 ms a claim of 4 runs, measured).
+/// enqueue joining it) holds is skipped, not waited for (locking every
+/// candidate instead wrote a row lock for each of up to `$5` runs per
+/// space: 4.1 ms a claim of 4 runs, measured).
 /// The `UPDATE` re-checks each run is still queued; the state is read in
 /// the same snapshot as its version. One row comes back even when no run
 /// is claimed (its `id` null), with `skipped`: the runs chosen but not
 /// claimed (held elsewhere, or no longer queued), which a second try
 /// leaves out (`$6`), as a lone `SKIP LOCKED` claim passes over a held run
-/// to the next. Runs are found by `= ANY(ARRAY(..))`
-/// and the state by a subquery because sqlx's prepared statement gets a
-/// generic plan, which guesses `LIMIT $5` keeps a tenth of the rows and
+/// to the next. Runs are found by `= ANY(ARRAY(..))` and the state by a
+/// subquery because sqlx's prepared statement gets a generic plan, which guesses `LIMIT $5` keeps a tenth of the rows and
 /// chose to scan `runs` and `charm_state` whole for a join (4 ms a claim
 /// at 3,000 charms, measured with `EXPLAIN ANALYZE EXECUTE`).
 const CLAIM: &str = "WITH RECURSIVE spaces (space) AS ( \

@@ -25,39 +25,21 @@ use crate::{
     StoreError, UpdatePolicy,
 };
 
-/// What the lookup reads: the run, its charm, the database's time, the
-/// charm's space's quota overrides and the version its state is at now,
-/// for the `WHERE` that follows.
-fn lookup_select() -> String {
-    format!(
-        "SELECT r.id, r.owner, r.charm_id, r.base_version, c.consecutive_failures, c.heavy_runs, \
-           {NOW} AS now, c.space, q.max_charms, q.max_runs_in_flight, q.max_fuel_per_hour, \
-           q.max_state_bytes, q.keep_runs, \
-           (SELECT s.version FROM charm_state s WHERE s.charm_id = r.charm_id) AS state_version_now \
-         FROM runs r JOIN charms c ON c.id = r.charm_id \
-           LEFT JOIN space_quotas q ON q.space = c.space "
-    )
-}
-
-/// The run, if it is still running on this node: one statement (issue 18).
+/// The running runs among `$1` (a JSON array of run ids), each with its
+/// charm, the database's time, the charm's space's quota overrides and the
+/// version its state is at now: one statement for a whole batch (issue
+/// 18). The caller checks each run's owner.
 fn lookup_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SQL.get_or_init(|| {
         format!(
-            "{} WHERE r.id = $1 AND r.status = 'running' AND r.owner = $2",
-            lookup_select()
-        )
-    })
-}
-
-/// A batch's running runs, looked up at once: `$1` a JSON array of run ids.
-/// The caller checks each one's owner (each run of a batch names its node).
-fn lookup_many_sql() -> &'static str {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SQL.get_or_init(|| {
-        format!(
-            "{} WHERE r.id IN (SELECT value FROM json_each($1)) AND r.status = 'running'",
-            lookup_select()
+            "SELECT r.id, r.owner, r.charm_id, r.base_version, c.consecutive_failures, c.heavy_runs, \
+               {NOW} AS now, c.space, q.max_charms, q.max_runs_in_flight, q.max_fuel_per_hour, \
+               q.max_state_bytes, q.keep_runs, \
+               (SELECT s.version FROM charm_state s WHERE s.charm_id = r.charm_id) AS state_version_now \
+             FROM runs r JOIN charms c ON c.id = r.charm_id \
+               LEFT JOIN space_quotas q ON q.space = c.space \
+             WHERE r.id IN (SELECT value FROM json_each($1)) AND r.status = 'running'"
         )
     })
 }
@@ -91,16 +73,15 @@ pub(super) async fn finish_batch(
     let quota = s.quota.get();
     let together = s
         .write_tx(async |conn| {
-            let mut running = lookup_many(conn, batch).await?;
+            let ids: Vec<RunId> = batch.iter().map(|item| item.run).collect();
+            let mut running = lookup(conn, &ids).await?;
             let mut results = Vec::with_capacity(batch.len());
             for item in batch {
                 let (node, finished, policy) = (item.node, item.finished, item.policy);
                 // Taken out, so a run named twice is looked up again after
                 // its first finish, as a lone finish would find it.
                 let owned = match running.remove(&item.run) {
-                    Some(row) if owner_of(&row)? == node.as_str() => {
-                        Some(Owned::from_row(&row, quota)?)
-                    }
+                    Some(row) if owned_by(&row, node)? => Some(Owned::from_row(&row, quota)?),
                     _ => None,
                 };
                 results.push(match owned {
@@ -163,11 +144,10 @@ async fn finish_in(
     policy: UpdatePolicy<'_>,
     quota: Quota,
 ) -> Result<(Finish, bool), StoreError> {
-    let owned = sqlx::query(lookup_sql())
-        .bind(run)
-        .bind(node.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let owned = match lookup(conn, &[run]).await?.remove(&run) {
+        Some(row) if owned_by(&row, node)? => Some(row),
+        _ => None,
+    };
     let Some(owned) = owned else {
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM runs WHERE id = $1")
             .bind(run)
@@ -184,17 +164,17 @@ async fn finish_in(
     finish_owned(conn, run, node, finished, policy, &owned).await
 }
 
-/// The running runs of `batch`, by id, read in one statement (issue 18: a
-/// lookup per run was a round trip to SQLite's thread each). The rows of
-/// distinct charms: a charm has one running run, and no finish in the
-/// batch writes what another's row reads.
-async fn lookup_many(
+/// The running runs among `runs`, by id, read in one statement (issue 18:
+/// a lookup per run of a batch was a round trip to SQLite's thread each).
+/// The rows of distinct charms: a charm has one running run, and no finish
+/// in a batch writes what another's row reads.
+async fn lookup(
     conn: &mut SqliteConnection,
-    batch: &[RunToFinish<'_>],
+    runs: &[RunId],
 ) -> Result<std::collections::HashMap<RunId, SqliteRow>, StoreError> {
-    let ids = serde_json::to_string(&batch.iter().map(|item| item.run).collect::<Vec<_>>())
+    let ids = serde_json::to_string(runs)
         .map_err(|e| StoreError::Bug(format!("run ids as JSON: {e}")))?;
-    let rows = sqlx::query(lookup_many_sql())
+    let rows = sqlx::query(lookup_sql())
         .bind(ids)
         .fetch_all(&mut *conn)
         .await?;
@@ -203,10 +183,10 @@ async fn lookup_many(
         .collect()
 }
 
-/// The node a looked-up run is running on.
-fn owner_of(row: &SqliteRow) -> Result<String, StoreError> {
+/// Whether a looked-up run is running on `node`.
+fn owned_by(row: &SqliteRow, node: &NodeId) -> Result<bool, StoreError> {
     let owner: Option<String> = row.try_get("owner")?;
-    Ok(owner.unwrap_or_default())
+    Ok(owner.as_deref() == Some(node.as_str()))
 }
 
 /// Records a run the lookup found running on this node (`owned`), and

@@ -247,6 +247,13 @@ pub async fn finish(s: &dyn Store, node: &NodeId, run: RunId, finished: &Finishe
         .unwrap()
 }
 
+/// Claims up to `limit` runs for `node` in one batch, default fair share.
+pub async fn claim_batch(s: &dyn Store, node: &NodeId, limit: u32) -> Vec<ClaimedRun> {
+    s.claim_runs(node, LEASE, MAX_EVENTS, FairShare::default(), limit)
+        .await
+        .expect("a batch claim")
+}
+
 /// Queues, claims and finishes one run of `charm` as `finished` says.
 pub async fn run_once(s: &dyn Store, node: &NodeId, charm: &CharmId, finished: &Finished) -> RunId {
     enqueue(s, charm, Trigger::Manual).await;
@@ -354,10 +361,7 @@ pub async fn a_batch_claim_takes_what_lone_claims_would(s: &dyn Store) {
         .await
         .unwrap()
         .unwrap();
-    let batch = s
-        .claim_runs(&me, LEASE, MAX_EVENTS, FairShare::default(), 10)
-        .await
-        .unwrap();
+    let batch = claim_batch(s, &me, 10).await;
     let order: Vec<&CharmId> = batch.iter().map(|r| &r.charm_id).collect();
     assert_eq!(
         order,
@@ -380,21 +384,14 @@ pub async fn a_batch_claim_takes_what_lone_claims_would(s: &dyn Store) {
         "the event reaches its charm's run"
     );
     assert_eq!(batch[2].input.as_deref(), Some("{\"k\":1}"));
-    assert!(s
-        .claim_runs(&me, LEASE, MAX_EVENTS, FairShare::default(), 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(claim_batch(s, &me, 10).await.is_empty());
     // A batch of one takes one, and leaves the rest queued.
     finish(s, &me, running.id, &ok(None)).await;
     for run in &batch {
         finish(s, &me, run.id, &ok(None)).await;
     }
     enqueue(s, &charms[0], Trigger::Schedule).await;
-    let one = s
-        .claim_runs(&me, LEASE, MAX_EVENTS, FairShare::default(), 1)
-        .await
-        .unwrap();
+    let one = claim_batch(s, &me, 1).await;
     assert_eq!(one.len(), 1);
     assert_eq!(
         one[0].charm_id, charms[3],
@@ -517,10 +514,7 @@ pub async fn a_batch_claim_of_many_takes_each_ready_run_once(s: &dyn Store) {
     // finds nothing.
     let mut taken = Vec::new();
     for (limit, expected) in [(12, 12), (8, 8), (8, 0)] {
-        let batch = s
-            .claim_runs(&me, LEASE, MAX_EVENTS, FairShare::default(), limit)
-            .await
-            .unwrap();
+        let batch = claim_batch(s, &me, limit).await;
         assert_eq!(batch.len(), expected, "a claim of {limit}");
         taken.extend(batch.into_iter().map(|r| r.charm_id));
     }
@@ -561,10 +555,7 @@ pub async fn a_batch_of_finishes_records_each_as_alone(s: &dyn Store) {
     for charm in &charms {
         enqueue(s, charm, Trigger::Manual).await;
     }
-    let runs = s
-        .claim_runs(&me, LEASE, MAX_EVENTS, FairShare::default(), 4)
-        .await
-        .unwrap();
+    let runs = claim_batch(s, &me, 4).await;
     assert_eq!(runs.len(), 4);
     // The last one is already recorded: not this node's any more.
     finish(s, &me, runs[3].id, &ok(None)).await;
@@ -674,10 +665,7 @@ pub async fn one_runs_error_does_not_fail_its_batch(s: &dyn Store) {
     for charm in &charms {
         enqueue(s, charm, Trigger::Manual).await;
     }
-    let runs = s
-        .claim_runs(&me, LEASE, MAX_EVENTS, FairShare::default(), 2)
-        .await
-        .unwrap();
+    let runs = claim_batch(s, &me, 2).await;
     // A NUL character: PostgreSQL's text refuses it (an error for that run
     // alone); SQLite stores it.
     let odd = ok(Some("{\"n\":\"\u{0}\"}"));
