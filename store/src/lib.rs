@@ -85,6 +85,10 @@ pub enum StoreError {
     /// The database refused or failed a statement.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// SQLite refused or failed a statement run on its handle directly
+    /// (`sqlite/direct.rs`).
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// Applying the migrations failed.
     #[error("migrating the database failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -137,6 +141,9 @@ impl StoreError {
                 sqlite::unavailable(e.as_ref()).or_else(|| postgres::unavailable(e.as_ref()))
             }
             StoreError::Database(e) => unreachable_database(e),
+            StoreError::Sqlite(e) => {
+                sqlite::unavailable_code(i64::from(e.sqlite_error()?.extended_code))
+            }
             StoreError::Busy(_) => Some("the database is busy"),
             _ => None,
         }

@@ -211,10 +211,10 @@ async fn a_batch_whose_one_run_fails_records_the_others_alone() {
             .unwrap()
     };
     assert_eq!(fuel, 2, "the rolled-back batch counted no fuel twice");
-    // Each run's writes go to SQLite as one message, decided before it is
-    // sent: twice in the batch that rolled back (the first run and the
-    // failing one), then once for each run recorded alone.
-    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 5);
+    // A batch decides every known run's writes before it writes any: three
+    // times in the batch that rolled back, then once for each run recorded
+    // alone.
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 6);
 }
 
 #[tokio::test]
@@ -299,4 +299,137 @@ async fn an_upgrade_moves_each_charms_code_to_its_own_table_intact() {
             .await
             .unwrap();
     crate::check_code_after_upgrade!(&store, &reader);
+}
+
+/// A finish is written one of two ways: all its writes known from the
+/// lookup and run on SQLite's handle in one turn, or each decided on the
+/// answer of the one before (`write_finish!`). Both must record the same
+/// rows. A fuel budget too large to reach sends every finish of the second
+/// store the second way; the first store takes the first for all of them.
+#[tokio::test]
+async fn known_and_checked_finishes_record_the_same_rows() {
+    use charm_store::recordings::NewRecording;
+    use charm_store::{CharmUpdate, Finished, QuotaOverrides, RunOutcome, RunToFinish};
+    let recorded = Finished {
+        fuel: 500,
+        recording: Some(Arc::new(NewRecording {
+            source_sha256: "x".into(),
+            data: vec![7, 8, 9],
+        })),
+        ..conformance::ok(Some("{\"n\":1}"))
+    };
+    let failed = Finished {
+        outcome: RunOutcome::Error,
+        error: Some("boom".into()),
+        fuel: 0,
+        ..conformance::ok(Some("{\"n\":9}"))
+    };
+    let quiet = Finished {
+        fuel: 0,
+        ..conformance::ok(None)
+    };
+    let clear = |_: charm_store::Before, _| conformance::keep(0);
+    let back_off = |b: charm_store::Before, _| CharmUpdate {
+        next_run_at: Some(123_456),
+        heavy_runs: 2,
+        penalty: Some("heavy".into()),
+        ..conformance::keep(b.failures + 1)
+    };
+    let disable = |b: charm_store::Before, _| CharmUpdate {
+        disable: Some("failed too often".into()),
+        ..conformance::keep(b.failures + 1)
+    };
+    let mut seen = Vec::new();
+    for budget in [None, Some(u64::MAX / 4)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let s = SqliteStore::open(&path).await.unwrap();
+        let overrides = QuotaOverrides {
+            max_fuel_per_hour: budget,
+            ..QuotaOverrides::default()
+        };
+        s.set_space_quota("s", &overrides).await.unwrap();
+        let me = conformance::node(&s).await;
+        let mut charms = Vec::new();
+        for n in 1..=5 {
+            let charm = conformance::add(&s, conformance::code(n)).await;
+            conformance::enqueue(&s, &charm, charm_store::Trigger::Manual).await;
+            charms.push(charm);
+        }
+        let runs = conformance::claim_batch(&s, &me, 5).await;
+        assert_eq!(runs.len(), 5);
+        // Runs queued behind two of them: one may start after its finish,
+        // the other is cancelled with its disabled charm.
+        conformance::enqueue(&s, &charms[0], charm_store::Trigger::Manual).await;
+        conformance::enqueue(&s, &charms[3], charm_store::Trigger::Manual).await;
+        conformance::drain_wakes(&s).await;
+        let lone = s
+            .finish_run_if_owned(runs[4].id, &me, &recorded, &clear)
+            .await
+            .unwrap();
+        let item = |i: usize, finished, policy| RunToFinish {
+            run: runs[i].id,
+            node: &me,
+            finished,
+            policy,
+        };
+        let batch = [
+            item(0, &recorded, &clear),
+            item(1, &failed, &back_off),
+            item(2, &quiet, &clear),
+            item(3, &failed, &disable),
+        ];
+        let results: Vec<_> = s
+            .finish_runs_if_owned(&batch)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let woken = conformance::wake_kept(&s).await;
+        seen.push((lone, results, woken, dump(&path).await));
+    }
+    let (lone, results, woken, rows) = &seen[0];
+    assert_eq!((lone, results, woken), (&seen[1].0, &seen[1].1, &seen[1].2));
+    assert!(woken, "the run queued behind charm 1 can start");
+    for (table, (known, checked)) in rows.iter().zip(&seen[1].3).enumerate() {
+        assert_eq!(known, checked, "table {table} of the dump");
+    }
+    assert!(rows[0].contains("\"cancelled\""), "{}", rows[0]);
+    assert!(
+        rows[3].contains("[\"s\",1000]"),
+        "the fuel of two runs: {}",
+        rows[3]
+    );
+}
+
+/// The rows a finish writes, one JSON array a row and a text a table,
+/// without the times the database's clock wrote.
+async fn dump(path: &std::path::Path) -> Vec<String> {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let tables = [
+        "SELECT json_array(id, charm_id, trigger, priority, status, outcome, error, fuel, \
+         memory_bytes, duration_ms, log, state_version, owner IS NULL, base_version, attempt) \
+         FROM runs ORDER BY id",
+        "SELECT json_array(id, enabled, disabled_reason, disabled_at IS NULL, \
+         consecutive_failures, heavy_runs, penalty, recent_fuel, last_ok_at IS NULL, \
+         next_run_at = 123456) FROM charms ORDER BY id",
+        "SELECT json_array(s.charm_id, s.state, s.version, v.version, v.state) \
+         FROM charm_state s LEFT JOIN state_versions v ON v.charm_id = s.charm_id \
+         ORDER BY s.charm_id, v.version",
+        "SELECT json_array(space, fuel) FROM (SELECT space, SUM(fuel) AS fuel FROM space_fuel \
+         GROUP BY space UNION ALL SELECT space, fuel FROM space_usage)",
+        "SELECT json_array(r.run_id, r.charm_id, r.source_sha256, hex(r.recording), k.name, \
+         k.source) FROM run_recordings r LEFT JOIN recorded_sources k \
+         ON k.charm_id = r.charm_id AND k.source_sha256 = r.source_sha256 ORDER BY r.run_id",
+    ];
+    let mut out = Vec::new();
+    for sql in tables {
+        let rows: Vec<String> = sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap();
+        out.push(rows.join("\n"));
+    }
+    conn.close().await.unwrap();
+    out
 }

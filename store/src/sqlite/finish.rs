@@ -3,15 +3,17 @@
 //!
 //! A finish whose every write is known once the run's row has been read
 //! (the common case: no state quota, no fuel budget, no events to settle,
-//! the state not moved) sends all its writes as one [`Batch`]: four round
-//! trips to SQLite's thread (begin, read, writes, commit) instead of about
-//! ten. The others go through [`write_finish!`], which decides each write on
-//! the answer of the one before; both record the same rows.
+//! the state not moved) is a [`Known`] finish: its writes run on SQLite's
+//! handle directly ([`direct`]), all the known finishes of a batch in one
+//! turn, so a batch costs four round trips to sqlx's thread (begin, lookup,
+//! writes, commit) however many runs it has. The others go through
+//! [`write_finish!`], which decides each write on the answer of the one
+//! before; both record the same rows.
 
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::Row;
 
-use super::batch::Batch;
+use super::direct::{self, first_value};
 use super::inbox::settle_events;
 use super::runs::{has_queued, upsert};
 use super::{SqliteStore, NOW};
@@ -21,8 +23,8 @@ use crate::rows::{
     WRITE_STATE_IF_VERSION,
 };
 use crate::{
-    Before, CharmId, EventsAfter, Finish, Finished, NodeId, Quota, RunId, RunOutcome, RunToFinish,
-    StoreError, UpdatePolicy,
+    Before, CharmId, CharmUpdate, EventsAfter, Finish, Finished, NodeId, Quota, RunId, RunOutcome,
+    RunToFinish, StoreError, UpdatePolicy,
 };
 
 /// The running runs among `$1` (a JSON array of run ids), each with its
@@ -76,6 +78,7 @@ pub(super) async fn finish_batch(
             let ids: Vec<RunId> = batch.iter().map(|item| item.run).collect();
             let mut running = lookup(conn, &ids).await?;
             let mut results = Vec::with_capacity(batch.len());
+            let mut known = Vec::new();
             for item in batch {
                 let (node, finished, policy) = (item.node, item.finished, item.policy);
                 // Taken out, so a run named twice is looked up again after
@@ -84,14 +87,25 @@ pub(super) async fn finish_batch(
                     Some(row) if owned_by(&row, node)? => Some(Owned::from_row(&row, quota)?),
                     _ => None,
                 };
+                let owned = match owned.map(|o| Known::of(item.run, node, finished, policy, o)) {
+                    Some(Ok(k)) => {
+                        known.push(k);
+                        continue;
+                    }
+                    Some(Err(owned)) => Some(owned),
+                    None => None,
+                };
+                // In order: the known finishes before this one first.
+                results.extend(write_known(conn, &std::mem::take(&mut known)).await?);
                 results.push(match owned {
                     Some(owned) => {
-                        finish_owned(conn, item.run, node, finished, policy, &owned).await?
+                        finish_unknown(conn, item.run, node, finished, policy, &owned).await?
                     }
                     // Not running, or not on this node: the lone path says which.
                     None => finish_in(conn, item.run, node, finished, policy, quota).await?,
                 });
             }
+            results.extend(write_known(conn, &known).await?);
             Ok(results)
         })
         .await;
@@ -161,7 +175,10 @@ async fn finish_in(
         return Ok((finish, false));
     };
     let owned = Owned::from_row(&owned, quota)?;
-    finish_owned(conn, run, node, finished, policy, &owned).await
+    match Known::of(run, node, finished, policy, owned) {
+        Ok(known) => direct::with_handle(conn, |db| known.write(db)).await,
+        Err(owned) => finish_unknown(conn, run, node, finished, policy, &owned).await,
+    }
 }
 
 /// The running runs among `runs`, by id, read in one statement (issue 18:
@@ -189,9 +206,10 @@ fn owned_by(row: &SqliteRow, node: &NodeId) -> Result<bool, StoreError> {
     Ok(owner.as_deref() == Some(node.as_str()))
 }
 
-/// Records a run the lookup found running on this node (`owned`), and
-/// whether its charm now has a queued run that can start.
-async fn finish_owned(
+/// Records a run the lookup found running on this node (`owned`) whose
+/// writes are not all [`Known`], and whether its charm now has a queued run
+/// that can start.
+async fn finish_unknown(
     conn: &mut SqliteConnection,
     run: RunId,
     node: &NodeId,
@@ -199,9 +217,6 @@ async fn finish_owned(
     policy: UpdatePolicy<'_>,
     owned: &Owned,
 ) -> Result<(Finish, bool), StoreError> {
-    if let Some(done) = in_one_message(conn, run, node, finished, policy, owned).await? {
-        return Ok(done);
-    }
     let (finish, after) = write_finish!(
         &mut *conn,
         run,
@@ -238,9 +253,18 @@ async fn finish_owned(
     Ok((finish, waiting))
 }
 
-/// Records the run with all its writes in one [`Batch`], when each write is
-/// known from the lookup; `None` (nothing written) when one depends on the
-/// answer of another, for [`write_finish!`] to record.
+/// The known finishes' writes, in order, on SQLite's handle in one turn.
+async fn write_known(
+    conn: &mut SqliteConnection,
+    known: &[Known<'_>],
+) -> Result<Vec<(Finish, bool)>, StoreError> {
+    if known.is_empty() {
+        return Ok(Vec::new());
+    }
+    direct::with_handle(conn, |db| known.iter().map(|k| k.write(db)).collect()).await
+}
+
+/// A finished run whose every write is known from the lookup.
 ///
 /// Known means: the run writes no state, or its state is still at the
 /// version the run started from and its space has no state quota (one
@@ -250,129 +274,139 @@ async fn finish_owned(
 /// it finished, its state is written as `base + 1`, and the writes are
 /// those of [`write_finish!`] and then `quota::account_cost`, in the same
 /// order.
-async fn in_one_message(
-    conn: &mut SqliteConnection,
+struct Known<'a> {
     run: RunId,
-    node: &NodeId,
-    finished: &Finished,
-    policy: UpdatePolicy<'_>,
-    owned: &Owned,
-) -> Result<Option<(Finish, bool)>, StoreError> {
-    let state = match (&finished.outcome, &finished.new_state) {
-        (RunOutcome::Ok, Some(state)) => Some(state),
-        _ => None,
-    };
-    let state_is_known = state.is_none()
-        || (owned.quota.max_state_bytes == 0 && owned.state_now == Some(owned.base));
-    if !state_is_known || owned.quota.max_fuel_per_hour > 0 {
-        return Ok(None);
-    }
-    let update = policy(owned.before, owned.now);
-    if update.events != EventsAfter::Keep {
-        return Ok(None);
-    }
-    let (charm, now) = (owned.charm.as_str(), owned.now);
-    let version = state.map(|_| owned.base + 1);
-    let mut batch = Batch::default();
-    if let Some(state) = state {
-        batch
-            .push(WRITE_STATE_IF_VERSION)
-            .bind(state.as_str())
-            .bind(now)
-            .bind(charm)
-            .bind(owned.base);
-    }
-    batch
-        .push(FINISH_RUN)
-        .bind(finished.outcome.as_str())
-        .bind(finished.error.as_deref())
-        .bind(now)
-        .bind(clamp_i64(finished.fuel))
-        .bind(clamp_i64(finished.memory_bytes))
-        .bind(clamp_i64(finished.duration_ms))
-        .bind(finished.log.as_str())
-        .bind(version)
-        .bind(run)
-        .bind(node.as_str());
-    if let Some(recording) = &finished.recording {
-        batch
-            .push(crate::recordings::INSERT)
-            .bind(run)
-            .bind(charm)
-            .bind(recording.source_sha256.as_str())
-            .bind(&recording.data);
-        batch
-            .push(crate::recordings::KEEP_SOURCE)
-            .bind(charm)
-            .bind(recording.source_sha256.as_str());
-    }
-    let cost = run_cost(finished);
-    batch
-        .push(APPLY_UPDATE)
-        .bind(i64::from(update.consecutive_failures))
-        .bind(update.next_run_at)
-        .bind(update.disable.as_deref())
-        .bind(now)
-        .bind(charm)
-        .bind(finished.outcome == RunOutcome::Ok)
-        .bind(i64::from(update.heavy_runs))
-        .bind(update.penalty.as_deref())
-        .bind(clamp_i64(cost));
-    if update.disable.is_some() {
-        batch.push(CANCEL_QUEUED).bind(charm).bind(now);
-    }
-    if cost > 0 {
-        // A float: a space's sum may pass i64 over time.
-        batch
-            .push(crate::rows::ADD_SPACE_FUEL)
-            .bind(cost as f64)
-            .bind(owned.space.as_str());
-    }
-    if finished.fuel > 0 {
-        let minute = now.div_euclid(60_000);
-        batch
-            .push(ADD_FUEL)
-            .bind(owned.space.as_str())
-            .bind(minute)
-            .bind(clamp_i64(finished.fuel));
-        // Every run, not once a minute as `account_cost` does: whether
-        // this is the minute's first run is known only after the insert;
-        // trimming nothing is one index seek.
-        batch
-            .push(TRIM_FUEL)
-            .bind(owned.space.as_str())
-            .bind(minute);
-    }
-    let rows = batch.rows(conn).await?;
-    let written = column(&rows, "version")?;
-    if written != version {
-        // One writer: the version read by the lookup cannot have moved.
-        return Err(crate::corrupt(
-            "a finished run's state",
-            format!("expected to write version {version:?}, wrote {written:?}"),
-        ));
-    }
-    // A disabled charm's queued run was cancelled above.
-    let queued = column::<bool>(&rows, "queued")?.unwrap_or(false) && update.disable.is_none();
-    Ok(Some((
-        Finish::Recorded {
-            state_version: version,
-        },
-        queued,
-    )))
+    node: &'a NodeId,
+    finished: &'a Finished,
+    owned: Owned,
+    update: CharmUpdate,
+    /// The state the run writes, and the version it becomes.
+    state: Option<(&'a str, i64)>,
 }
 
-/// The value of the first row of `rows` that has `name`, if any: how the
-/// rows of a batch's statements are told apart.
-fn column<T>(rows: &[SqliteRow], name: &str) -> Result<Option<T>, StoreError>
-where
-    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
-{
-    use sqlx::Column;
-    for row in rows {
-        if row.columns().iter().any(|c| c.name() == name) {
-            return Ok(Some(row.try_get(name)?));
+impl<'a> Known<'a> {
+    /// The run's finish if it is known; else `owned` back (boxed: the slow
+    /// path's, and it keeps the common `Ok` small).
+    fn of(
+        run: RunId,
+        node: &'a NodeId,
+        finished: &'a Finished,
+        policy: UpdatePolicy<'_>,
+        owned: Owned,
+    ) -> Result<Self, Box<Owned>> {
+        let state = match (&finished.outcome, &finished.new_state) {
+            (RunOutcome::Ok, Some(state)) => Some(state.as_str()),
+            _ => None,
+        };
+        let state_is_known = state.is_none()
+            || (owned.quota.max_state_bytes == 0 && owned.state_now == Some(owned.base));
+        if !state_is_known || owned.quota.max_fuel_per_hour > 0 {
+            return Err(Box::new(owned));
         }
+        let update = policy(owned.before, owned.now);
+        if update.events != EventsAfter::Keep {
+            return Err(Box::new(owned));
+        }
+        let state = state.map(|state| (state, owned.base + 1));
+        Ok(Known {
+            run,
+            node,
+            finished,
+            owned,
+            update,
+            state,
+        })
     }
-    Ok(None)
+
+    /// Writes the finish, and says whether its charm now has a queued run
+    /// that can start.
+    fn write(&self, db: &rusqlite::Connection) -> Result<(Finish, bool), StoreError> {
+        use rusqlite::types::Value;
+        let (finished, update) = (self.finished, &self.update);
+        let (charm, space, now) = (
+            self.owned.charm.as_str(),
+            self.owned.space.as_str(),
+            self.owned.now,
+        );
+        let version = self.state.map(|(_, version)| version);
+        if let Some((state, version)) = self.state {
+            let written = first_value(
+                db,
+                WRITE_STATE_IF_VERSION,
+                &[&state, &now, &charm, &self.owned.base],
+            )?;
+            if written != Some(Value::Integer(version)) {
+                // One writer: the version read by the lookup cannot have moved.
+                return Err(crate::corrupt(
+                    "a finished run's state",
+                    format!("expected to write version {version}, wrote {written:?}"),
+                ));
+            }
+        }
+        first_value(
+            db,
+            FINISH_RUN,
+            &[
+                &finished.outcome.as_str(),
+                &finished.error.as_deref(),
+                &now,
+                &clamp_i64(finished.fuel),
+                &clamp_i64(finished.memory_bytes),
+                &clamp_i64(finished.duration_ms),
+                &finished.log.as_str(),
+                &version,
+                &self.run,
+                &self.node.as_str(),
+            ],
+        )?;
+        if let Some(recording) = &finished.recording {
+            let source = recording.source_sha256.as_str();
+            first_value(
+                db,
+                crate::recordings::INSERT,
+                &[&self.run, &charm, &source, &recording.data],
+            )?;
+            first_value(db, crate::recordings::KEEP_SOURCE, &[&charm, &source])?;
+        }
+        let cost = run_cost(finished);
+        let queued = first_value(
+            db,
+            APPLY_UPDATE,
+            &[
+                &i64::from(update.consecutive_failures),
+                &update.next_run_at,
+                &update.disable.as_deref(),
+                &now,
+                &charm,
+                &(finished.outcome == RunOutcome::Ok),
+                &i64::from(update.heavy_runs),
+                &update.penalty.as_deref(),
+                &clamp_i64(cost),
+            ],
+        )?;
+        if update.disable.is_some() {
+            first_value(db, CANCEL_QUEUED, &[&charm, &now])?;
+        }
+        if cost > 0 {
+            // A float: a space's sum may pass i64 over time.
+            first_value(db, crate::rows::ADD_SPACE_FUEL, &[&(cost as f64), &space])?;
+        }
+        if finished.fuel > 0 {
+            let minute = now.div_euclid(60_000);
+            first_value(db, ADD_FUEL, &[&space, &minute, &clamp_i64(finished.fuel)])?;
+            // Every run, not once a minute as `account_cost` does: whether
+            // this is the minute's first run is known only after the insert;
+            // trimming nothing is one index seek.
+            first_value(db, TRIM_FUEL, &[&space, &minute])?;
+        }
+        // A disabled charm's queued run was cancelled above.
+        let queued =
+            matches!(queued, Some(Value::Integer(n)) if n != 0) && update.disable.is_none();
+        Ok((
+            Finish::Recorded {
+                state_version: version,
+            },
+            queued,
+        ))
+    }
 }

@@ -16,8 +16,8 @@
 //! crash of the OS can take the transactions committed since the last
 //! checkpoint (the WAL is synced only then; see `WAL_CHECKPOINT_PAGES`).
 
-mod batch;
 mod charms;
+mod direct;
 mod finish;
 mod runs;
 
@@ -121,8 +121,12 @@ pub struct SqliteStore {
 
 /// Why SQLite cannot take a request for now (see [`StoreError::unavailable`]).
 pub(crate) fn unavailable(e: &dyn DatabaseError) -> Option<&'static str> {
+    unavailable_code(e.code()?.parse().ok()?)
+}
+
+/// [`unavailable`] by SQLite's (extended) result code.
+pub(crate) fn unavailable_code(code: i64) -> Option<&'static str> {
     // SQLite's primary result code is the low byte of the extended one.
-    let code: i64 = e.code()?.parse().ok()?;
     match code & 0xff {
         13 => Some("the database's disk is full"),
         5 | 6 => Some("the database is busy"),

@@ -1,0 +1,185 @@
+//! Statements run on the write connection's SQLite handle directly.
+//!
+//! sqlx runs a SQLite connection on a thread of its own and sends each
+//! query there and its answer back. For a batch of finished runs that was a
+//! round trip per run, on the one connection every write waits for (issue
+//! 18). [`with_handle`] takes the handle from sqlx's thread once (one round
+//! trip) and runs many statements on it here, through rusqlite, and then
+//! gives it back: the statements join the caller's open transaction, as
+//! sqlx's would.
+//!
+//! Statements use the store's `$N` parameters, bound by name
+//! ([`bind_numbered`]): SQLite numbers `$N` by first appearance, not by `N`.
+
+use rusqlite::types::{ToSql, Value};
+use sqlx::sqlite::SqliteConnection;
+
+use crate::StoreError;
+
+/// Runs `body` on `conn`'s SQLite handle, on this thread, while sqlx's
+/// thread waits for it back.
+///
+/// `body` runs without an await: it holds up this runtime thread for as
+/// long as it takes, as sqlx's thread would be held for its statements.
+/// Keep it bounded (a batch of runs, not a scan).
+///
+/// # Errors
+/// When sqlx's thread is gone, or `body`'s error.
+pub(super) async fn with_handle<T>(
+    conn: &mut SqliteConnection,
+    body: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut handle = conn.lock_handle().await?;
+    // SAFETY: while `handle` lives, sqlx's thread makes no call on this
+    // connection (`LockedSqliteHandle::as_raw_handle`), so this thread is
+    // its only user. `from_handle` does not take ownership: dropping `db`
+    // finalizes the statements it prepared and leaves the connection open.
+    // `db` is dropped below, before `handle`, so no statement of ours
+    // outlives our turn. Both crates link the one `libsqlite3-sys`.
+    let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }?;
+    let out = body(&db);
+    drop(db);
+    drop(handle);
+    out
+}
+
+/// Runs `sql` with its `$1..$n` bound to `args`, and returns the first
+/// column of its first row, if it returns rows (`RETURNING`).
+///
+/// The statement is prepared once per [`with_handle`] and reused.
+///
+/// # Errors
+/// SQLite's error; [`StoreError::Bug`] when `args` does not match the
+/// statement's parameters.
+pub(super) fn first_value(
+    db: &rusqlite::Connection,
+    sql: &str,
+    args: &[&dyn ToSql],
+) -> Result<Option<Value>, StoreError> {
+    let mut statement = db.prepare_cached(sql)?;
+    bind_numbered(&mut statement, args)?;
+    let mut rows = statement.raw_query();
+    let first = match rows.next()? {
+        Some(row) => Some(row.get::<_, Value>(0)?),
+        None => None,
+    };
+    // Step to the end: a statement's writes are done once it is.
+    while rows.next()?.is_some() {}
+    Ok(first)
+}
+
+/// Binds `$N` of `statement` to `args[N - 1]`, for every `N` in it; each
+/// argument must be used.
+fn bind_numbered(
+    statement: &mut rusqlite::Statement<'_>,
+    args: &[&dyn ToSql],
+) -> Result<(), StoreError> {
+    let count = statement.parameter_count();
+    let mut used = 0;
+    for index in 1..=count {
+        let number = statement
+            .parameter_name(index)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|n| n.parse::<usize>().ok());
+        let arg = number
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|n| args.get(n));
+        let Some(arg) = arg else {
+            return Err(StoreError::Bug(format!(
+                "parameter {index} of a direct statement is not one of `$1..${}`",
+                args.len()
+            )));
+        };
+        statement.raw_bind_parameter(index, arg)?;
+        used += 1;
+    }
+    if used != args.len() {
+        return Err(StoreError::Bug(format!(
+            "a direct statement takes {used} arguments and was given {}",
+            args.len()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::types::Value;
+    use sqlx::{Connection, Row};
+
+    use super::{first_value, with_handle};
+    use crate::StoreError;
+
+    async fn memory() -> sqlx::SqliteConnection {
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .expect("an in-memory database");
+        sqlx::query("CREATE TABLE t (a INTEGER, b TEXT)")
+            .execute(&mut conn)
+            .await
+            .expect("a table");
+        conn
+    }
+
+    #[tokio::test]
+    async fn parameters_bind_by_number_and_writes_join_the_open_transaction() {
+        let mut conn = memory().await;
+        sqlx::query("BEGIN")
+            .execute(&mut conn)
+            .await
+            .expect("begin");
+        let top = with_handle(&mut conn, |db| {
+            // `$2` appears first: SQLite would number it 1.
+            first_value(db, "INSERT INTO t (b, a) VALUES ($2, $1)", &[&7, &"seven"])?;
+            first_value(
+                db,
+                "UPDATE t SET a = a + $1 WHERE b = $2 RETURNING a",
+                &[&1, &"seven"],
+            )
+        })
+        .await
+        .expect("the statements run");
+        assert_eq!(top, Some(Value::Integer(8)));
+        let row = sqlx::query("SELECT a, b FROM t")
+            .fetch_one(&mut conn)
+            .await
+            .expect("sqlx sees the row in its transaction");
+        assert_eq!(
+            (row.get::<i64, _>("a"), row.get::<String, _>("b")),
+            (8, "seven".into())
+        );
+        sqlx::query("ROLLBACK")
+            .execute(&mut conn)
+            .await
+            .expect("rollback");
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&mut conn)
+            .await
+            .expect("a count");
+        assert_eq!(n, 0, "the rollback took the direct writes too");
+    }
+
+    #[tokio::test]
+    async fn arguments_that_do_not_match_run_nothing() {
+        let mut conn = memory().await;
+        for args in [&[&1 as &dyn rusqlite::ToSql][..], &[&1, &"x", &3]] {
+            let error = with_handle(&mut conn, |db| {
+                first_value(db, "INSERT INTO t (a, b) VALUES ($1, $2)", args)
+            })
+            .await
+            .expect_err("refused");
+            assert!(matches!(error, StoreError::Bug(_)), "{error}");
+        }
+        let unnumbered = with_handle(&mut conn, |db| {
+            first_value(db, "INSERT INTO t (a) VALUES (?)", &[&1])
+        })
+        .await
+        .expect_err("refused");
+        assert!(matches!(unnumbered, StoreError::Bug(_)), "{unnumbered}");
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&mut conn)
+            .await
+            .expect("a count");
+        assert_eq!(n, 0, "nothing ran");
+    }
+}
