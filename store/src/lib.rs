@@ -700,6 +700,20 @@ mod tests {
             StoreError::Busy("x").unavailable(),
             Some("the database is busy")
         );
+        let sqlite = |code| {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                None,
+            ))
+        };
+        // SQLITE_FULL; SQLITE_BUSY_SNAPSHOT, an extended busy code.
+        assert_eq!(
+            sqlite(13).unavailable(),
+            Some("the database's disk is full")
+        );
+        assert_eq!(sqlite(517).unavailable(), Some("the database is busy"));
+        assert_eq!(sqlite(19).unavailable(), None, "a constraint is a fault");
+        assert!(!sqlite(5).is_connection());
         let corrupt = corrupt("run", "bad");
         assert_eq!(corrupt.unavailable(), None);
         assert!(!corrupt.is_connection());

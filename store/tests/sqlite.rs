@@ -378,6 +378,9 @@ async fn known_and_checked_finishes_record_the_same_rows() {
             item(1, &failed, &back_off),
             item(2, &quiet, &clear),
             item(3, &failed, &disable),
+            // Named twice: recorded once, so the known finishes before it
+            // must be written before it is looked up again.
+            item(0, &recorded, &clear),
         ];
         let results: Vec<_> = s
             .finish_runs_if_owned(&batch)
@@ -395,10 +398,35 @@ async fn known_and_checked_finishes_record_the_same_rows() {
         assert_eq!(known, checked, "table {table} of the dump");
     }
     assert!(rows[0].contains("\"cancelled\""), "{}", rows[0]);
+    assert!(rows[0].contains("\"same\""), "{}", rows[0]);
     assert!(
-        rows[3].contains("[\"s\",1000]"),
-        "the fuel of two runs: {}",
+        !rows[0].contains("DIFFERENT"),
+        "a time not the run's: {}",
+        rows[0]
+    );
+    assert!(
+        !rows[2].contains("DIFFERENT"),
+        "a time not the run's: {}",
+        rows[2]
+    );
+    assert!(
+        !rows[3].contains("DIFFERENT"),
+        "a time not the run's: {}",
         rows[3]
+    );
+    assert!(
+        rows[4].contains("[\"s\",1000]"),
+        "the fuel of two runs: {}",
+        rows[4]
+    );
+    assert_eq!(
+        rows[5], "[0]",
+        "fuel counted in a minute no run finished in"
+    );
+    assert_eq!(
+        results.last(),
+        Some(&charm_store::Finish::NotOwned),
+        "the run named twice is recorded once"
     );
 }
 
@@ -409,18 +437,39 @@ async fn dump(path: &std::path::Path) -> Vec<String> {
     let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
         .await
         .unwrap();
+    // Times differ between the stores, so each is dumped as what it must
+    // equal in its own store: a finish writes its run's `finished_at`
+    // everywhere it writes a time.
     let tables = [
         "SELECT json_array(id, charm_id, trigger, priority, status, outcome, error, fuel, \
-         memory_bytes, duration_ms, log, state_version, owner IS NULL, base_version, attempt) \
+         memory_bytes, duration_ms, log, state_version, owner IS NULL, base_version, attempt, \
+         finished_at IS NULL, iif(outcome IS NOT 'cancelled' \
+           OR finished_at = (SELECT disabled_at FROM charms c WHERE c.id = runs.charm_id), \
+           'same', 'DIFFERENT')) \
          FROM runs ORDER BY id",
-        "SELECT json_array(id, enabled, disabled_reason, disabled_at IS NULL, \
-         consecutive_failures, heavy_runs, penalty, recent_fuel, last_ok_at IS NULL, \
-         next_run_at = 123456) FROM charms ORDER BY id",
-        "SELECT json_array(s.charm_id, s.state, s.version, v.version, v.state) \
+        "SELECT json_array(COUNT(DISTINCT finished_at)) FROM runs",
+        "SELECT json_array(id, enabled, disabled_reason, consecutive_failures, heavy_runs, \
+         penalty, recent_fuel, next_run_at = 123456, \
+         iif(last_ok_at IS (SELECT MAX(finished_at) FROM runs r \
+                            WHERE r.charm_id = charms.id AND r.outcome = 'ok'), \
+             'same', 'DIFFERENT'), \
+         iif(disabled_at IS NULL OR disabled_at = (SELECT MAX(finished_at) FROM runs r \
+                                                   WHERE r.charm_id = charms.id), \
+             'same', 'DIFFERENT')) \
+         FROM charms ORDER BY id",
+        "SELECT json_array(s.charm_id, s.state, s.version, v.version, v.state, \
+         iif(s.version = 0 OR s.updated_at = (SELECT finished_at FROM runs r \
+                WHERE r.charm_id = s.charm_id AND r.state_version = s.version), \
+             'same', 'DIFFERENT'), \
+         iif(v.version = 0 OR v.written_at = (SELECT finished_at FROM runs r \
+                WHERE r.charm_id = v.charm_id AND r.state_version = v.version), \
+             'same', 'DIFFERENT')) \
          FROM charm_state s LEFT JOIN state_versions v ON v.charm_id = s.charm_id \
          ORDER BY s.charm_id, v.version",
         "SELECT json_array(space, fuel) FROM (SELECT space, SUM(fuel) AS fuel FROM space_fuel \
          GROUP BY space UNION ALL SELECT space, fuel FROM space_usage)",
+        "SELECT json_array(COUNT(*)) FROM space_fuel \
+         WHERE minute NOT IN (SELECT finished_at / 60000 FROM runs WHERE finished_at IS NOT NULL)",
         "SELECT json_array(r.run_id, r.charm_id, r.source_sha256, hex(r.recording), k.name, \
          k.source) FROM run_recordings r LEFT JOIN recorded_sources k \
          ON k.charm_id = r.charm_id AND k.source_sha256 = r.source_sha256 ORDER BY r.run_id",

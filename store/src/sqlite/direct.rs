@@ -21,7 +21,11 @@ use crate::StoreError;
 ///
 /// `body` runs without an await: it holds up this runtime thread for as
 /// long as it takes, as sqlx's thread would be held for its statements.
-/// Keep it bounded (a batch of runs, not a scan).
+/// Keep it bounded (a batch of runs, not a scan). It must not begin, commit
+/// or roll back a transaction (or a savepoint): sqlx keeps its own count of
+/// the ones it opened. With one writer per database nothing else holds the
+/// write lock, so SQLite's busy wait (up to `busy_timeout`) does not come
+/// into it: WAL readers never block the writer.
 ///
 /// # Errors
 /// When sqlx's thread is gone, or `body`'s error.

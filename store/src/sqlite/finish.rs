@@ -410,3 +410,86 @@ impl<'a> Known<'a> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Known, Owned};
+    use crate::{Before, CharmId, EventsAfter, Finished, NodeId, Quota, RunOutcome};
+
+    fn owned(quota: Quota, state_now: Option<i64>) -> Owned {
+        Owned {
+            charm: CharmId::parse(&format!("{:032x}", 1)).expect("an id"),
+            space: "s".into(),
+            base: 3,
+            state_now,
+            before: Before::default(),
+            now: 1_000,
+            quota,
+        }
+    }
+
+    fn finished(outcome: RunOutcome, state: Option<&str>) -> Finished {
+        Finished {
+            outcome,
+            error: None,
+            new_state: state.map(str::to_string),
+            fuel: 10,
+            memory_bytes: 1,
+            duration_ms: 1,
+            log: String::new(),
+            recording: None,
+        }
+    }
+
+    /// Which finishes take the handle, and which the checked path: the
+    /// differential test in `tests/sqlite.rs` compares the two only if the
+    /// first store's finishes are known.
+    #[test]
+    fn a_finish_is_known_only_when_no_write_depends_on_another() {
+        let node = NodeId::parse(&format!("{:032x}", 2)).expect("a node id");
+        let keep = |b: Before, _| crate::CharmUpdate {
+            consecutive_failures: b.failures,
+            next_run_at: None,
+            disable: None,
+            events: EventsAfter::Keep,
+            heavy_runs: 0,
+            penalty: None,
+        };
+        let ack = |b: Before, now| crate::CharmUpdate {
+            events: EventsAfter::Ack { priority: 0 },
+            ..keep(b, now)
+        };
+        let wrote = finished(RunOutcome::Ok, Some("{}"));
+        let failed = finished(RunOutcome::Error, Some("{}"));
+        let quiet = finished(RunOutcome::Ok, None);
+        let budget = Quota {
+            max_fuel_per_hour: 1,
+            ..Quota::default()
+        };
+        let state_quota = Quota {
+            max_state_bytes: 1,
+            ..Quota::default()
+        };
+        let none = Quota::default();
+        let known = |f: &Finished, quota, state_now, policy: crate::UpdatePolicy<'_>| {
+            Known::of(1, &node, f, policy, owned(quota, state_now)).is_ok()
+        };
+        assert!(known(&wrote, none, Some(3), &keep));
+        assert_eq!(
+            Known::of(1, &node, &wrote, &keep, owned(none, Some(3)))
+                .ok()
+                .and_then(|k| k.state),
+            Some(("{}", 4)),
+            "the state is written as the next version"
+        );
+        assert!(
+            known(&failed, state_quota, Some(9), &keep),
+            "a failed run writes no state"
+        );
+        assert!(known(&quiet, state_quota, Some(9), &keep));
+        assert!(!known(&wrote, none, Some(4), &keep), "the state moved");
+        assert!(!known(&wrote, state_quota, Some(3), &keep));
+        assert!(!known(&quiet, budget, Some(3), &keep));
+        assert!(!known(&quiet, none, Some(3), &ack));
+    }
+}
