@@ -23,9 +23,10 @@ use crate::StoreError;
 /// long as it takes, as sqlx's thread would be held for its statements.
 /// Keep it bounded (a batch of runs, not a scan). It must not begin, commit
 /// or roll back a transaction (or a savepoint): sqlx keeps its own count of
-/// the ones it opened. With one writer per database nothing else holds the
-/// write lock, so SQLite's busy wait (up to `busy_timeout`) does not come
-/// into it: WAL readers never block the writer.
+/// the ones it opened. The service is the database's one writer (WAL
+/// readers never block it), but another process writing to the file (an
+/// operator's `sqlite3` shell) can hold the write lock: then a write here
+/// waits for it, up to `busy_timeout`, on this runtime thread.
 ///
 /// # Errors
 /// When sqlx's thread is gone, or `body`'s error.
