@@ -1001,13 +1001,27 @@ impl Registry {
             None => return Err(RegistryError::NotFound(code.id.to_string())),
         };
         let compiled = self.compile(&mut charm).await?;
+        self.keep_recompiled(&code.id, &compiled).await?;
+        Ok(compiled)
+    }
+
+    /// Stores `compiled`, a fresh compile of charm `id`'s source for the
+    /// current runtime, as its bytecode, unless the source changed since it
+    /// was read: the new source's bytecode came with it, and this one would
+    /// not match its hash. A charm removed meanwhile stays removed.
+    ///
+    /// # Errors
+    /// On a store failure.
+    async fn keep_recompiled(
+        &self,
+        id: &CharmId,
+        compiled: &CompiledCharm,
+    ) -> Result<(), RegistryError> {
         let (bytecode, runtime_sha256, source_sha256) = (
             compiled.bytecode.to_vec(),
             compiled.runtime_sha256.clone(),
             compiled.source_sha256.clone(),
         );
-        // The source may have changed since it was read: its new bytecode
-        // came with it, and this one would not match its hash.
         let change = move |c: &mut CharmCode| {
             if c.source_sha256 == source_sha256 {
                 c.bytecode = bytecode;
@@ -1015,20 +1029,20 @@ impl Registry {
             }
         };
         // The change stored the bytecode exactly when the hashes matched.
-        match self.store.modify_charm(&code.id, Box::new(change)).await? {
+        match self.store.modify_charm(id, Box::new(change)).await? {
             None => tracing::info!(
-                charm = %code.id,
+                charm = %id,
                 "recompiled a charm for the current runtime; it was removed meanwhile"
             ),
             Some(kept) if kept.source_sha256 == compiled.source_sha256 => {
-                tracing::info!(charm = %code.id, "recompiled a charm for the current runtime");
+                tracing::info!(charm = %id, "recompiled a charm for the current runtime");
             }
             Some(_) => tracing::info!(
-                charm = %code.id,
+                charm = %id,
                 "recompiled a charm for the current runtime; its source changed meanwhile, so its new bytecode was kept"
             ),
         }
-        Ok(compiled)
+        Ok(())
     }
 }
 
@@ -1059,14 +1073,13 @@ mod tests {
     /// A charm stored by a release with another guest runtime is compiled
     /// again from its source when it runs, and the new bytecode is stored,
     /// so the next run takes it as it is.
-    #[tokio::test]
-    async fn a_charm_compiled_for_another_runtime_is_recompiled_and_stored() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("charm-host.db");
+    /// A registry over a SQLite store and a sandbox in `dir`.
+    async fn registry_in(dir: &std::path::Path) -> (Arc<dyn Store>, Sandbox, Registry) {
+        let db = dir.join("charm-host.db");
         let store: Arc<dyn Store> =
             Arc::new(charm_store::sqlite::SqliteStore::open(&db).await.unwrap());
         let sandbox = Sandbox::new(charm_engine::SandboxOptions {
-            cache_dir: Some(dir.path().join("cache")),
+            cache_dir: Some(dir.join("cache")),
             ..charm_engine::SandboxOptions::default()
         })
         .await
@@ -1077,13 +1090,28 @@ mod tests {
             SandboxLimits::default(),
             SchedulePolicy::default(),
         );
+        (store, sandbox, registry)
+    }
+
+    fn operator() -> Caller {
+        Caller::Operator {
+            actor: "test".into(),
+        }
+    }
+
+    fn adds(n: u32) -> String {
+        format!("export function bgUpdater(state) {{ return (state ?? 0) + {n}; }}")
+    }
+
+    #[tokio::test]
+    async fn a_charm_compiled_for_another_runtime_is_recompiled_and_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, sandbox, registry) = registry_in(dir.path()).await;
         let spec: CharmSpec = serde_json::from_value(serde_json::json!({
-            "source": "export function bgUpdater(state) { return (state ?? 0) + 1; }",
+            "source": adds(1),
         }))
         .unwrap();
-        let by = Caller::Operator {
-            actor: "test".into(),
-        };
+        let by = operator();
         let charm = registry.register(spec, &by).await.unwrap();
         let stale = |c: &mut CharmCode| {
             c.runtime_sha256 = "0".repeat(64);
@@ -1105,6 +1133,55 @@ mod tests {
         assert_eq!(stored.source_sha256, for_run.source_sha256);
         let again = registry.compiled(&stored).await.unwrap();
         assert_eq!(again.bytecode, compiled.bytecode, "taken as stored");
+    }
+
+    /// A recompile is stored only over the source it was made from: a
+    /// source replaced meanwhile keeps the bytecode that came with it, and
+    /// a charm removed meanwhile stays removed.
+    #[tokio::test]
+    async fn a_recompile_yields_to_a_source_changed_or_removed_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _sandbox, registry) = registry_in(dir.path()).await;
+        let spec: CharmSpec = serde_json::from_value(serde_json::json!({
+            "source": adds(1),
+        }))
+        .unwrap();
+        let by = operator();
+        let charm = registry.register(spec, &by).await.unwrap();
+        // The recompile read the first source...
+        let full = store.charm_code(&charm.id).await.unwrap().unwrap();
+        let mut first = Registry::charm_source(&full).unwrap();
+        let recompiled = registry.compile(&mut first).await.unwrap();
+        // ...and the source was replaced before it was stored.
+        let changes = CharmChanges {
+            source: Some(adds(2)),
+            ..CharmChanges::default()
+        };
+        registry
+            .update(charm.id.as_str(), changes, &by)
+            .await
+            .unwrap();
+        let replaced = store.charm_for_run(&charm.id).await.unwrap().unwrap();
+        assert_ne!(replaced.source_sha256, recompiled.source_sha256);
+        assert_ne!(replaced.bytecode.as_slice(), &*recompiled.bytecode);
+
+        registry
+            .keep_recompiled(&charm.id, &recompiled)
+            .await
+            .unwrap();
+        let kept = store.charm_for_run(&charm.id).await.unwrap().unwrap();
+        assert_eq!(kept.source_sha256, replaced.source_sha256);
+        assert_eq!(
+            kept.bytecode, replaced.bytecode,
+            "the new source's bytecode"
+        );
+
+        registry.remove(charm.id.as_str()).await.unwrap();
+        registry
+            .keep_recompiled(&charm.id, &recompiled)
+            .await
+            .unwrap();
+        assert!(store.charm_for_run(&charm.id).await.unwrap().is_none());
     }
 
     #[test]
