@@ -1070,9 +1070,6 @@ mod tests {
         ));
     }
 
-    /// A charm stored by a release with another guest runtime is compiled
-    /// again from its source when it runs, and the new bytecode is stored,
-    /// so the next run takes it as it is.
     /// A registry over a SQLite store and a sandbox in `dir`.
     async fn registry_in(dir: &std::path::Path) -> (Arc<dyn Store>, Sandbox, Registry) {
         let db = dir.join("charm-host.db");
@@ -1099,20 +1096,26 @@ mod tests {
         }
     }
 
+    /// A charm's source that adds `n` to its state.
     fn adds(n: u32) -> String {
         format!("export function bgUpdater(state) {{ return (state ?? 0) + {n}; }}")
     }
 
+    /// Registers a charm that adds 1, as the operator.
+    async fn register_adder(registry: &Registry) -> CharmRecord {
+        let spec: CharmSpec =
+            serde_json::from_value(serde_json::json!({ "source": adds(1) })).unwrap();
+        registry.register(spec, &operator()).await.unwrap()
+    }
+
+    /// A charm stored by a release with another guest runtime is compiled
+    /// again from its source when it runs, and the new bytecode is stored,
+    /// so the next run takes it as it is.
     #[tokio::test]
     async fn a_charm_compiled_for_another_runtime_is_recompiled_and_stored() {
         let dir = tempfile::tempdir().unwrap();
         let (store, sandbox, registry) = registry_in(dir.path()).await;
-        let spec: CharmSpec = serde_json::from_value(serde_json::json!({
-            "source": adds(1),
-        }))
-        .unwrap();
-        let by = operator();
-        let charm = registry.register(spec, &by).await.unwrap();
+        let charm = register_adder(&registry).await;
         let stale = |c: &mut CharmCode| {
             c.runtime_sha256 = "0".repeat(64);
             c.bytecode = b"another runtime's bytecode".to_vec();
@@ -1142,12 +1145,7 @@ mod tests {
     async fn a_recompile_yields_to_a_source_changed_or_removed_meanwhile() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _sandbox, registry) = registry_in(dir.path()).await;
-        let spec: CharmSpec = serde_json::from_value(serde_json::json!({
-            "source": adds(1),
-        }))
-        .unwrap();
-        let by = operator();
-        let charm = registry.register(spec, &by).await.unwrap();
+        let charm = register_adder(&registry).await;
         // The recompile read the first source...
         let full = store.charm_code(&charm.id).await.unwrap().unwrap();
         let mut first = Registry::charm_source(&full).unwrap();
@@ -1158,7 +1156,7 @@ mod tests {
             ..CharmChanges::default()
         };
         registry
-            .update(charm.id.as_str(), changes, &by)
+            .update(charm.id.as_str(), changes, &operator())
             .await
             .unwrap();
         let replaced = store.charm_for_run(&charm.id).await.unwrap().unwrap();

@@ -104,9 +104,10 @@ const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now F
 /// claimed (held elsewhere, or no longer queued), which a second try
 /// leaves out (`$6`), as a lone `SKIP LOCKED` claim passes over a held run
 /// to the next. Runs are found by `= ANY(ARRAY(..))` and the state by a
-/// subquery because sqlx's prepared statement gets a generic plan, which guesses `LIMIT $5` keeps a tenth of the rows and
-/// chose to scan `runs` and `charm_state` whole for a join (4 ms a claim
-/// at 3,000 charms, measured with `EXPLAIN ANALYZE EXECUTE`).
+/// subquery because sqlx's prepared statement gets a generic plan, which
+/// guesses `LIMIT $5` keeps a tenth of the rows and chose to scan `runs`
+/// and `charm_state` whole for a join (4 ms a claim at 3,000 charms,
+/// measured with `EXPLAIN ANALYZE EXECUTE`).
 const CLAIM: &str = "WITH RECURSIVE spaces (space) AS ( \
        (SELECT space FROM runs WHERE status = 'queued' ORDER BY space LIMIT 1) \
        UNION ALL \

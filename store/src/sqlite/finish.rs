@@ -4,11 +4,11 @@
 //! A finish whose every write is known once the run's row has been read
 //! (the common case: no state quota, no fuel budget, no events to settle,
 //! the state not moved) is a [`Known`] finish: its writes run on SQLite's
-//! handle directly ([`direct`]), all the known finishes of a batch in one
-//! turn, so a batch costs four round trips to sqlx's thread (begin, lookup,
-//! writes, commit) however many runs it has. The others go through
-//! [`write_finish!`], which decides each write on the answer of the one
-//! before; both record the same rows.
+//! handle directly ([`direct`]), consecutive known finishes of a batch in
+//! one turn. A batch of known finishes costs four round trips to sqlx's
+//! thread (begin, lookup, writes, commit) however many runs it has. The
+//! others go through [`write_finish!`], which decides each write on the
+//! answer of the one before; both record the same rows.
 
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::Row;
