@@ -10,6 +10,9 @@
 //!
 //! Statements use the store's `$N` parameters, bound by name
 //! ([`bind_numbered`]): SQLite numbers `$N` by first appearance, not by `N`.
+//!
+//! The handle also takes the one setting sqlx has no option for
+//! ([`plan_once`], on every connection).
 
 use rusqlite::types::{ToSql, Value};
 use sqlx::sqlite::SqliteConnection;
@@ -46,6 +49,29 @@ pub(super) async fn with_handle<T>(
     drop(db);
     drop(handle);
     out
+}
+
+/// Turns on SQLite's query planner stability guarantee (QPSG) for `conn`:
+/// a statement's plan no longer depends on the values bound to it.
+///
+/// Why: SQLite (3.51) plans a `LIMIT $n` with the value bound to `$n`, and
+/// so marks the statement stale whenever `$n` is bound again: every claim,
+/// schedule pass and prune was parsed and planned anew on each call, the
+/// claim's large statement most of all (`sqlite3Reprepare`, 14% of the
+/// write connection's CPU in a profile, issue 18). No statement of ours
+/// needs a plan per value: the ones whose plan matters name their index.
+///
+/// # Errors
+/// When sqlx's thread is gone, or SQLite refuses the setting.
+pub(super) async fn plan_once(conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    with_handle(conn, |db| {
+        db.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
+        Ok(())
+    })
+    .await
 }
 
 /// Runs `sql` with its `$1..$n` bound to `args`, and returns the first
@@ -112,7 +138,7 @@ mod tests {
     use rusqlite::types::Value;
     use sqlx::{Connection, Row};
 
-    use super::{first_value, with_handle};
+    use super::{first_value, plan_once, with_handle};
     use crate::StoreError;
 
     async fn memory() -> sqlx::SqliteConnection {
@@ -186,5 +212,35 @@ mod tests {
             .await
             .expect("a count");
         assert_eq!(n, 0, "nothing ran");
+    }
+
+    /// How many times SQLite planned `SELECT .. LIMIT $1` again while it
+    /// ran with 1, 2 and 3 bound, on `conn`.
+    async fn replans_of_a_bound_limit(conn: &mut sqlx::SqliteConnection) -> i32 {
+        with_handle(conn, |db| {
+            let mut statement = db.prepare("SELECT a FROM t LIMIT $1")?;
+            for limit in 1..=3 {
+                statement.raw_bind_parameter(1, limit)?;
+                let mut rows = statement.raw_query();
+                while rows.next()?.is_some() {}
+            }
+            Ok(statement.get_status(rusqlite::StatementStatus::RePrepare))
+        })
+        .await
+        .expect("the statement runs")
+    }
+
+    #[tokio::test]
+    async fn a_bound_limit_is_planned_once_with_the_planner_stable() {
+        let mut conn = memory().await;
+        let replans = replans_of_a_bound_limit(&mut conn).await;
+        assert!(
+            replans > 0,
+            "SQLite's default plans it per value: {replans}"
+        );
+        plan_once(&mut conn)
+            .await
+            .expect("SQLite takes the setting");
+        assert_eq!(replans_of_a_bound_limit(&mut conn).await, 0);
     }
 }

@@ -119,6 +119,14 @@ pub struct SqliteStore {
     quota: crate::quota::Defaults,
 }
 
+/// [`direct::plan_once`] as a pool's `after_connect`, which takes sqlx's
+/// error.
+async fn plan_once(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    direct::plan_once(conn)
+        .await
+        .map_err(|e| sqlx::Error::Configuration(Box::new(e)))
+}
+
 /// Why SQLite cannot take a request for now (see [`StoreError::unavailable`]).
 pub(crate) fn unavailable(e: &dyn DatabaseError) -> Option<&'static str> {
     unavailable_code(e.code()?.parse().ok()?)
@@ -160,6 +168,7 @@ impl SqliteStore {
         // the time the write connection was held (6.1 ms each on average).
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .after_connect(|conn, _| Box::pin(plan_once(conn)))
             .connect_with(
                 options
                     .clone()
@@ -173,6 +182,7 @@ impl SqliteStore {
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
+            .after_connect(|conn, _| Box::pin(plan_once(conn)))
             .connect_with(options.read_only(true))
             .await?;
         Ok(SqliteStore {
@@ -711,4 +721,28 @@ impl Store for SqliteStore {
 fn now_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SQL.get_or_init(|| format!("SELECT {NOW}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::config::DbConfig;
+
+    use super::{direct, SqliteStore};
+
+    #[tokio::test]
+    async fn every_connection_keeps_its_plans() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let store = SqliteStore::open(&dir.path().join("charm-host.db"))
+            .await
+            .expect("the store opens");
+        for pool in [&store.write, &store.read] {
+            let mut conn = pool.acquire().await.expect("a connection");
+            let stable = direct::with_handle(&mut conn, |db| {
+                Ok(db.db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG)?)
+            })
+            .await
+            .expect("the setting reads");
+            assert!(stable, "the query planner stability guarantee is on");
+        }
+    }
 }
