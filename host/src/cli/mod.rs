@@ -242,15 +242,7 @@ pub fn main() -> ExitCode {
         }
     };
     let runtime = match cli.command {
-        // Every tick looks at the global queue first: a task woken from
-        // outside the runtime waits there, and the tasks sqlx's SQLite
-        // threads wake are the claim, the finish and the schedule pass,
-        // which hold the one write connection every run waits for. At
-        // tokio's default (every 61 ticks) they waited behind the sandbox
-        // tasks queued ahead of them (issue 18: 2,488 against 2,289 runs/s,
-        // medians of four turns each, README "The twelfth round").
         Command::Serve(_) => tokio::runtime::Builder::new_multi_thread()
-            .global_queue_interval(1)
             .enable_all()
             .build(),
         _ => tokio::runtime::Builder::new_current_thread()

@@ -58,17 +58,28 @@ pub(super) async fn with_handle<T>(
 /// so marks the statement stale whenever `$n` is bound again: every claim,
 /// schedule pass and prune was parsed and planned anew on each call, the
 /// claim's large statement most of all (`sqlite3Reprepare`, 14% of the
-/// write connection's CPU in a profile, issue 18). No statement of ours
-/// needs a plan per value: the ones whose plan matters name their index.
+/// write connection's CPU in a profile, issue 18). What the guarantee
+/// costs: the planner no longer weighs a bound `LIMIT` when it prices a
+/// sort. On the run path that changes nothing: the claim names its index
+/// (`INDEXED BY`), and the due query and the wake-ups read an index in
+/// their order. Elsewhere (a listing, a prune) a plan chosen without the
+/// limit may sort more rows than a plan chosen with it; a plan never
+/// changes a result.
 ///
 /// # Errors
-/// When sqlx's thread is gone, or SQLite refuses the setting.
+/// When sqlx's thread is gone, or SQLite refuses the setting. As sqlx's
+/// `after_connect`, a failure here surfaces as the pool's acquire timing
+/// out; sqlx logs the cause.
 pub(super) async fn plan_once(conn: &mut SqliteConnection) -> Result<(), StoreError> {
     with_handle(conn, |db| {
-        db.set_db_config(
+        let on = db.set_db_config(
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
             true,
         )?;
+        if !on {
+            // Only slower, never wrong: the statements re-plan as before.
+            tracing::warn!("SQLite did not keep the query planner stability guarantee; statements with a bound LIMIT are planned on each call");
+        }
         Ok(())
     })
     .await
