@@ -1297,6 +1297,7 @@ macro_rules! conformance_cases {
             deleting_a_charm_deletes_its_secrets,
             a_recording_is_kept_beside_its_run_with_the_source_it_ran,
             recordings_and_their_sources_are_pruned_with_their_runs,
+            a_replaced_source_goes_with_its_last_recording,
         );
         $crate::conformance_cases!(@pairs $open;
             a_batch_claim_honours_quotas_and_fair_share_as_lone_claims_do,

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use charm_store::recordings::NewRecording;
-use charm_store::{Finished, RunOutcome, Store};
+use charm_store::{Finished, RunOutcome, Store, Trigger};
 
-use super::{add, code, node, ok, run_once};
+use super::{add, claim, code, enqueue, finish, node, ok, run_once};
 
 fn recorded(data: &[u8], source_sha256: &str) -> Finished {
     Finished {
@@ -83,5 +83,40 @@ pub async fn recordings_and_their_sources_are_pruned_with_their_runs(s: &dyn Sto
         s.run_recording(new).await.unwrap(),
         None,
         "deleted with its charm"
+    );
+}
+
+/// A source the charm was edited away from goes once the last recording
+/// that refers to it goes: a run of it still running then keeps its
+/// recording without the source, as a run of a source never kept does.
+pub async fn a_replaced_source_goes_with_its_last_recording(s: &dyn Store) {
+    let me = node(s).await;
+    let a = add(s, code(1)).await;
+    let old = run_once(s, &me, &a, &recorded(b"old", "x")).await;
+    enqueue(s, &a, Trigger::Manual).await;
+    let late = claim(s, &me).await.expect("a run of the old source");
+    s.modify_charm(
+        &a,
+        Box::new(|c| {
+            c.source = "export const bgUpdater = () => 2;".into();
+            c.source_sha256 = "y".into();
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.prune_runs(0, 100).await.unwrap(), 1);
+    assert_eq!(s.run_recording(old).await.unwrap(), None, "pruned");
+    finish(s, &me, late.id, &recorded(b"late", "x")).await;
+    let kept = s.run_recording(late.id).await.unwrap().expect("kept");
+    assert_eq!((kept.data.as_slice(), kept.source), (&b"late"[..], None));
+
+    // The charm's own source is kept for its recordings as before.
+    let now = run_once(s, &me, &a, &recorded(b"now", "y")).await;
+    assert_eq!(
+        s.run_recording(now).await.unwrap().unwrap().source,
+        Some((
+            "c.js".to_string(),
+            "export const bgUpdater = () => 2;".to_string()
+        ))
     );
 }
