@@ -4,8 +4,7 @@
 //! ([`crate::Finished::recording`]) and deleted with the run (a foreign
 //! key, so pruning runs prunes recordings). The charm's source the run ran
 //! is kept once per charm and source hash, copied from the charm in the same
-//! transaction, and deleted once no recording refers to it and the charm
-//! has another source. The
+//! transaction, and deleted when no recording refers to it any more. The
 //! store treats the recording as opaque bytes: the engine's format,
 //! compressed by the service.
 
@@ -64,21 +63,10 @@ pub(crate) const READ: &str =
        ON s.charm_id = r.charm_id AND s.source_sha256 = r.source_sha256 \
      WHERE r.run_id = $1";
 
-/// Deletes kept sources that are no longer their charm's source and that
-/// no recording refers to any more.
-///
-/// A charm's current source stays (its next recorded run keeps it anyway),
-/// so the recordings are searched only for the few sources a charm was
-/// edited away from, through its runs (`runs_by_charm`) and each run's
-/// recording (its primary key): no index of recordings by source, which
-/// every recorded run wrote to (issue 18). A deleted charm's sources go
-/// with it (`ON DELETE CASCADE`).
-pub(crate) const PRUNE_SOURCES: &str = "DELETE FROM recorded_sources \
-     WHERE source_sha256 <> COALESCE((SELECT c.source_sha256 FROM charms c \
-                                      WHERE c.id = recorded_sources.charm_id), '') \
-       AND NOT EXISTS (SELECT 1 FROM runs x JOIN run_recordings r ON r.run_id = x.id \
-                       WHERE x.charm_id = recorded_sources.charm_id \
-                         AND r.source_sha256 = recorded_sources.source_sha256)";
+/// Deletes kept sources no recording refers to any more.
+pub(crate) const PRUNE_SOURCES: &str = "DELETE FROM recorded_sources WHERE NOT EXISTS ( \
+     SELECT 1 FROM run_recordings r WHERE r.charm_id = recorded_sources.charm_id \
+       AND r.source_sha256 = recorded_sources.source_sha256)";
 
 pub(crate) fn recording_from(row: &impl Columns) -> Result<StoredRecording, StoreError> {
     let name = row.opt_text("name")?;

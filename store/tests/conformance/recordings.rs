@@ -86,12 +86,14 @@ pub async fn recordings_and_their_sources_are_pruned_with_their_runs(s: &dyn Sto
     );
 }
 
-/// A source the charm was edited away from goes once the last recording
-/// that refers to it goes: a run of it still running then keeps its
-/// recording without the source, as a run of a source never kept does.
+/// A source the charm was edited away from stays while a recording refers
+/// to it, and goes with the last one: a run of it still running then
+/// keeps its recording without the source, as a run of a source never
+/// kept does.
 pub async fn a_replaced_source_goes_with_its_last_recording(s: &dyn Store) {
     let me = node(s).await;
     let a = add(s, code(1)).await;
+    let older = run_once(s, &me, &a, &recorded(b"older", "x")).await;
     let old = run_once(s, &me, &a, &recorded(b"old", "x")).await;
     enqueue(s, &a, Trigger::Manual).await;
     let late = claim(s, &me).await.expect("a run of the old source");
@@ -104,6 +106,17 @@ pub async fn a_replaced_source_goes_with_its_last_recording(s: &dyn Store) {
     )
     .await
     .unwrap();
+    let v1 = Some((
+        "c.js".to_string(),
+        "export function bgUpdater() {}".to_string(),
+    ));
+    assert_eq!(s.prune_runs(1, 100).await.unwrap(), 1);
+    assert_eq!(s.run_recording(older).await.unwrap(), None, "pruned");
+    assert_eq!(
+        s.run_recording(old).await.unwrap().unwrap().source,
+        v1,
+        "still referred to"
+    );
     assert_eq!(s.prune_runs(0, 100).await.unwrap(), 1);
     assert_eq!(s.run_recording(old).await.unwrap(), None, "pruned");
     finish(s, &me, late.id, &recorded(b"late", "x")).await;
