@@ -1,12 +1,13 @@
 //! Statements run on the write connection's SQLite handle directly.
 //!
 //! sqlx runs a SQLite connection on a thread of its own and sends each
-//! query there and its answer back. For a batch of finished runs that was a
-//! round trip per run, on the one connection every write waits for (issue
-//! 18). [`with_handle`] takes the handle from sqlx's thread once (one round
-//! trip) and runs many statements on it here, through rusqlite, and then
-//! gives it back: the statements join the caller's open transaction, as
-//! sqlx's would.
+//! query there and its answer back, and each row a statement returns. For
+//! a batch of finished runs that was a round trip per run, and for the
+//! schedule pass one per due charm, on the one connection every write
+//! waits for (issue 18). [`with_handle`] takes the handle from sqlx's
+//! thread once (one round trip) and runs many statements on it here,
+//! through rusqlite, and then gives it back: the statements join the
+//! caller's open transaction, as sqlx's would.
 //!
 //! Statements use the store's `$N` parameters, bound by name
 //! ([`bind_numbered`]): SQLite numbers `$N` by first appearance, not by `N`.
@@ -98,16 +99,40 @@ pub(super) fn first_value(
     sql: &str,
     args: &[&dyn ToSql],
 ) -> Result<Option<Value>, StoreError> {
+    let mut first = None;
+    for_each_row(db, sql, args, |row| {
+        if first.is_none() {
+            first = Some(row.get::<_, Value>(0)?);
+        }
+        Ok(())
+    })?;
+    Ok(first)
+}
+
+/// Runs `sql` with its `$1..$n` bound to `args`, and calls `each` with
+/// every row it returns, in order, here on this thread: no round trip to
+/// sqlx's thread per row.
+///
+/// The statement is prepared once per [`with_handle`] and reused; it is
+/// stepped to its end, so its writes are done when this returns.
+///
+/// # Errors
+/// SQLite's error, or `each`'s (then the rest of the rows are not read);
+/// [`StoreError::Bug`] when `args` does not match the statement's
+/// parameters.
+pub(super) fn for_each_row(
+    db: &rusqlite::Connection,
+    sql: &str,
+    args: &[&dyn ToSql],
+    mut each: impl FnMut(&rusqlite::Row<'_>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
     let mut statement = db.prepare_cached(sql)?;
     bind_numbered(&mut statement, args)?;
     let mut rows = statement.raw_query();
-    let first = match rows.next()? {
-        Some(row) => Some(row.get::<_, Value>(0)?),
-        None => None,
-    };
-    // Step to the end: a statement's writes are done once it is.
-    while rows.next()?.is_some() {}
-    Ok(first)
+    while let Some(row) = rows.next()? {
+        each(row)?;
+    }
+    Ok(())
 }
 
 /// Binds `$N` of `statement` to `args[N - 1]`, for every `N` in it; each
@@ -149,7 +174,7 @@ mod tests {
     use rusqlite::types::Value;
     use sqlx::{Connection, Row};
 
-    use super::{first_value, plan_once, with_handle};
+    use super::{first_value, for_each_row, plan_once, with_handle};
     use crate::StoreError;
 
     async fn memory() -> sqlx::SqliteConnection {
@@ -199,6 +224,41 @@ mod tests {
             .await
             .expect("a count");
         assert_eq!(n, 0, "the rollback took the direct writes too");
+    }
+
+    #[tokio::test]
+    async fn every_row_comes_in_order_and_an_error_stops_the_rows() {
+        let mut conn = memory().await;
+        let (all, cut) = with_handle(&mut conn, |db| {
+            for a in 1..=5 {
+                first_value(db, "INSERT INTO t (a) VALUES ($1)", &[&a])?;
+            }
+            let mut all = Vec::new();
+            for_each_row(
+                db,
+                "SELECT a FROM t WHERE a > $1 ORDER BY a",
+                &[&1],
+                |row| {
+                    all.push(row.get::<_, i64>(0)?);
+                    Ok(())
+                },
+            )?;
+            let mut seen = 0;
+            let cut = for_each_row(db, "SELECT a FROM t ORDER BY a", &[], |_| {
+                seen += 1;
+                if seen == 2 {
+                    return Err(StoreError::Bug("stop".into()));
+                }
+                Ok(())
+            });
+            Ok((all, cut.err().map(|e| (e.to_string(), seen))))
+        })
+        .await
+        .expect("the statements run");
+        assert_eq!(all, [2, 3, 4, 5]);
+        let (error, seen) = cut.expect("the callback's error");
+        assert!(error.contains("stop"), "{error}");
+        assert_eq!(seen, 2, "no row read after the error");
     }
 
     #[tokio::test]

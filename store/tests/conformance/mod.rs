@@ -972,6 +972,36 @@ pub async fn scheduling_queues_each_due_charm_once(s: &dyn Store) {
     assert!((now..=now + 60_000).contains(&charm.next_run_at));
 }
 
+/// A pass larger than the store does in one piece (SQLite moves and
+/// queues due charms in chunks of 128) queues each due charm once, and
+/// moves every one on.
+pub async fn a_large_pass_queues_each_due_charm_once(s: &dyn Store) {
+    for n in 1..=200u8 {
+        add(s, code(n)).await;
+    }
+    let policy = |now: i64, interval_s: u32, _: Option<&str>| now + i64::from(interval_s) * 1000;
+    let pass = s
+        .schedule_due_runs(SCHEDULE, MANUAL, 1000, &policy)
+        .await
+        .unwrap();
+    assert_eq!((pass.due, pass.queued), (200, 200));
+    assert_eq!(s.counts().await.unwrap().queued, 200);
+    let now = s.now_ms().await.unwrap();
+    for n in 1..=200u8 {
+        let charm = s.charm(&id(n)).await.unwrap().expect("the charm");
+        assert!(
+            charm.next_run_at > now,
+            "charm {n} moved on: {} against {now}",
+            charm.next_run_at
+        );
+    }
+    let again = s
+        .schedule_due_runs(SCHEDULE, MANUAL, 1000, &policy)
+        .await
+        .unwrap();
+    assert_eq!((again.due, again.queued), (0, 0));
+}
+
 /// A due charm whose run is already queued joins it only when the join
 /// changes it: a higher priority, or an earlier start. A run queued at the
 /// same or a higher priority, free to start, is left as it is, and not
@@ -1250,6 +1280,7 @@ macro_rules! conformance_cases {
             an_expired_lease_is_rescued_even_from_a_live_node,
             a_rescued_retry_joins_a_queued_run,
             scheduling_queues_each_due_charm_once,
+            a_large_pass_queues_each_due_charm_once,
             a_scheduled_run_joins_a_queued_run_only_to_change_it,
             a_run_reads_the_charm_without_its_source,
             a_charms_code_is_replaced_with_its_settings_and_deleted_with_it,
