@@ -113,8 +113,10 @@ pub(super) fn first_value(
 /// every row it returns, in order, here on this thread: no round trip to
 /// sqlx's thread per row.
 ///
-/// The statement is prepared once per [`with_handle`] and reused; it is
-/// stepped to its end, so its writes are done when this returns.
+/// The statement is prepared once per [`with_handle`] and reused (a
+/// statement run in another `with_handle` is prepared again). It is
+/// stepped to its end, so its writes are done when this returns, unless
+/// `each` fails.
 ///
 /// # Errors
 /// SQLite's error, or `each`'s (then the rest of the rows are not read);

@@ -315,28 +315,37 @@ pub(super) async fn schedule_due(
         .write_tx(async |conn| {
             // On the handle, not through sqlx: there each statement, and
             // each row it returns, was a round trip to SQLite's thread
-            // (issue 18). In chunks, since this holds up a runtime thread:
-            // a chunk costs about what a batch of finished runs does.
-            let (due, now) = direct::with_handle(conn, |db| {
-                let mut now: Option<i64> = None;
-                let mut due = Vec::new();
+            // (issue 18). The handle holds up a runtime thread, so it only
+            // reads the due charms here (an index scan of at most `limit`
+            // rows), and moves and queues them in chunks.
+            let rows = direct::with_handle(conn, |db| {
+                let mut rows = Vec::new();
                 direct::for_each_row(db, sql().due.as_str(), &[&i64::from(limit)], |row| {
                     let charm: String = row.get("id")?;
                     let interval: i64 = row.get("interval_s")?;
                     let schedule: Option<String> = row.get("schedule")?;
                     let at: i64 = row.get("now")?;
-                    now = Some(at);
+                    rows.push((charm, interval, schedule, at));
+                    Ok(())
+                })?;
+                Ok(rows)
+            })
+            .await?;
+            let now = rows.last().map(|(_, _, _, at)| *at);
+            let due = rows
+                .into_iter()
+                .map(|(charm, interval, schedule, at)| {
+                    let charm = CharmId::parse(&charm).ok_or_else(|| {
+                        crate::corrupt("charm id", format!("`{charm}` is not an id"))
+                    })?;
                     let next = next_run(
                         at,
                         u32::try_from(interval).unwrap_or(u32::MAX),
                         schedule.as_deref(),
                     );
-                    due.push((charm, next));
-                    Ok(())
-                })?;
-                Ok((due, now))
-            })
-            .await?;
+                    Ok((charm, next))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
             let mut queued = 0u32;
             for chunk in due.chunks(DUE_CHUNK) {
                 let next_runs = serde_json::to_string(chunk)

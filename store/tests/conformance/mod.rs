@@ -976,22 +976,28 @@ pub async fn scheduling_queues_each_due_charm_once(s: &dyn Store) {
 /// queues due charms in chunks of 128) queues each due charm once, and
 /// moves every one on.
 pub async fn a_large_pass_queues_each_due_charm_once(s: &dyn Store) {
+    // Each its own interval: a next run written to the wrong charm shows.
+    let interval = |n: u8| 60 + u32::from(n);
     for n in 1..=200u8 {
-        add(s, code(n)).await;
+        let mut charm = code(n);
+        charm.interval_s = interval(n);
+        add(s, charm).await;
     }
     let policy = |now: i64, interval_s: u32, _: Option<&str>| now + i64::from(interval_s) * 1000;
+    let before = s.now_ms().await.unwrap();
     let pass = s
         .schedule_due_runs(SCHEDULE, MANUAL, 1000, &policy)
         .await
         .unwrap();
+    let after = s.now_ms().await.unwrap();
     assert_eq!((pass.due, pass.queued), (200, 200));
     assert_eq!(s.counts().await.unwrap().queued, 200);
-    let now = s.now_ms().await.unwrap();
     for n in 1..=200u8 {
         let charm = s.charm(&id(n)).await.unwrap().expect("the charm");
+        let moved_at = charm.next_run_at - i64::from(interval(n)) * 1000;
         assert!(
-            charm.next_run_at > now,
-            "charm {n} moved on: {} against {now}",
+            (before..=after).contains(&moved_at),
+            "charm {n}: next run {} is not its interval after the pass ({before}..={after})",
             charm.next_run_at
         );
     }
