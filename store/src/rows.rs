@@ -321,8 +321,12 @@ fn json_field<T: serde::de::DeserializeOwned>(
 }
 
 pub(crate) fn charm_id(row: &impl Columns, column: &str) -> Result<CharmId, StoreError> {
-    let text = row.text(column)?;
-    CharmId::parse(&text).ok_or_else(|| corrupt("charm id", format!("`{text}` is not an id")))
+    parse_charm_id(&row.text(column)?)
+}
+
+/// A stored charm id, or [`StoreError::Corrupt`] when it is not one.
+pub(crate) fn parse_charm_id(text: &str) -> Result<CharmId, StoreError> {
+    CharmId::parse(text).ok_or_else(|| corrupt("charm id", format!("`{text}` is not an id")))
 }
 
 pub(crate) fn node_id(text: &str) -> Result<NodeId, StoreError> {

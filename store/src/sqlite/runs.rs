@@ -13,7 +13,8 @@ use sqlx::Row;
 use super::inbox::{append_event, give_events};
 use super::{direct, SqliteStore, NOW};
 use crate::rows::{
-    charm_id, claimed_from, node_id, Lineage, HAS_QUEUED, INTERRUPTED, NEXT_DUE_IN, PRUNE,
+    charm_id, claimed_from, node_id, parse_charm_id, Lineage, HAS_QUEUED, INTERRUPTED, NEXT_DUE_IN,
+    PRUNE,
 };
 use crate::{
     CharmId, ClaimedRun, Delivered, Enqueued, EventId, FairShare, NewEvent, NextRunPolicy, NodeId,
@@ -335,9 +336,7 @@ pub(super) async fn schedule_due(
             let due = rows
                 .into_iter()
                 .map(|(charm, interval, schedule, at)| {
-                    let charm = CharmId::parse(&charm).ok_or_else(|| {
-                        crate::corrupt("charm id", format!("`{charm}` is not an id"))
-                    })?;
+                    let charm = parse_charm_id(&charm)?;
                     let next = next_run(
                         at,
                         u32::try_from(interval).unwrap_or(u32::MAX),
