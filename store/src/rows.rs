@@ -648,7 +648,7 @@ pub(crate) fn new_node_id() -> Result<NodeId, StoreError> {
 /// The read-only operations, the same SQL on both backends: expands to
 /// functions that take the backend's pool (`$pool`).
 macro_rules! read_ops {
-    ($pool:ty) => {
+    ($pool:ty, $writer:ty) => {
         use $crate::rows::{
             code_from, code_sql, counts_from, list_sql, minute_from, node_from, record_by_id_sql,
             record_from, run_from, state_from, to_u64, CODE_FOR_RUN, COUNTS, COUNT_LISTED,
@@ -789,14 +789,14 @@ macro_rules! read_ops {
         }
 
         pub(super) async fn set_hook_secret(
-            pool: &$pool,
+            writer: $writer,
             id: &CharmId,
             secret: Option<&str>,
         ) -> Result<bool, StoreError> {
             let done = sqlx::query($crate::rows::SET_HOOK_SECRET)
                 .bind(secret)
                 .bind(id.as_str())
-                .execute(pool)
+                .execute(writer)
                 .await?;
             Ok(done.rows_affected() > 0)
         }

@@ -26,7 +26,7 @@ mod charms;
 mod queue;
 
 mod reads {
-    crate::rows::read_ops!(sqlx::postgres::PgPool);
+    crate::rows::read_ops!(sqlx::postgres::PgPool, &sqlx::postgres::PgPool);
 }
 
 mod inbox {

@@ -97,9 +97,10 @@ pub(super) async fn modify(
 }
 
 pub(super) async fn delete(s: &SqliteStore, id: &CharmId) -> Result<bool, StoreError> {
+    let mut conn = s.write.acquire().await?;
     let done = sqlx::query("DELETE FROM charms WHERE id = $1")
         .bind(id.as_str())
-        .execute(&s.write)
+        .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected() > 0)
 }

@@ -9,6 +9,9 @@
 //! through rusqlite, and then gives it back: the statements join the
 //! caller's open transaction, as sqlx's would.
 //!
+//! The statements stay prepared between turns ([`Prepared`]): preparing
+//! them again on every turn was a fifth of a finish's direct work.
+//!
 //! Statements use the store's `$N` parameters, bound by name
 //! ([`bind_numbered`]): SQLite numbers `$N` by first appearance, not by `N`.
 //!
@@ -20,8 +23,72 @@ use sqlx::sqlite::SqliteConnection;
 
 use crate::StoreError;
 
+/// Statements kept prepared on one connection: at most this many, the
+/// least recently used finalized first. The direct path has fewer than
+/// this (a finish's, the schedule pass's).
+const KEPT_STATEMENTS: usize = 32;
+
+/// The statements prepared on one connection's handle, kept from one
+/// [`with_handle`] turn to the next.
+///
+/// It belongs to one connection for its whole life: the connection's owner
+/// keeps the two together (`writer::Open`) and drops this first. Dropping
+/// it finalizes its statements, which must happen before sqlx closes the
+/// handle: sqlx's close fails on a handle with statements left (and sqlx
+/// panics). Between turns the statements are reset, so they hold no read
+/// snapshot. A drop may come while sqlx's thread runs a statement of its
+/// own, so its connection must be opened serialized (`FULLMUTEX`): SQLite
+/// then orders the two threads' calls.
+#[derive(Default)]
+pub(super) struct Prepared {
+    db: Option<rusqlite::Connection>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("open", &self.db.is_some())
+            .finish()
+    }
+}
+
+impl Prepared {
+    /// Runs `body` on the handle `raw`, with the statements kept from
+    /// earlier turns on it.
+    ///
+    /// # Safety
+    /// `raw` is the handle of the connection this belongs to, and this
+    /// thread is its only user until `body` returns.
+    unsafe fn run<T>(
+        &mut self,
+        raw: *mut rusqlite::ffi::sqlite3,
+        body: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let db = match &mut self.db {
+            Some(db) => db,
+            empty => {
+                // SAFETY: the caller's. `from_handle` does not take
+                // ownership: dropping it finalizes the statements it
+                // prepared and leaves the connection open. Both crates
+                // link the one `libsqlite3-sys`.
+                let db = unsafe { rusqlite::Connection::from_handle(raw) }?;
+                db.set_prepared_statement_cache_capacity(KEPT_STATEMENTS);
+                empty.insert(db)
+            }
+        };
+        // SAFETY: only compared, never used.
+        if unsafe { db.handle() } != raw {
+            return Err(StoreError::Bug(
+                "statements prepared on one connection were offered another".into(),
+            ));
+        }
+        body(db)
+    }
+}
+
 /// Runs `body` on `conn`'s SQLite handle, on this thread, while sqlx's
-/// thread waits for it back.
+/// thread waits for it back, with the statements `prepared` kept from
+/// earlier turns on `conn` (and keeps the new ones there).
 ///
 /// `body` runs without an await: it holds up this runtime thread for as
 /// long as it takes, as sqlx's thread would be held for its statements.
@@ -33,21 +100,35 @@ use crate::StoreError;
 /// waits for it, up to `busy_timeout`, on this runtime thread.
 ///
 /// # Errors
-/// When sqlx's thread is gone, or `body`'s error.
+/// When sqlx's thread is gone, or `body`'s error; [`StoreError::Bug`] when
+/// `prepared` belongs to another connection.
 pub(super) async fn with_handle<T>(
     conn: &mut SqliteConnection,
+    prepared: &mut Prepared,
     body: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     let mut handle = conn.lock_handle().await?;
     // SAFETY: while `handle` lives, sqlx's thread makes no call on this
     // connection (`LockedSqliteHandle::as_raw_handle`), so this thread is
-    // its only user. `from_handle` does not take ownership: dropping `db`
-    // finalizes the statements it prepared and leaves the connection open.
-    // `db` is dropped below, before `handle`, so no statement of ours
-    // outlives our turn. Both crates link the one `libsqlite3-sys`.
-    let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }?;
-    let out = body(&db);
-    drop(db);
+    // its only user; `prepared` is the caller's for this connection.
+    unsafe { prepared.run(handle.as_raw_handle().as_ptr(), body) }
+}
+
+/// [`with_handle`] for a connection that keeps no statements: the ones
+/// `body` prepares are finalized before the handle goes back.
+///
+/// # Errors
+/// As [`with_handle`].
+pub(super) async fn with_handle_once<T>(
+    conn: &mut SqliteConnection,
+    body: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut handle = conn.lock_handle().await?;
+    let mut prepared = Prepared::default();
+    // SAFETY: as in `with_handle`; `prepared` is this turn's own.
+    let out = unsafe { prepared.run(handle.as_raw_handle().as_ptr(), body) };
+    // Finalized while the handle is still ours.
+    drop(prepared);
     drop(handle);
     out
 }
@@ -72,7 +153,7 @@ pub(super) async fn with_handle<T>(
 /// `after_connect`, a failure here surfaces as the pool's acquire timing
 /// out; sqlx logs the cause.
 pub(super) async fn plan_once(conn: &mut SqliteConnection) -> Result<(), StoreError> {
-    with_handle(conn, |db| {
+    with_handle_once(conn, |db| {
         let on = db.set_db_config(
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
             true,
@@ -89,7 +170,7 @@ pub(super) async fn plan_once(conn: &mut SqliteConnection) -> Result<(), StoreEr
 /// Runs `sql` with its `$1..$n` bound to `args`, and returns the first
 /// column of its first row, if it returns rows (`RETURNING`).
 ///
-/// The statement is prepared once per [`with_handle`] and reused.
+/// The statement stays prepared in `db`'s cache (see [`Prepared`]).
 ///
 /// # Errors
 /// SQLite's error; [`StoreError::Bug`] when `args` does not match the
@@ -113,8 +194,7 @@ pub(super) fn first_value(
 /// every row it returns, in order, here on this thread: no round trip to
 /// sqlx's thread per row.
 ///
-/// The statement is prepared once per [`with_handle`] and reused (a
-/// statement run in another `with_handle` is prepared again). It is
+/// The statement stays prepared in `db`'s cache (see [`Prepared`]). It is
 /// stepped to its end, so its writes are done when this returns, unless
 /// `each` fails.
 ///
@@ -173,10 +253,12 @@ fn bind_numbered(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use rusqlite::types::Value;
     use sqlx::{Connection, Row};
 
-    use super::{first_value, for_each_row, plan_once, with_handle};
+    use super::{first_value, for_each_row, plan_once, with_handle, with_handle_once, Prepared};
     use crate::StoreError;
 
     async fn memory() -> sqlx::SqliteConnection {
@@ -197,7 +279,7 @@ mod tests {
             .execute(&mut conn)
             .await
             .expect("begin");
-        let top = with_handle(&mut conn, |db| {
+        let top = with_handle_once(&mut conn, |db| {
             // `$2` appears first: SQLite would number it 1.
             first_value(db, "INSERT INTO t (b, a) VALUES ($2, $1)", &[&7, &"seven"])?;
             first_value(
@@ -231,7 +313,7 @@ mod tests {
     #[tokio::test]
     async fn every_row_comes_in_order_and_an_error_stops_the_rows() {
         let mut conn = memory().await;
-        let (all, cut) = with_handle(&mut conn, |db| {
+        let (all, cut) = with_handle_once(&mut conn, |db| {
             for a in 1..=5 {
                 first_value(db, "INSERT INTO t (a) VALUES ($1)", &[&a])?;
             }
@@ -267,14 +349,14 @@ mod tests {
     async fn arguments_that_do_not_match_run_nothing() {
         let mut conn = memory().await;
         for args in [&[&1 as &dyn rusqlite::ToSql][..], &[&1, &"x", &3]] {
-            let error = with_handle(&mut conn, |db| {
+            let error = with_handle_once(&mut conn, |db| {
                 first_value(db, "INSERT INTO t (a, b) VALUES ($1, $2)", args)
             })
             .await
             .expect_err("refused");
             assert!(matches!(error, StoreError::Bug(_)), "{error}");
         }
-        let unnumbered = with_handle(&mut conn, |db| {
+        let unnumbered = with_handle_once(&mut conn, |db| {
             first_value(db, "INSERT INTO t (a) VALUES (?)", &[&1])
         })
         .await
@@ -290,7 +372,7 @@ mod tests {
     /// How many times SQLite planned `SELECT .. LIMIT $1` again while it
     /// ran with 1, 2 and 3 bound, on `conn`.
     async fn replans_of_a_bound_limit(conn: &mut sqlx::SqliteConnection) -> i32 {
-        with_handle(conn, |db| {
+        with_handle_once(conn, |db| {
             let mut statement = db.prepare("SELECT a FROM t LIMIT $1")?;
             for limit in 1..=3 {
                 statement.raw_bind_parameter(1, limit)?;
@@ -315,5 +397,91 @@ mod tests {
             .await
             .expect("SQLite takes the setting");
         assert_eq!(replans_of_a_bound_limit(&mut conn).await, 0);
+    }
+
+    /// The statements alive on `db`'s connection (sqlx's among them).
+    fn statements_on(db: &rusqlite::Connection) -> BTreeSet<usize> {
+        let mut all = BTreeSet::new();
+        // SAFETY: `db` is this thread's for the turn; the statements are
+        // only listed, never used.
+        unsafe {
+            let mut next = rusqlite::ffi::sqlite3_next_stmt(db.handle(), std::ptr::null_mut());
+            while !next.is_null() {
+                all.insert(next as usize);
+                next = rusqlite::ffi::sqlite3_next_stmt(db.handle(), next);
+            }
+        }
+        all
+    }
+
+    #[tokio::test]
+    async fn statements_stay_prepared_from_one_turn_to_the_next() {
+        let mut conn = memory().await;
+        let sqlx_own = with_handle_once(&mut conn, |db| Ok(statements_on(db)))
+            .await
+            .expect("a turn");
+        let ours = |all: BTreeSet<usize>| all.difference(&sqlx_own).copied().collect::<Vec<_>>();
+        let mut prepared = Prepared::default();
+        let insert = "INSERT INTO t (a) VALUES ($1)";
+        let first = with_handle(&mut conn, &mut prepared, |db| {
+            first_value(db, insert, &[&1])?;
+            Ok(statements_on(db))
+        })
+        .await
+        .expect("the first turn runs");
+        let (before, after) = with_handle(&mut conn, &mut prepared, |db| {
+            let before = statements_on(db);
+            first_value(db, insert, &[&2])?;
+            Ok((before, statements_on(db)))
+        })
+        .await
+        .expect("the second turn runs");
+        let first = ours(first);
+        assert_eq!(first.len(), 1, "one statement of ours: {first:?}");
+        assert_eq!(ours(before), first, "kept between the turns");
+        assert_eq!(ours(after), first, "the second turn reused it");
+        let once = with_handle_once(&mut conn, |db| {
+            first_value(db, "SELECT a FROM t WHERE a = $1", &[&1])?;
+            Ok(statements_on(db))
+        })
+        .await
+        .expect("a turn of its own");
+        assert_eq!(ours(once).len(), 2, "its own statement beside the kept one");
+        drop(prepared);
+        let left = with_handle_once(&mut conn, |db| Ok(statements_on(db)))
+            .await
+            .expect("a turn");
+        assert!(ours(left).is_empty(), "all finalized");
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&mut conn)
+            .await
+            .expect("a count");
+        assert_eq!(n, 2);
+        conn.close()
+            .await
+            .expect("sqlx closes the handle with nothing of ours left on it");
+    }
+
+    #[tokio::test]
+    async fn statements_of_one_connection_are_refused_on_another() {
+        let (mut one, mut other) = (memory().await, memory().await);
+        let mut prepared = Prepared::default();
+        with_handle(&mut one, &mut prepared, |db| {
+            first_value(db, "INSERT INTO t (a) VALUES ($1)", &[&1])
+        })
+        .await
+        .expect("a turn on its own connection");
+        let error = with_handle(&mut other, &mut prepared, |db| {
+            first_value(db, "INSERT INTO t (a) VALUES ($1)", &[&2])
+        })
+        .await
+        .expect_err("refused");
+        assert!(matches!(error, StoreError::Bug(_)), "{error}");
+        drop(prepared);
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&mut other)
+            .await
+            .expect("a count");
+        assert_eq!(n, 0, "nothing ran on the other connection");
     }
 }

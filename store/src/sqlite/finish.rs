@@ -13,7 +13,7 @@
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::Row;
 
-use super::direct::{self, first_value};
+use super::direct::{self, first_value, Prepared};
 use super::inbox::settle_events;
 use super::runs::{has_queued, upsert};
 use super::{SqliteStore, NOW};
@@ -55,7 +55,9 @@ pub(super) async fn finish_if_owned(
 ) -> Result<Finish, StoreError> {
     let quota = s.quota.get();
     let (finish, waiting) = s
-        .write_tx(async |conn| finish_in(conn, run, node, finished, policy, quota).await)
+        .write_tx_direct(async |conn, prepared| {
+            finish_in(conn, prepared, run, node, finished, policy, quota).await
+        })
         .await?;
     if waiting {
         s.wake.raise();
@@ -74,7 +76,7 @@ pub(super) async fn finish_batch(
     }
     let quota = s.quota.get();
     let together = s
-        .write_tx(async |conn| {
+        .write_tx_direct(async |conn, prepared| {
             let ids: Vec<RunId> = batch.iter().map(|item| item.run).collect();
             let mut running = lookup(conn, &ids).await?;
             let mut results = Vec::with_capacity(batch.len());
@@ -96,16 +98,18 @@ pub(super) async fn finish_batch(
                     None => None,
                 };
                 // In order: the known finishes before this one first.
-                results.extend(write_known(conn, &std::mem::take(&mut known)).await?);
+                results.extend(write_known(conn, prepared, &std::mem::take(&mut known)).await?);
                 results.push(match owned {
                     Some(owned) => {
                         finish_unknown(conn, item.run, node, finished, policy, &owned).await?
                     }
                     // Not running, or not on this node: the lone path says which.
-                    None => finish_in(conn, item.run, node, finished, policy, quota).await?,
+                    None => {
+                        finish_in(conn, prepared, item.run, node, finished, policy, quota).await?
+                    }
                 });
             }
-            results.extend(write_known(conn, &known).await?);
+            results.extend(write_known(conn, prepared, &known).await?);
             Ok(results)
         })
         .await;
@@ -152,6 +156,7 @@ impl Owned {
 /// run that can start.
 async fn finish_in(
     conn: &mut SqliteConnection,
+    prepared: &mut Prepared,
     run: RunId,
     node: &NodeId,
     finished: &Finished,
@@ -176,7 +181,7 @@ async fn finish_in(
     };
     let owned = Owned::from_row(&owned, quota)?;
     match Known::of(run, node, finished, policy, owned) {
-        Ok(known) => direct::with_handle(conn, |db| known.write(db)).await,
+        Ok(known) => direct::with_handle(conn, prepared, |db| known.write(db)).await,
         Err(owned) => finish_unknown(conn, run, node, finished, policy, &owned).await,
     }
 }
@@ -256,12 +261,16 @@ async fn finish_unknown(
 /// The known finishes' writes, in order, on SQLite's handle in one turn.
 async fn write_known(
     conn: &mut SqliteConnection,
+    prepared: &mut Prepared,
     known: &[Known<'_>],
 ) -> Result<Vec<(Finish, bool)>, StoreError> {
     if known.is_empty() {
         return Ok(Vec::new());
     }
-    direct::with_handle(conn, |db| known.iter().map(|k| k.write(db)).collect()).await
+    direct::with_handle(conn, prepared, |db| {
+        known.iter().map(|k| k.write(db)).collect()
+    })
+    .await
 }
 
 /// A finished run whose every write is known from the lookup.

@@ -10,8 +10,8 @@
 //! their rows at once and the first rescue takes their runs.
 //!
 //! Writes go through one connection (SQLite has one writer; a single
-//! connection serialises them without busy retries), reads through a small
-//! pool. The journal is WAL with `synchronous=NORMAL`: a committed
+//! connection serialises them without busy retries), which the store owns
+//! (`writer`), reads through a small pool. The journal is WAL with `synchronous=NORMAL`: a committed
 //! transaction survives a crash of the process (kill -9); a power loss or a
 //! crash of the OS can take the transactions committed since the last
 //! checkpoint (the WAL is synced only then; see `WAL_CHECKPOINT_PAGES`).
@@ -20,9 +20,13 @@ mod charms;
 mod direct;
 mod finish;
 mod runs;
+mod writer;
 
 mod reads {
-    crate::rows::read_ops!(sqlx::sqlite::SqlitePool);
+    crate::rows::read_ops!(
+        sqlx::sqlite::SqlitePool,
+        &mut sqlx::sqlite::SqliteConnection
+    );
 }
 
 mod inbox {
@@ -108,7 +112,7 @@ crate::rows::impl_columns!(sqlx::sqlite::SqliteRow);
 /// The SQLite store.
 #[derive(Debug)]
 pub struct SqliteStore {
-    write: SqlitePool,
+    write: writer::Writer,
     read: SqlitePool,
     path: PathBuf,
     /// The lock that makes this process the database's one node, once it
@@ -166,20 +170,21 @@ impl SqliteStore {
         // it past `WAL_CHECKPOINT_PAGES`, and every write waits behind that
         // checkpoint: at SQLite's default of 1,000 pages, commits took half
         // the time the write connection was held (6.1 ms each on average).
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .after_connect(|conn, _| Box::pin(plan_once(conn)))
-            .connect_with(
-                options
-                    .clone()
-                    .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES.to_string())
-                    .pragma(
-                        "journal_size_limit",
-                        (u64::from(WAL_CHECKPOINT_PAGES) * 4096).to_string(),
-                    ),
-            )
-            .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+        let write = writer::Writer::new(
+            options
+                .clone()
+                .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES.to_string())
+                .pragma(
+                    "journal_size_limit",
+                    (u64::from(WAL_CHECKPOINT_PAGES) * 4096).to_string(),
+                ),
+        );
+        {
+            let mut conn = write.acquire().await?;
+            sqlx::migrate!("./migrations/sqlite")
+                .run(&mut *conn)
+                .await?;
+        }
         let read = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
             .after_connect(|conn, _| Box::pin(plan_once(conn)))
@@ -243,9 +248,20 @@ impl SqliteStore {
         &self,
         body: impl AsyncFnOnce(&mut SqliteConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.write.acquire().await?;
-        let mut tx = conn.begin().await?;
-        let (result, clean) = match body(&mut tx).await {
+        self.write_tx_direct(async |conn, _| body(conn).await).await
+    }
+
+    /// [`Self::write_tx`], with the statements kept prepared on the write
+    /// connection, for `body`'s turns on its handle
+    /// ([`direct::with_handle`]).
+    async fn write_tx_direct<T>(
+        &self,
+        body: impl AsyncFnOnce(&mut SqliteConnection, &mut direct::Prepared) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut guard = self.write.acquire().await?;
+        let open = guard.open();
+        let mut tx = open.conn.begin().await?;
+        let (result, clean) = match body(&mut tx, &mut open.prepared).await {
             Ok(value) => match tx.commit().await {
                 Ok(()) => (Ok(value), true),
                 Err(e) => (Err(StoreError::from(e)), false),
@@ -256,9 +272,7 @@ impl SqliteStore {
             }
         };
         if !clean {
-            if let Err(e) = conn.close().await {
-                tracing::warn!(error = %e, "closing a write connection after a failed transaction failed");
-            }
+            guard.discard().await;
         }
         result
     }
@@ -389,7 +403,8 @@ impl Store for SqliteStore {
         charm: &CharmId,
         secret: Option<&str>,
     ) -> Result<bool, StoreError> {
-        reads::set_hook_secret(&self.write, charm, secret).await
+        let mut conn = self.write.acquire().await?;
+        reads::set_hook_secret(&mut conn, charm, secret).await
     }
 
     async fn hook(&self, charm: &CharmId) -> Result<Option<Hook>, StoreError> {
@@ -735,9 +750,10 @@ mod tests {
         let store = SqliteStore::open(&dir.path().join("charm-host.db"))
             .await
             .expect("the store opens");
-        for pool in [&store.write, &store.read] {
-            let mut conn = pool.acquire().await.expect("a connection");
-            let stable = direct::with_handle(&mut conn, |db| {
+        let mut write = store.write.acquire().await.expect("the write connection");
+        let mut read = store.read.acquire().await.expect("a read connection");
+        for conn in [&mut *write, &mut *read] {
+            let stable = direct::with_handle_once(conn, |db| {
                 Ok(db.db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG)?)
             })
             .await

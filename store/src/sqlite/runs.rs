@@ -313,13 +313,13 @@ pub(super) async fn schedule_due(
     next_run: NextRunPolicy<'_>,
 ) -> Result<SchedulePass, StoreError> {
     let pass = s
-        .write_tx(async |conn| {
+        .write_tx_direct(async |conn, prepared| {
             // On the handle, not through sqlx: there each statement, and
             // each row it returns, was a round trip to SQLite's thread
             // (issue 18). The handle holds up a runtime thread, so it only
             // reads the due charms here (an index scan of at most `limit`
             // rows), and moves and queues them in chunks.
-            let rows = direct::with_handle(conn, |db| {
+            let rows = direct::with_handle(conn, prepared, |db| {
                 let mut rows = Vec::new();
                 direct::for_each_row(db, sql().due.as_str(), &[&i64::from(limit)], |row| {
                     let charm: String = row.get("id")?;
@@ -352,7 +352,7 @@ pub(super) async fn schedule_due(
                 let ids =
                     serde_json::to_string(&chunk.iter().map(|(id, _)| id).collect::<Vec<_>>())
                         .map_err(|e| StoreError::Bug(format!("charm ids as JSON: {e}")))?;
-                direct::with_handle(conn, |db| {
+                direct::with_handle(conn, prepared, |db| {
                     direct::for_each_row(db, SET_NEXT_RUNS, &[&next_runs], |_| Ok(()))?;
                     direct::for_each_row(
                         db,
@@ -532,31 +532,34 @@ pub(super) async fn heartbeat(
     node: &NodeId,
     ttl_ms: i64,
 ) -> Result<Option<i64>, StoreError> {
+    let mut conn = s.write.acquire().await?;
     Ok(sqlx::query_scalar(sql().heartbeat.as_str())
         .bind(node.as_str())
         .bind(ttl_ms)
-        .fetch_optional(&s.write)
+        .fetch_optional(&mut *conn)
         .await?)
 }
 
 pub(super) async fn retire_node(s: &SqliteStore, node: &NodeId) -> Result<(), StoreError> {
+    let mut conn = s.write.acquire().await?;
     sqlx::query("DELETE FROM nodes WHERE id = $1")
         .bind(node.as_str())
-        .execute(&s.write)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
 
 pub(super) async fn prune(s: &SqliteStore, keep: u32, batch: u32) -> Result<u64, StoreError> {
+    let mut conn = s.write.acquire().await?;
     let done = sqlx::query(PRUNE)
         .bind(i64::from(keep))
         .bind(i64::from(batch))
         .bind(crate::rows::clamp_i64(s.quota.get().keep_runs))
-        .execute(&s.write)
+        .execute(&mut *conn)
         .await?;
     if done.rows_affected() > 0 {
         sqlx::query(crate::recordings::PRUNE_SOURCES)
-            .execute(&s.write)
+            .execute(&mut *conn)
             .await?;
     }
     Ok(done.rows_affected())

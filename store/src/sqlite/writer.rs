@@ -1,0 +1,151 @@
+//! The store's one write connection, owned by the store rather than a pool.
+//!
+//! Why not a pool of one: sqlx's pool pings a connection when it hands it
+//! out and again when it takes it back, two round trips to SQLite's thread
+//! around every write (issue 18); and it closes connections on its own (an
+//! idle timeout, a maximum lifetime, a failed ping). The statements kept
+//! prepared on the handle ([`Prepared`]) must be finalized before the
+//! connection closes, so the store must be the one that closes it.
+//!
+//! What the pool did that this keeps: a write waits its turn for the
+//! connection, up to [`ACQUIRE_TIMEOUT`] (then `PoolTimedOut`, as before);
+//! a connection closed after a failed transaction is opened again by the
+//! next write; and a closed store refuses writes (`PoolClosed`).
+
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{ConnectOptions, Connection};
+use tokio::sync::{Mutex, MutexGuard};
+
+use super::direct::{self, Prepared};
+use crate::StoreError;
+
+/// How long a write waits for the connection before it fails: sqlx's pool
+/// default, which the store had before.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The write connection, opened on first use and again after a failure.
+#[derive(Debug)]
+pub(super) struct Writer {
+    options: SqliteConnectOptions,
+    /// `None` before the first write, after a failed transaction, and once
+    /// closed.
+    slot: Mutex<Option<Open>>,
+    closed: AtomicBool,
+}
+
+/// An open write connection and the statements kept prepared on it.
+#[derive(Debug)]
+pub(super) struct Open {
+    // Declared first, so dropped first: its statements are finalized
+    // before sqlx closes the handle (see [`Prepared`]).
+    pub(super) prepared: Prepared,
+    pub(super) conn: SqliteConnection,
+}
+
+impl Open {
+    async fn connect(options: &SqliteConnectOptions) -> Result<Open, StoreError> {
+        let mut conn = options.connect().await?;
+        direct::plan_once(&mut conn).await?;
+        Ok(Open {
+            prepared: Prepared::default(),
+            conn,
+        })
+    }
+
+    async fn close(self) -> Result<(), sqlx::Error> {
+        let Open { prepared, conn } = self;
+        drop(prepared);
+        conn.close().await
+    }
+}
+
+/// The write connection, this caller's until dropped.
+pub(super) struct WriteGuard<'a> {
+    /// Always `Some` while the guard lives: [`Writer::acquire`] fills it,
+    /// and only [`WriteGuard::discard`], which takes the guard, empties it.
+    slot: MutexGuard<'a, Option<Open>>,
+}
+
+impl Writer {
+    /// A writer that opens its connection with `options` (serialized, as
+    /// [`Prepared`] needs) on the first write.
+    pub(super) fn new(options: SqliteConnectOptions) -> Writer {
+        Writer {
+            options: options.serialized(true),
+            slot: Mutex::new(None),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// Waits for the write connection, opening it if it is not open.
+    ///
+    /// # Errors
+    /// `PoolTimedOut` after [`ACQUIRE_TIMEOUT`], `PoolClosed` once the
+    /// store is closed, or why the connection could not be opened.
+    pub(super) async fn acquire(&self) -> Result<WriteGuard<'_>, StoreError> {
+        let mut slot = tokio::time::timeout(ACQUIRE_TIMEOUT, self.slot.lock())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?;
+        if self.closed.load(Ordering::Acquire) {
+            return Err(sqlx::Error::PoolClosed.into());
+        }
+        if slot.is_none() {
+            *slot = Some(Open::connect(&self.options).await?);
+        }
+        Ok(WriteGuard { slot })
+    }
+
+    /// Closes the connection once the write holding it is done; later
+    /// writes fail with `PoolClosed`.
+    pub(super) async fn close(&self) {
+        let mut slot = self.slot.lock().await;
+        self.closed.store(true, Ordering::Release);
+        if let Some(open) = slot.take() {
+            if let Err(e) = open.close().await {
+                tracing::warn!(error = %e, "closing the write connection failed");
+            }
+        }
+    }
+}
+
+impl WriteGuard<'_> {
+    /// The connection and the statements kept on it, to use together.
+    pub(super) fn open(&mut self) -> &mut Open {
+        self.slot
+            .as_mut()
+            .expect("a write guard holds an open connection")
+    }
+
+    /// Closes the connection (after a transaction whose commit or rollback
+    /// failed: one reused after a COMMIT that failed on a full disk was
+    /// seen to hang its next statement); the next write opens a fresh one.
+    pub(super) async fn discard(mut self) {
+        if let Some(open) = self.slot.take() {
+            if let Err(e) = open.close().await {
+                tracing::warn!(error = %e, "closing a write connection after a failed transaction failed");
+            }
+        }
+    }
+}
+
+impl Deref for WriteGuard<'_> {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        &self
+            .slot
+            .as_ref()
+            .expect("a write guard holds an open connection")
+            .conn
+    }
+}
+
+impl DerefMut for WriteGuard<'_> {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.open().conn
+    }
+}
