@@ -470,23 +470,33 @@ pub(crate) fn claimed_from(
 ) -> Result<crate::ClaimedRun, StoreError> {
     let charm = charm_id(row, "charm_id")?;
     let origin = row.int("origin")?;
-    Ok(crate::ClaimedRun {
+    let run = crate::ClaimedRun {
         id: row.int("id")?,
         idempotency_key: format!("{charm}:{origin}"),
         charm_id: charm,
         trigger: trigger_from(row)?,
-        // `ctx.input` is the newest event's data (recorded on the run too).
-        input: match events.last() {
-            Some(newest) => Some(newest.data.clone()),
-            None => row.opt_text("input")?,
-        },
+        input: row.opt_text("input")?,
         queued_at: row.int("queued_at")?,
         started_at: row.int("started_at")?,
         attempt: attempt_from(row)?,
         state,
         base_version: row.int("base_version")?,
-        events,
-    })
+        events: Vec::new(),
+    };
+    Ok(with_events(run, events))
+}
+
+/// `run` given `events`: its `ctx.input` is the newest event's data
+/// (recorded on the run too), when it has any.
+pub(crate) fn with_events(
+    mut run: crate::ClaimedRun,
+    events: Vec<crate::RunEvent>,
+) -> crate::ClaimedRun {
+    if let Some(newest) = events.last() {
+        run.input = Some(newest.data.clone());
+    }
+    run.events = events;
+    run
 }
 
 /// Counts from [`COUNTS`].

@@ -13,8 +13,8 @@ use sqlx::Row;
 use super::inbox::{append_event, give_events};
 use super::{direct, SqliteStore, NOW};
 use crate::rows::{
-    charm_id, claimed_from, node_id, parse_charm_id, Lineage, HAS_QUEUED, INTERRUPTED, NEXT_DUE_IN,
-    PRUNE,
+    charm_id, claimed_from, node_id, parse_charm_id, with_events, Lineage, HAS_QUEUED, INTERRUPTED,
+    NEXT_DUE_IN, PRUNE,
 };
 use crate::{
     CharmId, ClaimedRun, Delivered, Enqueued, EventId, FairShare, NewEvent, NextRunPolicy, NodeId,
@@ -425,39 +425,45 @@ pub(super) async fn claim(
         return Ok(Vec::new());
     }
     let max_in_flight = crate::rows::clamp_i64(s.quota.get().max_runs_in_flight);
-    s.write_tx(async |conn| {
-        let rows = sqlx::query(sql().claim.as_str())
-            .bind(node.as_str())
-            .bind(lease_ms)
-            .bind(i64::from(fair.slots_per_node))
-            .bind(max_in_flight)
-            .bind(i64::from(limit))
-            .fetch_all(&mut *conn)
-            .await?;
+    s.write_tx_direct(async |conn, prepared| {
+        // On the handle: through sqlx each claimed row was a message from
+        // SQLite's thread (issue 18).
+        let mut keyed = direct::with_handle(conn, prepared, |db| {
+            let args: [&dyn rusqlite::ToSql; 5] = [
+                &node.as_str(),
+                &lease_ms,
+                &i64::from(fair.slots_per_node),
+                &max_in_flight,
+                &i64::from(limit),
+            ];
+            let mut keyed = Vec::new();
+            direct::for_each_row(db, sql().claim.as_str(), &args, |row| {
+                let priority: i64 = row.get("priority")?;
+                let space_fuel: f64 = row.get("space_fuel")?;
+                let fair_at: Option<i64> = row.get("fair_at")?;
+                let id: i64 = row.get("id")?;
+                // Read by the claim itself: a statement less per run.
+                let state: String = row.get("state")?;
+                let oldest: Option<i64> = row.get("oldest_attempts")?;
+                let run = claimed_from(row, state, Vec::new())?;
+                keyed.push(((priority, space_fuel, fair_at, id), run, oldest));
+                Ok(())
+            })?;
+            Ok(keyed)
+        })
+        .await?;
         // `RETURNING` has no order: the claim's own, from its columns.
-        let mut keyed = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let priority: i64 = row.try_get("priority")?;
-            let space_fuel: f64 = row.try_get("space_fuel")?;
-            let fair_at: Option<i64> = row.try_get("fair_at")?;
-            let id: i64 = row.try_get("id")?;
-            keyed.push(((priority, space_fuel, fair_at, id), row));
-        }
-        keyed.sort_by(|((pa, fa, ta, ia), _), ((pb, fb, tb, ib), _)| {
+        keyed.sort_by(|((pa, fa, ta, ia), ..), ((pb, fb, tb, ib), ..)| {
             pb.cmp(pa)
                 .then(fa.total_cmp(fb))
                 .then(ta.cmp(tb))
                 .then(ia.cmp(ib))
         });
         let mut claimed = Vec::with_capacity(keyed.len());
-        for (_, row) in keyed {
-            let charm: String = row.try_get("charm_id")?;
-            // Read by the claim itself: a statement less per run.
-            let state: String = row.try_get("state")?;
-            let run: i64 = row.try_get("id")?;
-            let oldest: Option<i64> = row.try_get("oldest_attempts")?;
-            let events = give_events(conn, run, &charm, max_events, oldest).await?;
-            claimed.push(claimed_from(row, state, events)?);
+        for (_, run, oldest) in keyed {
+            let events =
+                give_events(conn, run.id, run.charm_id.as_str(), max_events, oldest).await?;
+            claimed.push(with_events(run, events));
         }
         Ok(claimed)
     })
