@@ -149,3 +149,63 @@ impl DerefMut for WriteGuard<'_> {
         &mut self.open().conn
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::sqlite::SqliteConnectOptions;
+
+    use super::super::direct;
+    use super::Writer;
+
+    #[tokio::test]
+    async fn kept_statements_are_finalized_before_a_close_and_the_next_write_reopens() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("w.db"))
+            .create_if_missing(true);
+        let writer = Writer::new(options);
+        let mut guard = writer.acquire().await.expect("the connection opens");
+        sqlx::query("CREATE TABLE t (a INTEGER)")
+            .execute(&mut *guard)
+            .await
+            .expect("a table");
+        let open = guard.open();
+        for a in 1..=2 {
+            direct::with_handle(&mut open.conn, &mut open.prepared, |db| {
+                direct::first_value(db, "INSERT INTO t (a) VALUES ($1)", &[&a])
+            })
+            .await
+            .expect("a direct write");
+        }
+        let open = guard.slot.take().expect("open");
+        open.close()
+            .await
+            .expect("sqlx closes the handle: no statement of ours is left on it");
+        drop(guard);
+
+        let mut guard = writer
+            .acquire()
+            .await
+            .expect("the next write opens it again");
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&mut *guard)
+            .await
+            .expect("a count");
+        assert_eq!(n, 2, "both writes were committed");
+        drop(guard);
+
+        writer.close().await;
+        let refused = writer
+            .acquire()
+            .await
+            .err()
+            .expect("a closed writer refuses");
+        assert!(
+            matches!(
+                refused,
+                crate::StoreError::Database(sqlx::Error::PoolClosed)
+            ),
+            "the pool's error, as before: {refused}"
+        );
+    }
+}
