@@ -10,8 +10,7 @@
 //! others go through [`write_finish!`], which decides each write on the
 //! answer of the one before; both record the same rows.
 
-use sqlx::sqlite::{SqliteConnection, SqliteRow};
-use sqlx::Row;
+use sqlx::sqlite::SqliteConnection;
 
 use super::direct::{self, first_value, Prepared};
 use super::inbox::settle_events;
@@ -19,8 +18,8 @@ use super::runs::{has_queued, upsert};
 use super::{SqliteStore, NOW};
 use crate::quota::{ADD_FUEL, TRIM_FUEL};
 use crate::rows::{
-    before_from, clamp_i64, run_cost, write_finish, APPLY_UPDATE, CANCEL_QUEUED, FINISH_RUN,
-    WRITE_STATE_IF_VERSION,
+    before_from, clamp_i64, run_cost, write_finish, Columns, APPLY_UPDATE, CANCEL_QUEUED,
+    FINISH_RUN, WRITE_STATE_IF_VERSION,
 };
 use crate::{
     Before, CharmId, CharmUpdate, EventsAfter, Finish, Finished, NodeId, Quota, RunId, RunOutcome,
@@ -78,7 +77,7 @@ pub(super) async fn finish_batch(
     let together = s
         .write_tx_direct(async |conn, prepared| {
             let ids: Vec<RunId> = batch.iter().map(|item| item.run).collect();
-            let mut running = lookup(conn, &ids).await?;
+            let mut running = lookup(conn, prepared, &ids, quota).await?;
             let mut results = Vec::with_capacity(batch.len());
             let mut known = Vec::new();
             for item in batch {
@@ -86,7 +85,7 @@ pub(super) async fn finish_batch(
                 // Taken out, so a run named twice is looked up again after
                 // its first finish, as a lone finish would find it.
                 let owned = match running.remove(&item.run) {
-                    Some(row) if owned_by(&row, node)? => Some(Owned::from_row(&row, quota)?),
+                    Some(looked) if looked.is_on(node) => Some(looked.owned?),
                     _ => None,
                 };
                 let owned = match owned.map(|o| Known::of(item.run, node, finished, policy, o)) {
@@ -139,14 +138,14 @@ struct Owned {
 }
 
 impl Owned {
-    fn from_row(row: &SqliteRow, defaults: Quota) -> Result<Self, StoreError> {
+    fn from_row(row: &impl Columns, defaults: Quota) -> Result<Self, StoreError> {
         Ok(Self {
             charm: crate::rows::charm_id(row, "charm_id")?,
-            space: row.try_get("space")?,
-            base: row.try_get("base_version")?,
-            state_now: row.try_get("state_version_now")?,
+            space: row.text("space")?,
+            base: row.int("base_version")?,
+            state_now: row.opt_int("state_version_now")?,
             before: before_from(row)?,
-            now: row.try_get("now")?,
+            now: row.int("now")?,
             quota: crate::quota::overrides_from(row)?.over(defaults),
         })
     }
@@ -163,8 +162,8 @@ async fn finish_in(
     policy: UpdatePolicy<'_>,
     quota: Quota,
 ) -> Result<(Finish, bool), StoreError> {
-    let owned = match lookup(conn, &[run]).await?.remove(&run) {
-        Some(row) if owned_by(&row, node)? => Some(row),
+    let owned = match lookup(conn, prepared, &[run], quota).await?.remove(&run) {
+        Some(looked) if looked.is_on(node) => Some(looked.owned?),
         _ => None,
     };
     let Some(owned) = owned else {
@@ -179,36 +178,52 @@ async fn finish_in(
         };
         return Ok((finish, false));
     };
-    let owned = Owned::from_row(&owned, quota)?;
     match Known::of(run, node, finished, policy, owned) {
         Ok(known) => direct::with_handle(conn, prepared, |db| known.write(db)).await,
         Err(owned) => finish_unknown(conn, run, node, finished, policy, &owned).await,
     }
 }
 
-/// The running runs among `runs`, by id, read in one statement (issue 18:
-/// a lookup per run of a batch was a round trip to SQLite's thread each).
-/// The rows of distinct charms: a charm has one running run, and no finish
-/// in a batch writes what another's row reads.
-async fn lookup(
-    conn: &mut SqliteConnection,
-    runs: &[RunId],
-) -> Result<std::collections::HashMap<RunId, SqliteRow>, StoreError> {
-    let ids = serde_json::to_string(runs)
-        .map_err(|e| StoreError::Bug(format!("run ids as JSON: {e}")))?;
-    let rows = sqlx::query(lookup_sql())
-        .bind(ids)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.into_iter()
-        .map(|row| Ok((row.try_get::<RunId, _>("id")?, row)))
-        .collect()
+/// A running run the lookup found: its owner, and what the finish needs
+/// if it is this node's (an error only when the row is corrupt, and then
+/// only for the finish of that run, as when it was read on demand).
+struct Looked {
+    owner: Option<String>,
+    owned: Result<Owned, StoreError>,
 }
 
-/// Whether a looked-up run is running on `node`.
-fn owned_by(row: &SqliteRow, node: &NodeId) -> Result<bool, StoreError> {
-    let owner: Option<String> = row.try_get("owner")?;
-    Ok(owner.as_deref() == Some(node.as_str()))
+impl Looked {
+    /// Whether the run is running on `node`.
+    fn is_on(&self, node: &NodeId) -> bool {
+        self.owner.as_deref() == Some(node.as_str())
+    }
+}
+
+/// The running runs among `runs`, by id, read in one statement on the
+/// handle (issue 18: a lookup per run of a batch was a round trip to
+/// SQLite's thread each, and then each row was a message from it). The
+/// rows of distinct charms: a charm has one running run, and no finish in
+/// a batch writes what another's row reads.
+async fn lookup(
+    conn: &mut SqliteConnection,
+    prepared: &mut Prepared,
+    runs: &[RunId],
+    quota: Quota,
+) -> Result<std::collections::HashMap<RunId, Looked>, StoreError> {
+    let ids = serde_json::to_string(runs)
+        .map_err(|e| StoreError::Bug(format!("run ids as JSON: {e}")))?;
+    direct::with_handle(conn, prepared, |db| {
+        let mut running = std::collections::HashMap::with_capacity(runs.len());
+        direct::for_each_row(db, lookup_sql(), &[&ids], |row| {
+            let id: RunId = row.get("id")?;
+            let owner: Option<String> = row.get("owner")?;
+            let owned = Owned::from_row(row, quota);
+            running.insert(id, Looked { owner, owned });
+            Ok(())
+        })?;
+        Ok(running)
+    })
+    .await
 }
 
 /// Records a run the lookup found running on this node (`owned`) whose
