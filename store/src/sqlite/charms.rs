@@ -97,10 +97,12 @@ pub(super) async fn modify(
 }
 
 pub(super) async fn delete(s: &SqliteStore, id: &CharmId) -> Result<bool, StoreError> {
-    let mut conn = s.write.acquire().await?;
-    let done = sqlx::query("DELETE FROM charms WHERE id = $1")
-        .bind(id.as_str())
-        .execute(&mut *conn)
-        .await?;
-    Ok(done.rows_affected() > 0)
+    s.write_one(async |conn| {
+        let done = sqlx::query("DELETE FROM charms WHERE id = $1")
+            .bind(id.as_str())
+            .execute(conn)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    })
+    .await
 }

@@ -149,9 +149,10 @@ pub(super) async fn with_handle_once<T>(
 /// changes a result.
 ///
 /// # Errors
-/// When sqlx's thread is gone, or SQLite refuses the setting. As sqlx's
-/// `after_connect`, a failure here surfaces as the pool's acquire timing
-/// out; sqlx logs the cause.
+/// When sqlx's thread is gone, or SQLite refuses the setting. On the
+/// write connection the write that opens it fails with this error; as the
+/// read pool's `after_connect`, a failure surfaces as its acquire timing
+/// out, and sqlx logs the cause.
 pub(super) async fn plan_once(conn: &mut SqliteConnection) -> Result<(), StoreError> {
     with_handle_once(conn, |db| {
         let on = db.set_db_config(
@@ -218,6 +219,8 @@ pub(super) fn for_each_row(
 }
 
 /// A row read on the handle, as the store's row readers take it.
+/// rusqlite converts more strictly than sqlx: `bytes` takes a BLOB only (not
+/// TEXT), and `flag` an INTEGER only (not REAL); the store writes both so.
 impl crate::rows::Columns for rusqlite::Row<'_> {
     fn text(&self, column: &str) -> Result<String, StoreError> {
         Ok(self.get(column)?)

@@ -11,8 +11,8 @@
 //!
 //! Writes go through one connection (SQLite has one writer; a single
 //! connection serialises them without busy retries), which the store owns
-//! (`writer`), reads through a small pool. The journal is WAL with `synchronous=NORMAL`: a committed
-//! transaction survives a crash of the process (kill -9); a power loss or a
+//! (`writer`), reads through a small pool. The journal is WAL with
+//! `synchronous=NORMAL`: a committed transaction survives a crash of the process (kill -9); a power loss or a
 //! crash of the OS can take the transactions committed since the last
 //! checkpoint (the WAL is synced only then; see `WAL_CHECKPOINT_PAGES`).
 
@@ -181,9 +181,12 @@ impl SqliteStore {
         );
         {
             let mut conn = write.acquire().await?;
-            sqlx::migrate!("./migrations/sqlite")
+            let migrated = sqlx::migrate!("./migrations/sqlite")
                 .run(&mut *conn)
-                .await?;
+                .await
+                .map_err(StoreError::from);
+            conn.settle(&migrated).await;
+            migrated?;
         }
         let read = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
@@ -240,7 +243,7 @@ impl SqliteStore {
     ///
     /// Every multi-statement write goes through here. When `body` fails the
     /// transaction is rolled back at once; when the commit or the rollback
-    /// fails, the connection is closed and the pool opens a fresh one. A
+    /// fails, the connection is closed and the next write opens a fresh one. A
     /// connection reused after a COMMIT that failed on a full disk was seen
     /// to hang its next statement, stalling every write of the service
     /// (`host/tests/adversarial.rs`, the full-disk case).
@@ -260,20 +263,37 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let mut guard = self.write.acquire().await?;
         let open = guard.open();
-        let mut tx = open.conn.begin().await?;
-        let (result, clean) = match body(&mut tx, &mut open.prepared).await {
-            Ok(value) => match tx.commit().await {
-                Ok(()) => (Ok(value), true),
-                Err(e) => (Err(StoreError::from(e)), false),
+        let (result, clean) = match open.conn.begin().await {
+            // The connection is not known sound (sqlx's thread gone, say).
+            Err(e) => (Err(StoreError::from(e)), false),
+            Ok(mut tx) => match body(&mut tx, &mut open.prepared).await {
+                Ok(value) => match tx.commit().await {
+                    Ok(()) => (Ok(value), true),
+                    Err(e) => (Err(StoreError::from(e)), false),
+                },
+                Err(e) => {
+                    let clean = tx.rollback().await.is_ok();
+                    (Err(e), clean)
+                }
             },
-            Err(e) => {
-                let clean = tx.rollback().await.is_ok();
-                (Err(e), clean)
-            }
         };
-        if !clean {
+        if clean {
+            guard.settle(&result).await;
+        } else {
             guard.discard().await;
         }
+        result
+    }
+
+    /// Runs `body` on the write connection, outside a transaction: for a
+    /// write of one statement.
+    pub(super) async fn write_one<T>(
+        &self,
+        body: impl AsyncFnOnce(&mut SqliteConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut guard = self.write.acquire().await?;
+        let result = body(&mut guard).await;
+        guard.settle(&result).await;
         result
     }
 }
@@ -386,8 +406,8 @@ impl Store for SqliteStore {
     }
 
     async fn prune_events(&self, before: i64, batch: u32) -> Result<u64, StoreError> {
-        let mut conn = self.write.acquire().await?;
-        inbox::prune_events(&mut conn, before, batch).await
+        self.write_one(async |conn| inbox::prune_events(conn, before, batch).await)
+            .await
     }
 
     async fn cancel_run(&self, run: RunId, reason: &str) -> Result<Option<Cancel>, StoreError> {
@@ -403,8 +423,8 @@ impl Store for SqliteStore {
         charm: &CharmId,
         secret: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.write.acquire().await?;
-        reads::set_hook_secret(&mut conn, charm, secret).await
+        self.write_one(async |conn| reads::set_hook_secret(conn, charm, secret).await)
+            .await
     }
 
     async fn hook(&self, charm: &CharmId) -> Result<Option<Hook>, StoreError> {
@@ -436,8 +456,8 @@ impl Store for SqliteStore {
     }
 
     async fn delete_secret(&self, charm: &CharmId, name: &str) -> Result<bool, StoreError> {
-        let mut conn = self.write.acquire().await?;
-        secret_rows::delete(&mut conn, charm, name).await
+        self.write_one(async |conn| secret_rows::delete(conn, charm, name).await)
+            .await
     }
 
     async fn raise_alert(
@@ -626,9 +646,11 @@ impl Store for SqliteStore {
     }
 
     async fn insert_token(&self, token: &NewToken) -> Result<TokenRecord, StoreError> {
-        let mut conn = self.write.acquire().await?;
-        let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
-        tenants::insert_token(&mut conn, token, now).await
+        self.write_one(async |conn| {
+            let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
+            tenants::insert_token(conn, token, now).await
+        })
+        .await
     }
 
     async fn token_by_hash(&self, hash: &[u8]) -> Result<Option<TokenRecord>, StoreError> {
@@ -642,15 +664,19 @@ impl Store for SqliteStore {
     }
 
     async fn revoke_token(&self, id: &str) -> Result<bool, StoreError> {
-        let mut conn = self.write.acquire().await?;
-        let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
-        tenants::revoke_token(&mut conn, id, now).await
+        self.write_one(async |conn| {
+            let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
+            tenants::revoke_token(conn, id, now).await
+        })
+        .await
     }
 
     async fn append_audit(&self, entry: &NewAudit) -> Result<(), StoreError> {
-        let mut conn = self.write.acquire().await?;
-        let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
-        tenants::append_audit(&mut conn, entry, now).await
+        self.write_one(async |conn| {
+            let now: i64 = sqlx::query_scalar(now_sql()).fetch_one(&mut *conn).await?;
+            tenants::append_audit(conn, entry, now).await
+        })
+        .await
     }
 
     async fn space_of(&self, of: &SpaceOf) -> Result<Option<String>, StoreError> {
@@ -691,8 +717,8 @@ impl Store for SqliteStore {
     }
 
     async fn prune_state_versions(&self, keep: u32, batch: u32) -> Result<u64, StoreError> {
-        let mut conn = self.write.acquire().await?;
-        kept_states::prune(&mut conn, keep, batch).await
+        self.write_one(async |conn| kept_states::prune(conn, keep, batch).await)
+            .await
     }
 
     fn set_quota_defaults(&self, defaults: crate::Quota) {

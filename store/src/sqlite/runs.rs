@@ -538,37 +538,43 @@ pub(super) async fn heartbeat(
     node: &NodeId,
     ttl_ms: i64,
 ) -> Result<Option<i64>, StoreError> {
-    let mut conn = s.write.acquire().await?;
-    Ok(sqlx::query_scalar(sql().heartbeat.as_str())
-        .bind(node.as_str())
-        .bind(ttl_ms)
-        .fetch_optional(&mut *conn)
-        .await?)
+    s.write_one(async |conn| {
+        Ok(sqlx::query_scalar(sql().heartbeat.as_str())
+            .bind(node.as_str())
+            .bind(ttl_ms)
+            .fetch_optional(conn)
+            .await?)
+    })
+    .await
 }
 
 pub(super) async fn retire_node(s: &SqliteStore, node: &NodeId) -> Result<(), StoreError> {
-    let mut conn = s.write.acquire().await?;
-    sqlx::query("DELETE FROM nodes WHERE id = $1")
-        .bind(node.as_str())
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    s.write_one(async |conn| {
+        sqlx::query("DELETE FROM nodes WHERE id = $1")
+            .bind(node.as_str())
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+    .await
 }
 
 pub(super) async fn prune(s: &SqliteStore, keep: u32, batch: u32) -> Result<u64, StoreError> {
-    let mut conn = s.write.acquire().await?;
-    let done = sqlx::query(PRUNE)
-        .bind(i64::from(keep))
-        .bind(i64::from(batch))
-        .bind(crate::rows::clamp_i64(s.quota.get().keep_runs))
-        .execute(&mut *conn)
-        .await?;
-    if done.rows_affected() > 0 {
-        sqlx::query(crate::recordings::PRUNE_SOURCES)
+    s.write_one(async |conn| {
+        let done = sqlx::query(PRUNE)
+            .bind(i64::from(keep))
+            .bind(i64::from(batch))
+            .bind(crate::rows::clamp_i64(s.quota.get().keep_runs))
             .execute(&mut *conn)
             .await?;
-    }
-    Ok(done.rows_affected())
+        if done.rows_affected() > 0 {
+            sqlx::query(crate::recordings::PRUNE_SOURCES)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(done.rows_affected())
+    })
+    .await
 }
 
 pub(super) async fn decay_usage(

@@ -9,8 +9,13 @@
 //!
 //! What the pool did that this keeps: a write waits its turn for the
 //! connection, up to [`ACQUIRE_TIMEOUT`] (then `PoolTimedOut`, as before);
-//! a connection closed after a failed transaction is opened again by the
-//! next write; and a closed store refuses writes (`PoolClosed`).
+//! a connection in doubt is closed and the next write opens a fresh one
+//! (after a failed commit or rollback, when sqlx's thread is gone, and when
+//! a write was dropped half-way, where the pool's ping on release checked);
+//! and a closed store refuses writes (`PoolClosed`), waiting ones too.
+//! What differs: the timeout covers the wait for the connection, not its
+//! opening (a connection that cannot open says why, where the pool timed
+//! out).
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,6 +49,11 @@ pub(super) struct Open {
     // before sqlx closes the handle (see [`Prepared`]).
     pub(super) prepared: Prepared,
     pub(super) conn: SqliteConnection,
+    /// Set while a write holds the connection, cleared when it gives the
+    /// connection back sound ([`WriteGuard::settle`]): still set at the
+    /// next acquire means a write was dropped half-way (its task
+    /// cancelled), and what it left queued on sqlx's thread is not known.
+    in_doubt: bool,
 }
 
 impl Open {
@@ -53,12 +63,25 @@ impl Open {
         Ok(Open {
             prepared: Prepared::default(),
             conn,
+            in_doubt: false,
         })
     }
 
     async fn close(self) -> Result<(), sqlx::Error> {
-        let Open { prepared, conn } = self;
-        drop(prepared);
+        let Open {
+            prepared, mut conn, ..
+        } = self;
+        // Finalized with the handle ours, after what is queued on sqlx's
+        // thread (a rollback, say), so that finalizing never waits on
+        // SQLite's mutex on this runtime thread. No handle means sqlx's
+        // thread is gone, and nothing else uses the connection.
+        match conn.lock_handle().await {
+            Ok(handle) => {
+                drop(prepared);
+                drop(handle);
+            }
+            Err(_) => drop(prepared),
+        }
         conn.close().await
     }
 }
@@ -93,17 +116,26 @@ impl Writer {
         if self.closed.load(Ordering::Acquire) {
             return Err(sqlx::Error::PoolClosed.into());
         }
-        if slot.is_none() {
-            *slot = Some(Open::connect(&self.options).await?);
+        if slot.as_ref().is_some_and(|open| open.in_doubt) {
+            tracing::warn!("a write was dropped half-way; opening a fresh write connection");
+            discard(&mut slot).await;
         }
+        let open = match slot.take() {
+            Some(open) => open,
+            None => Open::connect(&self.options).await?,
+        };
+        let open = slot.insert(open);
+        open.in_doubt = true;
         Ok(WriteGuard { slot })
     }
 
     /// Closes the connection once the write holding it is done; later
     /// writes fail with `PoolClosed`.
     pub(super) async fn close(&self) {
-        let mut slot = self.slot.lock().await;
+        // Before the wait, so that writes waiting for the connection are
+        // refused, as the pool refused them.
         self.closed.store(true, Ordering::Release);
+        let mut slot = self.slot.lock().await;
         if let Some(open) = slot.take() {
             if let Err(e) = open.close().await {
                 tracing::warn!(error = %e, "closing the write connection failed");
@@ -120,14 +152,30 @@ impl WriteGuard<'_> {
             .expect("a write guard holds an open connection")
     }
 
+    /// Gives the connection back after a write that ended with `result`:
+    /// for the next write, unless the error says sqlx's thread is gone
+    /// (then it is closed, and the next write opens a fresh one).
+    pub(super) async fn settle<T>(mut self, result: &Result<T, StoreError>) {
+        if let Err(StoreError::Database(sqlx::Error::WorkerCrashed)) = result {
+            self.discard().await;
+        } else {
+            self.open().in_doubt = false;
+        }
+    }
+
     /// Closes the connection (after a transaction whose commit or rollback
     /// failed: one reused after a COMMIT that failed on a full disk was
     /// seen to hang its next statement); the next write opens a fresh one.
     pub(super) async fn discard(mut self) {
-        if let Some(open) = self.slot.take() {
-            if let Err(e) = open.close().await {
-                tracing::warn!(error = %e, "closing a write connection after a failed transaction failed");
-            }
+        discard(&mut self.slot).await;
+    }
+}
+
+/// Closes the connection in `slot`, if any, and leaves it empty.
+async fn discard(slot: &mut Option<Open>) {
+    if let Some(open) = slot.take() {
+        if let Err(e) = open.close().await {
+            tracing::warn!(error = %e, "closing a write connection in doubt failed");
         }
     }
 }
@@ -157,13 +205,19 @@ mod tests {
     use super::super::direct;
     use super::Writer;
 
+    /// A writer of a new database in `dir`.
+    fn writer_in(dir: &tempfile::TempDir) -> Writer {
+        Writer::new(
+            SqliteConnectOptions::new()
+                .filename(dir.path().join("w.db"))
+                .create_if_missing(true),
+        )
+    }
+
     #[tokio::test]
     async fn kept_statements_are_finalized_before_a_close_and_the_next_write_reopens() {
         let dir = tempfile::tempdir().expect("a temporary folder");
-        let options = SqliteConnectOptions::new()
-            .filename(dir.path().join("w.db"))
-            .create_if_missing(true);
-        let writer = Writer::new(options);
+        let writer = writer_in(&dir);
         let mut guard = writer.acquire().await.expect("the connection opens");
         sqlx::query("CREATE TABLE t (a INTEGER)")
             .execute(&mut *guard)
@@ -192,7 +246,7 @@ mod tests {
             .await
             .expect("a count");
         assert_eq!(n, 2, "both writes were committed");
-        drop(guard);
+        guard.settle(&Ok(())).await;
 
         writer.close().await;
         let refused = writer
@@ -206,6 +260,54 @@ mod tests {
                 crate::StoreError::Database(sqlx::Error::PoolClosed)
             ),
             "the pool's error, as before: {refused}"
+        );
+    }
+
+    /// Whether the writer's connection has the temporary table `mark`,
+    /// which only the connection that made it sees.
+    async fn marked(writer: &Writer) -> bool {
+        let mut guard = writer.acquire().await.expect("the connection");
+        let found: Result<i64, _> = sqlx::query_scalar("SELECT COUNT(*) FROM temp.mark")
+            .fetch_one(&mut *guard)
+            .await;
+        guard.settle(&Ok(())).await;
+        found.is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_write_dropped_half_way_leaves_a_fresh_connection_to_the_next() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let writer = writer_in(&dir);
+        let mut guard = writer.acquire().await.expect("the connection opens");
+        let open = guard.open();
+        let serialized = direct::with_handle(&mut open.conn, &mut open.prepared, |db| {
+            // SAFETY: only compared with null.
+            Ok(!unsafe { rusqlite::ffi::sqlite3_db_mutex(db.handle()) }.is_null())
+        })
+        .await
+        .expect("a turn");
+        assert!(serialized, "opened FULLMUTEX, as `Prepared` needs");
+        sqlx::query("CREATE TEMP TABLE mark (a INTEGER)")
+            .execute(&mut *guard)
+            .await
+            .expect("a temporary table");
+        guard.settle(&Ok(())).await;
+        assert!(
+            marked(&writer).await,
+            "a settled write keeps the connection"
+        );
+
+        // A write whose task is dropped while it holds the connection, in
+        // an open transaction.
+        let mut guard = writer.acquire().await.expect("the connection");
+        sqlx::query("BEGIN")
+            .execute(&mut *guard)
+            .await
+            .expect("begin");
+        drop(guard);
+        assert!(
+            !marked(&writer).await,
+            "the next write has a fresh connection"
         );
     }
 }
