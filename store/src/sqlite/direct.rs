@@ -44,6 +44,8 @@ pub(super) struct Prepared {
     db: Option<rusqlite::Connection>,
 }
 
+// Not derived: rusqlite's `Debug` asks SQLite for the file's path, a call
+// on the handle from whichever thread prints the store.
 impl std::fmt::Debug for Prepared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Prepared")

@@ -12,9 +12,10 @@
 //! Writes go through one connection (SQLite has one writer; a single
 //! connection serialises them without busy retries), which the store owns
 //! (`writer`), reads through a small pool. The journal is WAL with
-//! `synchronous=NORMAL`: a committed transaction survives a crash of the process (kill -9); a power loss or a
-//! crash of the OS can take the transactions committed since the last
-//! checkpoint (the WAL is synced only then; see `WAL_CHECKPOINT_PAGES`).
+//! `synchronous=NORMAL`: a committed transaction survives a crash of the
+//! process (kill -9); a power loss or a crash of the OS can take the
+//! transactions committed since the last checkpoint (the WAL is synced only
+//! then; see `WAL_CHECKPOINT_PAGES`).
 
 mod charms;
 mod direct;
