@@ -94,9 +94,10 @@ impl Prepared {
 ///
 /// `body` runs without an await: it holds up this runtime thread for as
 /// long as it takes, as sqlx's thread would be held for its statements.
-/// Keep it bounded (a batch of runs, not a scan). It must not begin, commit
-/// or roll back a transaction (or a savepoint): sqlx keeps its own count of
-/// the ones it opened. The service is the database's one writer (WAL
+/// Keep it bounded (a batch of runs, not a scan). Only the write
+/// transaction ([`super::tx::WriteTx`]) begins, commits or rolls back on the
+/// handle, always in the same turn or the same transaction; nothing else may
+/// (sqlx keeps its own count of the transactions it opened). The service is the database's one writer (WAL
 /// readers never block it), but another process writing to the file (an
 /// operator's `sqlite3` shell) can hold the write lock: then a write here
 /// waits for it, up to `busy_timeout`, on this runtime thread.

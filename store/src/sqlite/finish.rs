@@ -4,17 +4,16 @@
 //! A finish whose every write is known once the run's row has been read
 //! (the common case: no state quota, no fuel budget, no events to settle,
 //! the state not moved) is a [`Known`] finish: its writes run on SQLite's
-//! handle directly ([`direct`]), consecutive known finishes of a batch in
-//! one turn. A batch of known finishes costs four round trips to sqlx's
-//! thread (begin, lookup, writes, commit) however many runs it has. The
-//! others go through [`write_finish!`], which decides each write on the
-//! answer of the one before; both record the same rows.
+//! handle directly ([`direct`]). A batch of known finishes, however many
+//! runs it has, is one turn on the handle: its lookup, its writes and its
+//! commit ([`super::tx`]), one round trip to sqlx's thread. The others go
+//! through [`write_finish!`], which decides each write on the answer of
+//! the one before; both record the same rows.
 
-use sqlx::sqlite::SqliteConnection;
-
-use super::direct::{self, first_value, Prepared};
+use super::direct::{self, first_value};
 use super::inbox::settle_events;
 use super::runs::{has_queued, upsert};
+use super::tx::{Then, WriteTx};
 use super::{SqliteStore, NOW};
 use crate::quota::{ADD_FUEL, TRIM_FUEL};
 use crate::rows::{
@@ -52,12 +51,19 @@ pub(super) async fn finish_if_owned(
     finished: &Finished,
     policy: UpdatePolicy<'_>,
 ) -> Result<Finish, StoreError> {
+    let one = RunToFinish {
+        run,
+        node,
+        finished,
+        policy,
+    };
     let quota = s.quota.get();
-    let (finish, waiting) = s
-        .write_tx_direct(async |conn, prepared| {
-            finish_in(conn, prepared, run, node, finished, policy, quota).await
-        })
+    let mut results = s
+        .write_tx_direct(async |tx| finish_together(tx, std::slice::from_ref(&one), quota).await)
         .await?;
+    let (finish, waiting) = results
+        .pop()
+        .ok_or_else(|| StoreError::Bug("a finish recorded no result".into()))?;
     if waiting {
         s.wake.raise();
     }
@@ -75,42 +81,7 @@ pub(super) async fn finish_batch(
     }
     let quota = s.quota.get();
     let together = s
-        .write_tx_direct(async |conn, prepared| {
-            let ids: Vec<RunId> = batch.iter().map(|item| item.run).collect();
-            let mut running = lookup(conn, prepared, &ids, quota).await?;
-            let mut results = Vec::with_capacity(batch.len());
-            let mut known = Vec::new();
-            for item in batch {
-                let (node, finished, policy) = (item.node, item.finished, item.policy);
-                // Taken out, so a run named twice is looked up again after
-                // its first finish, as a lone finish would find it.
-                let owned = match running.remove(&item.run) {
-                    Some(looked) if looked.is_on(node) => Some(looked.owned?),
-                    _ => None,
-                };
-                let owned = match owned.map(|o| Known::of(item.run, node, finished, policy, o)) {
-                    Some(Ok(k)) => {
-                        known.push(k);
-                        continue;
-                    }
-                    Some(Err(owned)) => Some(owned),
-                    None => None,
-                };
-                // In order: the known finishes before this one first.
-                results.extend(write_known(conn, prepared, &std::mem::take(&mut known)).await?);
-                results.push(match owned {
-                    Some(owned) => {
-                        finish_unknown(conn, item.run, node, finished, policy, &owned).await?
-                    }
-                    // Not running, or not on this node: the lone path says which.
-                    None => {
-                        finish_in(conn, prepared, item.run, node, finished, policy, quota).await?
-                    }
-                });
-            }
-            results.extend(write_known(conn, prepared, &known).await?);
-            Ok(results)
-        })
+        .write_tx_direct(async |tx| finish_together(tx, batch, quota).await)
         .await;
     match together {
         Ok(results) => {
@@ -124,6 +95,100 @@ pub(super) async fn finish_batch(
             crate::finish_each_alone(s, batch).await
         }
     }
+}
+
+/// How one run of a batch is recorded, decided from the batch's lookup.
+// `Known` is the common case and lives only for its batch: boxing it would
+// be an allocation per run.
+#[allow(clippy::large_enum_variant)]
+enum Step<'a> {
+    /// Every write known: on the handle.
+    Known(Known<'a>),
+    /// Running on this node, with writes that depend on what it reads.
+    Unknown(Box<Owned>),
+    /// Not running, or not on this node (or named twice): the lone path
+    /// says which.
+    Lone,
+}
+
+/// The body of [`finish_batch`] and [`finish_if_owned`]: each run's finish,
+/// in order, and whether its charm now has a queued run that can start.
+///
+/// When every run's writes are [`Known`] (the common case), the whole
+/// transaction is one turn on the handle: the lookup, the writes and the
+/// commit.
+async fn finish_together(
+    tx: &mut WriteTx<'_>,
+    batch: &[RunToFinish<'_>],
+    quota: Quota,
+) -> Result<Vec<(Finish, bool)>, StoreError> {
+    let ids = run_ids(batch.iter().map(|item| item.run))?;
+    let planned = tx
+        .direct_then(|db| {
+            let mut running = lookup(db, &ids, quota)?;
+            let mut steps = Vec::with_capacity(batch.len());
+            for item in batch {
+                // Taken out, so a run named twice is looked up again after
+                // its first finish, as a lone finish would find it.
+                let owned = match running.remove(&item.run) {
+                    Some(looked) if looked.is_on(item.node) => Some(looked.owned?),
+                    _ => None,
+                };
+                steps.push(
+                    match owned
+                        .map(|o| Known::of(item.run, item.node, item.finished, item.policy, o))
+                    {
+                        Some(Ok(known)) => Step::Known(known),
+                        Some(Err(owned)) => Step::Unknown(owned),
+                        None => Step::Lone,
+                    },
+                );
+            }
+            if steps.iter().all(|step| matches!(step, Step::Known(_))) {
+                let written = steps
+                    .iter()
+                    .filter_map(|step| match step {
+                        Step::Known(known) => Some(known.write(db)),
+                        _ => None,
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                Ok((Err(written), Then::Commit))
+            } else {
+                Ok((Ok(steps), Then::Continue))
+            }
+        })
+        .await?;
+    let steps = match planned {
+        Err(written) => return Ok(written),
+        Ok(steps) => steps,
+    };
+    let mut results = Vec::with_capacity(batch.len());
+    let mut known = Vec::new();
+    for (item, step) in batch.iter().zip(steps) {
+        let (node, finished, policy) = (item.node, item.finished, item.policy);
+        let owned = match step {
+            Step::Known(k) => {
+                known.push(k);
+                continue;
+            }
+            Step::Unknown(owned) => Some(owned),
+            Step::Lone => None,
+        };
+        // In order: the known finishes before this one first.
+        results.extend(write_known(tx, &std::mem::take(&mut known)).await?);
+        results.push(match owned {
+            Some(owned) => finish_unknown(tx, item.run, node, finished, policy, &owned).await?,
+            None => finish_in(tx, item.run, node, finished, policy, quota).await?,
+        });
+    }
+    results.extend(write_known(tx, &known).await?);
+    Ok(results)
+}
+
+/// `runs` as the lookup's JSON array.
+fn run_ids(runs: impl Iterator<Item = RunId>) -> Result<String, StoreError> {
+    serde_json::to_string(&runs.collect::<Vec<_>>())
+        .map_err(|e| StoreError::Bug(format!("run ids as JSON: {e}")))
 }
 
 /// What the lookup read about a run this node owns.
@@ -151,25 +216,27 @@ impl Owned {
     }
 }
 
-/// The body of [`finish_if_owned`], and whether the charm now has a queued
-/// run that can start.
+/// A run of a batch the batch's lookup did not find running on `node`:
+/// looked up again (a run named twice was finished by its first), and
+/// recorded if it now is, with whether its charm now has a queued run that
+/// can start.
 async fn finish_in(
-    conn: &mut SqliteConnection,
-    prepared: &mut Prepared,
+    tx: &mut WriteTx<'_>,
     run: RunId,
     node: &NodeId,
     finished: &Finished,
     policy: UpdatePolicy<'_>,
     quota: Quota,
 ) -> Result<(Finish, bool), StoreError> {
-    let owned = match lookup(conn, prepared, &[run], quota).await?.remove(&run) {
+    let ids = run_ids(std::iter::once(run))?;
+    let owned = match tx.direct(|db| lookup(db, &ids, quota)).await?.remove(&run) {
         Some(looked) if looked.is_on(node) => Some(looked.owned?),
         _ => None,
     };
     let Some(owned) = owned else {
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM runs WHERE id = $1")
             .bind(run)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(tx.conn().await?)
             .await?;
         let finish = if exists.is_some() {
             Finish::NotOwned
@@ -179,8 +246,8 @@ async fn finish_in(
         return Ok((finish, false));
     };
     match Known::of(run, node, finished, policy, owned) {
-        Ok(known) => direct::with_handle(conn, prepared, |db| known.write(db)).await,
-        Err(owned) => finish_unknown(conn, run, node, finished, policy, &owned).await,
+        Ok(known) => tx.direct(|db| known.write(db)).await,
+        Err(owned) => finish_unknown(tx, run, node, finished, policy, &owned).await,
     }
 }
 
@@ -199,44 +266,39 @@ impl Looked {
     }
 }
 
-/// The running runs among `runs`, by id, read in one statement on the
-/// handle (issue 18: a lookup per run of a batch was a round trip to
+/// The running runs among `ids` (a JSON array of run ids), by id, read in
+/// one statement on the handle (issue 18: a lookup per run of a batch was a round trip to
 /// SQLite's thread each, and then each row was a message from it). The
 /// rows of distinct charms: a charm has one running run, and no finish in
 /// a batch writes what another's row reads.
-async fn lookup(
-    conn: &mut SqliteConnection,
-    prepared: &mut Prepared,
-    runs: &[RunId],
+fn lookup(
+    db: &rusqlite::Connection,
+    ids: &str,
     quota: Quota,
 ) -> Result<std::collections::HashMap<RunId, Looked>, StoreError> {
-    let ids = serde_json::to_string(runs)
-        .map_err(|e| StoreError::Bug(format!("run ids as JSON: {e}")))?;
-    direct::with_handle(conn, prepared, |db| {
-        let mut running = std::collections::HashMap::with_capacity(runs.len());
-        direct::for_each_row(db, lookup_sql(), &[&ids], |row| {
-            let id: RunId = row.get("id")?;
-            let owner: Option<String> = row.get("owner")?;
-            let owned = Owned::from_row(row, quota);
-            running.insert(id, Looked { owner, owned });
-            Ok(())
-        })?;
-        Ok(running)
-    })
-    .await
+    let mut running = std::collections::HashMap::new();
+    direct::for_each_row(db, lookup_sql(), &[&ids], |row| {
+        let id: RunId = row.get("id")?;
+        let owner: Option<String> = row.get("owner")?;
+        let owned = Owned::from_row(row, quota);
+        running.insert(id, Looked { owner, owned });
+        Ok(())
+    })?;
+    Ok(running)
 }
 
 /// Records a run the lookup found running on this node (`owned`) whose
 /// writes are not all [`Known`], and whether its charm now has a queued run
 /// that can start.
 async fn finish_unknown(
-    conn: &mut SqliteConnection,
+    tx: &mut WriteTx<'_>,
     run: RunId,
     node: &NodeId,
     finished: &Finished,
     policy: UpdatePolicy<'_>,
     owned: &Owned,
 ) -> Result<(Finish, bool), StoreError> {
+    let conn = tx.conn().await?;
     let (finish, after) = write_finish!(
         &mut *conn,
         run,
@@ -275,17 +337,14 @@ async fn finish_unknown(
 
 /// The known finishes' writes, in order, on SQLite's handle in one turn.
 async fn write_known(
-    conn: &mut SqliteConnection,
-    prepared: &mut Prepared,
+    tx: &mut WriteTx<'_>,
     known: &[Known<'_>],
 ) -> Result<Vec<(Finish, bool)>, StoreError> {
     if known.is_empty() {
         return Ok(Vec::new());
     }
-    direct::with_handle(conn, prepared, |db| {
-        known.iter().map(|k| k.write(db)).collect()
-    })
-    .await
+    tx.direct(|db| known.iter().map(|k| k.write(db)).collect())
+        .await
 }
 
 /// A finished run whose every write is known from the lookup.

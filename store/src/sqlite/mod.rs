@@ -21,6 +21,7 @@ mod charms;
 mod direct;
 mod finish;
 mod runs;
+mod tx;
 mod writer;
 
 mod reads {
@@ -71,7 +72,6 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::Connection;
 
 use crate::alerts::{AlertId, AlertRecord, AlertStatus, AlertTransition};
 use crate::history::{Rollback, StateVersion};
@@ -243,42 +243,31 @@ impl SqliteStore {
     /// Runs `body` in one write transaction and commits it.
     ///
     /// Every multi-statement write goes through here. When `body` fails the
-    /// transaction is rolled back at once; when the commit or the rollback
-    /// fails, the connection is closed and the next write opens a fresh one. A
-    /// connection reused after a COMMIT that failed on a full disk was seen
-    /// to hang its next statement, stalling every write of the service
-    /// (`host/tests/adversarial.rs`, the full-disk case).
+    /// transaction is rolled back at once; when the begin, the commit or the
+    /// rollback fails, the connection is closed and the next write opens a
+    /// fresh one. A connection reused after a COMMIT that failed on a full
+    /// disk was seen to hang its next statement, stalling every write of the
+    /// service (`host/tests/adversarial.rs`, the full-disk case).
     async fn write_tx<T>(
         &self,
         body: impl AsyncFnOnce(&mut SqliteConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.write_tx_direct(async |conn, _| body(conn).await).await
+        self.write_tx_direct(async |tx| body(tx.conn().await?).await)
+            .await
     }
 
-    /// [`Self::write_tx`], with the statements kept prepared on the write
-    /// connection, for `body`'s turns on its handle
-    /// ([`direct::with_handle`]).
+    /// [`Self::write_tx`], for a body that runs statements on the write
+    /// connection's handle ([`tx::WriteTx::direct`]), where the `BEGIN` and
+    /// the `COMMIT` join its first and last turns.
     async fn write_tx_direct<T>(
         &self,
-        body: impl AsyncFnOnce(&mut SqliteConnection, &mut direct::Prepared) -> Result<T, StoreError>,
+        body: impl AsyncFnOnce(&mut tx::WriteTx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut guard = self.write.acquire().await?;
-        let open = guard.open();
-        let (result, clean) = match open.conn.begin().await {
-            // The connection is not known sound (sqlx's thread gone, say).
-            Err(e) => (Err(StoreError::from(e)), false),
-            Ok(mut tx) => match body(&mut tx, &mut open.prepared).await {
-                Ok(value) => match tx.commit().await {
-                    Ok(()) => (Ok(value), true),
-                    Err(e) => (Err(StoreError::from(e)), false),
-                },
-                Err(e) => {
-                    let clean = tx.rollback().await.is_ok();
-                    (Err(e), clean)
-                }
-            },
-        };
-        if clean {
+        let mut tx = tx::WriteTx::new(guard.open());
+        let result = body(&mut tx).await;
+        let (result, sound) = tx.end(result).await;
+        if sound {
             guard.settle(&result).await;
         } else {
             guard.discard().await;

@@ -11,6 +11,7 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::Row;
 
 use super::inbox::{append_event, give_events};
+use super::tx::Then;
 use super::{direct, SqliteStore, NOW};
 use crate::rows::{
     charm_id, claimed_from, node_id, parse_charm_id, with_events, Lineage, HAS_QUEUED, INTERRUPTED,
@@ -313,25 +314,26 @@ pub(super) async fn schedule_due(
     next_run: NextRunPolicy<'_>,
 ) -> Result<SchedulePass, StoreError> {
     let pass = s
-        .write_tx_direct(async |conn, prepared| {
+        .write_tx_direct(async |tx| {
             // On the handle, not through sqlx: there each statement, and
             // each row it returns, was a round trip to SQLite's thread
             // (issue 18). The handle holds up a runtime thread, so it only
             // reads the due charms here (an index scan of at most `limit`
             // rows), and moves and queues them in chunks.
-            let rows = direct::with_handle(conn, prepared, |db| {
-                let mut rows = Vec::new();
-                direct::for_each_row(db, sql().due.as_str(), &[&i64::from(limit)], |row| {
-                    let charm: String = row.get("id")?;
-                    let interval: i64 = row.get("interval_s")?;
-                    let schedule: Option<String> = row.get("schedule")?;
-                    let at: i64 = row.get("now")?;
-                    rows.push((charm, interval, schedule, at));
-                    Ok(())
-                })?;
-                Ok(rows)
-            })
-            .await?;
+            let rows = tx
+                .direct(|db| {
+                    let mut rows = Vec::new();
+                    direct::for_each_row(db, sql().due.as_str(), &[&i64::from(limit)], |row| {
+                        let charm: String = row.get("id")?;
+                        let interval: i64 = row.get("interval_s")?;
+                        let schedule: Option<String> = row.get("schedule")?;
+                        let at: i64 = row.get("now")?;
+                        rows.push((charm, interval, schedule, at));
+                        Ok(())
+                    })?;
+                    Ok(rows)
+                })
+                .await?;
             let now = rows.last().map(|(_, _, _, at)| *at);
             let due = rows
                 .into_iter()
@@ -345,58 +347,68 @@ pub(super) async fn schedule_due(
                     Ok((charm, next))
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
+            let mut chunks = due
+                .chunks(DUE_CHUNK)
+                .map(DueChunk::of)
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let last = chunks.pop();
             let mut queued = 0u32;
-            for chunk in due.chunks(DUE_CHUNK) {
-                let next_runs = serde_json::to_string(chunk)
-                    .map_err(|e| StoreError::Bug(format!("next runs as JSON: {e}")))?;
-                let ids =
-                    serde_json::to_string(&chunk.iter().map(|(id, _)| id).collect::<Vec<_>>())
-                        .map_err(|e| StoreError::Bug(format!("charm ids as JSON: {e}")))?;
-                direct::with_handle(conn, prepared, |db| {
-                    direct::for_each_row(db, SET_NEXT_RUNS, &[&next_runs], |_| Ok(()))?;
+            for chunk in &chunks {
+                queued += tx.direct(|db| chunk.queue(db, priority)).await?;
+            }
+            // The last chunk, the wake-ups and the next due time in one
+            // turn, with the commit unless a wake-up is to be queued.
+            let (tail_queued, woken, now, next_due_in_ms) = tx
+                .direct_then(|db| {
+                    let tail_queued = match &last {
+                        Some(chunk) => chunk.queue(db, priority)?,
+                        None => 0,
+                    };
+                    let mut woken = Vec::new();
                     direct::for_each_row(
                         db,
-                        sql().upsert_scheduled.as_str(),
-                        &[&ids, &priority],
-                        |_| {
-                            queued += 1;
+                        sql().wakeups.as_str(),
+                        &[&i64::from(limit)],
+                        |row| {
+                            woken.push(row.get::<_, String>("charm_id")?);
                             Ok(())
                         },
-                    )
+                    )?;
+                    let now = match now {
+                        Some(now) => now,
+                        None => one_int(db, sql().now.as_str(), &[])?
+                            .ok_or_else(|| StoreError::Bug("no clock reading".into()))?,
+                    };
+                    if woken.is_empty() {
+                        let next = next_due_in(db, now)?;
+                        Ok(((tail_queued, woken, now, next), Then::Commit))
+                    } else {
+                        Ok(((tail_queued, woken, now, None), Then::Continue))
+                    }
                 })
                 .await?;
-            }
-            let woken = sqlx::query(sql().wakeups.as_str())
-                .bind(i64::from(limit))
-                .fetch_all(&mut *conn)
-                .await?;
-            for row in &woken {
-                let charm = charm_id(row, "charm_id")?;
-                let queued_run = upsert(
-                    conn,
-                    &charm,
-                    Trigger::Manual,
-                    wakeup_priority,
-                    None,
-                    Lineage::FIRST,
-                )
-                .await?;
-                if queued_run.is_some() {
-                    queued += 1;
+            queued += tail_queued;
+            let mut next_due_in_ms = next_due_in_ms;
+            if !woken.is_empty() {
+                for charm in &woken {
+                    let charm = parse_charm_id(charm)?;
+                    let queued_run = upsert(
+                        tx.conn().await?,
+                        &charm,
+                        Trigger::Manual,
+                        wakeup_priority,
+                        None,
+                        Lineage::FIRST,
+                    )
+                    .await?;
+                    if queued_run.is_some() {
+                        queued += 1;
+                    }
                 }
+                next_due_in_ms = tx
+                    .direct_then(|db| Ok((next_due_in(db, now)?, Then::Commit)))
+                    .await?;
             }
-            let now = match now {
-                Some(now) => now,
-                None => {
-                    sqlx::query_scalar(sql().now.as_str())
-                        .fetch_one(&mut *conn)
-                        .await?
-                }
-            };
-            let next_due_in_ms: Option<i64> = sqlx::query_scalar(NEXT_DUE_IN)
-                .bind(now)
-                .fetch_one(&mut *conn)
-                .await?;
             Ok(SchedulePass {
                 due: u32::try_from(due.len() + woken.len()).unwrap_or(u32::MAX),
                 queued,
@@ -408,6 +420,61 @@ pub(super) async fn schedule_due(
         s.wake.raise();
     }
     Ok(pass)
+}
+
+/// A chunk of the schedule pass's due charms, as its two statements take
+/// them: their next run times, and their ids.
+struct DueChunk {
+    next_runs: String,
+    ids: String,
+}
+
+impl DueChunk {
+    fn of(chunk: &[(CharmId, i64)]) -> Result<DueChunk, StoreError> {
+        Ok(DueChunk {
+            next_runs: serde_json::to_string(chunk)
+                .map_err(|e| StoreError::Bug(format!("next runs as JSON: {e}")))?,
+            ids: serde_json::to_string(&chunk.iter().map(|(id, _)| id).collect::<Vec<_>>())
+                .map_err(|e| StoreError::Bug(format!("charm ids as JSON: {e}")))?,
+        })
+    }
+
+    /// Moves the charms' next run times and queues their runs; returns how
+    /// many runs it queued or changed.
+    fn queue(&self, db: &rusqlite::Connection, priority: i64) -> Result<u32, StoreError> {
+        direct::for_each_row(db, SET_NEXT_RUNS, &[&self.next_runs], |_| Ok(()))?;
+        let mut queued = 0;
+        direct::for_each_row(
+            db,
+            sql().upsert_scheduled.as_str(),
+            &[&self.ids, &priority],
+            |_| {
+                queued += 1;
+                Ok(())
+            },
+        )?;
+        Ok(queued)
+    }
+}
+
+/// How long until the next charm or wake-up is due, from `now` (ms); `None`
+/// when nothing is.
+fn next_due_in(db: &rusqlite::Connection, now: i64) -> Result<Option<i64>, StoreError> {
+    one_int(db, NEXT_DUE_IN, &[&now])
+}
+
+/// The first column of the one row `sql` returns, an integer or NULL.
+fn one_int(
+    db: &rusqlite::Connection,
+    sql: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<Option<i64>, StoreError> {
+    let mut value = None;
+    direct::for_each_row(db, sql, args, |row| {
+        value = row.get(0)?;
+        Ok(())
+    })?;
+    Ok(value)
 }
 
 /// Claims up to `limit` runs in one statement, the runs that `limit` lone
@@ -425,33 +492,40 @@ pub(super) async fn claim(
         return Ok(Vec::new());
     }
     let max_in_flight = crate::rows::clamp_i64(s.quota.get().max_runs_in_flight);
-    s.write_tx_direct(async |conn, prepared| {
+    s.write_tx_direct(async |tx| {
         // On the handle: through sqlx each claimed row was a message from
-        // SQLite's thread (issue 18).
-        let mut keyed = direct::with_handle(conn, prepared, |db| {
-            let args: [&dyn rusqlite::ToSql; 5] = [
-                &node.as_str(),
-                &lease_ms,
-                &i64::from(fair.slots_per_node),
-                &max_in_flight,
-                &i64::from(limit),
-            ];
-            let mut keyed = Vec::new();
-            direct::for_each_row(db, sql().claim.as_str(), &args, |row| {
-                let priority: i64 = row.get("priority")?;
-                let space_fuel: f64 = row.get("space_fuel")?;
-                let fair_at: Option<i64> = row.get("fair_at")?;
-                let id: i64 = row.get("id")?;
-                // Read by the claim itself: a statement less per run.
-                let state: String = row.get("state")?;
-                let oldest: Option<i64> = row.get("oldest_attempts")?;
-                let run = claimed_from(row, state, Vec::new())?;
-                keyed.push(((priority, space_fuel, fair_at, id), run, oldest));
-                Ok(())
-            })?;
-            Ok(keyed)
-        })
-        .await?;
+        // SQLite's thread (issue 18). With no inbox events to hand out, the
+        // claim is one turn, its commit included.
+        let mut keyed = tx
+            .direct_then(|db| {
+                let args: [&dyn rusqlite::ToSql; 5] = [
+                    &node.as_str(),
+                    &lease_ms,
+                    &i64::from(fair.slots_per_node),
+                    &max_in_flight,
+                    &i64::from(limit),
+                ];
+                let mut keyed = Vec::new();
+                direct::for_each_row(db, sql().claim.as_str(), &args, |row| {
+                    let priority: i64 = row.get("priority")?;
+                    let space_fuel: f64 = row.get("space_fuel")?;
+                    let fair_at: Option<i64> = row.get("fair_at")?;
+                    let id: i64 = row.get("id")?;
+                    // Read by the claim itself: a statement less per run.
+                    let state: String = row.get("state")?;
+                    let oldest: Option<i64> = row.get("oldest_attempts")?;
+                    let run = claimed_from(row, state, Vec::new())?;
+                    keyed.push(((priority, space_fuel, fair_at, id), run, oldest));
+                    Ok(())
+                })?;
+                let then = if keyed.iter().all(|(.., oldest)| oldest.is_none()) {
+                    Then::Commit
+                } else {
+                    Then::Continue
+                };
+                Ok((keyed, then))
+            })
+            .await?;
         // `RETURNING` has no order: the claim's own, from its columns.
         keyed.sort_by(|((pa, fa, ta, ia), ..), ((pb, fb, tb, ib), ..)| {
             pb.cmp(pa)
@@ -461,8 +535,20 @@ pub(super) async fn claim(
         });
         let mut claimed = Vec::with_capacity(keyed.len());
         for (_, run, oldest) in keyed {
-            let events =
-                give_events(conn, run.id, run.charm_id.as_str(), max_events, oldest).await?;
+            let events = match oldest {
+                Some(oldest) => {
+                    let conn = tx.conn().await?;
+                    give_events(
+                        conn,
+                        run.id,
+                        run.charm_id.as_str(),
+                        max_events,
+                        Some(oldest),
+                    )
+                    .await?
+                }
+                None => Vec::new(),
+            };
             claimed.push(with_events(run, events));
         }
         Ok(claimed)
