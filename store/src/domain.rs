@@ -760,22 +760,6 @@ pub struct FairShare {
     pub slots_per_node: u32,
 }
 
-/// A claim of runs, as [`crate::Store::claim_runs`] takes its arguments:
-/// for [`crate::Store::finish_runs_and_claim`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClaimRuns<'a> {
-    /// The node the runs are claimed for.
-    pub node: &'a NodeId,
-    /// Each run's lease, in ms from now.
-    pub lease_ms: i64,
-    /// Events each run is given at most.
-    pub max_events: u32,
-    /// How run slots are shared between spaces.
-    pub fair: FairShare,
-    /// The most runs claimed.
-    pub limit: u32,
-}
-
 /// What a charm's record said before a run finished: what the policy
 /// decides from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -65,6 +65,7 @@ pub use rows::SLOT_FUEL_PER_MS;
 use secrets::{PutSecret, SealedSecret, SecretName};
 use tenancy::{AuditFilter, AuditRecord, NewAudit, NewToken, SpaceOf, TokenRecord};
 
+pub use domain::FairShare;
 pub use domain::{
     Before, Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, CharmUpdate,
     ClaimedRun, Counts, Delivered, Enqueued, EventId, EventRecord, EventStatus, EventsAfter,
@@ -72,31 +73,9 @@ pub use domain::{
     NodeRecord, RescuedRun, RunEvent, RunId, RunOutcome, RunRecord, RunStatus, RunSummary,
     RunToFinish, SchedulePass, SortKey, StateRecord, Trigger, UpdatePolicy,
 };
-pub use domain::{ClaimRuns, FairShare};
 pub use quota::{
     Quota, QuotaBlock, QuotaExceeded, QuotaKind, QuotaOverrides, SpaceRecord, SpaceUsage,
 };
-
-impl ClaimRuns<'_> {
-    /// This claim, made alone on `store` ([`Store::claim_runs`]).
-    ///
-    /// # Errors
-    /// As [`Store::claim_runs`].
-    pub async fn claim_on<S: Store + ?Sized>(
-        self,
-        store: &S,
-    ) -> Result<Vec<ClaimedRun>, StoreError> {
-        store
-            .claim_runs(
-                self.node,
-                self.lease_ms,
-                self.max_events,
-                self.fair,
-                self.limit,
-            )
-            .await
-    }
-}
 
 /// A store error. Messages say what failed; the API turns them into 500s
 /// without showing them, or into 503s when [`StoreError::unavailable`] says
@@ -606,28 +585,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         batch: &[RunToFinish<'_>],
     ) -> Vec<Result<Finish, StoreError>> {
         finish_each_alone(self, batch).await
-    }
-
-    /// Records `batch` as [`Store::finish_runs_if_owned`] does, and then
-    /// claims as [`Store::claim_runs`] does with `claim`: the claim sees
-    /// the slots the finishes freed and the runs they queued. Returns each
-    /// finish's result in `batch`'s order, and the claim's.
-    ///
-    /// SQLite does both in one transaction, one commit (issue 18: a busy
-    /// node's claims refill the slots its finishes free, and were a second
-    /// commit per batch on the one writer); if that transaction fails, each
-    /// part is done alone, so the claim's error never fails a finish. The
-    /// default (PostgreSQL's) does the two in turn.
-    async fn finish_runs_and_claim(
-        &self,
-        batch: &[RunToFinish<'_>],
-        claim: ClaimRuns<'_>,
-    ) -> (
-        Vec<Result<Finish, StoreError>>,
-        Result<Vec<ClaimedRun>, StoreError>,
-    ) {
-        let finished = self.finish_runs_if_owned(batch).await;
-        (finished, claim.claim_on(self).await)
     }
 
     /// Marks `interrupted` every running run whose node is dead (unknown,

@@ -30,8 +30,7 @@ use charm_engine::limits::SandboxLimits;
 use charm_engine::{RecordMode, Recording, RunPlan, RunRequest, Sandbox, StateChange};
 use charm_store::recordings::NewRecording;
 use charm_store::{
-    Before, CharmCode, ClaimRuns, ClaimedRun, FairShare, Finish, Finished, RunOutcome, Store,
-    StoreError,
+    Before, CharmCode, ClaimedRun, FairShare, Finish, Finished, RunOutcome, Store, StoreError,
 };
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -219,18 +218,19 @@ async fn claim_loop(
             }
         }
         let batch = u32::try_from(permits.len()).unwrap_or(1);
-        // Through the finisher: on SQLite the claim joins the next batch of
-        // finished runs, one commit for both.
-        let claim = ClaimRuns {
-            node: &incarnation.id,
-            lease_ms: RUN_LEASE_MS,
-            max_events: d.max_events,
-            fair: FairShare {
-                slots_per_node: u32::try_from(d.max_concurrent).unwrap_or(u32::MAX),
-            },
-            limit: batch,
-        };
-        match d.finisher.claim_runs(claim).await {
+        match d
+            .store
+            .claim_runs(
+                &incarnation.id,
+                RUN_LEASE_MS,
+                d.max_events,
+                FairShare {
+                    slots_per_node: u32::try_from(d.max_concurrent).unwrap_or(u32::MAX),
+                },
+                batch,
+            )
+            .await
+        {
             Ok(claimed) if !claimed.is_empty() => {
                 for (claimed, permit) in claimed.into_iter().zip(permits) {
                     d.metrics.run_claimed(

@@ -13,20 +13,11 @@
 //! The batches form by themselves: a finisher takes every result waiting
 //! when it is free (up to [`MAX_BATCH`] on SQLite), so a lone run is
 //! written at once and a busy node writes many per commit.
-//!
-//! On SQLite the claim loop's claims join the batches too
-//! ([`Finisher::claim_runs`]): a claim waiting when a batch is taken is made
-//! in the batch's transaction, after its finishes
-//! ([`Store::finish_runs_and_claim`]). A busy node's claims refill the
-//! slots its finishes free, so a claim and a batch of finishes were two
-//! commits a cycle on the one writer; now they are one. A claim with no
-//! finish waiting is made at once, alone.
 
 use std::sync::Arc;
 
 use charm_store::{
-    Before, CharmUpdate, ClaimRuns, ClaimedRun, FairShare, Finish, Finished, NodeId, RunId,
-    RunToFinish, Store, StoreError,
+    Before, CharmUpdate, Finish, Finished, NodeId, RunId, RunToFinish, Store, StoreError,
 };
 use tokio::sync::{mpsc, oneshot, Mutex};
 
@@ -37,14 +28,8 @@ pub(crate) const MAX_BATCH: usize = 64;
 /// Decides a finished run's charm update (see `charm_store::UpdatePolicy`).
 pub(crate) type Decide = Arc<dyn Fn(Before, i64) -> CharmUpdate + Send + Sync>;
 
-/// What waits for a batch.
-enum Job {
-    Finish(FinishJob),
-    Claim(ClaimJob),
-}
-
 /// One run's result waiting for its batch.
-struct FinishJob {
+struct Job {
     run: RunId,
     node: NodeId,
     finished: Arc<Finished>,
@@ -52,36 +37,11 @@ struct FinishJob {
     done: oneshot::Sender<Result<Finish, StoreError>>,
 }
 
-/// A claim waiting for a batch to join (see [`Finisher::claim_runs`]).
-struct ClaimJob {
-    node: NodeId,
-    lease_ms: i64,
-    max_events: u32,
-    fair: FairShare,
-    limit: u32,
-    done: oneshot::Sender<Result<Vec<ClaimedRun>, StoreError>>,
-}
-
-impl ClaimJob {
-    fn claim(&self) -> ClaimRuns<'_> {
-        ClaimRuns {
-            node: &self.node,
-            lease_ms: self.lease_ms,
-            max_events: self.max_events,
-            fair: self.fair,
-            limit: self.limit,
-        }
-    }
-}
-
 /// The way into the finishers; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Finisher {
     store: Arc<dyn Store>,
     jobs: mpsc::UnboundedSender<Job>,
-    /// Whether claims join the batches (SQLite: one writer, so one commit
-    /// for both), or go to the store at once (PostgreSQL: commits overlap).
-    claims_join: bool,
 }
 
 impl Finisher {
@@ -91,24 +51,14 @@ impl Finisher {
     /// and a batch of 1, each run its own transaction, so that commits
     /// overlap and a run waiting on a row lock holds up no other run. They
     /// stop when the last [`Finisher`] is dropped, after the results sent
-    /// before are written. With `claims_join`, [`Finisher::claim_runs`]
-    /// makes its claims in the batches' transactions.
-    pub(crate) fn spawn(
-        store: Arc<dyn Store>,
-        workers: usize,
-        batch: usize,
-        claims_join: bool,
-    ) -> Finisher {
+    /// before are written.
+    pub(crate) fn spawn(store: Arc<dyn Store>, workers: usize, batch: usize) -> Finisher {
         let (jobs, queue) = mpsc::unbounded_channel();
         let queue = Arc::new(Mutex::new(queue));
         for _ in 0..workers.max(1) {
             tokio::spawn(work(Arc::clone(&store), Arc::clone(&queue), batch.max(1)));
         }
-        Finisher {
-            store,
-            jobs,
-            claims_join,
-        }
+        Finisher { store, jobs }
     }
 
     /// Records `finished` as run `run` of `node` with the next batch: the store's answer, as
@@ -121,13 +71,13 @@ impl Finisher {
         decide: Decide,
     ) -> Result<Finish, StoreError> {
         let (done, answer) = oneshot::channel();
-        let job = Job::Finish(FinishJob {
+        let job = Job {
             run,
             node: node.clone(),
             finished: Arc::clone(finished),
             decide: Arc::clone(&decide),
             done,
-        });
+        };
         if self.jobs.send(job).is_ok() {
             if let Ok(answer) = answer.await {
                 return answer;
@@ -139,35 +89,6 @@ impl Finisher {
         self.store
             .finish_run_if_owned(run, node, finished, &*decide)
             .await
-    }
-
-    /// Claims runs as [`Store::claim_runs`] does with `claim`: with the next
-    /// batch of finishes, in its transaction, when claims join the batches
-    /// (and a batch is being written or waits), else at once.
-    pub(crate) async fn claim_runs(
-        &self,
-        claim: ClaimRuns<'_>,
-    ) -> Result<Vec<ClaimedRun>, StoreError> {
-        if self.claims_join {
-            let (done, answer) = oneshot::channel();
-            let job = Job::Claim(ClaimJob {
-                node: claim.node.clone(),
-                lease_ms: claim.lease_ms,
-                max_events: claim.max_events,
-                fair: claim.fair,
-                limit: claim.limit,
-                done,
-            });
-            if self.jobs.send(job).is_ok() {
-                if let Ok(answer) = answer.await {
-                    return answer;
-                }
-            }
-            // No finisher answered (its batch panicked before its
-            // transaction committed, or the runtime is stopping): alone.
-            tracing::warn!("no finisher answered a claim; claiming alone");
-        }
-        claim.claim_on(&*self.store).await
     }
 }
 
@@ -209,19 +130,9 @@ async fn work(
     }
 }
 
-/// Records one batch and answers each of its jobs: the finishes, and the
-/// claim (the claim loop waits for each before it sends another, so a
-/// batch has at most one) in the same store call.
+/// Records one batch and answers each of its jobs.
 async fn write(store: Arc<dyn Store>, batch: Vec<Job>) {
-    let mut finishes = Vec::with_capacity(batch.len());
-    let mut claims = Vec::new();
-    for job in batch {
-        match job {
-            Job::Finish(finish) => finishes.push(finish),
-            Job::Claim(claim) => claims.push(claim),
-        }
-    }
-    let items: Vec<RunToFinish<'_>> = finishes
+    let items: Vec<RunToFinish<'_>> = batch
         .iter()
         .map(|job| RunToFinish {
             run: job.run,
@@ -230,19 +141,12 @@ async fn write(store: Arc<dyn Store>, batch: Vec<Job>) {
             policy: &*job.decide,
         })
         .collect();
-    let mut claims = claims.into_iter();
-    let (results, claimed) = match claims.next() {
-        Some(claim) => {
-            let (results, claimed) = store.finish_runs_and_claim(&items, claim.claim()).await;
-            (results, Some((claim, claimed)))
-        }
-        None => (store.finish_runs_if_owned(&items).await, None),
-    };
+    let results = store.finish_runs_if_owned(&items).await;
     drop(items);
-    for (job, result) in finishes.into_iter().zip(results) {
+    for (job, result) in batch.into_iter().zip(results) {
         // Let go of the result before answering, so that the run task
         // holds the only reference to it again.
-        let FinishJob {
+        let Job {
             done,
             finished,
             decide,
@@ -252,13 +156,5 @@ async fn write(store: Arc<dyn Store>, batch: Vec<Job>) {
         // A run task that is gone (the runtime is stopping) needs no
         // answer.
         let _ = done.send(result);
-    }
-    if let Some((claim, claimed)) = claimed {
-        let _ = claim.done.send(claimed);
-    }
-    // Never sent (one claim at a time), but answered if ever.
-    for claim in claims {
-        let claimed = claim.claim().claim_on(&*store).await;
-        let _ = claim.done.send(claimed);
     }
 }

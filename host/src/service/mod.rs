@@ -271,7 +271,7 @@ pub async fn serve(
         },
     );
     let alerting = alerts.clone().spawn(stop.clone());
-    let (finishers, finish_batch, claim_batch, claims_join) = batching(&config);
+    let (finishers, finish_batch, claim_batch) = batching(&config);
     let dispatcher = Dispatcher {
         store: Arc::clone(&store),
         alerts,
@@ -285,7 +285,7 @@ pub async fn serve(
         record_bytes: config.record_bytes_per_run,
         node: membership.state(),
         secrets: secret_keeper.clone(),
-        finisher: Finisher::spawn(Arc::clone(&store), finishers, finish_batch, claims_join),
+        finisher: Finisher::spawn(Arc::clone(&store), finishers, finish_batch),
         claim_batch,
     }
     .spawn(stop.clone());
@@ -473,21 +473,19 @@ async fn maintain(
 }
 
 /// How the node batches its writes, by store: `(finishers, runs per
-/// finish batch, runs per claim, whether claims join the finish batches)`.
-/// Every free slot is claimed in one statement on both (up to
-/// [`dispatcher::MAX_CLAIM_BATCH`]). SQLite has one writer, and a batch is
-/// one transaction there: one finisher writing up to
-/// [`finisher::MAX_BATCH`] runs per commit, and the claim that refills
-/// their slots in the same commit. PostgreSQL commits overlap, and a
-/// finish batch there is a run at a time (a batch would only hold the
-/// first runs for the last): half the connections finish runs at once, one
-/// run each, and claims go to the database at once.
-fn batching(config: &ServiceConfig) -> (usize, usize, usize, bool) {
+/// finish batch, runs per claim)`. Every free slot is claimed in one
+/// statement on both (up to [`dispatcher::MAX_CLAIM_BATCH`]). SQLite has one
+/// writer, and a batch is one transaction there: one finisher writing up
+/// to [`finisher::MAX_BATCH`] runs per commit. PostgreSQL commits overlap,
+/// and a finish batch there is a run at a time (a batch would only hold
+/// the first runs for the last): half the connections finish runs at
+/// once, one run each.
+fn batching(config: &ServiceConfig) -> (usize, usize, usize) {
     match config.db {
-        DbTarget::Sqlite(_) => (1, finisher::MAX_BATCH, dispatcher::MAX_CLAIM_BATCH, true),
+        DbTarget::Sqlite(_) => (1, finisher::MAX_BATCH, dispatcher::MAX_CLAIM_BATCH),
         DbTarget::Postgres(_) => {
             let finishers = usize::try_from(config.db_connections / 2).unwrap_or(1);
-            (finishers.max(1), 1, dispatcher::MAX_CLAIM_BATCH, false)
+            (finishers.max(1), 1, dispatcher::MAX_CLAIM_BATCH)
         }
     }
 }

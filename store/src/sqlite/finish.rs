@@ -21,8 +21,8 @@ use crate::rows::{
     FINISH_RUN, WRITE_STATE_IF_VERSION,
 };
 use crate::{
-    Before, CharmId, CharmUpdate, ClaimRuns, ClaimedRun, EventsAfter, Finish, Finished, NodeId,
-    Quota, RunId, RunOutcome, RunToFinish, StoreError, UpdatePolicy,
+    Before, CharmId, CharmUpdate, EventsAfter, Finish, Finished, NodeId, Quota, RunId, RunOutcome,
+    RunToFinish, StoreError, UpdatePolicy,
 };
 
 /// The running runs among `$1` (a JSON array of run ids), each with its
@@ -59,9 +59,7 @@ pub(super) async fn finish_if_owned(
     };
     let quota = s.quota.get();
     let mut results = s
-        .write_tx_direct(async |tx| {
-            finish_together(tx, std::slice::from_ref(&one), quota, Then::Commit).await
-        })
+        .write_tx_direct(async |tx| finish_together(tx, std::slice::from_ref(&one), quota).await)
         .await?;
     let (finish, waiting) = results
         .pop()
@@ -83,7 +81,7 @@ pub(super) async fn finish_batch(
     }
     let quota = s.quota.get();
     let together = s
-        .write_tx_direct(async |tx| finish_together(tx, batch, quota, Then::Commit).await)
+        .write_tx_direct(async |tx| finish_together(tx, batch, quota).await)
         .await;
     match together {
         Ok(results) => {
@@ -95,45 +93,6 @@ pub(super) async fn finish_batch(
         Err(error) => {
             tracing::warn!(%error, runs = batch.len(), "recording a batch of runs failed; recording each alone");
             crate::finish_each_alone(s, batch).await
-        }
-    }
-}
-
-/// Records `batch` and then claims, in one transaction (see
-/// `Store::finish_runs_and_claim`); if it fails, each part alone.
-pub(super) async fn finish_and_claim(
-    s: &SqliteStore,
-    batch: &[RunToFinish<'_>],
-    claim: ClaimRuns<'_>,
-) -> (
-    Vec<Result<Finish, StoreError>>,
-    Result<Vec<ClaimedRun>, StoreError>,
-) {
-    if batch.is_empty() {
-        return (Vec::new(), super::runs::claim(s, claim).await);
-    }
-    let quota = s.quota.get();
-    let together = s
-        .write_tx_direct(async |tx| {
-            // The finishes' last turn leaves the transaction open; the
-            // claim's commits it.
-            let finished = finish_together(tx, batch, quota, Then::Continue).await?;
-            let claimed = super::runs::claim_in(tx, s, claim).await?;
-            Ok((finished, claimed))
-        })
-        .await;
-    match together {
-        Ok((finished, claimed)) => {
-            if finished.iter().any(|(_, waiting)| *waiting) {
-                s.wake.raise();
-            }
-            let finished = finished.into_iter().map(|(finish, _)| Ok(finish)).collect();
-            (finished, Ok(claimed))
-        }
-        Err(error) => {
-            tracing::warn!(%error, runs = batch.len(), "recording a batch of runs with a claim failed; doing each alone");
-            let finished = finish_batch(s, batch).await;
-            (finished, super::runs::claim(s, claim).await)
         }
     }
 }
@@ -156,14 +115,12 @@ enum Step<'a> {
 /// in order, and whether its charm now has a queued run that can start.
 ///
 /// When every run's writes are [`Known`] (the common case), the whole
-/// transaction is one turn on the handle: the lookup, the writes and, when
-/// `end` says so, the commit. (Otherwise the caller's transaction commits
-/// when it ends.)
+/// transaction is one turn on the handle: the lookup, the writes and the
+/// commit.
 async fn finish_together(
     tx: &mut WriteTx<'_>,
     batch: &[RunToFinish<'_>],
     quota: Quota,
-    end: Then,
 ) -> Result<Vec<(Finish, bool)>, StoreError> {
     let ids = run_ids(batch.iter().map(|item| item.run))?;
     let planned = tx
@@ -195,7 +152,7 @@ async fn finish_together(
                         _ => None,
                     })
                     .collect::<Result<Vec<_>, StoreError>>()?;
-                Ok((Err(written), end))
+                Ok((Err(written), Then::Commit))
             } else {
                 Ok((Ok(steps), Then::Continue))
             }

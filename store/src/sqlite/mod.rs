@@ -79,11 +79,11 @@ use crate::secrets::{PutSecret, SealedSecret, SecretName};
 use crate::tenancy::{AuditFilter, AuditRecord, NewAudit, NewToken, SpaceOf, TokenRecord};
 use crate::wake::Wake;
 use crate::{
-    Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, ClaimRuns, ClaimedRun,
-    Counts, Delivered, Enqueued, EventId, EventRecord, EventStatus, FairShare, Finish, Finished,
-    Hook, MinuteOutcomes, NewCharm, NewEvent, NextRunPolicy, NodeId, NodeInfo, NodeRecord,
-    RescuedRun, RunId, RunRecord, RunToFinish, SchedulePass, StateRecord, Store, StoreError,
-    Trigger, UpdatePolicy,
+    Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, ClaimedRun, Counts,
+    Delivered, Enqueued, EventId, EventRecord, EventStatus, FairShare, Finish, Finished, Hook,
+    MinuteOutcomes, NewCharm, NewEvent, NextRunPolicy, NodeId, NodeInfo, NodeRecord, RescuedRun,
+    RunId, RunRecord, RunToFinish, SchedulePass, StateRecord, Store, StoreError, Trigger,
+    UpdatePolicy,
 };
 
 /// How many connections serve reads.
@@ -551,14 +551,7 @@ impl Store for SqliteStore {
         max_events: u32,
         fair: FairShare,
     ) -> Result<Option<ClaimedRun>, StoreError> {
-        let claim = ClaimRuns {
-            node,
-            lease_ms,
-            max_events,
-            fair,
-            limit: 1,
-        };
-        let mut claimed = runs::claim(self, claim).await?;
+        let mut claimed = runs::claim(self, node, lease_ms, max_events, fair, 1).await?;
         Ok(claimed.pop())
     }
 
@@ -570,14 +563,7 @@ impl Store for SqliteStore {
         fair: FairShare,
         limit: u32,
     ) -> Result<Vec<ClaimedRun>, StoreError> {
-        let claim = ClaimRuns {
-            node,
-            lease_ms,
-            max_events,
-            fair,
-            limit,
-        };
-        runs::claim(self, claim).await
+        runs::claim(self, node, lease_ms, max_events, fair, limit).await
     }
 
     async fn decay_usage(&self, factor: f64, every_ms: i64) -> Result<bool, StoreError> {
@@ -612,17 +598,6 @@ impl Store for SqliteStore {
         batch: &[RunToFinish<'_>],
     ) -> Vec<Result<Finish, StoreError>> {
         finish::finish_batch(self, batch).await
-    }
-
-    async fn finish_runs_and_claim(
-        &self,
-        batch: &[RunToFinish<'_>],
-        claim: ClaimRuns<'_>,
-    ) -> (
-        Vec<Result<Finish, StoreError>>,
-        Result<Vec<ClaimedRun>, StoreError>,
-    ) {
-        finish::finish_and_claim(self, batch, claim).await
     }
 
     async fn rescue_lost_runs(

@@ -11,14 +11,14 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::Row;
 
 use super::inbox::{append_event, give_events};
-use super::tx::{Then, WriteTx};
+use super::tx::Then;
 use super::{direct, SqliteStore, NOW};
 use crate::rows::{
     charm_id, claimed_from, node_id, parse_charm_id, with_events, Lineage, HAS_QUEUED, INTERRUPTED,
     NEXT_DUE_IN, PRUNE,
 };
 use crate::{
-    CharmId, ClaimRuns, ClaimedRun, Delivered, Enqueued, EventId, NewEvent, NextRunPolicy, NodeId,
+    CharmId, ClaimedRun, Delivered, Enqueued, EventId, FairShare, NewEvent, NextRunPolicy, NodeId,
     NodeInfo, RescuedRun, SchedulePass, StoreError, Trigger,
 };
 
@@ -482,89 +482,78 @@ fn one_int(
 /// urgent first.
 pub(super) async fn claim(
     s: &SqliteStore,
-    claim: ClaimRuns<'_>,
+    node: &NodeId,
+    lease_ms: i64,
+    max_events: u32,
+    fair: FairShare,
+    limit: u32,
 ) -> Result<Vec<ClaimedRun>, StoreError> {
-    if claim.limit == 0 {
+    if limit == 0 {
         return Ok(Vec::new());
     }
-    s.write_tx_direct(async |tx| claim_in(tx, s, claim).await)
-        .await
-}
-
-/// The body of [`claim`], in `tx`, which it commits (in the claim's own
-/// turn when no run has inbox events to hand out).
-pub(super) async fn claim_in(
-    tx: &mut WriteTx<'_>,
-    s: &SqliteStore,
-    claim: ClaimRuns<'_>,
-) -> Result<Vec<ClaimedRun>, StoreError> {
-    let ClaimRuns {
-        node,
-        lease_ms,
-        max_events,
-        fair,
-        limit,
-    } = claim;
     let max_in_flight = crate::rows::clamp_i64(s.quota.get().max_runs_in_flight);
-    // On the handle: through sqlx each claimed row was a message from
-    // SQLite's thread (issue 18). With no inbox events to hand out, the
-    // claim is one turn, its commit included.
-    let mut keyed = tx
-        .direct_then(|db| {
-            let args: [&dyn rusqlite::ToSql; 5] = [
-                &node.as_str(),
-                &lease_ms,
-                &i64::from(fair.slots_per_node),
-                &max_in_flight,
-                &i64::from(limit),
-            ];
-            let mut keyed = Vec::new();
-            direct::for_each_row(db, sql().claim.as_str(), &args, |row| {
-                let priority: i64 = row.get("priority")?;
-                let space_fuel: f64 = row.get("space_fuel")?;
-                let fair_at: Option<i64> = row.get("fair_at")?;
-                let id: i64 = row.get("id")?;
-                // Read by the claim itself: a statement less per run.
-                let state: String = row.get("state")?;
-                let oldest: Option<i64> = row.get("oldest_attempts")?;
-                let run = claimed_from(row, state, Vec::new())?;
-                keyed.push(((priority, space_fuel, fair_at, id), run, oldest));
-                Ok(())
-            })?;
-            let then = if keyed.iter().all(|(.., oldest)| oldest.is_none()) {
-                Then::Commit
-            } else {
-                Then::Continue
+    s.write_tx_direct(async |tx| {
+        // On the handle: through sqlx each claimed row was a message from
+        // SQLite's thread (issue 18). With no inbox events to hand out, the
+        // claim is one turn, its commit included.
+        let mut keyed = tx
+            .direct_then(|db| {
+                let args: [&dyn rusqlite::ToSql; 5] = [
+                    &node.as_str(),
+                    &lease_ms,
+                    &i64::from(fair.slots_per_node),
+                    &max_in_flight,
+                    &i64::from(limit),
+                ];
+                let mut keyed = Vec::new();
+                direct::for_each_row(db, sql().claim.as_str(), &args, |row| {
+                    let priority: i64 = row.get("priority")?;
+                    let space_fuel: f64 = row.get("space_fuel")?;
+                    let fair_at: Option<i64> = row.get("fair_at")?;
+                    let id: i64 = row.get("id")?;
+                    // Read by the claim itself: a statement less per run.
+                    let state: String = row.get("state")?;
+                    let oldest: Option<i64> = row.get("oldest_attempts")?;
+                    let run = claimed_from(row, state, Vec::new())?;
+                    keyed.push(((priority, space_fuel, fair_at, id), run, oldest));
+                    Ok(())
+                })?;
+                let then = if keyed.iter().all(|(.., oldest)| oldest.is_none()) {
+                    Then::Commit
+                } else {
+                    Then::Continue
+                };
+                Ok((keyed, then))
+            })
+            .await?;
+        // `RETURNING` has no order: the claim's own, from its columns.
+        keyed.sort_by(|((pa, fa, ta, ia), ..), ((pb, fb, tb, ib), ..)| {
+            pb.cmp(pa)
+                .then(fa.total_cmp(fb))
+                .then(ta.cmp(tb))
+                .then(ia.cmp(ib))
+        });
+        let mut claimed = Vec::with_capacity(keyed.len());
+        for (_, run, oldest) in keyed {
+            let events = match oldest {
+                Some(oldest) => {
+                    let conn = tx.conn().await?;
+                    give_events(
+                        conn,
+                        run.id,
+                        run.charm_id.as_str(),
+                        max_events,
+                        Some(oldest),
+                    )
+                    .await?
+                }
+                None => Vec::new(),
             };
-            Ok((keyed, then))
-        })
-        .await?;
-    // `RETURNING` has no order: the claim's own, from its columns.
-    keyed.sort_by(|((pa, fa, ta, ia), ..), ((pb, fb, tb, ib), ..)| {
-        pb.cmp(pa)
-            .then(fa.total_cmp(fb))
-            .then(ta.cmp(tb))
-            .then(ia.cmp(ib))
-    });
-    let mut claimed = Vec::with_capacity(keyed.len());
-    for (_, run, oldest) in keyed {
-        let events = match oldest {
-            Some(oldest) => {
-                let conn = tx.conn().await?;
-                give_events(
-                    conn,
-                    run.id,
-                    run.charm_id.as_str(),
-                    max_events,
-                    Some(oldest),
-                )
-                .await?
-            }
-            None => Vec::new(),
-        };
-        claimed.push(with_events(run, events));
-    }
-    Ok(claimed)
+            claimed.push(with_events(run, events));
+        }
+        Ok(claimed)
+    })
+    .await
 }
 
 pub(super) async fn rescue_lost(

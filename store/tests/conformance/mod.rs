@@ -1325,7 +1325,6 @@ macro_rules! conformance_cases {
             a_charm_without_success_for_its_intervals_is_silent,
             a_space_at_its_charms_quota_refuses_another_charm,
             a_space_at_its_quota_of_runs_in_flight_waits_for_a_slot,
-            a_claim_joined_to_finishes_takes_the_slots_they_free,
             a_space_over_its_fuel_quota_gets_no_claims_until_the_window_allows,
             a_state_over_the_space_quota_is_not_written_and_the_charm_not_blamed,
             pruning_keeps_each_spaces_quota_of_runs,

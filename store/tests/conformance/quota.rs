@@ -2,9 +2,8 @@
 //! flight, fuel per hour, state bytes and run history kept.
 
 use charm_store::{
-    CharmId, ClaimRuns, EventStatus, EventsAfter, FairShare, Finish, Finished, NewCharm, NewEvent,
-    NodeId, Quota, QuotaKind, QuotaOverrides, RunOutcome, RunStatus, RunToFinish, Store,
-    StoreError, Trigger,
+    CharmId, EventStatus, EventsAfter, FairShare, Finish, Finished, NewCharm, NewEvent, NodeId,
+    Quota, QuotaKind, QuotaOverrides, RunOutcome, Store, StoreError, Trigger,
 };
 
 use super::{add, claim, code, enqueue, finish, keep, node, ok, LEASE, MANUAL, MAX_EVENTS};
@@ -26,15 +25,6 @@ fn new_charm(n: u8, space: &str, state: &str) -> NewCharm {
 
 async fn set(s: &dyn Store, space: &str, o: QuotaOverrides) {
     s.set_space_quota(space, &o).await.unwrap();
-}
-
-/// Gives `space` a quota of one run in flight.
-async fn one_run_at_a_time(s: &dyn Store, space: &str) {
-    let o = QuotaOverrides {
-        max_runs_in_flight: Some(1),
-        ..QuotaOverrides::default()
-    };
-    set(s, space, o).await;
 }
 
 /// Runs `charm` once to success, using `fuel`, returning `state`.
@@ -130,67 +120,21 @@ pub async fn a_space_at_its_charms_quota_refuses_another_charm(s: &dyn Store) {
     assert_eq!(counts, vec![("a", 3, 3), ("b", 1, 2), ("race", 2, 2)]);
 }
 
-/// A claim joined to a batch of finishes (`finish_runs_and_claim`, one
-/// transaction on SQLite) is made after them: it takes the slot a finish
-/// freed, as a claim made after the finishes would.
-pub async fn a_claim_joined_to_finishes_takes_the_slots_they_free(s: &dyn Store) {
-    let me = node(s).await;
-    let a1 = charm_in(s, 1, "a").await;
-    let a2 = charm_in(s, 2, "a").await;
-    one_run_at_a_time(s, "a").await;
-    enqueue(s, &a1, Trigger::Manual).await;
-    enqueue(s, &a2, Trigger::Manual).await;
-    let claim = ClaimRuns {
-        node: &me,
-        lease_ms: LEASE,
-        max_events: MAX_EVENTS,
-        fair: FairShare::default(),
-        limit: 2,
-    };
-    let first = s
-        .claim_runs(&me, LEASE, MAX_EVENTS, FairShare::default(), 2)
-        .await
-        .unwrap();
-    assert_eq!(first.len(), 1, "one run of `a` at a time");
-    let waiting = if first[0].charm_id == a1 { &a2 } else { &a1 };
-    let state = ok(Some("{\"n\":1}"));
-    let policy = |_: charm_store::Before, _| keep(0);
-    let item = RunToFinish {
-        run: first[0].id,
-        node: &me,
-        finished: &state,
-        policy: &policy,
-    };
-    let (finished, claimed) = s.finish_runs_and_claim(&[item], claim).await;
-    assert_eq!(
-        finished.into_iter().map(Result::unwrap).collect::<Vec<_>>(),
-        [Finish::Recorded {
-            state_version: Some(1)
-        }]
-    );
-    let claimed = claimed.expect("the claim");
-    assert_eq!(
-        claimed.iter().map(|r| &r.charm_id).collect::<Vec<_>>(),
-        [waiting],
-        "the claim took the slot the finish freed, and only it"
-    );
-    assert_eq!(
-        s.run(first[0].id).await.unwrap().unwrap().status,
-        RunStatus::Done
-    );
-    // With no finishes, it is a claim alone: nothing is left to claim.
-    let (none, claimed) = s.finish_runs_and_claim(&[], claim).await;
-    assert!(none.is_empty());
-    assert!(claimed.expect("the claim").is_empty());
-}
-
 pub async fn a_space_at_its_quota_of_runs_in_flight_waits_for_a_slot(s: &dyn Store) {
     let me = node(s).await;
     let a1 = charm_in(s, 1, "a").await;
     let a2 = charm_in(s, 2, "a").await;
     let b1 = charm_in(s, 3, "b").await;
     let b2 = charm_in(s, 4, "b").await;
-    one_run_at_a_time(s, "a").await;
+    set(
+        s,
+        "a",
+        QuotaOverrides {
+            max_runs_in_flight: Some(1),
+            ..QuotaOverrides::default()
+        },
+    )
+    .await;
     for c in [&a1, &a2, &b1, &b2] {
         enqueue(s, c, Trigger::Manual).await;
     }
