@@ -25,7 +25,8 @@ use crate::StoreError;
 
 /// Statements kept prepared on one connection: at most this many, the
 /// least recently used finalized first. The direct path has fewer than
-/// this (a finish's, the schedule pass's).
+/// this (about 20: a finish's, the claim, the schedule pass's, and the
+/// write transaction's `BEGIN`, `COMMIT` and `ROLLBACK`).
 const KEPT_STATEMENTS: usize = 32;
 
 /// The statements prepared on one connection's handle, kept from one
@@ -95,9 +96,9 @@ impl Prepared {
 /// `body` runs without an await: it holds up this runtime thread for as
 /// long as it takes, as sqlx's thread would be held for its statements.
 /// Keep it bounded (a batch of runs, not a scan). Only the write
-/// transaction ([`super::tx::WriteTx`]) begins, commits or rolls back on the
-/// handle, always in the same turn or the same transaction; nothing else may
-/// (sqlx keeps its own count of the transactions it opened). The service is the database's one writer (WAL
+/// transaction ([`super::tx::WriteTx`]) begins, commits or rolls back on
+/// the handle, and it ends every transaction it begins; nothing else may
+/// (sqlx keeps its own count of the transactions it began).
 /// readers never block it), but another process writing to the file (an
 /// operator's `sqlite3` shell) can hold the write lock: then a write here
 /// waits for it, up to `busy_timeout`, on this runtime thread.

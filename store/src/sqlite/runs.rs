@@ -303,7 +303,8 @@ const SET_NEXT_RUNS: &str = "UPDATE charms SET next_run_at = j.value ->> 1 \
 /// Due charms moved and queued per turn on the write handle, which holds
 /// up a runtime thread meanwhile: at the 60–80 µs a charm measured on a
 /// busy 2-core machine, about 10 ms, no longer than a full batch of
-/// finished runs holds it.
+/// finished runs holds it. (The pass's last turn also commits, and a
+/// commit may take SQLite's automatic checkpoint with it.)
 const DUE_CHUNK: usize = 128;
 
 pub(super) async fn schedule_due(

@@ -88,6 +88,14 @@ impl<'a> WriteTx<'a> {
                 *phase = Phase::Failed;
                 run(db, "BEGIN")?;
                 *phase = Phase::Begun;
+            } else if db.is_autocommit() {
+                // SQLite rolled the transaction back on its own (a full
+                // disk, an I/O error) after an error the body passed over:
+                // what follows would commit statement by statement.
+                *phase = Phase::Failed;
+                return Err(StoreError::Bug(
+                    "a write transaction was rolled back under its body".into(),
+                ));
             }
             let (value, then) = body(db)?;
             if then == Then::Commit {
@@ -141,7 +149,19 @@ impl<'a> WriteTx<'a> {
         result: Result<T, StoreError>,
     ) -> (Result<T, StoreError>, bool) {
         match (result, self.phase) {
-            (result, Phase::Idle | Phase::Committed) => (result, true),
+            (result @ Ok(_), Phase::Committed) | (result, Phase::Idle) => (result, true),
+            (Err(e), Phase::Committed) => {
+                // Never by construction (a commit is its body's last step),
+                // and loud if ever: a caller that retries on an error
+                // would write again what is already committed.
+                tracing::error!(error = %e, "a write transaction failed after its commit");
+                (
+                    Err(StoreError::Bug(format!(
+                        "a write transaction failed after its commit: {e}"
+                    ))),
+                    true,
+                )
+            }
             (Ok(_), Phase::Failed) => (
                 Err(StoreError::Bug(
                     "a write transaction's failed COMMIT was not returned".into(),
@@ -312,6 +332,26 @@ mod tests {
             "rolled back, the connection stays for the next write"
         );
         assert!(committed(&dir, "t").await.is_empty(), "nothing was kept");
+    }
+
+    #[tokio::test]
+    async fn a_failed_begin_leaves_the_connection_to_be_closed() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let writer = writer_in(&dir).await;
+        // A transaction left open on the connection (as a write dropped
+        // half-way leaves one): the next BEGIN fails.
+        let mut guard = writer.acquire().await.expect("the connection");
+        sqlx::query("BEGIN")
+            .execute(&mut *guard)
+            .await
+            .expect("begin");
+        let mut tx = WriteTx::new(guard.open());
+        let result = insert(&mut tx, 1).await;
+        let (result, sound) = tx.end(result).await;
+        assert!(result.is_err(), "the BEGIN's error is returned");
+        assert!(!sound, "a connection whose BEGIN failed is closed");
+        guard.discard().await;
+        assert!(committed(&dir, "t").await.is_empty());
     }
 
     #[tokio::test]

@@ -53,6 +53,9 @@ pub(super) struct Open {
     /// connection back sound ([`WriteGuard::settle`]): still set at the
     /// next acquire means a write was dropped half-way (its task
     /// cancelled), and what it left queued on sqlx's thread is not known.
+    /// Its transaction, if one was open, stays open (holding SQLite's write
+    /// lock against other processes) until that acquire closes the
+    /// connection, which rolls it back.
     in_doubt: bool,
 }
 
