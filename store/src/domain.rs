@@ -332,6 +332,12 @@ pub struct CharmCode {
     /// Whether it has secrets. Read only: lets a run skip reading them
     /// (one statement per run) when there are none.
     pub has_secrets: bool,
+    /// Its revision. Read only: the database raises it with every change
+    /// of any field above except `consecutive_failures` and `next_run_at`
+    /// (a run's own bookkeeping), and with every secret added or removed.
+    /// A claim returns it ([`ClaimedRun::charm_revision`]): code read at
+    /// the same revision is still current but for those two fields.
+    pub revision: i64,
 }
 
 /// A charm to insert, with its first state.
@@ -549,6 +555,10 @@ pub struct ClaimedRun {
     /// The inbox events it is given, oldest first (`ctx.events`); a
     /// successful finish acknowledges exactly these.
     pub events: Vec<RunEvent>,
+    /// Its charm's [`CharmCode::revision`] when the run was claimed: a
+    /// caller that kept the charm's code as read at this revision may run
+    /// it without reading it again.
+    pub charm_revision: i64,
 }
 
 /// An event's id: increasing in the order events were appended.

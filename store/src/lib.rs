@@ -269,8 +269,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn charm_code(&self, id: &CharmId) -> Result<Option<CharmCode>, StoreError>;
 
     /// What a run needs: the charm's code and settings without its source
-    /// (`source` is empty). A run reads this on every execution, and the
-    /// source, up to 1 MiB, is only needed to recompile.
+    /// (`source` is empty; up to 1 MiB, it is only needed to recompile).
+    /// A node reads this for a charm's first run, and again only when a
+    /// claim's [`ClaimedRun::charm_revision`] differs from the
+    /// [`CharmCode::revision`] it read.
     async fn charm_for_run(&self, id: &CharmId) -> Result<Option<CharmCode>, StoreError>;
 
     /// Applies `change` to the charm as stored, in one transaction, and

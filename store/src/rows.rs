@@ -207,7 +207,7 @@ pub(crate) fn code_sql() -> &'static str {
 pub(crate) const CODE_FOR_RUN: &str = "SELECT c.id, c.space, c.name, c.integration, '' AS source, \
      c.source_sha256, k.bytecode, c.runtime_sha256, c.interval_s, c.schedule, c.max_attempts, \
      c.alert_state, c.alert_fingerprint, c.limits, c.allowed_hosts, c.private_network, c.enabled, \
-     c.disabled_reason, c.disabled_at, c.consecutive_failures, c.next_run_at, \
+     c.disabled_reason, c.disabled_at, c.consecutive_failures, c.next_run_at, c.revision, \
      EXISTS (SELECT 1 FROM charm_secrets cs WHERE cs.charm_id = c.id) AS has_secrets \
      FROM charms c JOIN charm_code k ON k.charm_id = c.id WHERE c.id = $1";
 
@@ -446,6 +446,7 @@ pub(crate) fn code_from(row: &impl Columns) -> Result<CharmCode, StoreError> {
         alert_state: row.opt_text("alert_state")?,
         alert_fingerprint: row.opt_text("alert_fingerprint")?,
         has_secrets: row.flag("has_secrets")?,
+        revision: row.int("revision")?,
     })
 }
 
@@ -482,6 +483,7 @@ pub(crate) fn claimed_from(
         state,
         base_version: row.int("base_version")?,
         events: Vec::new(),
+        charm_revision: row.int("charm_revision")?,
     };
     Ok(with_events(run, events))
 }

@@ -696,6 +696,8 @@ impl Registry {
             alert_state: None,
             alert_fingerprint: None,
             has_secrets: false,
+            // The database's to set: the insert leaves it at 0.
+            revision: 0,
         };
         self.store.insert_charm(&NewCharm { code, state }).await?;
         tracing::info!(charm = %id, "registered a charm");

@@ -155,6 +155,7 @@ const CLAIM: &str = "WITH RECURSIVE spaces (space) AS ( \
          runs.priority, runs.fair_at, runs.space) \
      SELECT claimed.*, \
        (SELECT s.state FROM charm_state s WHERE s.charm_id = claimed.charm_id) AS state, \
+       (SELECT c.revision FROM charms c WHERE c.id = claimed.charm_id) AS charm_revision, \
        ARRAY(SELECT id FROM chosen EXCEPT SELECT id FROM claimed) AS skipped \
      FROM (SELECT 1) AS always LEFT JOIN claimed ON TRUE \
      ORDER BY claimed.priority DESC, \

@@ -145,6 +145,7 @@ fn sql() -> &'static Sql {
                COALESCE(origin_run_id, id) AS origin, base_version, priority, fair_at, \
                COALESCE((SELECT u.fuel FROM space_usage u WHERE u.space = runs.space), 0.0) AS space_fuel, \
                (SELECT state FROM charm_state s WHERE s.charm_id = runs.charm_id) AS state, \
+               (SELECT c.revision FROM charms c WHERE c.id = runs.charm_id) AS charm_revision, \
                (SELECT e.attempts FROM events e WHERE e.charm_id = runs.charm_id \
                   AND e.status = 'pending' ORDER BY e.id LIMIT 1) AS oldest_attempts"
         ),

@@ -19,6 +19,7 @@ mod history;
 mod inbox;
 mod quota;
 mod recordings;
+mod revision;
 mod secrets;
 mod tenancy;
 pub use alerts::*;
@@ -27,6 +28,7 @@ pub use history::*;
 pub use inbox::*;
 pub use quota::*;
 pub use recordings::*;
+pub use revision::*;
 pub use secrets::*;
 pub use tenancy::*;
 
@@ -79,6 +81,7 @@ pub fn code(n: u8) -> CharmCode {
         alert_state: None,
         alert_fingerprint: None,
         has_secrets: false,
+        revision: 0,
     }
 }
 
@@ -1290,6 +1293,7 @@ macro_rules! conformance_cases {
             a_scheduled_run_joins_a_queued_run_only_to_change_it,
             a_run_reads_the_charm_without_its_source,
             a_charms_code_is_replaced_with_its_settings_and_deleted_with_it,
+            a_charms_revision_moves_with_what_a_run_reads_and_only_then,
             pruning_keeps_the_newest_runs_of_each_charm_in_batches,
             listings_filter_sort_and_count,
             deleting_a_charm_removes_its_state_and_runs,
