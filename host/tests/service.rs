@@ -398,6 +398,58 @@ fn a_given_token_guards_the_api() {
     );
 }
 
+/// A node keeps the charms it ran, prepared, and runs them again without
+/// reading them while the store's revision of the charm is the same (issue
+/// 18). Each kind of change a run reads, made between two runs, reaches the
+/// next one: the source, a secret added and removed, and the limits.
+#[test]
+fn each_run_after_a_change_runs_the_charm_as_changed() {
+    let d = Daemon::start(&[]);
+    let source = |v: u32| {
+        format!(
+            "export function bgUpdater(state, ctx) {{\n  for (let i = 0; i < (ctx.input ?? 0); i++) {{}}\n  return {{ v: {v}, secrets: Object.keys(ctx.secrets) }};\n}}\n"
+        )
+    };
+    let (status, charm) = d.post(
+        "/api/charms",
+        &json!({ "source": source(1), "name": "versions.js", "interval_s": 3600 }),
+    );
+    assert_eq!(status, 201, "{charm}");
+    let id = charm["id"].as_str().unwrap().to_string();
+    let path = format!("/api/charms/{id}");
+    let ran = |expected: Value| {
+        let run = d.run_now(&id, Value::Null);
+        assert_eq!(run["outcome"], "ok", "{run}");
+        assert_eq!(d.state(&id)["state"], expected);
+    };
+    ran(json!({ "v": 1, "secrets": [] }));
+    ran(json!({ "v": 1, "secrets": [] }));
+
+    let (status, reply) = d.patch(&path, &json!({ "source": source(2) }));
+    assert_eq!(status, 200, "{reply}");
+    ran(json!({ "v": 2, "secrets": [] }));
+
+    let (status, reply) = d.request(
+        "PUT",
+        &format!("{path}/secrets/TOKEN"),
+        Some(&json!({ "value": "t-1" })),
+    );
+    assert_eq!(status, 201, "{reply}");
+    ran(json!({ "v": 2, "secrets": ["TOKEN"] }));
+    let (status, reply) = d.request("DELETE", &format!("{path}/secrets/TOKEN"), None);
+    assert!(status < 300, "{status} {reply}");
+    ran(json!({ "v": 2, "secrets": [] }));
+
+    // A million turns of the loop: about 10^8 fuel, well within the
+    // default and far past the least a charm may set.
+    let busy = json!(1_000_000);
+    assert_eq!(d.run_now(&id, busy.clone())["outcome"], "ok");
+    let (status, reply) = d.patch(&path, &json!({ "limits": { "fuel": 1_000_000 } }));
+    assert_eq!(status, 200, "{reply}");
+    let starved = d.run_now(&id, busy);
+    assert_eq!(starved["outcome"], "fuel", "the new limit: {starved}");
+}
+
 #[test]
 fn malformed_requests_get_json_4xx_and_never_500() {
     let d = Daemon::start(&["--max-body-bytes", "1000000"]);

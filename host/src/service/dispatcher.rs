@@ -3,7 +3,8 @@
 //! Owns concurrency (at most `max_concurrent` runs in flight, each a tokio
 //! task; a run waiting on `fetch` is a parked future, not a thread; every
 //! free slot is claimed in one batch), the execution of one claimed run
-//! (load the charm, its state and its secrets, run `bgUpdater` in a fresh
+//! (take its charm as prepared by an earlier run ([`super::ready_charms`])
+//! or load it, its state and its secrets, run `bgUpdater` in a fresh
 //! sandbox task, record the outcome and what the run received
 //! (`--record-bytes-per-run`) through the [`super::finisher`], several
 //! runs per commit), and the two-stage shutdown: stop claiming, let running
@@ -43,6 +44,7 @@ use super::in_flight::CANCEL_POLL;
 use super::metrics::Metrics;
 use super::node::{Incarnation, NodeState};
 use super::policy::{self, Cadence, RunEnd, SchedulePolicy};
+use super::ready_charms::{ReadyCharm, ReadyCharms};
 use super::registry::Registry;
 use super::secrets::SecretKeeper;
 use crate::run_file::{RunFileError, RunInputs};
@@ -98,6 +100,9 @@ pub(crate) struct Dispatcher {
     pub(crate) finisher: Finisher,
     /// The most runs claimed at once (free slots permitting).
     pub(crate) claim_batch: usize,
+    /// Charms prepared by earlier runs, by revision: most runs start
+    /// without reading their charm.
+    pub(crate) ready: ReadyCharms,
 }
 
 /// A running dispatcher.
@@ -297,12 +302,12 @@ async fn execute(
     let by_user = d.registry.in_flight().register(claimed.id);
     let ran = tokio::select! {
         result = prepare_and_run(d, &claimed) => Some(result),
-        _ = cancel.cancelled() => Some((failed(RunOutcome::Cancelled, "the daemon shut down before this run finished"), None, None)),
-        _ = by_user.token.cancelled() => Some((failed(RunOutcome::Cancelled, "cancelled by a user"), None, None)),
+        _ = cancel.cancelled() => Some((failed(RunOutcome::Cancelled, "the daemon shut down before this run finished"), Charm::Unread, None)),
+        _ = by_user.token.cancelled() => Some((failed(RunOutcome::Cancelled, "cancelled by a user"), Charm::Unread, None)),
         _ = incarnation.fence.cancelled() => None,
     };
     drop(by_user);
-    let Some((mut finished, code, requested_next_ms)) = ran else {
+    let Some((mut finished, charm, requested_next_ms)) = ran else {
         d.metrics.running(-1);
         tracing::warn!(
             "dropped: this node fenced itself; a rescue records the run and queues its retry"
@@ -313,30 +318,26 @@ async fn execute(
         // Cut short before the sandbox reported: the time it ran until then.
         finished.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     }
-    let code = match code {
-        Some(code) => Some(code),
-        None => d
-            .store
-            .charm_for_run(&claimed.charm_id)
-            .await
-            .ok()
-            .flatten(),
+    let charm = match charm {
+        Charm::Unread => match d.store.charm_for_run(&claimed.charm_id).await {
+            Ok(Some(code)) => Charm::Read(Box::new(code)),
+            _ => Charm::Unread,
+        },
+        charm => charm,
     };
-    let cadence = match &code {
+    let code = charm.code();
+    let cadence = match code {
         Some(code) => Cadence::of(code.interval_s, code.schedule.as_deref()),
         None => Cadence::Every(super::registry::DEFAULT_INTERVAL_S),
     };
-    let heavy = code
-        .as_ref()
-        .and_then(|c| d.registry.stored_limits(&c.id, &c.limits).ok())
-        .is_some_and(|limits| {
-            d.policy.is_heavy(
-                finished.outcome,
-                (finished.fuel, limits.fuel),
-                (finished.duration_ms, limits.timeout_ms),
-            )
-        });
-    if let Some(code) = &code {
+    let heavy = charm.limits(&d.registry).is_some_and(|limits| {
+        d.policy.is_heavy(
+            finished.outcome,
+            (finished.fuel, limits.fuel),
+            (finished.duration_ms, limits.timeout_ms),
+        )
+    });
+    if let Some(code) = code {
         d.metrics.space_run(
             &code.space,
             claimed.started_at - claimed.queued_at,
@@ -362,7 +363,7 @@ async fn execute(
         _ => &d.counters.cancelled,
     };
     counter.fetch_add(1, Ordering::Relaxed);
-    if let (Ok(Finish::Recorded { .. }), Some(code)) = (&recorded, &code) {
+    if let (Ok(Finish::Recorded { .. }), Some(code)) = (&recorded, code) {
         d.alerts
             .after_run(code, claimed.id, outcome, finished.error.as_deref())
             .await;
@@ -493,48 +494,100 @@ async fn record(
     }
 }
 
-/// Loads what the run needs and runs it. Returns the record to write, the
-/// charm as read for the run (for the scheduling policy and alerts), and
-/// the next run the charm asked for.
-async fn prepare_and_run(
+/// The charm a run read, for what follows it (the scheduling policy, the
+/// metrics and alerts).
+enum Charm {
+    /// Prepared for the run, from [`ReadyCharms`] or read and kept there.
+    Ready(Arc<ReadyCharm>),
+    /// Read, but it could not be prepared (it no longer compiles, or its
+    /// stored limits are invalid).
+    Read(Box<CharmCode>),
+    /// Not read: the run ended first, or the charm is gone.
+    Unread,
+}
+
+impl Charm {
+    fn code(&self) -> Option<&CharmCode> {
+        match self {
+            Charm::Ready(ready) => Some(&ready.code),
+            Charm::Read(code) => Some(code),
+            Charm::Unread => None,
+        }
+    }
+
+    fn limits(&self, registry: &Registry) -> Option<SandboxLimits> {
+        match self {
+            Charm::Ready(ready) => Some(ready.limits.clone()),
+            Charm::Read(code) => registry.stored_limits(&code.id, &code.limits).ok(),
+            Charm::Unread => None,
+        }
+    }
+}
+
+/// The claimed run's charm, prepared: kept from an earlier run when the
+/// claim's revision says it is still current, else read, compiled and
+/// kept. Fails with the run's record (and the charm, if it was read).
+async fn ready_charm(
     d: &Dispatcher,
     claimed: &ClaimedRun,
-) -> (Finished, Option<CharmCode>, Option<u64>) {
+) -> Result<Arc<ReadyCharm>, (Finished, Charm)> {
+    if let Some(ready) = d.ready.get(&claimed.charm_id, claimed.charm_revision) {
+        d.metrics.charm_read(true);
+        return Ok(ready);
+    }
+    d.metrics.charm_read(false);
     let code = match d.store.charm_for_run(&claimed.charm_id).await {
         Ok(Some(code)) => code,
         Ok(None) => {
-            return (
+            return Err((
                 failed(RunOutcome::Cancelled, "the charm was removed"),
-                None,
-                None,
-            )
+                Charm::Unread,
+            ))
         }
         Err(e) => {
-            return (
+            return Err((
                 failed(RunOutcome::Fault, format!("loading the charm failed: {e}")),
-                None,
-                None,
-            )
+                Charm::Unread,
+            ))
         }
     };
-    tracing::Span::current().record("space", code.space.as_str());
     let compiled = match d.registry.compiled(&code).await {
         Ok(compiled) => compiled,
         Err(e) => {
-            return (
+            return Err((
                 failed(
                     RunOutcome::Error,
                     format!("the charm no longer compiles: {e}"),
                 ),
-                Some(code),
-                None,
-            )
+                Charm::Read(Box::new(code)),
+            ))
         }
     };
     let limits = match d.registry.stored_limits(&code.id, &code.limits) {
         Ok(limits) => limits,
-        Err(e) => return (failed(RunOutcome::Fault, e.to_string()), Some(code), None),
+        Err(e) => {
+            return Err((
+                failed(RunOutcome::Fault, e.to_string()),
+                Charm::Read(Box::new(code)),
+            ))
+        }
     };
+    let ready = Arc::new(ReadyCharm::new(code, compiled, limits));
+    d.ready.keep(Arc::clone(&ready));
+    Ok(ready)
+}
+
+/// Loads what the run needs and runs it. Returns the record to write, the
+/// charm as read for the run (for the scheduling policy and alerts), and
+/// the next run the charm asked for.
+async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Charm, Option<u64>) {
+    let ready = match ready_charm(d, claimed).await {
+        Ok(ready) => ready,
+        Err((finished, charm)) => return (finished, charm, None),
+    };
+    let (code, limits) = (&ready.code, &ready.limits);
+    tracing::Span::current().record("space", code.space.as_str());
+    let fail = |finished: Finished| (finished, Charm::Ready(Arc::clone(&ready)), None);
     let input = claimed
         .input
         .as_deref()
@@ -543,24 +596,20 @@ async fn prepare_and_run(
     let events = match serde_json::to_value(&claimed.events) {
         Ok(events) => events,
         Err(e) => {
-            return (
-                failed(
-                    RunOutcome::Fault,
-                    format!("a stored event is not JSON: {e}"),
-                ),
-                Some(code),
-                None,
-            )
+            return fail(failed(
+                RunOutcome::Fault,
+                format!("a stored event is not JSON: {e}"),
+            ))
         }
     };
     // Read now, not cached: a secret set or rotated since the last run
     // counts. The values go into `ctx.secrets` and the run's redactor only;
     // the run's record never holds them (its input is the trigger's).
-    let secrets = match d.secrets.for_run_of(&code).await {
+    let secrets = match d.secrets.for_run_of(code).await {
         Ok(secrets) => secrets,
-        Err(e) => return (failed(RunOutcome::Fault, e.to_string()), Some(code), None),
+        Err(e) => return fail(failed(RunOutcome::Fault, e.to_string())),
     };
-    let settings = super::registry::run_settings(&code, &limits);
+    let settings = super::registry::run_settings(code, limits);
     let request = RunRequest {
         run_id: claimed.id.to_string(),
         input,
@@ -574,23 +623,19 @@ async fn prepare_and_run(
     let mut plan = match RunPlan::new(settings, request) {
         Ok(plan) => plan,
         Err(e) => {
-            return (
-                failed(
-                    RunOutcome::Fault,
-                    format!("the stored charm is invalid: {e}"),
-                ),
-                Some(code),
-                None,
-            )
+            return fail(failed(
+                RunOutcome::Fault,
+                format!("the stored charm is invalid: {e}"),
+            ))
         }
     };
     plan.spec.recording = match d.record_bytes {
         0 => RecordMode::Off,
         max_bytes => RecordMode::Record { max_bytes },
     };
-    let mut report = plan.run(&d.sandbox, &compiled, &claimed.state).await;
+    let mut report = plan.run(&d.sandbox, &ready.compiled, &claimed.state).await;
     let recording = match report.recording.take() {
-        Some(recording) => keep_recording(claimed, &code, &limits, &plan, recording).await,
+        Some(recording) => keep_recording(claimed, code, limits, &plan, recording).await,
         None => None,
     };
     let stats = report.stats;
@@ -613,7 +658,7 @@ async fn prepare_and_run(
         log: report.log_excerpt,
         recording,
     };
-    (finished, Some(code), report.next_run_ms)
+    (finished, Charm::Ready(ready), report.next_run_ms)
 }
 
 /// What a run recorded, in the form kept beside its record; `None` (and a

@@ -42,6 +42,7 @@ pub struct Metrics {
     queue_wait: Histogram,
     rescued: Counter,
     lease_lost: Counter,
+    charm_reads: Family<Labels, Counter>,
     webhooks: Counter,
     fenced: Counter,
     heartbeat_age: Gauge<f64, AtomicU64>,
@@ -144,6 +145,12 @@ impl Metrics {
             "Finished runs whose result was dropped: the run had been rescued from this node",
             lease_lost.clone(),
         );
+        let charm_reads = Family::<Labels, Counter>::default();
+        registry.register(
+            "charm_reads",
+            "Charms prepared for a run, by where from: kept from an earlier run at the same revision, or read from the store",
+            charm_reads.clone(),
+        );
         let webhooks = Counter::default();
         registry.register(
             "webhook_deliveries",
@@ -198,6 +205,7 @@ impl Metrics {
             queue_wait,
             rescued,
             lease_lost,
+            charm_reads,
             webhooks,
             fenced,
             heartbeat_age,
@@ -236,6 +244,13 @@ impl Metrics {
     /// Counts a webhook delivery accepted into an inbox.
     pub fn webhook_delivered(&self) {
         self.webhooks.inc();
+    }
+
+    /// A run's charm was prepared: `kept` from an earlier run, or read
+    /// from the store.
+    pub fn charm_read(&self, kept: bool) {
+        let from = if kept { "kept" } else { "store" };
+        self.charm_reads.get_or_create(&[("from", from)]).inc();
     }
 
     /// A finish was refused: the run was no longer this node's.

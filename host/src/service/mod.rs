@@ -45,6 +45,7 @@ mod node;
 mod playground;
 pub mod policy;
 mod quotas;
+mod ready_charms;
 mod registry;
 pub mod schedule;
 mod scheduler;
@@ -287,6 +288,7 @@ pub async fn serve(
         secrets: secret_keeper.clone(),
         finisher: Finisher::spawn(Arc::clone(&store), finishers, finish_batch),
         claim_batch,
+        ready: ready_charms::ReadyCharms::new(ready_charms::READY_CHARMS_BYTES),
     }
     .spawn(stop.clone());
     let quota_watch = tokio::spawn(quotas::watch_quotas(
