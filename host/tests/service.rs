@@ -422,8 +422,25 @@ fn each_run_after_a_change_runs_the_charm_as_changed() {
         assert_eq!(run["outcome"], "ok", "{run}");
         assert_eq!(d.state(&id)["state"], expected);
     };
+    // `charm_host_charm_reads_total{from}`: where the charm came from.
+    let reads = |from: &str| -> u64 {
+        let (_, metrics) = d.get("/metrics");
+        let line = format!("charm_host_charm_reads_total{{from=\"{from}\"}} ");
+        metrics
+            .as_str()
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix(line.as_str())?.trim().parse().ok())
+            .unwrap_or(0)
+    };
     ran(json!({ "v": 1, "secrets": [] }));
+    let (store, kept) = (reads("store"), reads("kept"));
     ran(json!({ "v": 1, "secrets": [] }));
+    assert_eq!(
+        (reads("store"), reads("kept")),
+        (store, kept + 1),
+        "the second run takes the charm as the first prepared it"
+    );
 
     let (status, reply) = d.patch(&path, &json!({ "source": source(2) }));
     assert_eq!(status, 200, "{reply}");

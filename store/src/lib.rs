@@ -270,9 +270,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// What a run needs: the charm's code and settings without its source
     /// (`source` is empty; up to 1 MiB, it is only needed to recompile).
-    /// A node reads this for a charm's first run, and again only when a
-    /// claim's [`ClaimedRun::charm_revision`] differs from the
-    /// [`CharmCode::revision`] it read.
+    /// A node keeps what it read, and reads it again when a claim's
+    /// [`ClaimedRun::charm_revision`] differs from the
+    /// [`CharmCode::revision`] it kept (or it kept none: the first run, a
+    /// charm evicted or too large to keep, one that could not be prepared).
     async fn charm_for_run(&self, id: &CharmId) -> Result<Option<CharmCode>, StoreError>;
 
     /// Applies `change` to the charm as stored, in one transaction, and

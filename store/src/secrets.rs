@@ -204,12 +204,23 @@ macro_rules! secret_ops {
             rows.iter().map(name_from).collect()
         }
 
-        /// Deletes a secret; whether it existed.
+        /// Deletes a secret, in the caller's transaction; whether it
+        /// existed. The charm is locked first, as [`put`] and a charm's
+        /// delete lock it: the secret's trigger raises the charm's
+        /// revision, and taking the two rows in the other order could
+        /// deadlock with them on PostgreSQL.
         pub(super) async fn delete(
             conn: &mut $conn,
             charm: &CharmId,
             name: &str,
         ) -> Result<bool, StoreError> {
+            let exists: Option<i32> = sqlx::query_scalar(charm_exists_sql())
+                .bind(charm.as_str())
+                .fetch_optional(&mut *conn)
+                .await?;
+            if exists.is_none() {
+                return Ok(false);
+            }
             let done = sqlx::query(DELETE_SECRET)
                 .bind(charm.as_str())
                 .bind(name)

@@ -8,15 +8,15 @@
 //! (issue 18). The store raises a charm's revision
 //! ([`CharmCode::revision`]) in the transaction of every change a run
 //! reads, and a claim returns it ([`charm_store::ClaimedRun::charm_revision`]).
-//! An entry of that revision is therefore the charm as it is now, except
-//! for its failure count and next due time, which a run's own bookkeeping
-//! changes and the run path does not read from here.
+//! An entry of that revision is therefore the charm as it was when the run
+//! was claimed, except for its failure count and next due time, which a
+//! run's own bookkeeping changes and the run path does not read from here.
 //!
 //! Bounded by weight, in bytes, not by count: a charm's bytecode can be
 //! megabytes. The cache (quick_cache) keeps the entries used most often and
-//! recently, and one full scan does not flush it. It is split in shards (4
-//! per core), and a charm heavier than most of a shard's share (8 MiB of
-//! the 64 on 2 cores) is never kept: it is read for each run, as before.
+//! recently, and one full scan does not flush it. It is split in 8 shards,
+//! and a charm heavier than most of a shard's share (8 MiB of the 64) is
+//! never kept: it is read for each run, as before.
 
 use std::sync::Arc;
 
@@ -27,6 +27,12 @@ use charm_store::{CharmCode, CharmId};
 /// Bytes of prepared charms kept at most: about 50,000 trivial charms, or
 /// fewer large ones. A miss costs one read, as before the cache.
 pub(crate) const READY_CHARMS_BYTES: u64 = 64 << 20;
+
+/// Shards of the cache. Each has its share of the budget, and a charm
+/// heavier than about all of one share (8 MiB of the default 64) is never
+/// kept. quick_cache halves the count when a shard would hold fewer than
+/// 32 charms.
+const SHARDS: usize = 8;
 
 /// Bytes an entry holds besides its bytecode and strings: the structs,
 /// the parsed limits and the cache's own slot (an estimate, so a cache
@@ -109,13 +115,29 @@ impl ReadyCharms {
     pub(crate) fn new(budget_bytes: u64) -> Self {
         let estimated_items =
             usize::try_from(budget_bytes / (ENTRY_OVERHEAD_BYTES + 512)).unwrap_or(usize::MAX);
-        ReadyCharms {
-            cache: quick_cache::sync::Cache::with_weighter(
+        // A fixed number of shards, not quick_cache's default of 4 per core:
+        // a shard's share of the budget bounds the heaviest charm kept, and
+        // it should not shrink on a machine with more cores.
+        let options = quick_cache::OptionsBuilder::new()
+            .estimated_items_capacity(estimated_items.max(1))
+            .weight_capacity(budget_bytes)
+            .shards(SHARDS)
+            .build();
+        let cache = match options {
+            Ok(options) => quick_cache::sync::Cache::with_options(
+                options,
+                ByBytes,
+                Default::default(),
+                Default::default(),
+            ),
+            // Unreachable: both required options are set above.
+            Err(_) => quick_cache::sync::Cache::with_weighter(
                 estimated_items.max(1),
                 budget_bytes,
                 ByBytes,
             ),
-        }
+        };
+        ReadyCharms { cache }
     }
 
     /// Charm `id` as prepared at `revision`, if it is kept at exactly that

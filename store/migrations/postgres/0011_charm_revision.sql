@@ -36,7 +36,7 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER charm_code_revision AFTER UPDATE ON charm_code FOR EACH ROW
+CREATE TRIGGER charm_code_revision AFTER INSERT OR UPDATE OR DELETE ON charm_code FOR EACH ROW
 EXECUTE FUNCTION charm_host_charm_revision_of_part();
 
 CREATE TRIGGER charm_secrets_revision AFTER INSERT OR DELETE ON charm_secrets FOR EACH ROW

@@ -24,9 +24,19 @@ BEGIN
     UPDATE charms SET revision = OLD.revision + 1 WHERE id = NEW.id;
 END;
 
-CREATE TRIGGER charm_code_revision AFTER UPDATE ON charm_code
+CREATE TRIGGER charm_code_revision_on_insert AFTER INSERT ON charm_code
 BEGIN
     UPDATE charms SET revision = revision + 1 WHERE id = NEW.charm_id;
+END;
+
+CREATE TRIGGER charm_code_revision_on_update AFTER UPDATE ON charm_code
+BEGIN
+    UPDATE charms SET revision = revision + 1 WHERE id = NEW.charm_id;
+END;
+
+CREATE TRIGGER charm_code_revision_on_delete AFTER DELETE ON charm_code
+BEGIN
+    UPDATE charms SET revision = revision + 1 WHERE id = OLD.charm_id;
 END;
 
 CREATE TRIGGER charm_secrets_revision_on_insert AFTER INSERT ON charm_secrets

@@ -489,8 +489,9 @@ impl Store for PgStore {
     }
 
     async fn delete_secret(&self, charm: &CharmId, name: &str) -> Result<bool, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        secret_rows::delete(&mut conn, charm, name).await
+        pg_tx!(self, |conn| async {
+            secret_rows::delete(conn, charm, name).await
+        })
     }
 
     async fn raise_alert(

@@ -446,7 +446,7 @@ impl Store for SqliteStore {
     }
 
     async fn delete_secret(&self, charm: &CharmId, name: &str) -> Result<bool, StoreError> {
-        self.write_one(async |conn| secret_rows::delete(conn, charm, name).await)
+        self.write_tx(async |conn| secret_rows::delete(conn, charm, name).await)
             .await
     }
 

@@ -3,7 +3,7 @@
 //! bookkeeping, and a claim returns it (a node keeps charms it ran by it).
 
 use charm_store::alerts::AlertTransition;
-use charm_store::{CharmId, CharmUpdate, EventsAfter, Store, Trigger};
+use charm_store::{CharmChange, CharmId, CharmUpdate, EventsAfter, Store, Trigger};
 
 use super::{add, claim, code, enqueue, node, ok};
 
@@ -70,11 +70,57 @@ pub async fn a_charms_revision_moves_with_what_a_run_reads_and_only_then(s: &dyn
             .unwrap();
         raised(s, &a, first, "new limits").await
     };
+    // Each setting a run reads, alone (and each optional one from none to
+    // some and back).
+    let changes: Vec<(&str, CharmChange)> = vec![
+        (
+            "an allow-list",
+            Box::new(|c| c.allowed_hosts = vec!["example.com".into()]),
+        ),
+        (
+            "the private-network grant",
+            Box::new(|c| c.private_network = !c.private_network),
+        ),
+        (
+            "a schedule",
+            Box::new(|c| c.schedule = Some(r#"{"cron":"* * * * *"}"#.into())),
+        ),
+        ("no schedule", Box::new(|c| c.schedule = None)),
+        ("an interval", Box::new(|c| c.interval_s = 7)),
+        ("most attempts", Box::new(|c| c.max_attempts = 9)),
+        ("a name", Box::new(|c| c.name = "renamed.js".into())),
+        (
+            "an integration",
+            Box::new(|c| c.integration = Some("feeds".into())),
+        ),
+        ("no integration", Box::new(|c| c.integration = None)),
+        ("a source hash", Box::new(|c| c.source_sha256 = "z".into())),
+        ("a runtime", Box::new(|c| c.runtime_sha256 = "r2".into())),
+        (
+            "a disable by a user",
+            Box::new(|c| {
+                c.enabled = false;
+                c.disabled_reason = Some("paused".into());
+            }),
+        ),
+        (
+            "an enable",
+            Box::new(|c| {
+                c.enabled = true;
+                c.disabled_reason = None;
+            }),
+        ),
+    ];
+    let mut at = settings;
+    for (change, apply) in changes {
+        s.modify_charm(&a, apply).await.unwrap();
+        at = raised(s, &a, at, change).await;
+    }
     let code_only = {
         s.modify_charm(&a, Box::new(|c| c.bytecode = vec![7, 7, 7]))
             .await
             .unwrap();
-        raised(s, &a, settings, "new bytecode").await
+        raised(s, &a, at, "new bytecode").await
     };
     let secret_added = {
         s.put_secret(&a, "KEY", b"n", b"c", 10).await.unwrap();
