@@ -31,7 +31,8 @@ use charm_engine::limits::SandboxLimits;
 use charm_engine::{RecordMode, Recording, RunPlan, RunRequest, Sandbox, StateChange};
 use charm_store::recordings::NewRecording;
 use charm_store::{
-    Before, CharmCode, ClaimedRun, FairShare, Finish, Finished, RunOutcome, Store, StoreError,
+    Before, CharmCode, ClaimedRun, FairShare, Finish, Finished, NodeId, RunOutcome, Store,
+    StoreError,
 };
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -192,6 +193,8 @@ async fn claim_loop(
     cancel_runs: CancellationToken,
 ) {
     let slots = Arc::new(Semaphore::new(d.max_concurrent.max(1)));
+    // The incarnation the kept charms were prepared under.
+    let mut prepared_under: Option<NodeId> = None;
     loop {
         let permit = tokio::select! {
             _ = stop.cancelled() => return,
@@ -212,6 +215,15 @@ async fn claim_loop(
             }
             continue;
         };
+        if prepared_under.as_ref() != Some(&incarnation.id) {
+            // A node that fenced itself may come back to a database that
+            // lost commits (a failover, a restore), where a charm's
+            // revision can repeat with other contents.
+            if prepared_under.is_some() {
+                d.ready.clear();
+            }
+            prepared_under = Some(incarnation.id.clone());
+        }
         // Every slot free now is claimed in one batch (on SQLite: one
         // write for them all, issue 18), each run still the one a lone
         // claim would take.

@@ -154,6 +154,11 @@ impl ReadyCharms {
         self.cache.insert(ready.code.id.clone(), ready);
     }
 
+    /// Forgets every charm kept.
+    pub(crate) fn clear(&self) {
+        self.cache.clear();
+    }
+
     /// How many charms are kept.
     #[cfg(test)]
     fn len(&self) -> usize {
@@ -221,6 +226,8 @@ mod tests {
             200
         );
         assert!(cache.get(&ready(2, 5, 1).code.id, 5).is_none(), "by charm");
+        cache.clear();
+        assert!(cache.get(&id, 5).is_none(), "cleared");
     }
 
     #[test]
