@@ -545,11 +545,15 @@ async fn ready_charm(
 ) -> Result<Arc<ReadyCharm>, (Finished, Charm)> {
     if let Some(ready) = d.ready.get(&claimed.charm_id, claimed.charm_revision) {
         d.metrics.charm_read(true);
+        tracing::Span::current().record("space", ready.code.space.as_str());
         return Ok(ready);
     }
     d.metrics.charm_read(false);
     let code = match d.store.charm_for_run(&claimed.charm_id).await {
-        Ok(Some(code)) => code,
+        Ok(Some(code)) => {
+            tracing::Span::current().record("space", code.space.as_str());
+            code
+        }
         Ok(None) => {
             return Err((
                 failed(RunOutcome::Cancelled, "the charm was removed"),
@@ -598,7 +602,6 @@ async fn prepare_and_run(d: &Dispatcher, claimed: &ClaimedRun) -> (Finished, Cha
         Err((finished, charm)) => return (finished, charm, None),
     };
     let (code, limits) = (&ready.code, &ready.limits);
-    tracing::Span::current().record("space", code.space.as_str());
     let fail = |finished: Finished| (finished, Charm::Ready(Arc::clone(&ready)), None);
     let input = claimed
         .input
