@@ -45,6 +45,7 @@
 
 pub mod alerts;
 mod domain;
+mod finish_known;
 pub mod history;
 mod inbox;
 pub mod postgres;
@@ -578,11 +579,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// [`Store::finish_run_if_owned`] would, one after the other; returns
     /// each one's result, in `batch`'s order. SQLite records the whole
     /// batch in one transaction (group commit, issue 18: one commit for
-    /// many runs), and if that transaction fails, each run alone, so one
-    /// run's error never fails another's record. The default (PostgreSQL's)
-    /// records each in a transaction of its own: a batch there held each
-    /// run's rows until the last was written, and several nodes' finishers
-    /// waited on each other (75 runs/s against 470 alone, measured).
+    /// many runs). PostgreSQL records the batch's finishes whose writes are
+    /// all known from one lookup in one transaction, each kind of write
+    /// once for them all, and the others each alone after it
+    /// (`postgres/finish.rs`). On both, if the batch's transaction fails,
+    /// each run is recorded alone, so one run's error never fails another's
+    /// record. The default records each in a transaction of its own.
     async fn finish_runs_if_owned(
         &self,
         batch: &[RunToFinish<'_>],

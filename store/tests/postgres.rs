@@ -420,3 +420,146 @@ async fn an_upgrade_moves_each_charms_code_to_its_own_table_intact() {
     let store = connect(&db).await;
     crate::check_code_after_upgrade!(&*store, &old);
 }
+
+/// A batch of finishes is recorded in one transaction, each kind of write
+/// once for the whole batch, when every write is known from its lookup;
+/// otherwise each run alone, through `write_finish!`. Both must record the
+/// same rows (`conformance::finish_a_mixed_batch` says which way each
+/// database takes). A trigger notes the transaction that recorded each
+/// run, so the test sees that each database took the way it should.
+#[tokio::test]
+async fn a_batch_of_known_finishes_records_the_rows_each_alone_would() {
+    let mut seen = Vec::new();
+    for budget in [None, Some(u64::MAX / 4)] {
+        let db = fresh_database();
+        let s = connect(&db).await;
+        psql(
+            &db.url,
+            "CREATE TABLE recorded_in (run_id BIGINT, xid BIGINT); \
+             CREATE FUNCTION note_xid() RETURNS trigger LANGUAGE plpgsql AS $$ \
+               BEGIN INSERT INTO recorded_in VALUES (NEW.id, txid_current()); RETURN NEW; END $$; \
+             CREATE TRIGGER note_xid AFTER UPDATE OF status ON runs FOR EACH ROW \
+               WHEN (NEW.status = 'done' AND NEW.outcome IS DISTINCT FROM 'cancelled') \
+               EXECUTE FUNCTION note_xid();",
+        );
+        let mixed = conformance::finish_a_mixed_batch(&*s, budget).await;
+        let ids: Vec<String> = mixed.batch_runs.iter().map(ToString::to_string).collect();
+        let transactions = psql(
+            &db.url,
+            &format!(
+                "SELECT COUNT(DISTINCT xid) FROM recorded_in WHERE run_id IN ({})",
+                ids.join(",")
+            ),
+        );
+        seen.push((
+            mixed.lone,
+            mixed.results,
+            mixed.woken,
+            dump(&db).await,
+            transactions,
+        ));
+    }
+    let (lone, results, woken, rows, transactions) = &seen[0];
+    assert_eq!((lone, results, woken), (&seen[1].0, &seen[1].1, &seen[1].2));
+    assert_eq!(
+        (transactions.trim(), seen[1].4.trim()),
+        ("1", "4"),
+        "the batch's four runs in one transaction; alone, in four"
+    );
+    assert!(woken, "the run queued behind charm 1 can start");
+    for (table, (known, checked)) in rows.iter().zip(&seen[1].3).enumerate() {
+        assert_eq!(known, checked, "table {table} of the dump");
+    }
+    assert!(rows[0].contains("\"cancelled\""), "{}", rows[0]);
+    for (table, dumped) in rows.iter().enumerate() {
+        assert!(
+            !dumped.contains("DIFFERENT"),
+            "table {table}: a time not the run's: {dumped}"
+        );
+    }
+    assert!(
+        rows[3].contains("[\"s\", 1000]"),
+        "the fuel of two runs: {}",
+        rows[3]
+    );
+    assert_eq!(
+        rows[4], "[0]",
+        "fuel counted in a minute no run finished in"
+    );
+    assert!(rows[5].contains("\"070809\""), "{}", rows[5]);
+    assert_eq!(
+        results.last(),
+        Some(&Finish::NotOwned),
+        "the run named twice is recorded once"
+    );
+}
+
+/// The rows a finish writes, one JSON array a row and a text a table. A
+/// time the database's clock wrote is shown as whether it is its run's
+/// `finished_at` (`same`), as times differ between two databases.
+async fn dump(db: &PgDatabase) -> Vec<String> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let same = |cond: &str| format!("CASE WHEN {cond} THEN 'same' ELSE 'DIFFERENT' END");
+    let tables = [
+        format!(
+            "SELECT json_build_array(id, charm_id, trigger, priority, status, outcome, error, \
+             fuel, memory_bytes, duration_ms, log, state_version, owner IS NULL, base_version, \
+             attempt, finished_at IS NULL, {})::text FROM runs ORDER BY id",
+            same(
+                "outcome IS DISTINCT FROM 'cancelled' OR finished_at = \
+                 (SELECT disabled_at FROM charms c WHERE c.id = runs.charm_id)"
+            )
+        ),
+        format!(
+            "SELECT json_build_array(id, enabled, disabled_reason, disabled_at IS NULL, \
+             consecutive_failures, heavy_runs, penalty, recent_fuel, next_run_at = 123456, \
+             revision, {}, {})::text FROM charms ORDER BY id",
+            same(
+                "last_ok_at IS NOT DISTINCT FROM (SELECT MAX(finished_at) FROM runs r \
+                 WHERE r.charm_id = charms.id AND r.outcome = 'ok')"
+            ),
+            same(
+                "disabled_at IS NULL OR disabled_at = (SELECT MAX(finished_at) FROM runs r \
+                 WHERE r.charm_id = charms.id)"
+            )
+        ),
+        format!(
+            "SELECT json_build_array(s.charm_id, s.state, s.version, v.version, v.state, {}, {})::text \
+             FROM charm_state s LEFT JOIN state_versions v ON v.charm_id = s.charm_id \
+             ORDER BY s.charm_id, v.version",
+            same(
+                "s.version = 0 OR s.updated_at = (SELECT finished_at FROM runs r \
+                 WHERE r.charm_id = s.charm_id AND r.state_version = s.version)"
+            ),
+            same(
+                "v.version = 0 OR v.written_at = (SELECT finished_at FROM runs r \
+                 WHERE r.charm_id = v.charm_id AND r.state_version = v.version)"
+            )
+        ),
+        "SELECT json_build_array(space, fuel)::text FROM ( \
+           SELECT space, SUM(fuel)::bigint AS fuel FROM space_fuel GROUP BY space \
+           UNION ALL SELECT space, fuel::bigint FROM space_usage) x ORDER BY 1"
+            .to_string(),
+        "SELECT json_build_array(COUNT(*))::text FROM space_fuel WHERE minute NOT IN \
+           (SELECT finished_at / 60000 FROM runs WHERE finished_at IS NOT NULL)"
+            .to_string(),
+        "SELECT json_build_array(r.run_id, r.charm_id, r.source_sha256, \
+           encode(r.recording, 'hex'), k.name, k.source)::text \
+         FROM run_recordings r LEFT JOIN recorded_sources k \
+           ON k.charm_id = r.charm_id AND k.source_sha256 = r.source_sha256 ORDER BY r.run_id"
+            .to_string(),
+        "SELECT json_build_array(space, until, used, quota)::text FROM space_blocks ORDER BY space"
+            .to_string(),
+    ];
+    let mut out = Vec::new();
+    for sql in &tables {
+        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        out.push(rows.join("\n"));
+    }
+    conn.close().await.unwrap();
+    out
+}

@@ -303,103 +303,17 @@ async fn an_upgrade_moves_each_charms_code_to_its_own_table_intact() {
 
 /// A finish is written one of two ways: all its writes known from the
 /// lookup and run on SQLite's handle, or each decided on the answer of the
-/// one before (`write_finish!`). Both must record the same rows. A fuel
-/// budget too large to reach sends every finish of the second store the
-/// second way. In the first, every run that is still running takes the
-/// first: its space has no quota in force, its state is where it started,
-/// and every policy keeps the events (asserted below), which is exactly
-/// when `Known::of` says a finish is known (its unit test pins each case).
+/// one before (`write_finish!`). Both must record the same rows
+/// (`conformance::finish_a_mixed_batch` says which way each store takes).
 #[tokio::test]
 async fn known_and_checked_finishes_record_the_same_rows() {
-    use charm_store::recordings::NewRecording;
-    use charm_store::{CharmUpdate, Finished, QuotaOverrides, RunOutcome, RunToFinish};
-    let recorded = Finished {
-        fuel: 500,
-        recording: Some(Arc::new(NewRecording {
-            source_sha256: "x".into(),
-            data: vec![7, 8, 9],
-        })),
-        ..conformance::ok(Some("{\"n\":1}"))
-    };
-    let failed = Finished {
-        outcome: RunOutcome::Error,
-        error: Some("boom".into()),
-        fuel: 0,
-        ..conformance::ok(Some("{\"n\":9}"))
-    };
-    let quiet = Finished {
-        fuel: 0,
-        ..conformance::ok(None)
-    };
-    let clear = |_: charm_store::Before, _| conformance::keep(0);
-    let back_off = |b: charm_store::Before, _| CharmUpdate {
-        next_run_at: Some(123_456),
-        heavy_runs: 2,
-        penalty: Some("heavy".into()),
-        ..conformance::keep(b.failures + 1)
-    };
-    let disable = |b: charm_store::Before, _| CharmUpdate {
-        disable: Some("failed too often".into()),
-        ..conformance::keep(b.failures + 1)
-    };
     let mut seen = Vec::new();
     for budget in [None, Some(u64::MAX / 4)] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let s = SqliteStore::open(&path).await.unwrap();
-        let overrides = QuotaOverrides {
-            max_fuel_per_hour: budget,
-            ..QuotaOverrides::default()
-        };
-        s.set_space_quota("s", &overrides).await.unwrap();
-        let me = conformance::node(&s).await;
-        let mut charms = Vec::new();
-        for n in 1..=5 {
-            let charm = conformance::add(&s, conformance::code(n)).await;
-            conformance::enqueue(&s, &charm, charm_store::Trigger::Manual).await;
-            charms.push(charm);
-        }
-        let runs = conformance::claim_batch(&s, &me, 5).await;
-        assert_eq!(runs.len(), 5);
-        let space = s.spaces(Some("s")).await.unwrap().remove(0);
-        assert_eq!(space.quota.max_fuel_per_hour, budget.unwrap_or(0));
-        assert_eq!(space.quota.max_state_bytes, 0);
-        for (run, charm) in runs.iter().zip(&charms) {
-            let state = s.state(charm).await.unwrap().unwrap();
-            assert_eq!(run.base_version, state.version, "the state has not moved");
-        }
-        // Runs queued behind two of them: one may start after its finish,
-        // the other is cancelled with its disabled charm.
-        conformance::enqueue(&s, &charms[0], charm_store::Trigger::Manual).await;
-        conformance::enqueue(&s, &charms[3], charm_store::Trigger::Manual).await;
-        conformance::drain_wakes(&s).await;
-        let lone = s
-            .finish_run_if_owned(runs[4].id, &me, &recorded, &clear)
-            .await
-            .unwrap();
-        let item = |i: usize, finished, policy| RunToFinish {
-            run: runs[i].id,
-            node: &me,
-            finished,
-            policy,
-        };
-        let batch = [
-            item(0, &recorded, &clear),
-            item(1, &failed, &back_off),
-            item(2, &quiet, &clear),
-            item(3, &failed, &disable),
-            // Named twice: recorded once, so the known finishes before it
-            // must be written before it is looked up again.
-            item(0, &recorded, &clear),
-        ];
-        let results: Vec<_> = s
-            .finish_runs_if_owned(&batch)
-            .await
-            .into_iter()
-            .map(Result::unwrap)
-            .collect();
-        let woken = conformance::wake_kept(&s).await;
-        seen.push((lone, results, woken, dump(&path).await));
+        let mixed = conformance::finish_a_mixed_batch(&s, budget).await;
+        seen.push((mixed.lone, mixed.results, mixed.woken, dump(&path).await));
     }
     let (lone, results, woken, rows) = &seen[0];
     assert_eq!((lone, results, woken), (&seen[1].0, &seen[1].1, &seen[1].2));

@@ -11,7 +11,9 @@
 //! * the scheduler's pass and the rescue take their rows `SKIP LOCKED` and
 //!   re-check them, so every node may run them at once;
 //! * a finish locks the charm, then checks the run is still running on this
-//!   node, then writes the state only if its version is unchanged;
+//!   node, then writes the state only if its version is unchanged; a batch
+//!   of finishes locks its charms in id order and writes each kind of row
+//!   once for the batch (`finish`);
 //! * serialisation failures and deadlocks (40001, 40P01) retry the whole
 //!   transaction a few times; connection, resource and shutdown SQLSTATEs
 //!   (classes 08, 53, 57P0x) are [`crate::StoreError::unavailable`].
@@ -23,6 +25,7 @@
 //! listener connection only costs latency.
 
 mod charms;
+mod finish;
 mod queue;
 
 mod reads {
@@ -638,6 +641,13 @@ impl Store for PgStore {
         policy: UpdatePolicy<'_>,
     ) -> Result<Finish, StoreError> {
         queue::finish_if_owned(self, run, node, finished, policy).await
+    }
+
+    async fn finish_runs_if_owned(
+        &self,
+        batch: &[crate::RunToFinish<'_>],
+    ) -> Vec<Result<Finish, StoreError>> {
+        finish::finish_batch(self, batch).await
     }
 
     async fn rescue_lost_runs(

@@ -15,14 +15,14 @@ use super::inbox::settle_events;
 use super::runs::{has_queued, upsert};
 use super::tx::{Then, WriteTx};
 use super::{SqliteStore, NOW};
+use crate::finish_known::{Known, Owned};
 use crate::quota::{ADD_FUEL, TRIM_FUEL};
 use crate::rows::{
-    before_from, clamp_i64, run_cost, write_finish, Columns, APPLY_UPDATE, CANCEL_QUEUED,
-    FINISH_RUN, WRITE_STATE_IF_VERSION,
+    clamp_i64, run_cost, write_finish, APPLY_UPDATE, CANCEL_QUEUED, FINISH_RUN,
+    WRITE_STATE_IF_VERSION,
 };
 use crate::{
-    Before, CharmId, CharmUpdate, EventsAfter, Finish, Finished, NodeId, Quota, RunId, RunOutcome,
-    RunToFinish, StoreError, UpdatePolicy,
+    Finish, Finished, NodeId, Quota, RunId, RunOutcome, RunToFinish, StoreError, UpdatePolicy,
 };
 
 /// The running runs among `$1` (a JSON array of run ids), each with its
@@ -191,31 +191,6 @@ fn run_ids(runs: impl Iterator<Item = RunId>) -> Result<String, StoreError> {
         .map_err(|e| StoreError::Bug(format!("run ids as JSON: {e}")))
 }
 
-/// What the lookup read about a run this node owns.
-struct Owned {
-    charm: CharmId,
-    space: String,
-    base: i64,
-    state_now: Option<i64>,
-    before: Before,
-    now: i64,
-    quota: Quota,
-}
-
-impl Owned {
-    fn from_row(row: &impl Columns, defaults: Quota) -> Result<Self, StoreError> {
-        Ok(Self {
-            charm: crate::rows::charm_id(row, "charm_id")?,
-            space: row.text("space")?,
-            base: row.int("base_version")?,
-            state_now: row.opt_int("state_version_now")?,
-            before: before_from(row)?,
-            now: row.int("now")?,
-            quota: crate::quota::overrides_from(row)?.over(defaults),
-        })
-    }
-}
-
 /// A run of a batch the batch's lookup did not find running on `node`:
 /// looked up again (a run named twice was finished by its first), and
 /// recorded if it now is, with whether its charm now has a queued run that
@@ -347,61 +322,10 @@ async fn write_known(
         .await
 }
 
-/// A finished run whose every write is known from the lookup.
-///
-/// Known means: the run writes no state, or its state is still at the
-/// version the run started from and its space has no state quota (one
-/// writer: nothing changes between the lookup and the writes); its space
-/// has no fuel budget (no block to compute); and its events, if any, stay
-/// as they are (nothing to settle or follow up). Then the run is recorded as
-/// it finished, its state is written as `base + 1`, and the writes are
-/// those of [`write_finish!`] and then `quota::account_cost`, in the same
-/// order.
-struct Known<'a> {
-    run: RunId,
-    node: &'a NodeId,
-    finished: &'a Finished,
-    owned: Owned,
-    update: CharmUpdate,
-    /// The state the run writes, and the version it becomes.
-    state: Option<(&'a str, i64)>,
-}
-
-impl<'a> Known<'a> {
-    /// The run's finish if it is known; else `owned` back (boxed: the slow
-    /// path's, and it keeps the common `Ok` small).
-    fn of(
-        run: RunId,
-        node: &'a NodeId,
-        finished: &'a Finished,
-        policy: UpdatePolicy<'_>,
-        owned: Owned,
-    ) -> Result<Self, Box<Owned>> {
-        let state = match (&finished.outcome, &finished.new_state) {
-            (RunOutcome::Ok, Some(state)) => Some(state.as_str()),
-            _ => None,
-        };
-        let state_is_known = state.is_none()
-            || (owned.quota.max_state_bytes == 0 && owned.state_now == Some(owned.base));
-        if !state_is_known || owned.quota.max_fuel_per_hour > 0 {
-            return Err(Box::new(owned));
-        }
-        let update = policy(owned.before, owned.now);
-        if update.events != EventsAfter::Keep {
-            return Err(Box::new(owned));
-        }
-        let state = state.map(|state| (state, owned.base + 1));
-        Ok(Known {
-            run,
-            node,
-            finished,
-            owned,
-            update,
-            state,
-        })
-    }
-
-    /// Writes the finish, and says whether its charm now has a queued run
+impl Known<'_> {
+    /// Writes the finish on SQLite's handle: the writes of
+    /// [`write_finish!`] and then `quota::account_cost`, in the same order.
+    /// Says whether its charm now has a queued run
     /// that can start.
     fn write(&self, db: &rusqlite::Connection) -> Result<(Finish, bool), StoreError> {
         use rusqlite::types::Value;
@@ -491,88 +415,5 @@ impl<'a> Known<'a> {
             },
             queued,
         ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{Known, Owned};
-    use crate::{Before, CharmId, EventsAfter, Finished, NodeId, Quota, RunOutcome};
-
-    fn owned(quota: Quota, state_now: Option<i64>) -> Owned {
-        Owned {
-            charm: CharmId::parse(&format!("{:032x}", 1)).expect("an id"),
-            space: "s".into(),
-            base: 3,
-            state_now,
-            before: Before::default(),
-            now: 1_000,
-            quota,
-        }
-    }
-
-    fn finished(outcome: RunOutcome, state: Option<&str>) -> Finished {
-        Finished {
-            outcome,
-            error: None,
-            new_state: state.map(str::to_string),
-            fuel: 10,
-            memory_bytes: 1,
-            duration_ms: 1,
-            log: String::new(),
-            recording: None,
-        }
-    }
-
-    /// Which finishes take the handle, and which the checked path: the
-    /// differential test in `tests/sqlite.rs` compares the two only if the
-    /// first store's finishes are known.
-    #[test]
-    fn a_finish_is_known_only_when_no_write_depends_on_another() {
-        let node = NodeId::parse(&format!("{:032x}", 2)).expect("a node id");
-        let keep = |b: Before, _| crate::CharmUpdate {
-            consecutive_failures: b.failures,
-            next_run_at: None,
-            disable: None,
-            events: EventsAfter::Keep,
-            heavy_runs: 0,
-            penalty: None,
-        };
-        let ack = |b: Before, now| crate::CharmUpdate {
-            events: EventsAfter::Ack { priority: 0 },
-            ..keep(b, now)
-        };
-        let wrote = finished(RunOutcome::Ok, Some("{}"));
-        let failed = finished(RunOutcome::Error, Some("{}"));
-        let quiet = finished(RunOutcome::Ok, None);
-        let budget = Quota {
-            max_fuel_per_hour: 1,
-            ..Quota::default()
-        };
-        let state_quota = Quota {
-            max_state_bytes: 1,
-            ..Quota::default()
-        };
-        let none = Quota::default();
-        let known = |f: &Finished, quota, state_now, policy: crate::UpdatePolicy<'_>| {
-            Known::of(1, &node, f, policy, owned(quota, state_now)).is_ok()
-        };
-        assert!(known(&wrote, none, Some(3), &keep));
-        assert_eq!(
-            Known::of(1, &node, &wrote, &keep, owned(none, Some(3)))
-                .ok()
-                .and_then(|k| k.state),
-            Some(("{}", 4)),
-            "the state is written as the next version"
-        );
-        assert!(
-            known(&failed, state_quota, Some(9), &keep),
-            "a failed run writes no state"
-        );
-        assert!(known(&quiet, state_quota, Some(9), &keep));
-        assert!(!known(&wrote, none, Some(4), &keep), "the state moved");
-        assert!(!known(&wrote, state_quota, Some(3), &keep));
-        assert!(!known(&quiet, budget, Some(3), &keep));
-        assert!(!known(&quiet, none, Some(3), &ack));
     }
 }

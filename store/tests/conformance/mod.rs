@@ -290,6 +290,119 @@ pub fn keep(failures: u32) -> CharmUpdate {
     }
 }
 
+/// What [`finish_a_mixed_batch`] saw: the lone finish, the batch's
+/// results, whether a queued run could start after it, and the batch's
+/// runs (the first four claimed).
+pub struct MixedBatch {
+    pub lone: Finish,
+    pub results: Vec<Finish>,
+    pub woken: bool,
+    // Read by `tests/postgres.rs` only.
+    #[allow(dead_code)]
+    pub batch_runs: Vec<RunId>,
+}
+
+/// The differential tests' scenario (`tests/sqlite.rs`, `tests/postgres.rs`):
+/// five charms of space `s` with fuel budget `budget`, each with a run
+/// claimed; a run queued behind charms 1 and 4; charm 5's run finished
+/// alone, then a batch of the others, of every kind of finish a batch may
+/// hold: a state written with a recording, a failure backing off, a quiet
+/// success, a failure that disables its charm (cancelling its queued run),
+/// and a run named twice. With no budget every running run's finish is
+/// known (`Known::of`): its space has no quota in force, its state is where
+/// it started, and every policy keeps the events (asserted here); a budget
+/// too large to reach sends every finish the checked way.
+pub async fn finish_a_mixed_batch(s: &dyn Store, budget: Option<u64>) -> MixedBatch {
+    use charm_store::recordings::NewRecording;
+    use charm_store::{QuotaOverrides, RunToFinish};
+    let recorded = Finished {
+        fuel: 500,
+        recording: Some(Arc::new(NewRecording {
+            source_sha256: "x".into(),
+            data: vec![7, 8, 9],
+        })),
+        ..ok(Some("{\"n\":1}"))
+    };
+    let failed = Finished {
+        outcome: RunOutcome::Error,
+        error: Some("boom".into()),
+        fuel: 0,
+        ..ok(Some("{\"n\":9}"))
+    };
+    let quiet = Finished {
+        fuel: 0,
+        ..ok(None)
+    };
+    let clear = |_: charm_store::Before, _| keep(0);
+    let back_off = |b: charm_store::Before, _| CharmUpdate {
+        next_run_at: Some(123_456),
+        heavy_runs: 2,
+        penalty: Some("heavy".into()),
+        ..keep(b.failures + 1)
+    };
+    let disable = |b: charm_store::Before, _| CharmUpdate {
+        disable: Some("failed too often".into()),
+        ..keep(b.failures + 1)
+    };
+    let overrides = QuotaOverrides {
+        max_fuel_per_hour: budget,
+        ..QuotaOverrides::default()
+    };
+    s.set_space_quota("s", &overrides).await.unwrap();
+    let me = node(s).await;
+    let mut charms = Vec::new();
+    for n in 1..=5 {
+        let charm = add(s, code(n)).await;
+        enqueue(s, &charm, Trigger::Manual).await;
+        charms.push(charm);
+    }
+    let runs = claim_batch(s, &me, 5).await;
+    assert_eq!(runs.len(), 5);
+    let space = s.spaces(Some("s")).await.unwrap().remove(0);
+    assert_eq!(space.quota.max_fuel_per_hour, budget.unwrap_or(0));
+    assert_eq!(space.quota.max_state_bytes, 0);
+    for (run, charm) in runs.iter().zip(&charms) {
+        let state = s.state(charm).await.unwrap().unwrap();
+        assert_eq!(run.base_version, state.version, "the state has not moved");
+    }
+    // Runs queued behind two of them: one may start after its finish,
+    // the other is cancelled with its disabled charm.
+    enqueue(s, &charms[0], Trigger::Manual).await;
+    enqueue(s, &charms[3], Trigger::Manual).await;
+    drain_wakes(s).await;
+    let lone = s
+        .finish_run_if_owned(runs[4].id, &me, &recorded, &clear)
+        .await
+        .unwrap();
+    let item = |i: usize, finished, policy| RunToFinish {
+        run: runs[i].id,
+        node: &me,
+        finished,
+        policy,
+    };
+    let batch = [
+        item(0, &recorded, &clear),
+        item(1, &failed, &back_off),
+        item(2, &quiet, &clear),
+        item(3, &failed, &disable),
+        // Named twice: recorded once, so the known finishes before it
+        // must be written before it is looked up again.
+        item(0, &recorded, &clear),
+    ];
+    let results = s
+        .finish_runs_if_owned(&batch)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    MixedBatch {
+        lone,
+        results,
+        woken: wake_kept(s).await,
+        batch_runs: runs[..4].iter().map(|run| run.id).collect(),
+    }
+}
+
 pub async fn triggers_coalesce_and_manual_work_is_claimed_first(s: &dyn Store) {
     let me = node(s).await;
     let a = add(s, code(1)).await;
