@@ -1,7 +1,8 @@
 //! Group commit of finished runs: the runs that finish while a batch is
 //! being written wait for the next batch, and each batch is one store call
 //! ([`Store::finish_runs_if_owned`]: on SQLite one transaction, one commit;
-//! on PostgreSQL a transaction per run, several finishers at once).
+//! on PostgreSQL one transaction for the batch's common finishes, each kind
+//! of write once for them all, and a few finishers at once).
 //!
 //! Why: every run ends in a write transaction, and on SQLite one writer
 //! does them all, one commit each; at thousands of runs a second the
@@ -21,8 +22,8 @@ use charm_store::{
 };
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-/// The most runs one commit records on a store that groups commits
-/// (SQLite): bounds how long a batch holds the writer.
+/// The most runs one batch records: bounds how long a batch holds
+/// SQLite's writer, or its charms' rows on PostgreSQL.
 pub(crate) const MAX_BATCH: usize = 64;
 
 /// Decides a finished run's charm update (see `charm_store::UpdatePolicy`).
@@ -46,12 +47,9 @@ pub(crate) struct Finisher {
 
 impl Finisher {
     /// Starts `workers` finishers, each taking up to `batch` waiting
-    /// results at a time. SQLite: one finisher (one writer) and
-    /// [`MAX_BATCH`], a commit per batch. PostgreSQL: several finishers
-    /// and a batch of 1, each run its own transaction, so that commits
-    /// overlap and a run waiting on a row lock holds up no other run. They
-    /// stop when the last [`Finisher`] is dropped, after the results sent
-    /// before are written.
+    /// results at a time (`service::batching` says how many of each, by
+    /// store). They stop when the last [`Finisher`] is dropped, after the
+    /// results sent before are written.
     pub(crate) fn spawn(store: Arc<dyn Store>, workers: usize, batch: usize) -> Finisher {
         let (jobs, queue) = mpsc::unbounded_channel();
         let queue = Arc::new(Mutex::new(queue));
