@@ -425,8 +425,10 @@ async fn an_upgrade_moves_each_charms_code_to_its_own_table_intact() {
 /// once for the whole batch, when every write is known from its lookup;
 /// otherwise each run alone, through `write_finish!`. Both must record the
 /// same rows (`conformance::finish_a_mixed_batch` says which way each
-/// database takes). A trigger notes the transaction that recorded each
-/// run, so the test sees that each database took the way it should.
+/// database takes: in the first, four known finishes and one that is not,
+/// recorded alone after them). A trigger notes the transaction that
+/// recorded each run, so the test sees that each database took the way it
+/// should.
 #[tokio::test]
 async fn a_batch_of_known_finishes_records_the_rows_each_alone_would() {
     let mut seen = Vec::new();
@@ -442,7 +444,18 @@ async fn a_batch_of_known_finishes_records_the_rows_each_alone_would() {
                WHEN (NEW.status = 'done' AND NEW.outcome IS DISTINCT FROM 'cancelled') \
                EXECUTE FUNCTION note_xid();",
         );
-        let mixed = conformance::finish_a_mixed_batch(&*s, budget).await;
+        // A block and a minute of fuel out of the window, and none in
+        // this minute: the batch's fuel is the minute's first, so the
+        // batch trims the old minute, and it lifts the block.
+        let old_rows = || {
+            psql(
+                &db.url,
+                "DELETE FROM space_fuel; \
+                 INSERT INTO space_fuel VALUES ('s', charm_host_now_ms() / 60000 - 100, 7); \
+                 INSERT INTO space_blocks VALUES ('s', charm_host_now_ms() + 3600000, 1, 1);",
+            );
+        };
+        let mixed = conformance::finish_a_mixed_batch(&*s, budget, &old_rows).await;
         let ids: Vec<String> = mixed.batch_runs.iter().map(ToString::to_string).collect();
         let transactions = psql(
             &db.url,
@@ -478,14 +491,15 @@ async fn a_batch_of_known_finishes_records_the_rows_each_alone_would() {
         );
     }
     assert!(
-        rows[3].contains("[\"s\", 1000]"),
-        "the fuel of two runs: {}",
+        rows[3].contains("[\"s\", 500]"),
+        "this minute's fuel, the batch's one run with fuel: {}",
         rows[3]
     );
     assert_eq!(
         rows[4], "[0]",
-        "fuel counted in a minute no run finished in"
+        "fuel counted in a minute no run finished in: the old minute was trimmed"
     );
+    assert_eq!(rows[6], "", "the space's block was lifted");
     assert!(rows[5].contains("\"070809\""), "{}", rows[5]);
     assert_eq!(
         results.last(),

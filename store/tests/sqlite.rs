@@ -312,7 +312,7 @@ async fn known_and_checked_finishes_record_the_same_rows() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let s = SqliteStore::open(&path).await.unwrap();
-        let mixed = conformance::finish_a_mixed_batch(&s, budget).await;
+        let mixed = conformance::finish_a_mixed_batch(&s, budget, &|| ()).await;
         seen.push((mixed.lone, mixed.results, mixed.woken, dump(&path).await));
     }
     let (lone, results, woken, rows) = &seen[0];

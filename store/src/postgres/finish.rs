@@ -13,15 +13,17 @@
 //! differential test in `tests/postgres.rs`).
 //!
 //! The finishes that are not known, and the runs the lookup did not find
-//! running on this node, are recorded each alone after the batch commits,
-//! in the batch's order ([`super::queue::finish_if_owned`]).
+//! running on this node or found held by another transaction, are recorded
+//! each alone after the batch commits, a few at a time
+//! ([`super::queue::finish_if_owned`]; a run named twice in the batch's
+//! order).
 //!
-//! Locks: a batch holds its charms' rows while it writes, so it takes them
-//! in one order (charm id) and touches the rows every finish shares (a
-//! space's usage and fuel) last, once, in space order. The scheduler's
-//! pass and the claims take rows `SKIP LOCKED`, so they never wait on a
-//! batch; a lone finish locks one charm and then its space's rows, in the
-//! same order as a batch. An earlier batch that ran each finish's
+//! Locks: a batch holds its charms' rows while it writes. It takes them in
+//! charm id order and never waits for one (`SKIP LOCKED`: a charm or run
+//! another transaction holds is recorded alone after the batch), and it
+//! touches the rows every finish shares (a space's usage, fuel and block)
+//! last, once each, in space order, as a lone finish (one space) and the
+//! usage decay (`queue::decay_usage`, every space) do. An earlier batch that ran each finish's
 //! statements in turn held its space rows across the whole batch, and
 //! several nodes' finishers waited on each other (75 runs/s against 470
 //! alone); a deadlock all the same is retried by [`super::pg_tx`], and any
@@ -41,14 +43,18 @@ use crate::{Finish, NodeId, Quota, RunId, RunOutcome, RunToFinish, StoreError};
 
 /// The batch's runs among `$1` running on node `$2`, each with its charm
 /// (locked, with the run's row), the database's time, the charm's space's
-/// quota overrides and the version its state is at.
+/// quota overrides and the version its state is at. A run or charm another
+/// transaction holds is passed over (`SKIP LOCKED`), and recorded alone
+/// after the batch: a batch that waited for one while holding the others
+/// could close a cycle (the scheduler's pass holds due charms while it
+/// queues wake-ups, which wait for their charms).
 const LOOKUP: &str = "SELECT r.id, r.charm_id, r.base_version, c.consecutive_failures, \
        c.heavy_runs, charm_host_now_ms() AS now, c.space, q.max_charms, \
        q.max_runs_in_flight, q.max_fuel_per_hour, q.max_state_bytes, q.keep_runs, \
        (SELECT s.version FROM charm_state s WHERE s.charm_id = r.charm_id) AS state_version_now \
      FROM runs r JOIN charms c ON c.id = r.charm_id LEFT JOIN space_quotas q ON q.space = c.space \
      WHERE r.id = ANY($1) AND r.status = 'running' AND r.owner = $2 \
-     ORDER BY c.id FOR UPDATE OF c, r";
+     ORDER BY c.id FOR UPDATE OF c, r SKIP LOCKED";
 
 /// How many of the states `$1` (charms) are at the versions `$2`. Its own
 /// statement, after the lookup's locks: in READ COMMITTED a statement sees
@@ -146,17 +152,70 @@ pub(super) async fn finish_batch(
     if waiting {
         s.wake.raise();
     }
-    let mut results = Vec::with_capacity(batch.len());
-    for (item, finish) in batch.iter().zip(recorded) {
-        results.push(match finish {
-            Some(finish) => Ok(finish),
-            None => {
-                super::queue::finish_if_owned(s, item.run, item.node, item.finished, item.policy)
-                    .await
-            }
-        });
+    let mut results: Vec<Option<Result<Finish, StoreError>>> =
+        recorded.into_iter().map(|finish| finish.map(Ok)).collect();
+    for (slot, result) in record_rest_alone(s, batch, &results).await {
+        if let Some(place) = results.get_mut(slot) {
+            *place = Some(result);
+        }
     }
     results
+        .into_iter()
+        .map(|result| {
+            result.unwrap_or_else(|| Err(StoreError::Bug("a finish recorded no result".into())))
+        })
+        .collect()
+}
+
+/// Lone finishes of one batch at once: as many as the finishers that
+/// recorded one run each before batches (half the default connections)
+/// less the two that now take batches, so a batch of runs that are not
+/// known (a fuel budget on every space, say) takes no more connections
+/// than they did.
+const ALONE_AT_ONCE: usize = 2;
+
+/// Records each run of `batch` that the batch did not (`None` in
+/// `recorded`) alone, a few at a time, a run named twice in turn; returns
+/// each one's slot in `batch` and its result.
+async fn record_rest_alone(
+    s: &PgStore,
+    batch: &[RunToFinish<'_>],
+    recorded: &[Option<Result<Finish, StoreError>>],
+) -> Vec<(usize, Result<Finish, StoreError>)> {
+    use futures_util::StreamExt;
+    let mut rest: Vec<(RunId, Vec<usize>)> = Vec::new();
+    for (slot, (item, done)) in batch.iter().zip(recorded).enumerate() {
+        if done.is_some() {
+            continue;
+        }
+        match rest.iter_mut().find(|(run, _)| *run == item.run) {
+            Some((_, slots)) => slots.push(slot),
+            None => rest.push((item.run, vec![slot])),
+        }
+    }
+    futures_util::stream::iter(rest)
+        .map(|(_, slots)| async move {
+            let mut out = Vec::with_capacity(slots.len());
+            for slot in slots {
+                let Some(item) = batch.get(slot) else {
+                    continue;
+                };
+                let result = super::queue::finish_if_owned(
+                    s,
+                    item.run,
+                    item.node,
+                    item.finished,
+                    item.policy,
+                )
+                .await;
+                out.push((slot, result));
+            }
+            out
+        })
+        .buffer_unordered(ALONE_AT_ONCE)
+        .flat_map(futures_util::stream::iter)
+        .collect()
+        .await
 }
 
 /// [`write_known`] in a transaction.

@@ -758,7 +758,7 @@ pub(super) async fn decay_usage(
         if turn.is_none() {
             return Ok(false);
         }
-        sqlx::query(crate::rows::DECAY)
+        sqlx::query(DECAY_IN_SPACE_ORDER)
             .bind(factor)
             .execute(&mut *conn)
             .await?;
@@ -768,3 +768,11 @@ pub(super) async fn decay_usage(
         Ok(true)
     })
 }
+
+/// `rows::DECAY`, its rows locked in space order first: a batch of
+/// finishes (`finish.rs`) locks several spaces' usage in that order, and
+/// a decay that locked them in the table's order could take one the batch
+/// waits for while waiting for one the batch holds.
+const DECAY_IN_SPACE_ORDER: &str = "UPDATE space_usage SET fuel = fuel * $1 \
+     FROM (SELECT space FROM space_usage ORDER BY space FOR UPDATE) locked \
+     WHERE space_usage.space = locked.space";

@@ -303,16 +303,23 @@ pub struct MixedBatch {
 }
 
 /// The differential tests' scenario (`tests/sqlite.rs`, `tests/postgres.rs`):
-/// five charms of space `s` with fuel budget `budget`, each with a run
+/// five charms of space `s` with fuel budget `budget` and one of space
+/// `t`, each with a run
 /// claimed; a run queued behind charms 1 and 4; charm 5's run finished
-/// alone, then a batch of the others, of every kind of finish a batch may
-/// hold: a state written with a recording, a failure backing off, a quiet
-/// success, a failure that disables its charm (cancelling its queued run),
-/// and a run named twice. With no budget every running run's finish is
-/// known (`Known::of`): its space has no quota in force, its state is where
-/// it started, and every policy keeps the events (asserted here); a budget
-/// too large to reach sends every finish the checked way.
-pub async fn finish_a_mixed_batch(s: &dyn Store, budget: Option<u64>) -> MixedBatch {
+/// alone, then `before_batch`, then a batch of the others, of every kind
+/// of finish a batch may hold: a state written with a recording, a failure
+/// backing off, a quiet success, a failure that disables its charm
+/// (cancelling its queued run), a run whose policy acknowledges its events
+/// (never known: its writes depend on what the events' rows say), and a
+/// run named twice. With no budget the first four are known (`Known::of`):
+/// the space has no quota in force, their states are where they started,
+/// and their policies keep the events (asserted here); a budget too large
+/// to reach sends every finish the checked way.
+pub async fn finish_a_mixed_batch(
+    s: &dyn Store,
+    budget: Option<u64>,
+    before_batch: &dyn Fn(),
+) -> MixedBatch {
     use charm_store::recordings::NewRecording;
     use charm_store::{QuotaOverrides, RunToFinish};
     let recorded = Finished {
@@ -344,6 +351,10 @@ pub async fn finish_a_mixed_batch(s: &dyn Store, budget: Option<u64>) -> MixedBa
         disable: Some("failed too often".into()),
         ..keep(b.failures + 1)
     };
+    let acknowledge = |_: charm_store::Before, _| CharmUpdate {
+        events: EventsAfter::Ack { priority: MANUAL },
+        ..keep(0)
+    };
     let overrides = QuotaOverrides {
         max_fuel_per_hour: budget,
         ..QuotaOverrides::default()
@@ -351,13 +362,23 @@ pub async fn finish_a_mixed_batch(s: &dyn Store, budget: Option<u64>) -> MixedBa
     s.set_space_quota("s", &overrides).await.unwrap();
     let me = node(s).await;
     let mut charms = Vec::new();
-    for n in 1..=5 {
-        let charm = add(s, code(n)).await;
+    for n in 1..=6 {
+        // The sixth in a space of its own: the finish recorded alone after
+        // the batch writes nothing of space `s`'s.
+        let space = if n == 6 { "t" } else { "s" };
+        let charm = add(
+            s,
+            CharmCode {
+                space: space.into(),
+                ..code(n)
+            },
+        )
+        .await;
         enqueue(s, &charm, Trigger::Manual).await;
         charms.push(charm);
     }
-    let runs = claim_batch(s, &me, 5).await;
-    assert_eq!(runs.len(), 5);
+    let runs = claim_batch(s, &me, 6).await;
+    assert_eq!(runs.len(), 6);
     let space = s.spaces(Some("s")).await.unwrap().remove(0);
     assert_eq!(space.quota.max_fuel_per_hour, budget.unwrap_or(0));
     assert_eq!(space.quota.max_state_bytes, 0);
@@ -374,6 +395,7 @@ pub async fn finish_a_mixed_batch(s: &dyn Store, budget: Option<u64>) -> MixedBa
         .finish_run_if_owned(runs[4].id, &me, &recorded, &clear)
         .await
         .unwrap();
+    before_batch();
     let item = |i: usize, finished, policy| RunToFinish {
         run: runs[i].id,
         node: &me,
@@ -385,6 +407,7 @@ pub async fn finish_a_mixed_batch(s: &dyn Store, budget: Option<u64>) -> MixedBa
         item(1, &failed, &back_off),
         item(2, &quiet, &clear),
         item(3, &failed, &disable),
+        item(5, &quiet, &acknowledge),
         // Named twice: recorded once, so the known finishes before it
         // must be written before it is looked up again.
         item(0, &recorded, &clear),
