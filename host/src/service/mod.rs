@@ -499,8 +499,8 @@ fn batching(config: &ServiceConfig) -> (usize, usize, usize) {
 /// statements a run); more overlap their commits. Measured at 3,000
 /// trivial charms every second on this 2-core machine (15 s windows, in
 /// turns, issue 18): 1 finisher 1,431 and 1,216 runs/s; 2, 1,474, 1,898
-/// and 1,925; 3, 1,790 and 1,922; 5 (half the default connections, the
-/// count before batches), 1,663, 1,424 and 1,255.
+/// and 1,925; 3, 1,790 and 1,922; 5, 1,663, 1,424 and 1,255. (Before
+/// batches there were 4, half the default connections, one run each.)
 const PG_FINISHERS: usize = 2;
 
 #[cfg(test)]
