@@ -51,8 +51,8 @@ impl Owned {
 /// Known means: the run writes no state, or its state is still at the
 /// version the run started from and its space has no state quota (on SQLite
 /// one writer: nothing changes between the lookup and the writes; on
-/// PostgreSQL the lookup locks the charm, and the batch checks the version
-/// again before it writes); its space
+/// PostgreSQL the lookup locks the charm, and the batch's compare-and-set
+/// must write every state or the batch is recorded run by run); its space
 /// has no fuel budget (no block to compute); and its events, if any, stay
 /// as they are (nothing to settle or follow up). Then the run is recorded as
 /// it finished, its state is written as `base + 1`, and the writes are

@@ -56,16 +56,12 @@ const LOOKUP: &str = "SELECT r.id, r.charm_id, r.base_version, c.consecutive_fai
      WHERE r.id = ANY($1) AND r.status = 'running' AND r.owner = $2 \
      ORDER BY c.id FOR UPDATE OF c, r SKIP LOCKED";
 
-/// How many of the states `$1` (charms) are at the versions `$2`. Its own
-/// statement, after the lookup's locks: in READ COMMITTED a statement sees
-/// what committed before it began, and the lookup began before it waited
-/// for its locks.
-const STATES_AT: &str = "SELECT COUNT(*) FROM charm_state s \
-     JOIN UNNEST($1::text[], $2::bigint[]) AS v(charm_id, base) \
-       ON s.charm_id = v.charm_id AND s.version = v.base";
-
 /// `WRITE_STATE_IF_VERSION` for many charms: `$1` charms, `$2` states,
-/// `$3` the versions they must be at, `$4` times.
+/// `$3` the versions they must be at, `$4` times. Each state must be
+/// written ([`expect_rows`]): a state that moved between the lookup's
+/// snapshot and its locks (in READ COMMITTED a statement sees what
+/// committed before it began) fails the batch, and each run is recorded
+/// alone, where the compare-and-set says which moved.
 const WRITE_STATES: &str = "UPDATE charm_state s SET state = v.state, version = s.version + 1, \
        updated_at = v.now \
      FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS v(charm_id, state, base, now) \
@@ -257,11 +253,6 @@ async fn write_known(
     if known.is_empty() {
         return Ok((vec![None; batch.len()], false));
     }
-    if !states_still_at_base(conn, &known).await? {
-        // A state moved between the lookup's snapshot and its locks: each
-        // alone, where the compare-and-set says which.
-        return Ok((vec![None; batch.len()], false));
-    }
     let written = write(conn, instance, node, &known).await?;
     let waiting = written.iter().any(|(_, waiting)| *waiting);
     let finishes = slots
@@ -293,28 +284,6 @@ async fn lookup(
         }
     }
     Ok(running)
-}
-
-/// Whether every state the known finishes write is still at the version
-/// its run started from.
-async fn states_still_at_base(
-    conn: &mut PgConnection,
-    known: &[Known<'_>],
-) -> Result<bool, StoreError> {
-    let (charms, bases): (Vec<&str>, Vec<i64>) = known
-        .iter()
-        .filter(|k| k.state.is_some())
-        .map(|k| (k.owned.charm.as_str(), k.owned.base))
-        .unzip();
-    if charms.is_empty() {
-        return Ok(true);
-    }
-    let at: i64 = sqlx::query_scalar(STATES_AT)
-        .bind(&charms)
-        .bind(&bases)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(usize::try_from(at).ok() == Some(charms.len()))
 }
 
 /// The known finishes' writes, each kind once: each one's finish, and
