@@ -63,12 +63,6 @@ pub(crate) const ROLL_BACK: &str = "UPDATE charm_state SET \
      version = version + 1, updated_at = $3 WHERE charm_id = $1 \
      RETURNING state, version, updated_at";
 
-/// Deletes up to `$2` versions beyond the newest `$1` of each charm.
-pub(crate) const PRUNE: &str = "DELETE FROM state_versions WHERE (charm_id, version) IN ( \
-     SELECT v.charm_id, v.version FROM state_versions v \
-     JOIN charm_state s ON s.charm_id = v.charm_id \
-     WHERE v.version <= s.version - $1 LIMIT $2)";
-
 pub(crate) fn version_from(row: &impl Columns) -> Result<StateVersion, StoreError> {
     Ok(StateVersion {
         version: row.int("version")?,
@@ -82,7 +76,7 @@ pub(crate) fn version_from(row: &impl Columns) -> Result<StateVersion, StoreErro
 macro_rules! history_ops {
     ($conn:ty) => {
         use $crate::history::{
-            version_from, Rollback, StateVersion, PRUNE, ROLL_BACK, RUNNING, VERSION, VERSIONS,
+            version_from, Rollback, StateVersion, ROLL_BACK, RUNNING, VERSION, VERSIONS,
         };
         use $crate::{CharmId, StateRecord, StoreError};
 
@@ -164,20 +158,6 @@ macro_rules! history_ops {
                 .fetch_one(&mut *conn)
                 .await?;
             Ok(Rollback::Done($crate::rows::state_from(&row)?))
-        }
-
-        /// Prunes one batch of old versions.
-        pub(super) async fn prune(
-            conn: &mut $conn,
-            keep: u32,
-            batch: u32,
-        ) -> Result<u64, StoreError> {
-            let done = sqlx::query(PRUNE)
-                .bind(i64::from(keep))
-                .bind(i64::from(batch))
-                .execute(&mut *conn)
-                .await?;
-            Ok(done.rows_affected())
         }
     };
 }

@@ -49,6 +49,7 @@ mod finish_known;
 pub mod history;
 mod inbox;
 pub mod postgres;
+pub mod prune;
 pub mod quota;
 pub mod recordings;
 mod rows;
@@ -62,6 +63,7 @@ use async_trait::async_trait;
 use alerts::{AlertId, AlertRecord, AlertStatus, AlertTransition};
 use history::{Rollback, StateVersion};
 pub use inbox::MAX_EVENT_CHARS_PER_RUN;
+pub use prune::Pruned;
 pub use rows::SLOT_FUEL_PER_MS;
 use secrets::{PutSecret, SealedSecret, SecretName};
 use tenancy::{AuditFilter, AuditRecord, NewAudit, NewToken, SpaceOf, TokenRecord};
@@ -616,12 +618,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The newest runs of a charm, newest first; at most `limit`.
     async fn runs_of(&self, charm: &CharmId, limit: u32) -> Result<Vec<RunRecord>, StoreError>;
 
-    /// Deletes up to `batch` finished runs beyond the newest `keep` of each
-    /// charm (or its space's `keep_runs` override, or the default
-    /// [`Quota::keep_runs`] when not 0), with their recordings, so one call
-    /// holds its locks briefly; call again while it returns `batch`.
-    /// Returns how many were deleted.
-    async fn prune_runs(&self, keep: u32, batch: u32) -> Result<u64, StoreError>;
+    /// Deletes the finished runs of one page of charms (the first
+    /// `charms` charms, in id order, after `after`; from the first charm
+    /// when `None`) beyond each charm's newest `keep` (or its space's
+    /// `keep_runs` override, or the default [`Quota::keep_runs`] when not
+    /// 0), with their recordings. Call again with [`Pruned::next`] until it
+    /// is `None` for a round over every charm (see [`prune`]).
+    async fn prune_runs(
+        &self,
+        keep: u32,
+        after: Option<&CharmId>,
+        charms: u32,
+    ) -> Result<Pruned, StoreError>;
 
     /// Counts of charms by status and runs by status.
     async fn counts(&self) -> Result<Counts, StoreError>;
@@ -676,10 +684,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// ("state moved"), never over the copy.
     async fn rollback_state(&self, charm: &CharmId, version: i64) -> Result<Rollback, StoreError>;
 
-    /// Deletes up to `batch` kept state versions beyond the newest `keep`
-    /// of each charm (the current state is always kept); call again while
-    /// it returns `batch`. Returns how many were deleted.
-    async fn prune_state_versions(&self, keep: u32, batch: u32) -> Result<u64, StoreError>;
+    /// Deletes the kept state versions of one page of charms (as
+    /// [`Store::prune_runs`]) beyond each charm's newest `keep` (the
+    /// current state is always kept). Call again with [`Pruned::next`]
+    /// until it is `None`.
+    async fn prune_state_versions(
+        &self,
+        keep: u32,
+        after: Option<&CharmId>,
+        charms: u32,
+    ) -> Result<Pruned, StoreError>;
 }
 
 #[cfg(test)]

@@ -63,11 +63,6 @@ pub(crate) const READ: &str =
        ON s.charm_id = r.charm_id AND s.source_sha256 = r.source_sha256 \
      WHERE r.run_id = $1";
 
-/// Deletes kept sources no recording refers to any more.
-pub(crate) const PRUNE_SOURCES: &str = "DELETE FROM recorded_sources WHERE NOT EXISTS ( \
-     SELECT 1 FROM run_recordings r WHERE r.charm_id = recorded_sources.charm_id \
-       AND r.source_sha256 = recorded_sources.source_sha256)";
-
 pub(crate) fn recording_from(row: &impl Columns) -> Result<StoredRecording, StoreError> {
     let name = row.opt_text("name")?;
     let source = row.opt_text("source")?;

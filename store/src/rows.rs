@@ -240,17 +240,6 @@ pub(crate) const FINISHED_PER_MINUTE: &str =
     "SELECT finished_at / 60000 AS m, outcome, COUNT(*) AS runs \
      FROM runs WHERE status = 'done' AND finished_at >= $1 GROUP BY m, outcome ORDER BY m";
 
-/// Deletes up to `$2` finished runs beyond the newest of each charm its
-/// space keeps: its `keep_runs` override, else `$3` (the default; 0: none),
-/// else `$1`.
-pub(crate) const PRUNE: &str = "DELETE FROM runs WHERE id IN ( \
-       SELECT id FROM (SELECT r.id, \
-                         ROW_NUMBER() OVER (PARTITION BY r.charm_id ORDER BY r.id DESC) AS n, \
-                         COALESCE(q.keep_runs, NULLIF($3, 0), $1) AS keep \
-                       FROM runs r JOIN charms c ON c.id = r.charm_id \
-                         LEFT JOIN space_quotas q ON q.space = c.space \
-                       WHERE r.status = 'done') ranked WHERE n > keep LIMIT $2)";
-
 /// Sets a charm's webhook secret: `$1` secret or null, `$2` charm.
 pub(crate) const SET_HOOK_SECRET: &str = "UPDATE charms SET hook_secret = $1 WHERE id = $2";
 

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use charm_engine::{ReservedAddrs, Sandbox, SandboxError, SandboxOptions};
 use charm_store::postgres::{PgOptions, PgStore};
 use charm_store::sqlite::SqliteStore;
-use charm_store::{Store, StoreError};
+use charm_store::{CharmId, Store, StoreError};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AccessPolicy, AppState};
@@ -80,9 +80,14 @@ use finisher::Finisher;
 use node::Membership;
 use scheduler::run_scheduler;
 
-/// Runs one pruning statement deletes at most, so that it holds its locks
-/// briefly; pruning repeats until a batch comes back short.
+/// Acknowledged events one pruning statement deletes at most, so that it
+/// holds its locks briefly; pruning repeats until a batch comes back short.
 const PRUNE_BATCH: u32 = 5000;
+
+/// Charms whose run history and state versions one prune call takes (see
+/// `charm_store::prune`): at 210 kept runs each, about 100,000 rows ranked
+/// on a read connection, and a few thousand deleted.
+const PRUNE_PAGE: u32 = 500;
 
 /// Why the service could not start or stopped with an error. Each message
 /// names the flag or the path involved.
@@ -401,21 +406,57 @@ where
     }
 }
 
+/// Runs `page` (a store's pruning call over one page of charms) from the
+/// first page to the last, and logs how many rows went and how long the
+/// round took, as `done`.
+async fn prune_by_pages<F, Fut>(what: &str, done: &str, stop: &CancellationToken, mut page: F)
+where
+    F: FnMut(Option<CharmId>) -> Fut,
+    Fut: std::future::Future<Output = Result<charm_store::Pruned, StoreError>>,
+{
+    let started = std::time::Instant::now();
+    let (mut pruned, mut after, mut pages) = (0, None, 0u64);
+    while !stop.is_cancelled() {
+        match page(after.take()).await {
+            Ok(p) => {
+                pruned += p.deleted;
+                pages += 1;
+                match p.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "pruning {what} failed");
+                break;
+            }
+        }
+    }
+    if pruned > 0 {
+        let took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        tracing::info!(pruned, pages, took_ms, "{done}");
+    }
+}
+
 /// Deletes finished runs beyond `keep` per charm, state versions beyond
 /// `keep_states` per charm, and acknowledged events older than the
 /// idempotency window.
 async fn prune(store: &dyn Store, config: &ServiceConfig, stop: &CancellationToken) {
     let keep = config.keep_runs;
-    prune_in_batches("old runs", "pruned old runs", stop, || {
-        store.prune_runs(keep, PRUNE_BATCH)
+    prune_by_pages("old runs", "pruned old runs", stop, |after| async move {
+        store.prune_runs(keep, after.as_ref(), PRUNE_PAGE).await
     })
     .await;
     let keep = config.keep_state_versions;
-    prune_in_batches(
+    prune_by_pages(
         "old state versions",
         "pruned old state versions",
         stop,
-        || store.prune_state_versions(keep, PRUNE_BATCH),
+        |after| async move {
+            store
+                .prune_state_versions(keep, after.as_ref(), PRUNE_PAGE)
+                .await
+        },
     )
     .await;
     let window = i64::try_from(config.idempotency_window.as_millis()).unwrap_or(i64::MAX);

@@ -40,6 +40,14 @@ mod kept_states {
     crate::history::history_ops!(sqlx::postgres::PgConnection);
 }
 
+mod pruning {
+    crate::prune::prune_ops!(
+        sqlx::postgres::PgConnection,
+        "DELETE FROM runs WHERE status = 'done' \
+         AND id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)"
+    );
+}
+
 mod tenants {
     crate::tenancy::tenancy_ops!(sqlx::postgres::PgConnection);
 }
@@ -83,8 +91,9 @@ use crate::wake::Wake;
 use crate::{
     Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, ClaimedRun, Counts,
     Delivered, Enqueued, EventId, EventRecord, EventStatus, FairShare, Finish, Finished, Hook,
-    MinuteOutcomes, NewCharm, NewEvent, NextRunPolicy, NodeId, NodeInfo, NodeRecord, RescuedRun,
-    RunId, RunRecord, SchedulePass, StateRecord, Store, StoreError, Trigger, UpdatePolicy,
+    MinuteOutcomes, NewCharm, NewEvent, NextRunPolicy, NodeId, NodeInfo, NodeRecord, Pruned,
+    RescuedRun, RunId, RunRecord, SchedulePass, StateRecord, Store, StoreError, Trigger,
+    UpdatePolicy,
 };
 
 crate::rows::impl_columns!(sqlx::postgres::PgRow);
@@ -673,8 +682,13 @@ impl Store for PgStore {
         reads::runs_of(&self.pool, charm, limit).await
     }
 
-    async fn prune_runs(&self, keep: u32, batch: u32) -> Result<u64, StoreError> {
-        queue::prune(self, keep, batch).await
+    async fn prune_runs(
+        &self,
+        keep: u32,
+        after: Option<&CharmId>,
+        charms: u32,
+    ) -> Result<Pruned, StoreError> {
+        queue::prune(self, keep, after, charms).await
     }
 
     async fn counts(&self) -> Result<Counts, StoreError> {
@@ -763,9 +777,18 @@ impl Store for PgStore {
         })
     }
 
-    async fn prune_state_versions(&self, keep: u32, batch: u32) -> Result<u64, StoreError> {
+    async fn prune_state_versions(
+        &self,
+        keep: u32,
+        after: Option<&CharmId>,
+        charms: u32,
+    ) -> Result<Pruned, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        kept_states::prune(&mut conn, keep, batch).await
+        let Some(page) = pruning::page(&mut conn, after, charms).await? else {
+            return Ok(Pruned::default());
+        };
+        let deleted = pruning::prune_state_versions(&mut conn, &page, keep).await?;
+        Ok(page.pruned(deleted))
     }
 
     fn set_quota_defaults(&self, defaults: crate::Quota) {

@@ -8,10 +8,10 @@ use sqlx::postgres::PgConnection;
 use sqlx::Row;
 
 use super::inbox::{append_event, give_events, settle_events};
-use super::{pg_tx, unique_violation, PgStore, CHANNEL};
+use super::{pg_tx, pruning, unique_violation, PgStore, CHANNEL};
+use crate::prune::{Pruned, DELETE_CHUNK};
 use crate::rows::{
     before_from, charm_id, claimed_from, node_id, write_finish, Lineage, INTERRUPTED, NEXT_DUE_IN,
-    PRUNE,
 };
 use crate::{
     CharmId, ClaimedRun, Delivered, Enqueued, EventId, FairShare, Finish, Finished, NewEvent,
@@ -722,21 +722,29 @@ pub(super) async fn retire_node(s: &PgStore, node: &NodeId) -> Result<(), StoreE
     Ok(())
 }
 
-pub(super) async fn prune(s: &PgStore, keep: u32, batch: u32) -> Result<u64, StoreError> {
-    pg_tx!(s, |conn| async {
-        let done = sqlx::query(PRUNE)
-            .bind(i64::from(keep))
-            .bind(i64::from(batch))
-            .bind(crate::rows::clamp_i64(s.quota.get().keep_runs))
-            .execute(&mut *conn)
-            .await?;
-        if done.rows_affected() > 0 {
-            sqlx::query(crate::recordings::PRUNE_SOURCES)
-                .execute(&mut *conn)
-                .await?;
-        }
-        Ok(done.rows_affected())
-    })
+/// Prunes one page of charms' runs (see [`crate::prune`]): found by one
+/// read, deleted by id a chunk a statement, so no statement holds many
+/// row locks for long.
+pub(super) async fn prune(
+    s: &PgStore,
+    keep: u32,
+    after: Option<&CharmId>,
+    charms: u32,
+) -> Result<Pruned, StoreError> {
+    let mut conn = s.pool.acquire().await?;
+    let Some(page) = pruning::page(&mut conn, after, charms).await? else {
+        return Ok(Pruned::default());
+    };
+    let keep_default = s.quota.get().keep_runs;
+    let ids = pruning::runs_beyond_keep(&mut conn, &page, keep, keep_default).await?;
+    let mut deleted = 0;
+    for chunk in ids.chunks(DELETE_CHUNK) {
+        deleted += pruning::delete_runs(&mut conn, chunk).await?;
+    }
+    if deleted > 0 {
+        pruning::prune_sources(&mut conn, &page).await?;
+    }
+    Ok(page.pruned(deleted))
 }
 
 pub(super) async fn decay_usage(

@@ -39,6 +39,13 @@ mod kept_states {
     crate::history::history_ops!(sqlx::sqlite::SqliteConnection);
 }
 
+mod pruning {
+    crate::prune::prune_ops!(
+        sqlx::sqlite::SqliteConnection,
+        "DELETE FROM runs WHERE status = 'done' AND id IN (SELECT value FROM json_each($1))"
+    );
+}
+
 mod tenants {
     crate::tenancy::tenancy_ops!(sqlx::sqlite::SqliteConnection);
 }
@@ -81,9 +88,9 @@ use crate::wake::Wake;
 use crate::{
     Cancel, CharmChange, CharmCode, CharmFilter, CharmId, CharmRecord, ClaimedRun, Counts,
     Delivered, Enqueued, EventId, EventRecord, EventStatus, FairShare, Finish, Finished, Hook,
-    MinuteOutcomes, NewCharm, NewEvent, NextRunPolicy, NodeId, NodeInfo, NodeRecord, RescuedRun,
-    RunId, RunRecord, RunToFinish, SchedulePass, StateRecord, Store, StoreError, Trigger,
-    UpdatePolicy,
+    MinuteOutcomes, NewCharm, NewEvent, NextRunPolicy, NodeId, NodeInfo, NodeRecord, Pruned,
+    RescuedRun, RunId, RunRecord, RunToFinish, SchedulePass, StateRecord, Store, StoreError,
+    Trigger, UpdatePolicy,
 };
 
 /// How many connections serve reads.
@@ -623,8 +630,13 @@ impl Store for SqliteStore {
         reads::runs_of(&self.read, charm, limit).await
     }
 
-    async fn prune_runs(&self, keep: u32, batch: u32) -> Result<u64, StoreError> {
-        runs::prune(self, keep, batch).await
+    async fn prune_runs(
+        &self,
+        keep: u32,
+        after: Option<&CharmId>,
+        charms: u32,
+    ) -> Result<Pruned, StoreError> {
+        runs::prune(self, keep, after, charms).await
     }
 
     async fn counts(&self) -> Result<Counts, StoreError> {
@@ -706,9 +718,23 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn prune_state_versions(&self, keep: u32, batch: u32) -> Result<u64, StoreError> {
-        self.write_one(async |conn| kept_states::prune(conn, keep, batch).await)
-            .await
+    async fn prune_state_versions(
+        &self,
+        keep: u32,
+        after: Option<&CharmId>,
+        charms: u32,
+    ) -> Result<Pruned, StoreError> {
+        let page = {
+            let mut read = self.read.acquire().await?;
+            pruning::page(&mut read, after, charms).await?
+        };
+        let Some(page) = page else {
+            return Ok(Pruned::default());
+        };
+        let deleted = self
+            .write_one(async |conn| pruning::prune_state_versions(conn, &page, keep).await)
+            .await?;
+        Ok(page.pruned(deleted))
     }
 
     fn set_quota_defaults(&self, defaults: crate::Quota) {

@@ -12,10 +12,11 @@ use sqlx::Row;
 
 use super::inbox::{append_event, give_events};
 use super::tx::Then;
-use super::{direct, SqliteStore, NOW};
+use super::{direct, pruning, SqliteStore, NOW};
+use crate::prune::{Pruned, DELETE_CHUNK};
 use crate::rows::{
     charm_id, claimed_from, node_id, parse_charm_id, with_events, Lineage, HAS_QUEUED, INTERRUPTED,
-    NEXT_DUE_IN, PRUNE,
+    NEXT_DUE_IN,
 };
 use crate::{
     CharmId, ClaimedRun, Delivered, Enqueued, EventId, FairShare, NewEvent, NextRunPolicy, NodeId,
@@ -647,22 +648,34 @@ pub(super) async fn retire_node(s: &SqliteStore, node: &NodeId) -> Result<(), St
     .await
 }
 
-pub(super) async fn prune(s: &SqliteStore, keep: u32, batch: u32) -> Result<u64, StoreError> {
-    s.write_one(async |conn| {
-        let done = sqlx::query(PRUNE)
-            .bind(i64::from(keep))
-            .bind(i64::from(batch))
-            .bind(crate::rows::clamp_i64(s.quota.get().keep_runs))
-            .execute(&mut *conn)
+/// Prunes one page of charms' runs (see [`crate::prune`]): found on a
+/// read connection, deleted by id on the write connection, a chunk a turn.
+pub(super) async fn prune(
+    s: &SqliteStore,
+    keep: u32,
+    after: Option<&CharmId>,
+    charms: u32,
+) -> Result<Pruned, StoreError> {
+    let (page, ids) = {
+        let mut read = s.read.acquire().await?;
+        let Some(page) = pruning::page(&mut read, after, charms).await? else {
+            return Ok(Pruned::default());
+        };
+        let keep_default = s.quota.get().keep_runs;
+        let ids = pruning::runs_beyond_keep(&mut read, &page, keep, keep_default).await?;
+        (page, ids)
+    };
+    let mut deleted = 0;
+    for chunk in ids.chunks(DELETE_CHUNK) {
+        deleted += s
+            .write_one(async |conn| pruning::delete_runs(conn, chunk).await)
             .await?;
-        if done.rows_affected() > 0 {
-            sqlx::query(crate::recordings::PRUNE_SOURCES)
-                .execute(&mut *conn)
-                .await?;
-        }
-        Ok(done.rows_affected())
-    })
-    .await
+    }
+    if deleted > 0 {
+        s.write_one(async |conn| pruning::prune_sources(conn, &page).await)
+            .await?;
+    }
+    Ok(page.pruned(deleted))
 }
 
 pub(super) async fn decay_usage(

@@ -1,7 +1,7 @@
 //! Conformance cases for state history: kept versions, rollback, pruning.
 
 use charm_store::history::Rollback;
-use charm_store::{Finished, RunOutcome, Store};
+use charm_store::{CharmId, Finished, Pruned, RunOutcome, Store};
 
 use super::{add, claim, code, enqueue, finish, id, node, ok, run_once};
 
@@ -80,23 +80,43 @@ pub async fn pruning_keeps_the_newest_state_versions_of_each_charm(s: &dyn Store
     for n in 1..=4 {
         run_once(s, &me, &a, &ok(Some(&format!("{{\"n\":{n}}}")))).await;
     }
-    // a: versions 0..=4, b: version 0.
-    assert_eq!(s.prune_state_versions(2, 2).await.unwrap(), 2, "one batch");
-    assert_eq!(s.prune_state_versions(2, 100).await.unwrap(), 1);
-    assert_eq!(s.prune_state_versions(2, 100).await.unwrap(), 0);
-    let kept: Vec<i64> = s
-        .state_versions(&a, 10)
-        .await
-        .unwrap()
-        .iter()
-        .map(|v| v.version)
-        .collect();
-    assert_eq!(kept, [4, 3]);
+    for n in 1..=3 {
+        run_once(s, &me, &b, &ok(Some(&format!("{{\"n\":{n}}}")))).await;
+    }
+    // a: versions 0..=4, b: 0..=3; a page of one charm prunes only it.
+    let kept = |id: &CharmId| {
+        let id = id.clone();
+        async move {
+            let versions = s.state_versions(&id, 10).await.unwrap();
+            versions.iter().map(|v| v.version).collect::<Vec<i64>>()
+        }
+    };
+    let (first, second) = if a < b { (&a, &b) } else { (&b, &a) };
+    let before_second = kept(second).await;
+    let page = s.prune_state_versions(2, None, 1).await.unwrap();
+    assert_eq!(page.next.as_ref(), Some(first), "one charm a page");
     assert_eq!(
-        s.state_versions(&b, 10).await.unwrap().len(),
-        1,
-        "the current state stays"
+        kept(second).await,
+        before_second,
+        "the next page's charm is untouched"
     );
+    let page = s.prune_state_versions(2, Some(first), 1).await.unwrap();
+    assert_eq!(page.next.as_ref(), Some(second));
+    assert_eq!(
+        s.prune_state_versions(2, Some(second), 1).await.unwrap(),
+        Pruned::default(),
+        "no charm after the last"
+    );
+    assert_eq!((kept(&a).await, kept(&b).await), (vec![4, 3], vec![3, 2]));
+    assert_eq!(
+        s.prune_state_versions(1, None, 10).await.unwrap(),
+        Pruned {
+            deleted: 2,
+            next: None
+        },
+        "one page of both; the current state stays"
+    );
+    assert_eq!((kept(&a).await, kept(&b).await), (vec![4], vec![3]));
     assert!(s.delete_charm(&a).await.unwrap());
     assert!(
         s.state_versions(&a, 10).await.unwrap().is_empty(),

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use charm_store::{
     CharmCode, CharmFilter, CharmId, CharmUpdate, ClaimedRun, Enqueued, EventsAfter, FairShare,
-    Finish, Finished, NewCharm, NodeId, NodeInfo, RunId, RunOutcome, RunStatus, SortKey, Store,
-    Trigger,
+    Finish, Finished, NewCharm, NodeId, NodeInfo, Pruned, RunId, RunOutcome, RunStatus, SortKey,
+    Store, Trigger,
 };
 
 mod alerts;
@@ -1290,18 +1290,90 @@ pub async fn a_charms_code_is_replaced_with_its_settings_and_deleted_with_it(s: 
     );
 }
 
-pub async fn pruning_keeps_the_newest_runs_of_each_charm_in_batches(s: &dyn Store) {
-    let me = node(s).await;
-    let a = add(s, code(1)).await;
-    for _ in 0..5 {
-        run_once(s, &me, &a, &ok(None)).await;
+/// Prunes the runs of every charm, one charm a page, as the service walks
+/// its pages; returns how many went.
+pub async fn prune_all_runs(s: &dyn Store, keep: u32) -> u64 {
+    let (mut deleted, mut after) = (0, None);
+    loop {
+        let page = s.prune_runs(keep, after.as_ref(), 1).await.unwrap();
+        deleted += page.deleted;
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return deleted,
+        }
     }
-    assert_eq!(s.prune_runs(2, 2).await.unwrap(), 2, "one batch");
-    assert_eq!(s.prune_runs(2, 2).await.unwrap(), 1);
-    let runs = s.runs_of(&a, 100).await.unwrap();
-    assert_eq!(runs.len(), 2);
-    assert!(runs[0].id > runs[1].id);
-    assert_eq!(s.prune_runs(2, 100).await.unwrap(), 0);
+}
+
+pub async fn pruning_keeps_the_newest_runs_of_each_charm_page_by_page(s: &dyn Store) {
+    let me = node(s).await;
+    let mut charms = [add(s, code(1)).await, add(s, code(2)).await];
+    charms.sort();
+    let [first, second] = [&charms[0], &charms[1]];
+    let mut newest = Vec::new();
+    for charm in [first, second] {
+        let mut runs = Vec::new();
+        for _ in 0..5 {
+            runs.push(run_once(s, &me, charm, &ok(None)).await);
+        }
+        newest.push(runs[3..].to_vec());
+    }
+    // A queued run is neither pruned nor counted among the finished kept.
+    let queued = enqueue(s, first, Trigger::Manual).await.run_id;
+    let kept = |id: &CharmId| {
+        let id = id.clone();
+        async move {
+            let mut runs: Vec<RunId> = s
+                .runs_of(&id, 100)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.id)
+                .collect();
+            runs.sort();
+            runs
+        }
+    };
+
+    let page = s.prune_runs(2, None, 1).await.unwrap();
+    assert_eq!(
+        page,
+        Pruned {
+            deleted: 3,
+            next: Some(first.clone())
+        },
+        "a page of one charm, the first in id order"
+    );
+    assert_eq!(
+        kept(first).await,
+        [newest[0].clone(), vec![queued]].concat()
+    );
+    assert_eq!(
+        kept(second).await.len(),
+        5,
+        "the next page's charm is untouched"
+    );
+    let page = s.prune_runs(2, Some(first), 1).await.unwrap();
+    assert_eq!(
+        page,
+        Pruned {
+            deleted: 3,
+            next: Some(second.clone())
+        }
+    );
+    assert_eq!(kept(second).await, newest[1]);
+    assert_eq!(
+        s.prune_runs(2, Some(second), 1).await.unwrap(),
+        Pruned::default(),
+        "no charm after the last"
+    );
+    assert_eq!(
+        s.prune_runs(2, None, 10).await.unwrap(),
+        Pruned {
+            deleted: 0,
+            next: None
+        },
+        "a page with room to spare is the last"
+    );
 }
 
 pub async fn listings_filter_sort_and_count(s: &dyn Store) {
@@ -1430,7 +1502,7 @@ macro_rules! conformance_cases {
             a_run_reads_the_charm_without_its_source,
             a_charms_code_is_replaced_with_its_settings_and_deleted_with_it,
             a_charms_revision_moves_with_what_a_run_reads_and_only_then,
-            pruning_keeps_the_newest_runs_of_each_charm_in_batches,
+            pruning_keeps_the_newest_runs_of_each_charm_page_by_page,
             listings_filter_sort_and_count,
             deleting_a_charm_removes_its_state_and_runs,
             finished_runs_are_counted_by_minute_and_outcome,

@@ -6,7 +6,9 @@ use charm_store::{
     Quota, QuotaKind, QuotaOverrides, RunOutcome, Store, StoreError, Trigger,
 };
 
-use super::{add, claim, code, enqueue, finish, keep, node, ok, LEASE, MANUAL, MAX_EVENTS};
+use super::{
+    add, claim, code, enqueue, finish, keep, node, ok, prune_all_runs, LEASE, MANUAL, MAX_EVENTS,
+};
 
 async fn charm_in(s: &dyn Store, n: u8, space: &str) -> CharmId {
     let mut c = code(n);
@@ -409,15 +411,7 @@ pub async fn pruning_keeps_each_spaces_quota_of_runs(s: &dyn Store) {
         keep_runs: 3,
         ..Quota::default()
     });
-    let mut pruned = 0;
-    loop {
-        let n = s.prune_runs(5, 2).await.unwrap();
-        pruned += n;
-        if n < 2 {
-            break;
-        }
-    }
-    assert_eq!(pruned, 4 + 3 + 3);
+    assert_eq!(prune_all_runs(s, 5).await, 4 + 3 + 3);
     let kept = |id: &CharmId| {
         let id = id.clone();
         async move { s.runs_of(&id, 100).await.unwrap().len() }
@@ -429,7 +423,7 @@ pub async fn pruning_keeps_each_spaces_quota_of_runs(s: &dyn Store) {
     for _ in 0..3 {
         run_with(s, &me, &a, 1, None).await;
     }
-    s.prune_runs(4, 100).await.unwrap();
+    prune_all_runs(s, 4).await;
     assert_eq!(kept(&a).await, 4);
 }
 
