@@ -10,17 +10,24 @@
 //! Why pages of charms, not "up to N rows anywhere": finding the rows
 //! beyond the newest `keep` of every charm means ranking every kept row.
 //! Doing that for each batch of deletions made a round cost the table size
-//! times the number of batches: at 10,000 charms with 210 runs each, each
-//! batch of 5,000 took 3 to 4 s on SQLite's one write connection, 40 s a
-//! round; at 100,000 charms, one round would outlast the prune interval. A
+//! times the number of batches: at 10,000 charms with 210 runs each, a
+//! round held SQLite's one write connection about 20 s, and API writes
+//! waited up to 4.6 s behind it; at 30,000, 272 s (the SQL alone, from
+//! Python's `sqlite3`); at 100,000 charms, one round would outlast the
+//! prune interval. A
 //! page ranks only its own charms' rows, through the `(charm_id, id)`
 //! index, so a round reads each row once.
 //!
-//! On SQLite the runs to delete are found on a read connection and then
-//! deleted by id in small chunks on the write connection, so the ranking
-//! never holds the writer that every finish waits for; a run found beyond
-//! `keep` stays beyond it (runs are only added after it), and the delete
-//! re-checks that it is finished.
+//! The runs to delete are found by one read and then deleted by id in
+//! chunks (on SQLite the read is on a read connection, so the ranking never
+//! holds the writer that every finish waits for). A run found beyond `keep`
+//! stays beyond it, as runs are only added after it; the delete checks
+//! again that it is finished and of the page. One race is accepted: a
+//! space's `keep_runs` raised between the read and the delete does not
+//! save the runs the read found under the old limit, as if the prune had
+//! run just before the change. Ids are deleted in order, so two
+//! PostgreSQL nodes pruning the same page wait for each other's row locks
+//! rather than deadlock.
 
 use serde::{Deserialize, Serialize};
 
@@ -57,7 +64,7 @@ pub(crate) const RUNS_BEYOND_KEEP: &str = "SELECT id FROM ( \
              WHERE c.id > $1 AND c.id <= $2) p \
        JOIN runs r ON r.charm_id = p.id \
        WHERE r.charm_id > $1 AND r.charm_id <= $2 AND r.status = 'done') ranked \
-     WHERE n > keep";
+     WHERE n > keep ORDER BY id";
 
 /// Deletes the charm sources kept for recordings in (`$1`, `$2`] that no
 /// kept recording refers to any more.
@@ -94,7 +101,8 @@ impl Page {
 }
 
 /// The prune operations on one backend's connection type; `$delete_runs`
-/// deletes the finished runs whose ids are the JSON array `$1`.
+/// deletes the finished runs whose ids are the JSON array `$1` and whose
+/// charms are in (`$2`, `$3`].
 macro_rules! prune_ops {
     ($conn:ty, $delete_runs:expr) => {
         use $crate::prune::{Page, PAGE, PRUNE_SOURCES, PRUNE_STATE_VERSIONS, RUNS_BEYOND_KEEP};
@@ -146,12 +154,19 @@ macro_rules! prune_ops {
                 .await?)
         }
 
-        /// Deletes these finished runs (their recordings with them).
-        pub(super) async fn delete_runs(conn: &mut $conn, ids: &[i64]) -> Result<u64, StoreError> {
+        /// Deletes these finished runs of the page (their recordings with
+        /// them).
+        pub(super) async fn delete_runs(
+            conn: &mut $conn,
+            page: &Page,
+            ids: &[i64],
+        ) -> Result<u64, StoreError> {
             let ids = serde_json::to_string(ids)
                 .map_err(|e| $crate::corrupt("run ids to prune", e.to_string()))?;
             let done = sqlx::query($delete_runs)
                 .bind(ids)
+                .bind(&page.after)
+                .bind(&page.last)
                 .execute(&mut *conn)
                 .await?;
             Ok(done.rows_affected())

@@ -4,8 +4,8 @@
 //! backends share, and the operations built on it, expanded per backend by
 //! `quota_ops!` because each runs them on its own connection type.
 //!
-//! Where each quota is enforced, always in the transaction of the change
-//! it limits:
+//! Where each quota is enforced, in the transaction of the change it
+//! limits (run history, which no change limits, by the prune):
 //!
 //! * charms registered: [`crate::Store::insert_charm`] counts the space's
 //!   charms before inserting (SQLite has one writer; PostgreSQL first takes
@@ -20,11 +20,14 @@
 //!   stored states over the quota writes nothing of the state and records
 //!   the run as [`crate::RunOutcome::Quota`];
 //! * run history: [`crate::Store::prune_runs`] keeps each charm's newest
-//!   runs by its space's `keep_runs`.
+//!   finished runs by its space's `keep_runs`; a round that found runs
+//!   under the old limit may still delete them just after the limit is
+//!   raised (see [`crate::prune`]).
 //!
 //! The defaults (the daemon's `--space-*` flags) are held by the store
 //! ([`crate::Store::set_quota_defaults`]); a space without a row, or with
-//! a null column, has the default. 0 means unlimited.
+//! a null column, has the default. 0 means unlimited (for `keep_runs`: the
+//! `--keep-runs` flag).
 
 use serde::{Deserialize, Serialize};
 

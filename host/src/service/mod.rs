@@ -415,8 +415,9 @@ where
     Fut: std::future::Future<Output = Result<charm_store::Pruned, StoreError>>,
 {
     let started = std::time::Instant::now();
-    let (mut pruned, mut after, mut pages) = (0, None, 0u64);
+    let (mut pruned, mut after, mut pages) = (0, None::<CharmId>, 0u64);
     while !stop.is_cancelled() {
+        let cursor = after.clone();
         match page(after.take()).await {
             Ok(p) => {
                 pruned += p.deleted;
@@ -427,14 +428,19 @@ where
                 }
             }
             Err(error) => {
-                tracing::error!(%error, "pruning {what} failed");
+                // The round stops here; the next one starts again from the
+                // first page.
+                let after = cursor.as_ref().map(CharmId::as_str);
+                tracing::error!(%error, after, pages, "pruning {what} failed");
                 break;
             }
         }
     }
+    let took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     if pruned > 0 {
-        let took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         tracing::info!(pruned, pages, took_ms, "{done}");
+    } else {
+        tracing::debug!(pages, took_ms, "{done}: none to prune");
     }
 }
 

@@ -43,7 +43,7 @@ mod kept_states {
 mod pruning {
     crate::prune::prune_ops!(
         sqlx::postgres::PgConnection,
-        "DELETE FROM runs WHERE status = 'done' \
+        "DELETE FROM runs WHERE status = 'done' AND charm_id > $2 AND charm_id <= $3 \
          AND id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)"
     );
 }

@@ -739,7 +739,7 @@ pub(super) async fn prune(
     let ids = pruning::runs_beyond_keep(&mut conn, &page, keep, keep_default).await?;
     let mut deleted = 0;
     for chunk in ids.chunks(DELETE_CHUNK) {
-        deleted += pruning::delete_runs(&mut conn, chunk).await?;
+        deleted += pruning::delete_runs(&mut conn, &page, chunk).await?;
     }
     if deleted > 0 {
         pruning::prune_sources(&mut conn, &page).await?;

@@ -42,7 +42,8 @@ mod kept_states {
 mod pruning {
     crate::prune::prune_ops!(
         sqlx::sqlite::SqliteConnection,
-        "DELETE FROM runs WHERE status = 'done' AND id IN (SELECT value FROM json_each($1))"
+        "DELETE FROM runs WHERE status = 'done' AND charm_id > $2 AND charm_id <= $3 \
+         AND id IN (SELECT value FROM json_each($1))"
     );
 }
 

@@ -668,7 +668,7 @@ pub(super) async fn prune(
     let mut deleted = 0;
     for chunk in ids.chunks(DELETE_CHUNK) {
         deleted += s
-            .write_one(async |conn| pruning::delete_runs(conn, chunk).await)
+            .write_one(async |conn| pruning::delete_runs(conn, &page, chunk).await)
             .await?;
     }
     if deleted > 0 {

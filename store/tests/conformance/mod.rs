@@ -1290,17 +1290,24 @@ pub async fn a_charms_code_is_replaced_with_its_settings_and_deleted_with_it(s: 
     );
 }
 
-/// Prunes the runs of every charm, one charm a page, as the service walks
-/// its pages; returns how many went.
-pub async fn prune_all_runs(s: &dyn Store, keep: u32) -> u64 {
+/// Prunes the runs of every charm, `charms` charms a page, as the service
+/// walks its pages; returns how many went.
+pub async fn prune_all_runs(s: &dyn Store, keep: u32, charms: u32) -> u64 {
     let (mut deleted, mut after) = (0, None);
     loop {
-        let page = s.prune_runs(keep, after.as_ref(), 1).await.unwrap();
+        let page = s.prune_runs(keep, after.as_ref(), charms).await.unwrap();
         deleted += page.deleted;
         match page.next {
             Some(next) => after = Some(next),
             None => return deleted,
         }
+    }
+}
+
+fn pruned(deleted: u64, next: Option<&CharmId>) -> Pruned {
+    Pruned {
+        deleted,
+        next: next.cloned(),
     }
 }
 
@@ -1317,7 +1324,10 @@ pub async fn pruning_keeps_the_newest_runs_of_each_charm_page_by_page(s: &dyn St
         }
         newest.push(runs[3..].to_vec());
     }
-    // A queued run is neither pruned nor counted among the finished kept.
+    // A running and a queued run are neither pruned nor counted among the
+    // finished runs kept.
+    enqueue(s, first, Trigger::Manual).await;
+    let running = claim(s, &me).await.expect("a run to claim").id;
     let queued = enqueue(s, first, Trigger::Manual).await.run_id;
     let kept = |id: &CharmId| {
         let id = id.clone();
@@ -1337,15 +1347,12 @@ pub async fn pruning_keeps_the_newest_runs_of_each_charm_page_by_page(s: &dyn St
     let page = s.prune_runs(2, None, 1).await.unwrap();
     assert_eq!(
         page,
-        Pruned {
-            deleted: 3,
-            next: Some(first.clone())
-        },
+        pruned(3, Some(first)),
         "a page of one charm, the first in id order"
     );
     assert_eq!(
         kept(first).await,
-        [newest[0].clone(), vec![queued]].concat()
+        [newest[0].clone(), vec![running, queued]].concat()
     );
     assert_eq!(
         kept(second).await.len(),
@@ -1353,13 +1360,7 @@ pub async fn pruning_keeps_the_newest_runs_of_each_charm_page_by_page(s: &dyn St
         "the next page's charm is untouched"
     );
     let page = s.prune_runs(2, Some(first), 1).await.unwrap();
-    assert_eq!(
-        page,
-        Pruned {
-            deleted: 3,
-            next: Some(second.clone())
-        }
-    );
+    assert_eq!(page, pruned(3, Some(second)));
     assert_eq!(kept(second).await, newest[1]);
     assert_eq!(
         s.prune_runs(2, Some(second), 1).await.unwrap(),
@@ -1367,13 +1368,22 @@ pub async fn pruning_keeps_the_newest_runs_of_each_charm_page_by_page(s: &dyn St
         "no charm after the last"
     );
     assert_eq!(
+        s.prune_runs(2, None, 2).await.unwrap(),
+        pruned(0, Some(second)),
+        "a full page may have more after it"
+    );
+    assert_eq!(
         s.prune_runs(2, None, 10).await.unwrap(),
-        Pruned {
-            deleted: 0,
-            next: None
-        },
+        pruned(0, None),
         "a page with room to spare is the last"
     );
+    // A cursor whose charm was deleted still leads to the next page.
+    assert!(s.delete_charm(first).await.unwrap());
+    for _ in 0..3 {
+        run_once(s, &me, second, &ok(None)).await;
+    }
+    let page = s.prune_runs(2, Some(first), 1).await.unwrap();
+    assert_eq!(page, pruned(3, Some(second)));
 }
 
 pub async fn listings_filter_sort_and_count(s: &dyn Store) {

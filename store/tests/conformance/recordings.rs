@@ -62,7 +62,7 @@ pub async fn recordings_and_their_sources_are_pruned_with_their_runs(s: &dyn Sto
     for _ in 0..2 {
         run_once(s, &me, &a, &ok(None)).await;
     }
-    assert_eq!(prune_all_runs(s, 2).await, 1);
+    assert_eq!(prune_all_runs(s, 2, 1).await, 1);
     assert_eq!(
         s.run_recording(old).await.unwrap(),
         None,
@@ -110,14 +110,14 @@ pub async fn a_replaced_source_goes_with_its_last_recording(s: &dyn Store) {
         "c.js".to_string(),
         "export function bgUpdater() {}".to_string(),
     ));
-    assert_eq!(prune_all_runs(s, 1).await, 1);
+    assert_eq!(prune_all_runs(s, 1, 1).await, 1);
     assert_eq!(s.run_recording(older).await.unwrap(), None, "pruned");
     assert_eq!(
         s.run_recording(old).await.unwrap().unwrap().source,
         v1,
         "still referred to"
     );
-    assert_eq!(prune_all_runs(s, 0).await, 1);
+    assert_eq!(prune_all_runs(s, 0, 1).await, 1);
     assert_eq!(s.run_recording(old).await.unwrap(), None, "pruned");
     finish(s, &me, late.id, &recorded(b"late", "x")).await;
     let kept = s.run_recording(late.id).await.unwrap().expect("kept");
