@@ -70,7 +70,7 @@ fn sql() -> &'static Sql {
             "INSERT INTO runs (charm_id, space, fair_at, trigger, priority, status, not_before, queued_at, attempt, origin_run_id) \
              SELECT c.id, c.space, {NOW} + c.recent_fuel / 3000000, 'schedule', $2, 'queued', NULL, {NOW}, 1, NULL \
              FROM json_each($1) j CROSS JOIN charms c WHERE c.id = j.value AND c.enabled = TRUE {} {JOIN_QUEUED}{} RETURNING id",
-            crate::rows::unless_queued_unchanged!(),
+            crate::rows::unless_queued_unchanged!(""),
             crate::rows::join_changes!()
         ),
         // Up to `$5` runs, chosen in one statement: exactly the runs `$5`
