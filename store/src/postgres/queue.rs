@@ -88,7 +88,16 @@ const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now F
 ///
 /// `spaces`: the spaces with queued runs (a skip scan over
 /// `runs_space_queue`); the cost grows with them and with `$5`, not with
-/// the queue. `room`: how many more runs each space may have running
+/// the queue. Queued runs are named `status IS NOT DISTINCT FROM 'queued'`,
+/// as `runs_space_queue`'s predicate is (migration 0012), and never
+/// `status = 'queued'`: the planner matches that form to the index only by
+/// equality, so no other partial index is a candidate however short the
+/// statistics say the queue is. After autovacuum's `ANALYZE` sampled a
+/// short queue, `status = 'queued'` let it read `runs_one_queued` whole
+/// and sort it, in every space and at every step of the skip scan, and the
+/// `UPDATE`'s re-check did the same: claims took 430 ms at 13,000 queued
+/// runs, and the service ran a tenth of its rate for a minute (issue 18's
+/// twentieth round). `room`: how many more runs each space may have running
 /// (`1 << 62` where nothing limits it), counted in the statement's
 /// snapshot: two nodes claiming for one space at the same instant may pass
 /// it, as they may the slot share. A node whose row is gone (declared
@@ -98,11 +107,9 @@ const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now F
 /// enqueue joining it) holds is skipped, not waited for (locking every
 /// candidate instead wrote a row lock for each of up to `$5` runs per
 /// space: 4.1 ms a claim of 4 runs, measured).
-/// The `UPDATE` re-checks each run is still queued, written `IS NOT
-/// DISTINCT FROM` so that the planner cannot prove the partial indexes'
-/// `status = 'queued'` and finds the runs by id: after an `ANALYZE` that
-/// sampled a short queue it read all of `runs_one_queued` instead (8.6 ms
-/// for 8 runs against 14,701 queued, 0.2 ms by id). The state is read in
+/// Each run's status is read as it was locked (a run claimed or finished
+/// since the statement's snapshot is locked in its newest version), and
+/// only those still queued are updated. The state is read in
 /// the same snapshot as its version. One row comes back even when no run
 /// is claimed (its `id` null), with `skipped`: the runs chosen but not
 /// claimed (held elsewhere, or no longer queued), which a second try
@@ -113,9 +120,9 @@ const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now F
 /// and `charm_state` whole for a join (4 ms a claim at 3,000 charms,
 /// measured with `EXPLAIN ANALYZE EXECUTE`).
 const CLAIM: &str = "WITH RECURSIVE spaces (space) AS ( \
-       (SELECT space FROM runs WHERE status = 'queued' ORDER BY space LIMIT 1) \
+       (SELECT space FROM runs WHERE status IS NOT DISTINCT FROM 'queued' ORDER BY space LIMIT 1) \
        UNION ALL \
-       SELECT (SELECT q.space FROM runs q WHERE q.status = 'queued' AND q.space > spaces.space \
+       SELECT (SELECT q.space FROM runs q WHERE q.status IS NOT DISTINCT FROM 'queued' AND q.space > spaces.space \
                ORDER BY q.space LIMIT 1) \
        FROM spaces WHERE spaces.space IS NOT NULL), \
      share (runs) AS MATERIALIZED ( \
@@ -137,7 +144,7 @@ const CLAIM: &str = "WITH RECURSIVE spaces (space) AS ( \
        SELECT h.id, o.space, h.priority, h.fair_at FROM room o \
          CROSS JOIN LATERAL ( \
            SELECT r.id, r.priority, r.fair_at FROM runs r JOIN charms c ON c.id = r.charm_id \
-           WHERE r.status = 'queued' AND r.space = o.space AND c.enabled \
+           WHERE r.status IS NOT DISTINCT FROM 'queued' AND r.space = o.space AND c.enabled \
              AND (r.not_before IS NULL OR r.not_before <= charm_host_now_ms()) \
              AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.charm_id = r.charm_id AND x.status = 'running') \
              AND r.id <> ALL($6) \
@@ -147,13 +154,13 @@ const CLAIM: &str = "WITH RECURSIVE spaces (space) AS ( \
        SELECT k.id FROM ready k LEFT JOIN space_usage u ON u.space = k.space \
        ORDER BY k.priority DESC, COALESCE(u.fuel, 0), k.fair_at, k.id LIMIT $5), \
      next AS ( \
-       SELECT r.id FROM runs r WHERE r.id = ANY(ARRAY(SELECT id FROM chosen)) \
+       SELECT r.id, r.status AS locked_status FROM runs r WHERE r.id = ANY(ARRAY(SELECT id FROM chosen)) \
        FOR UPDATE SKIP LOCKED), \
      claimed AS ( \
        UPDATE runs SET status = 'running', owner = $1, started_at = charm_host_now_ms(), \
          lease_expires_at = charm_host_now_ms() + $2, \
          base_version = (SELECT version FROM charm_state s WHERE s.charm_id = runs.charm_id) \
-       WHERE runs.id = ANY(ARRAY(SELECT id FROM next)) AND runs.status IS NOT DISTINCT FROM 'queued' \
+       WHERE runs.id = ANY(ARRAY(SELECT id FROM next WHERE locked_status = 'queued')) \
        RETURNING runs.id, runs.charm_id, runs.trigger, runs.input, runs.queued_at, runs.started_at, \
          runs.attempt, COALESCE(runs.origin_run_id, runs.id) AS origin, runs.base_version, \
          runs.priority, runs.fair_at, runs.space) \
@@ -788,3 +795,31 @@ pub(super) async fn decay_usage(
 const DECAY_IN_SPACE_ORDER: &str = "UPDATE space_usage SET fuel = fuel * $1 \
      FROM (SELECT space FROM space_usage ORDER BY space FOR UPDATE) locked \
      WHERE space_usage.space = locked.space";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The predicate the claim names queued runs by, and `runs_space_queue`'s.
+    const QUEUED: &str = "status IS NOT DISTINCT FROM 'queued'";
+
+    /// The claim must prove `runs_space_queue` and no other partial index
+    /// (see [`CLAIM`]); one `status = 'queued'` in it brings back the plans
+    /// that read the whole queue once the statistics say it is short.
+    #[test]
+    fn the_claim_names_queued_runs_only_as_runs_space_queue_does() {
+        let migration = include_str!("../../migrations/postgres/0012_claim_queue_predicate.sql");
+        assert!(migration.contains(&format!("WHERE {QUEUED};")));
+        assert_eq!(CLAIM.matches(QUEUED).count(), 3, "spaces (twice) and ready");
+        for column in [" status", ".status"] {
+            assert!(!CLAIM.contains(&format!("{column} = 'queued'")));
+        }
+    }
+
+    /// The scheduler's `NOT EXISTS` stays a probe per charm (see
+    /// `unless_queued_unchanged!`).
+    #[test]
+    fn the_scheduler_upsert_keeps_its_probe_fenced() {
+        assert!(UPSERT_SCHEDULED.contains("q.not_before IS NULL OFFSET 0)"));
+    }
+}
