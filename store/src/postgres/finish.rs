@@ -92,7 +92,11 @@ const KEEP_SOURCES: &str = "INSERT INTO recorded_sources (charm_id, source_sha25
      ON CONFLICT DO NOTHING";
 
 /// `APPLY_UPDATE` for many charms; returns each with whether it has a
-/// queued run.
+/// queued run. `OFFSET 0` keeps that check a probe of `runs_one_queued`
+/// per charm: without it the planner hashed the whole queue once per
+/// batch when its statistics said the queue was short (see
+/// `unless_queued_unchanged!`): 26.9 ms for 64 charms against 14,000
+/// queued runs, 1.9 ms with the fence.
 const APPLY_UPDATES: &str = "UPDATE charms c SET consecutive_failures = v.failures, \
        next_run_at = COALESCE(v.next_run_at, c.next_run_at), \
        last_ok_at = CASE WHEN v.ok THEN v.now ELSE c.last_ok_at END, \
@@ -105,7 +109,7 @@ const APPLY_UPDATES: &str = "UPDATE charms c SET consecutive_failures = v.failur
        AS v(id, failures, next_run_at, ok, now, heavy_runs, penalty, cost, disable) \
      WHERE c.id = v.id \
      RETURNING c.id, EXISTS (SELECT 1 FROM runs q WHERE q.charm_id = c.id \
-                                                AND q.status = 'queued') AS queued";
+                                                AND q.status = 'queued' OFFSET 0) AS queued";
 
 /// `ADD_SPACE_FUEL` once per space: `$1` spaces, `$2` costs.
 const ADD_SPACES_FUEL: &str = "INSERT INTO space_usage (space, fuel) \
@@ -499,5 +503,16 @@ fn expect_rows(what: &str, wrote: u64, expected: usize) -> Result<(), StoreError
         Err(StoreError::Bug(format!(
             "a batch of finishes wrote {wrote} rows of {what}, expected {expected}"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The batch's check for a queued run stays a probe per charm.
+    #[test]
+    fn the_queued_check_keeps_its_fence() {
+        assert!(APPLY_UPDATES.contains("q.status = 'queued' OFFSET 0)"));
     }
 }

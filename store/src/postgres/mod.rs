@@ -4,8 +4,9 @@
 //! sqlx's migration lock, so nodes starting together migrate once), its
 //! SQL, and what makes the queue safe with many writers:
 //!
-//! * claims take a run `FOR UPDATE SKIP LOCKED` inside a CTE, then re-check
-//!   its status in the `UPDATE`, so no run is handed out twice;
+//! * claims take a run `FOR UPDATE SKIP LOCKED` inside a CTE and update it
+//!   only if the status it was locked with is still `queued`, so no run is
+//!   handed out twice;
 //! * queueing is one upsert on the partial unique index `runs_one_queued`,
 //!   under a share lock on the charm so a concurrent disable wins cleanly;
 //! * the scheduler's pass and the rescue take their rows `SKIP LOCKED` and
