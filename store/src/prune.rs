@@ -14,9 +14,8 @@
 //! round held SQLite's one write connection about 20 s, and API writes
 //! waited up to 4.6 s behind it; at 30,000, 272 s (the SQL alone, from
 //! Python's `sqlite3`); at 100,000 charms, one round would outlast the
-//! prune interval. A
-//! page ranks only its own charms' rows, through the `(charm_id, id)`
-//! index, so a round reads each row once.
+//! prune interval. A page ranks only its own charms' rows, through the
+//! `(charm_id, id)` index, so a round reads each row once.
 //!
 //! The runs to delete are found by one read and then deleted by id in
 //! chunks (on SQLite the read is on a read connection, so the ranking never
