@@ -398,6 +398,59 @@ fn a_given_token_guards_the_api() {
     );
 }
 
+/// `charm_host_charm_reads_total{from}`: how many runs took their charm
+/// from where (`kept` or `store`).
+fn charm_reads(d: &Daemon, from: &str) -> u64 {
+    let (_, metrics) = d.get("/metrics");
+    let line = format!("charm_host_charm_reads_total{{from=\"{from}\"}} ");
+    metrics
+        .as_str()
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(line.as_str())?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// `--charm-cache-mb` bounds the charms kept prepared: at 1 MiB (8 shards
+/// of 128 KiB) a charm with 200 KB of bytecode is read from the store for
+/// each run, where the default (256 MiB) keeps it, and a small charm is
+/// still kept.
+#[test]
+fn the_charm_cache_is_bounded_by_its_flag() {
+    let d = Daemon::start(&["--charm-cache-mb", "1"]);
+    let big = format!(
+        "const text = \"{}\";\nexport function bgUpdater() {{ return {{ length: text.length }}; }}\n",
+        "x".repeat(200_000)
+    );
+    let small = "export function bgUpdater() { return { small: true }; }\n";
+    let mut ids = Vec::new();
+    for (name, source) in [("big.js", big.as_str()), ("small.js", small)] {
+        let (status, charm) = d.post(
+            "/api/charms",
+            &json!({ "source": source, "name": name, "interval_s": 3600 }),
+        );
+        assert_eq!(status, 201, "{charm}");
+        ids.push(charm["id"].as_str().unwrap().to_string());
+    }
+    let runs_from = |id: &str| {
+        let (store, kept) = (charm_reads(&d, "store"), charm_reads(&d, "kept"));
+        assert_eq!(d.run_now(id, Value::Null)["outcome"], "ok");
+        (
+            charm_reads(&d, "store") - store,
+            charm_reads(&d, "kept") - kept,
+        )
+    };
+    runs_from(&ids[0]);
+    assert_eq!(
+        runs_from(&ids[0]),
+        (1, 0),
+        "too heavy for a shard: read again"
+    );
+    assert_eq!(d.state(&ids[0])["state"], json!({ "length": 200_000 }));
+    runs_from(&ids[1]);
+    assert_eq!(runs_from(&ids[1]), (0, 1), "a small charm is kept");
+}
+
 /// A node keeps the charms it ran, prepared, and runs them again without
 /// reading them while the store's revision of the charm is the same (issue
 /// 18). Each kind of change a run reads, made between two runs, reaches the
@@ -422,17 +475,7 @@ fn each_run_after_a_change_runs_the_charm_as_changed() {
         assert_eq!(run["outcome"], "ok", "{run}");
         assert_eq!(d.state(&id)["state"], expected);
     };
-    // `charm_host_charm_reads_total{from}`: where the charm came from.
-    let reads = |from: &str| -> u64 {
-        let (_, metrics) = d.get("/metrics");
-        let line = format!("charm_host_charm_reads_total{{from=\"{from}\"}} ");
-        metrics
-            .as_str()
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix(line.as_str())?.trim().parse().ok())
-            .unwrap_or(0)
-    };
+    let reads = |from: &str| charm_reads(&d, from);
     ran(json!({ "v": 1, "secrets": [] }));
     let (store, kept) = (reads("store"), reads("kept"));
     ran(json!({ "v": 1, "secrets": [] }));

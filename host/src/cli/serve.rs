@@ -20,9 +20,9 @@ use crate::service::policy::{
 use crate::service::secrets::{KeySource, KEY_FILE};
 use crate::service::LimitCeilings;
 use crate::service::{
-    check_path, serve, DbTarget, SchedulePolicy, ServiceConfig, DEFAULT_IDEMPOTENCY_WINDOW_S,
-    DEFAULT_KEEP_RUNS, DEFAULT_KEEP_STATE_VERSIONS, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MAX_CONCURRENT, DEFAULT_NODE_TTL_MS, DEFAULT_PRUNE_INTERVAL_S,
+    check_path, serve, DbTarget, SchedulePolicy, ServiceConfig, DEFAULT_CHARM_CACHE_MB,
+    DEFAULT_IDEMPOTENCY_WINDOW_S, DEFAULT_KEEP_RUNS, DEFAULT_KEEP_STATE_VERSIONS, DEFAULT_LISTEN,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT, DEFAULT_NODE_TTL_MS, DEFAULT_PRUNE_INTERVAL_S,
     DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SUMMARY_INTERVAL_S,
 };
 use crate::token::{TokenSetting, TOKEN_FILE};
@@ -128,6 +128,13 @@ pub struct ServeArgs {
     /// Runs in flight at once (a run waiting on fetch holds a slot, not a thread).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONCURRENT)]
     max_concurrent: usize,
+
+    /// MiB of charms kept prepared between their runs (compiled, limits
+    /// parsed), by the charm's revision: about 800 trivial charms a MiB. A
+    /// charm not kept is read from the store before its run. Size it to
+    /// the charms this node runs within their interval.
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_CHARM_CACHE_MB)]
+    charm_cache_mb: u64,
 
     /// Consecutive failures after which a charm is disabled.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_FAILURES)]
@@ -361,6 +368,7 @@ pub async fn execute(args: ServeArgs) -> CliResult {
         private_hosts_for: args.allow_private_hosts_for,
         runtime_dir: super::runtime_dir(),
         max_concurrent: args.max_concurrent,
+        charm_cache_mb: args.charm_cache_mb,
         defaults,
         ceilings: {
             let most = LimitCeilings::default();

@@ -28,6 +28,11 @@ pub const DEFAULT_MAX_CONCURRENT: usize = 64;
 /// The most runs in flight accepted: each holds an instance-pool slot,
 /// a reservation of address space for up to 4 GiB of guest memory.
 pub const MAX_CONCURRENT: usize = 4096;
+/// `--charm-cache-mb`: MiB of prepared charms kept, about 200,000
+/// trivial ones (the charms a 2-core node runs every minute, issue 18).
+pub const DEFAULT_CHARM_CACHE_MB: u64 = 256;
+/// The most `--charm-cache-mb` takes: 1 TiB.
+pub const MAX_CHARM_CACHE_MB: u64 = 1 << 20;
 /// Default number of finished runs kept per charm.
 pub const DEFAULT_KEEP_RUNS: u32 = 200;
 /// Default versions of each charm's state kept (`--keep-state-versions`).
@@ -148,6 +153,8 @@ pub struct ServiceConfig {
     pub runtime_dir: Option<PathBuf>,
     /// Runs in flight at once (`--max-concurrent`).
     pub max_concurrent: usize,
+    /// MiB of prepared charms kept between runs (`--charm-cache-mb`).
+    pub charm_cache_mb: u64,
     /// Default limits of charms (the limit flags).
     pub defaults: SandboxLimits,
     /// The most a charm may set its fuel, memory and time limits to
@@ -362,6 +369,12 @@ impl ServiceConfig {
             as_u64(MAX_CONCURRENT),
         )?;
         range(
+            "--charm-cache-mb",
+            self.charm_cache_mb,
+            1,
+            MAX_CHARM_CACHE_MB,
+        )?;
+        range(
             "--max-failures",
             u64::from(self.policy.max_failures),
             1,
@@ -519,6 +532,7 @@ mod tests {
             allowed_origins: Vec::new(),
             runtime_dir: None,
             max_concurrent: DEFAULT_MAX_CONCURRENT,
+            charm_cache_mb: DEFAULT_CHARM_CACHE_MB,
             defaults: SandboxLimits::default(),
             ceilings: LimitCeilings::default(),
             private_hosts_for: Vec::new(),
@@ -593,6 +607,20 @@ mod tests {
                     ..config()
                 },
                 "--max-concurrent must be between 1 and 4096, got 0",
+            ),
+            (
+                ServiceConfig {
+                    charm_cache_mb: 0,
+                    ..config()
+                },
+                "--charm-cache-mb must be between 1 and 1048576, got 0",
+            ),
+            (
+                ServiceConfig {
+                    charm_cache_mb: MAX_CHARM_CACHE_MB + 1,
+                    ..config()
+                },
+                "--charm-cache-mb must be between 1 and 1048576, got 1048577",
             ),
             (
                 ServiceConfig {

@@ -54,10 +54,10 @@ mod stats;
 mod tenants;
 
 pub use config::{
-    check_path, ConfigError, DbTarget, ServiceConfig, DEFAULT_IDEMPOTENCY_WINDOW_S,
-    DEFAULT_KEEP_RUNS, DEFAULT_KEEP_STATE_VERSIONS, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MAX_CONCURRENT, DEFAULT_PRUNE_INTERVAL_S, DEFAULT_SHUTDOWN_GRACE_MS,
-    DEFAULT_SUMMARY_INTERVAL_S,
+    check_path, ConfigError, DbTarget, ServiceConfig, DEFAULT_CHARM_CACHE_MB,
+    DEFAULT_IDEMPOTENCY_WINDOW_S, DEFAULT_KEEP_RUNS, DEFAULT_KEEP_STATE_VERSIONS, DEFAULT_LISTEN,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT, DEFAULT_PRUNE_INTERVAL_S,
+    DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SUMMARY_INTERVAL_S,
 };
 pub use dispatcher::RunCounters;
 pub use metrics::Metrics;
@@ -293,7 +293,7 @@ pub async fn serve(
         secrets: secret_keeper.clone(),
         finisher: Finisher::spawn(Arc::clone(&store), finishers, finish_batch),
         claim_batch,
-        ready: ready_charms::ReadyCharms::new(ready_charms::READY_CHARMS_BYTES),
+        ready: ready_charms::ReadyCharms::new(config.charm_cache_mb << 20),
     }
     .spawn(stop.clone());
     let quota_watch = tokio::spawn(quotas::watch_quotas(
