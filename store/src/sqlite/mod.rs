@@ -101,17 +101,21 @@ const READ_CONNECTIONS: u32 = 4;
 /// SQLite's default of 1,000. A checkpoint costs two `fsync`s whatever it
 /// copies, and the write connection runs it while every write waits;
 /// measured at 3,000 charms due every second (issue 18): 1,000 pages, 531
-/// runs/s; 4,000, 721; 8,000, 811; 16,000, 883.
+/// runs/s; 4,000, 721; 8,000, 811; 16,000, 883. At 100,000 charms a
+/// commit dirties pages all over the tables and indexes, and a checkpoint
+/// copies most of them: 10,000 pages, 1,627 and 1,727 runs/s; 40,000,
+/// 2,038 and 2,356 (the checkpoint was 14% of the daemon's CPU samples at
+/// 10,000), and no change at 3,000 charms.
 ///
 /// What it costs: a crash of the process still loses nothing committed (a
 /// commit reaches the WAL before it returns), but a power loss or an OS
 /// crash can now take up to this many pages of commits, where it could take
 /// up to 1,000 (`synchronous = NORMAL` syncs the WAL at checkpoints only);
 /// each checkpoint holds the writes longer, though far less often; the WAL
-/// takes about 40 MiB on disk, more while a reader holds an old snapshot
-/// and the log cannot start over (`journal_size_limit` cuts it back to 40
+/// takes about 160 MiB on disk, more while a reader holds an old snapshot
+/// and the log cannot start over (`journal_size_limit` cuts it back to 160
 /// MiB when it does); and a longer WAL is replayed at the next open.
-const WAL_CHECKPOINT_PAGES: u32 = 10_000;
+const WAL_CHECKPOINT_PAGES: u32 = 40_000;
 
 /// The database's clock in SQL: ms since the Unix epoch.
 pub(crate) const NOW: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
