@@ -29,7 +29,7 @@ pub const DEFAULT_MAX_CONCURRENT: usize = 64;
 /// a reservation of address space for up to 4 GiB of guest memory.
 pub const MAX_CONCURRENT: usize = 4096;
 /// `--charm-cache-mb`: MiB of prepared charms kept, about 200,000
-/// trivial ones (the charms a 2-core node runs every minute, issue 18).
+/// trivial ones (twice issue 18's 100,000 charms a minute on one node).
 pub const DEFAULT_CHARM_CACHE_MB: u64 = 256;
 /// The most `--charm-cache-mb` takes: 1 TiB.
 pub const MAX_CHARM_CACHE_MB: u64 = 1 << 20;

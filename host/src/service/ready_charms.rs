@@ -33,8 +33,9 @@ use charm_store::{CharmCode, CharmId};
 
 /// Shards of the cache. Each has its share of the budget, and a charm
 /// heavier than about all of one share (32 MiB of the default 256) is
-/// never kept. quick_cache halves the count when a shard would hold fewer than
-/// 32 charms.
+/// never kept. quick_cache would halve the count when a shard held fewer
+/// than 32 charms, which needs a budget under the flag's least (1 MiB), so
+/// a share is an eighth of every budget the flag takes.
 const SHARDS: usize = 8;
 
 /// Bytes an entry holds besides its bytecode and strings: the structs,
