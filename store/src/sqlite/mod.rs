@@ -117,10 +117,10 @@ const READ_CONNECTIONS: u32 = 4;
 /// old snapshot and the checkpoint cannot copy. Each checkpoint copies up
 /// to about 160 MiB and syncs while every write waits, four times less
 /// often (at 100,000 charms every 60 s, runs' lag p99 fell from <= 4.1 s
-/// to <= 512 ms with it and the larger charm cache). The WAL takes about 160 MiB on disk
-/// (`journal_size_limit` cuts it back a little under that once it starts
-/// over), and a stop or the next open checkpoints or replays up to that
-/// much.
+/// to <= 512 ms with it and the larger charm cache). The WAL takes about
+/// 160 MiB on disk (`journal_size_limit` cuts it back a little under that
+/// once it starts over), and a stop or the next open checkpoints or
+/// replays up to that much.
 const WAL_CHECKPOINT_PAGES: u32 = 40_000;
 
 /// The database's clock in SQL: ms since the Unix epoch.
