@@ -88,12 +88,15 @@ const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now F
 ///
 /// `spaces`: the spaces with queued runs (a skip scan over
 /// `runs_space_queue`); the cost grows with them and with `$5`, not with
-/// the queue. It walks from the last space down, so each step lands on a
-/// space's newest queued run: a space's first entries are the runs claimed
-/// since the last vacuum, dead but still in the index, and a walk upwards
-/// read through them at every step (18 buffers a step at 1,650 runs a
-/// second against 6 downwards, issue 18's twenty-second round). Queued
-/// runs are named `status IS NOT DISTINCT FROM 'queued'`,
+/// the queue. It walks from the last space down, so each step lands on the
+/// end of a space's queue (its lowest priority, latest `fair_at`), away
+/// from its first entries: the runs claimed since the last vacuum, dead
+/// but still in the index, which a walk upwards read through at every step
+/// (18 buffers a step at 1,650 runs a second against 6 downwards, issue
+/// 18's twenty-second round). A null space would sort first downwards and
+/// end the walk, so the first step leaves it out (no run has one: every
+/// run takes its charm's space). Queued runs are named
+/// `status IS NOT DISTINCT FROM 'queued'`,
 /// as `runs_space_queue`'s predicate is (migration 0012), and never
 /// `status = 'queued'`: the planner matches that form to the index only by
 /// equality, so no other partial index is a candidate however short the
@@ -125,7 +128,8 @@ const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now F
 /// and `charm_state` whole for a join (4 ms a claim at 3,000 charms,
 /// measured with `EXPLAIN ANALYZE EXECUTE`).
 const CLAIM: &str = "WITH RECURSIVE spaces (space) AS ( \
-       (SELECT space FROM runs WHERE status IS NOT DISTINCT FROM 'queued' ORDER BY space DESC LIMIT 1) \
+       (SELECT space FROM runs WHERE status IS NOT DISTINCT FROM 'queued' AND space IS NOT NULL \
+          ORDER BY space DESC LIMIT 1) \
        UNION ALL \
        SELECT (SELECT q.space FROM runs q WHERE q.status IS NOT DISTINCT FROM 'queued' AND q.space < spaces.space \
                ORDER BY q.space DESC LIMIT 1) \
