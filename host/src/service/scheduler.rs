@@ -33,7 +33,7 @@ pub const TICK: Duration = Duration::from_secs(1);
 /// time to be queued.
 pub const PASS_SPACING: Duration = Duration::from_millis(25);
 /// How many due charms one pass queues at most (the next pass follows at
-/// once when there were more). A pass is one write transaction, and on
+/// once when a pass was full, as more may be due). A pass is one write transaction, and on
 /// SQLite at 100,000 charms it takes about 125 µs a charm, so this bounds
 /// how long claims and finishes wait behind it. A node restarted with every
 /// charm overdue ran 200 runs a second for its first 10 s with passes of
