@@ -74,11 +74,13 @@ pub(crate) const RUNS_BEYOND_KEEP: &str = "SELECT id FROM ( \
 /// newest run's, so the probe stops at once, and only a replaced source
 /// walks the charm's kept runs. An index of the recordings by charm and
 /// source would answer it directly, but it took an entry at a random place
-/// for every run, and without it a node of 100,000 charms ran 8–33% more
-/// runs a second in four pairs (issue 18's twenty-second round). The probe
-/// is a scalar subquery, not `NOT EXISTS`: PostgreSQL turns a `NOT EXISTS`
-/// into an anti-join, and chose to hash all of `runs` and `run_recordings`
-/// for it (0.9–1.3 s a call, in the thirteenth round's attempt at this).
+/// for every recorded run, and without it a SQLite node of 100,000 charms
+/// ran 7–33% more runs a second (four pairs in turns, issue 18's
+/// twenty-second round). The probe is a scalar subquery, not `NOT EXISTS`:
+/// PostgreSQL turns a `NOT EXISTS` into an anti-join, and chose to hash all
+/// of `runs` and `run_recordings` for it (0.9–1.3 s a call, in the
+/// thirteenth round's attempt at this). `CROSS JOIN` keeps SQLite's loop
+/// on `runs` outside, where the charm's index is.
 pub(crate) const PRUNE_SOURCES: &str = "DELETE FROM recorded_sources \
      WHERE charm_id > $1 AND charm_id <= $2 AND ( \
        SELECT 1 FROM runs r CROSS JOIN run_recordings k \
