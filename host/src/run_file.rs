@@ -46,14 +46,21 @@ pub enum RunFileError {
     Invalid(String),
 }
 
+/// The deflate level of kept recordings. zlib-rs's level 1 uses only the
+/// fixed Huffman codes: 4.5 µs for a trivial run's 726-byte recording, but
+/// 539 bytes kept. Level 2 builds codes for the recording: 10.5 µs, 420
+/// bytes (miniz_oxide's level 1: 16.3 µs, 430 bytes; issue 18).
+const DEFLATE_LEVEL: u32 = 2;
+
 thread_local! {
     /// Each thread's deflate compressor, reset between recordings. A new
-    /// one allocates about 300 KiB of tables (a reset only zeroes them
-    /// again), which cost more than compressing a trivial run's
-    /// recording: 19–170 µs a recording against 15 µs reused, measured
-    /// for issue 18. A thread holds one while it lives.
-    static DEFLATE: std::cell::RefCell<flate2::Compress> =
-        std::cell::RefCell::new(flate2::Compress::new(flate2::Compression::fast(), false));
+    /// one allocates its tables (a reset only clears them again), which
+    /// cost more than compressing a trivial run's recording: 19–170 µs a
+    /// recording against 15 µs reused, measured for issue 18 with
+    /// miniz_oxide. A thread holds one while it lives.
+    static DEFLATE: std::cell::RefCell<flate2::Compress> = std::cell::RefCell::new(
+        flate2::Compress::new(flate2::Compression::new(DEFLATE_LEVEL), false),
+    );
 }
 
 /// `input` deflated by `deflate`, which is reset first.
@@ -133,7 +140,7 @@ impl RunInputs {
         })
     }
 
-    /// The kept form: JSON, deflated (raw deflate, the fast level).
+    /// The kept form: JSON, deflated (raw deflate, [`DEFLATE_LEVEL`]).
     ///
     /// # Errors
     /// [`RunFileError::Stored`] when it does not encode.
@@ -335,11 +342,42 @@ mod tests {
             })
             .collect();
         let text = "a line of a feed\n".repeat(50_000).into_bytes();
-        let mut deflate = flate2::Compress::new(flate2::Compression::fast(), false);
+        let mut deflate = flate2::Compress::new(flate2::Compression::new(DEFLATE_LEVEL), false);
         for input in [&noise[..], b"{}", &text[..], b"", &noise[..1000]] {
             let kept = deflate_all(&mut deflate, input).unwrap();
             assert_eq!(inflate(&kept), input);
         }
+    }
+
+    #[test]
+    fn a_recording_kept_by_miniz_oxide_still_reads() {
+        // A trivial run's recording as a build before zlib-rs kept it
+        // (flate2 on miniz_oxide, its fastest level), from a bench database.
+        let kept = [
+            "8d52cb6edb3010fc973dab80f810f538a6971605f203452150e4d2112c920645453602ff7b973292143d451711b3b33b",
+            "335cbec19a75c6277431210c6ff70a4cbed20174cee82f190646d08b4efea785016aa6b9648c89da35ad10b66bd1bade",
+            "369db4ba9728a1027cc59057187effa960b63423660ce6f60b6f5fe81f184d98c36523e1b02d0b8d08194f49e7390618",
+            "1e50883bd96a7b25bab66f55adc862dac261b0f4af6812160b25ce7ad18692c1f1ffc681122eb39f8f32b80d171a557f",
+            "7c1578f431dd463fc1a0640579f618b73c7a4a240a8d18fa3a12441ec7e996910aac965dd3aa476989a7779c2bce240d",
+            "f1d4e1309b97426eea07ef00c684eb258615df5b1a2e79d711c515fef8af3cfb942f703a846ba296f12606b3a544573f",
+            "1e9d4589290aab9725ee687fc4b5442e4bb9a4f99576fe8c798fe90c434e1b5690d0c464e7702acb5f11cbb6a79e6271",
+            "a62497689c7453c79c607dafb5765637aeae1593dc70c126270cd6add04cb58c5bada59353790d3be97f5fa2393f93dd",
+            "a2ee63883986d97ca25c74a2a978d38b8edecc87fdc2def5b9242947afaf4fff5d37390f86a29057a79715eff7bf",
+        ]
+        .concat();
+        let kept: Vec<u8> = (0..kept.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&kept[i..i + 2], 16).unwrap())
+            .collect();
+        let inputs = RunInputs::decode(&kept).unwrap();
+        assert_eq!(inputs.state_before.get(), "{}");
+        assert_eq!(inputs.ctx["charmId"], "01a2411130f5733d87edf9d584da94e4");
+        assert_eq!(inputs.limits.fuel, 10_000_000_000);
+        let again = RunInputs::decode(&inputs.encode().unwrap()).unwrap();
+        assert_eq!(
+            serde_json::to_string(&again).unwrap(),
+            serde_json::to_string(&inputs).unwrap()
+        );
     }
 
     #[test]
