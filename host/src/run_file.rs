@@ -352,7 +352,7 @@ mod tests {
     #[test]
     fn a_recording_kept_by_miniz_oxide_still_reads() {
         // A trivial run's recording as a build before zlib-rs kept it
-        // (flate2 on miniz_oxide, its fastest level), from a bench database.
+        // (flate2 on miniz_oxide, level 1), from a bench database.
         let kept = [
             "8d52cb6edb3010fc973dab80f810f538a6971605f203452150e4d2112c920645453602ff7b973292143d451711b3b33b",
             "335cbec19a75c6277431210c6ff70a4cbed20174cee82f190646d08b4efea785016aa6b9648c89da35ad10b66bd1bade",
