@@ -209,6 +209,7 @@ fn render_service(table: &mut String, rows: &[service::Service], sandbox_us: f64
          | trivial runs/s through `serve` | {} | ≥ 5,000 |\n\
          | lag (queue wait) p50 | {} | |\n\
          | lag (queue wait) p99 | {} | ≤ 1 s |\n\
+         | before the window: runs queued 12 s after the registrations; time to drain | {} | |\n\
          | daemon CPU per run (user + system) | {} | |\n\
          | of which the sandbox task (row 1 p50, one thread) | {} | ≤ 15 µs |\n\
          | the service around it (CPU per run − sandbox) | {} | ≤ 150 µs |",
@@ -224,6 +225,10 @@ fn render_service(table: &mut String, rows: &[service::Service], sandbox_us: f64
         cells(&|s| format!("{:.0}", s.runs_per_s)),
         cells(&|s| ms(s.wait_p50_s)),
         cells(&|s| ms(s.wait_p99_s)),
+        cells(&|s| match s.caught_up_s {
+            Some(t) => format!("{:.0}; {t:.1} s", s.backlog),
+            None => format!("{:.0}; not within one interval", s.backlog),
+        }),
         cells(&|s| format!("{:.0} µs ({:.2} cores busy)", s.cpu_us_per_run, s.cores_busy)),
         cells(&|_| format!("{sandbox_us:.1} µs")),
         cells(&|s| format!("{:.0} µs", (s.cpu_us_per_run - sandbox_us).max(0.0))),
