@@ -209,7 +209,7 @@ fn render_service(table: &mut String, rows: &[service::Service], sandbox_us: f64
          | trivial runs/s through `serve` | {} | ≥ 5,000 |\n\
          | lag (queue wait) p50 | {} | |\n\
          | lag (queue wait) p99 | {} | ≤ 1 s |\n\
-         | before the window: runs queued 12 s after the registrations; time to drain | {} | |\n\
+         | before the window: runs queued 12 s after the registrations; time until one second's due runs | {} | |\n\
          | daemon CPU per run (user + system) | {} | |\n\
          | of which the sandbox task (row 1 p50, one thread) | {} | ≤ 15 µs |\n\
          | the service around it (CPU per run − sandbox) | {} | ≤ 150 µs |",
