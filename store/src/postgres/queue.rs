@@ -105,10 +105,11 @@ const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now F
 /// and sort it, in every space and at every step of the skip scan, and the
 /// `UPDATE`'s re-check did the same: claims took 430 ms at 13,000 queued
 /// runs, and the service ran a tenth of its rate for a minute (issue 18's
-/// twentieth round). `busy`: the charms with a run running, read once; a
-/// candidate of one of them is passed over by a `NOT IN` that the planner
-/// hashes. A `NOT EXISTS` for each candidate was planned, whichever index
-/// of running runs it had, as a walk of all of them for each candidate
+/// twentieth round). `busy`: the running runs (charm and space), read
+/// once; `running` counts them by space, and a candidate whose charm is in
+/// `busy` is passed over by a `NOT IN` that the planner hashed in every
+/// sampled plan. A `NOT EXISTS` for each candidate was planned, whichever
+/// index of running runs the table had, as a walk of all of them for each candidate
 /// (32 running runs for each of 18 candidates, in an auto_explain sample
 /// under issue 18's twenty-third round's load). `runs.charm_id` is never
 /// null, so `NOT IN` means what `NOT EXISTS` did.
