@@ -164,24 +164,30 @@ fn cpu_ms(pid: u32) -> BenchResult<f64> {
     Ok((ticks(11)? + ticks(12)?) * 10.0)
 }
 
-/// The daemon's count of successful runs, from `/metrics`.
-async fn ok_runs(client: &reqwest::Client, base: &str) -> BenchResult<f64> {
+/// The value of the first `/metrics` sample whose line starts with
+/// `prefix` and contains `label` (`""`: any).
+async fn sample(
+    client: &reqwest::Client,
+    base: &str,
+    prefix: &str,
+    label: &str,
+) -> BenchResult<f64> {
     let text = metrics(client, base).await?;
     let line = text
         .lines()
-        .find(|l| l.starts_with("charm_host_runs_total{") && l.contains("outcome=\"ok\""))
-        .ok_or("no charm_host_runs_total{outcome=\"ok\"} in /metrics")?;
+        .find(|l| l.starts_with(prefix) && l.contains(label))
+        .ok_or_else(|| format!("no {prefix}{label} in /metrics"))?;
     Ok(line.rsplit(' ').next().ok_or("no value")?.parse::<f64>()?)
 }
 
-/// Runs queued now (`charm_host_queue_depth`), from `/metrics`.
+/// The daemon's count of successful runs, from `/metrics`.
+async fn ok_runs(client: &reqwest::Client, base: &str) -> BenchResult<f64> {
+    sample(client, base, "charm_host_runs_total{", "outcome=\"ok\"").await
+}
+
+/// Runs queued now (`charm_host_queue_depth`, a gauge without labels).
 async fn queue_depth(client: &reqwest::Client, base: &str) -> BenchResult<f64> {
-    let text = metrics(client, base).await?;
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("charm_host_queue_depth "))
-        .ok_or("no charm_host_queue_depth in /metrics")?;
-    Ok(line.rsplit(' ').next().ok_or("no value")?.parse::<f64>()?)
+    sample(client, base, "charm_host_queue_depth ", "").await
 }
 
 /// Runs the service row.

@@ -109,9 +109,9 @@ const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now F
 /// once; `running` counts them by space, and a candidate whose charm is in
 /// `busy` is passed over by a `NOT IN` that the planner hashed in every
 /// sampled plan. A `NOT EXISTS` for each candidate was planned, whichever
-/// index of running runs the table had, as a walk of all of them for each candidate
-/// (32 running runs for each of 18 candidates, in an auto_explain sample
-/// under issue 18's twenty-third round's load). `runs.charm_id` is never
+/// index of running runs the table had, as a walk of all of them for each
+/// candidate (32 running runs for each of 18 candidates, in an auto_explain
+/// sample under issue 18's twenty-third round's load). `runs.charm_id` is never
 /// null, so `NOT IN` means what `NOT EXISTS` did.
 /// `room`: how many more runs each space may have running
 /// (`1 << 62` where nothing limits it), counted in the statement's
