@@ -193,10 +193,19 @@ fn one_space_alone_uses_every_slot() {
         "--penalty-after-runs",
         "0",
     ]);
+    // Each run burns until its 5 s timeout (its fuel would last about a
+    // minute), so the four slots, once filled, stay filled for seconds: the
+    // condition holds long enough for a poll to see it. With runs of 0.3 s
+    // (3e9 fuel) whose failures backed the charms off 2, 4, 8 s apart, four
+    // at once was a matter of luck, and a CI run missed it for 60 s.
     for _ in 0..8 {
         d.register(
             "burner.js",
-            json!({ "space": "alone", "interval_s": 1, "limits": { "fuel": 3_000_000_000u64 } }),
+            json!({
+                "space": "alone",
+                "interval_s": 1,
+                "limits": { "fuel": 1_000_000_000_000u64, "timeout_ms": 5_000 }
+            }),
         );
     }
     wait_for("all four slots busy", 60, || {
