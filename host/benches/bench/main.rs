@@ -130,7 +130,9 @@ const OPEN_LOOP_SPACING: Duration = Duration::from_micros(500);
 /// `SERVICE_WINDOW_S` (default 20 s; `make bench-scale` watches 300). On
 /// SQLite, then on PostgreSQL when `CHARM_HOST_TEST_PG` names a server;
 /// on each, with the trivial charm and then with its source padded to
-/// `SERVICE_LARGE_KB` (default 52; 0 skips it).
+/// `SERVICE_LARGE_KB` (default 52; 0 skips it). The registrations are
+/// paced at up to `SERVICE_REGISTER_PER_S` (default 300) a second, over
+/// whole intervals (see `service::Load::register_per_s`).
 async fn service_row(
     binary: &Path,
     trivial_js: &Path,
@@ -146,6 +148,7 @@ async fn service_row(
     let interval_s = number("SERVICE_INTERVAL_S", 1);
     let window = Duration::from_secs(number("SERVICE_WINDOW_S", 20).max(1));
     let large_kb = usize::try_from(number("SERVICE_LARGE_KB", 52)).unwrap_or(52);
+    let register_per_s = number("SERVICE_REGISTER_PER_S", 300) as f64;
     let mut paddings = vec![0];
     if large_kb > 0 {
         paddings.push(large_kb);
@@ -176,6 +179,7 @@ async fn service_row(
                         interval_s,
                         padding_kb,
                         window,
+                        register_per_s,
                     },
                     database.as_deref(),
                 )
@@ -209,6 +213,7 @@ fn render_service(table: &mut String, rows: &[service::Service], sandbox_us: f64
          | trivial runs/s through `serve` | {} | ≥ 5,000 |\n\
          | lag (queue wait) p50 | {} | |\n\
          | lag (queue wait) p99 | {} | ≤ 1 s |\n\
+         | registrations, paced over whole intervals: a second; planned / taken | {} | |\n\
          | before the window: runs queued 12 s after the registrations; time until one second's due runs | {} | |\n\
          | daemon CPU per run (user + system) | {} | |\n\
          | of which the sandbox task (row 1 p50, one thread) | {} | ≤ 15 µs |\n\
@@ -225,6 +230,13 @@ fn render_service(table: &mut String, rows: &[service::Service], sandbox_us: f64
         cells(&|s| format!("{:.0}", s.runs_per_s)),
         cells(&|s| ms(s.wait_p50_s)),
         cells(&|s| ms(s.wait_p99_s)),
+        cells(&|s| format!(
+            "{:.0}; {:.0} s ({} intervals) / {:.0} s",
+            s.register_pace,
+            s.register_intervals as f64 * s.interval_s as f64,
+            s.register_intervals,
+            s.registered_s
+        )),
         cells(&|s| match s.caught_up_s {
             Some(t) => format!("{:.0}; {t:.1} s", s.backlog),
             None => format!("{:.0}; not within one interval", s.backlog),
