@@ -89,6 +89,17 @@ const PRUNE_BATCH: u32 = 5000;
 /// on a read connection, and a few thousand deleted.
 const PRUNE_PAGE: u32 = 500;
 
+/// After each page of a prune round, the round waits this many times as
+/// long as the page took, so pruning takes at most a quarter of one
+/// connection's time (as PostgreSQL's autovacuum throttles itself with its
+/// cost delay). At 100,000 charms a round (400 pages) cost the database
+/// about 11 s of CPU (issue 18's twenty-fourth round); back to back, that
+/// is a core for those seconds on a 2-core node that needs 1.3 to 1.5 of
+/// them for its runs, and the queue grows until the round is over. A
+/// round is at most four times as long: at 100,000 charms under a minute
+/// of the ten between rounds.
+const PRUNE_PAUSE_FACTOR: u32 = 3;
+
 /// Why the service could not start or stopped with an error. Each message
 /// names the flag or the path involved.
 #[derive(Debug, thiserror::Error)]
@@ -407,7 +418,8 @@ where
 }
 
 /// Runs `page` (a store's pruning call over one page of charms) from the
-/// first page to the last, and logs how many rows went and how long the
+/// first page to the last, pausing [`PRUNE_PAUSE_FACTOR`] times each
+/// page's time after it, and logs how many rows went and how long the
 /// round took, as `done`.
 async fn prune_by_pages<F, Fut>(what: &str, done: &str, stop: &CancellationToken, mut page: F)
 where
@@ -418,6 +430,7 @@ where
     let (mut pruned, mut after, mut pages) = (0, None::<CharmId>, 0u64);
     while !stop.is_cancelled() {
         let cursor = after.clone();
+        let page_started = tokio::time::Instant::now();
         match page(after.take()).await {
             Ok(p) => {
                 pruned += p.deleted;
@@ -425,6 +438,11 @@ where
                 match p.next {
                     Some(next) => after = Some(next),
                     None => break,
+                }
+                let pause = page_started.elapsed() * PRUNE_PAUSE_FACTOR;
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = tokio::time::sleep(pause) => {}
                 }
             }
             Err(error) => {
@@ -565,5 +583,46 @@ mod tests {
         assert_eq!(reserved.serves(lo, 9000), None);
         let sqlite = control_plane(api, &DbTarget::Sqlite("x.db".into())).await;
         assert_eq!(sqlite.serves(lo, 5433), None);
+    }
+
+    /// A round of `pages` pages of 10 ms each, on tokio's paused clock:
+    /// how long it took, and how many pages it read.
+    async fn paced_round(pages: u64, stop: &CancellationToken) -> (std::time::Duration, u64) {
+        use std::time::Duration;
+        let read = std::sync::atomic::AtomicU64::new(0);
+        let started = tokio::time::Instant::now();
+        prune_by_pages("test rows", "pruned test rows", stop, |_after| {
+            let n = read.fetch_add(1, Ordering::Relaxed) + 1;
+            async move {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                let next = (n < pages)
+                    .then(|| CharmId::parse(&format!("{n:032x}")))
+                    .flatten();
+                Ok(charm_store::Pruned { deleted: 1, next })
+            }
+        })
+        .await;
+        (started.elapsed(), read.load(Ordering::Relaxed))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_prune_round_pauses_three_times_each_page_between_pages() {
+        let (took, pages) = paced_round(3, &CancellationToken::new()).await;
+        assert_eq!(pages, 3);
+        // Three pages of 10 ms, a 30 ms pause after each but the last.
+        assert_eq!(took, std::time::Duration::from_millis(3 * 10 + 2 * 30));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_ends_a_prune_round_during_its_pause() {
+        let stop = CancellationToken::new();
+        let stopper = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+            stopper.cancel();
+        });
+        let (took, pages) = paced_round(100, &stop).await;
+        assert_eq!(pages, 1, "the pause after the first page was cut short");
+        assert_eq!(took, std::time::Duration::from_millis(15));
     }
 }
