@@ -193,21 +193,32 @@ fn one_space_alone_uses_every_slot() {
         "--penalty-after-runs",
         "0",
     ]);
-    // Each run burns until its 5 s timeout (its fuel would last about a
-    // minute), so the four slots, once filled, stay filled for seconds: the
-    // condition holds long enough for a poll to see it. With runs of 0.3 s
-    // (3e9 fuel) whose failures backed the charms off 2, 4, 8 s apart, four
-    // at once was a matter of luck, and a CI run missed it for 60 s.
-    for _ in 0..8 {
-        d.register(
-            "burner.js",
-            json!({
-                "space": "alone",
-                "interval_s": 1,
-                "limits": { "fuel": 1_000_000_000_000u64, "timeout_ms": 5_000 }
-            }),
-        );
-    }
+    // Each run burns until its 5 s timeout (its fuel would outlast it), so
+    // the four slots, once filled, stay filled for seconds: the condition
+    // holds long enough for a poll to see it. With runs of 0.3 s (3e9
+    // fuel) whose failures backed the charms off 2, 4, 8 s apart, four at
+    // once was a matter of luck, and a CI run missed it for 60 s.
+    let ids: Vec<String> = (0..8)
+        .map(|_| {
+            d.register(
+                "burner.js",
+                json!({
+                    "space": "alone",
+                    "interval_s": 1,
+                    "limits": { "fuel": 1_000_000_000_000u64, "timeout_ms": 5_000 }
+                }),
+            )
+        })
+        .collect();
+    // The space shares slots once it has used some (a finished run counts
+    // its cost); before that every space may use every slot. So the slots
+    // are counted after a first run has finished, while the charms that
+    // have not run yet fill them.
+    wait_for("a first run to finish", 60, || {
+        ids.iter()
+            .any(|id| runs_of(&d, id).iter().any(|r| r["status"] == "done"))
+            .then_some(())
+    });
     wait_for("all four slots busy", 60, || {
         let (_, stats) = d.get("/api/stats");
         (stats["counts"]["running"] == 4).then_some(())
