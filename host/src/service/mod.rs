@@ -89,15 +89,15 @@ const PRUNE_BATCH: u32 = 5000;
 /// on a read connection, and a few thousand deleted.
 const PRUNE_PAGE: u32 = 500;
 
-/// After each page of a prune round, the round waits this many times as
-/// long as the page took, so pruning takes at most a quarter of one
-/// connection's time (as PostgreSQL's autovacuum throttles itself with its
-/// cost delay). At 100,000 charms a round (400 pages) cost the database
+/// After each page of a prune round of runs or state versions but the
+/// last, the round waits this many times as long as the page took, so the
+/// round takes about a quarter of one connection's time (as PostgreSQL's
+/// autovacuum throttles itself with its cost delay). At 100,000 charms a round (400 pages) cost the database
 /// about 11 s of CPU (issue 18's twenty-fourth round); back to back, that
 /// can take a core for those seconds on a 2-core node that needs 1.3 to
 /// 1.5 of them for its runs. A round is at most four times as long: at
-/// 100,000 charms, by that figure, under a minute of the ten between
-/// rounds (not measured). Acknowledged events are pruned in batches
+/// 100,000 charms, if the round's time is about its database CPU, under
+/// a minute of the ten between rounds (not measured). Acknowledged events are pruned in batches
 /// without a pause.
 const PRUNE_PAUSE_FACTOR: u32 = 3;
 
@@ -506,7 +506,9 @@ async fn maintain(
 ) {
     let mut summary = tokio::time::interval(config.summary_interval);
     // A prune round (paced, so it may outlast a summary interval) holds up
-    // the summary; the next one then comes one interval after, not at once.
+    // the summary. The late one then fires once when the round ends and
+    // the next one interval after it; the default would fire one for each
+    // interval missed.
     summary.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Nodes prune at different times: each interval is the setting, give
     // or take a tenth.
