@@ -233,7 +233,7 @@ fn render_service(table: &mut String, rows: &[service::Service], sandbox_us: f64
         cells(&|s| format!(
             "{:.0}; {:.0} s ({} intervals) / {:.0} s",
             s.register_pace,
-            s.register_intervals as f64 * s.interval_s.max(1) as f64,
+            s.register_planned_s,
             s.register_intervals,
             s.registered_s
         )),

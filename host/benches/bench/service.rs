@@ -63,9 +63,11 @@ pub struct Service {
     pub register_pace: f64,
     /// Intervals the paced registrations were planned to take.
     pub register_intervals: u64,
-    /// Seconds the registrations took (the plan: `register_intervals` ×
-    /// the interval; longer when the daemon could not keep the pace, and
-    /// then the phases are no longer even).
+    /// Seconds they were planned to take (`register_intervals` × the
+    /// interval).
+    pub register_planned_s: f64,
+    /// Seconds the registrations took (longer than planned when the daemon
+    /// could not keep the pace, and then the phases are no longer even).
     pub registered_s: f64,
     /// The store: `SQLite` or `PostgreSQL`.
     pub store: &'static str,
@@ -370,6 +372,7 @@ pub async fn service_row(
         caught_up_s,
         register_pace,
         register_intervals,
+        register_planned_s: planned_s,
         registered_s,
         store: if database.is_some() {
             "PostgreSQL"

@@ -92,12 +92,13 @@ const PRUNE_PAGE: u32 = 500;
 /// After each page of a prune round of runs or state versions but the
 /// last, the round waits this many times as long as the page took, so the
 /// round takes about a quarter of one connection's time (as PostgreSQL's
-/// autovacuum throttles itself with its cost delay). At 100,000 charms a round (400 pages) cost the database
-/// about 11 s of CPU (issue 18's twenty-fourth round); back to back, that
-/// can take a core for those seconds on a 2-core node that needs 1.3 to
-/// 1.5 of them for its runs. A round is at most four times as long: at
-/// 100,000 charms, if the round's time is about its database CPU, under
-/// a minute of the ten between rounds (not measured). Acknowledged events are pruned in batches
+/// autovacuum throttles itself with its cost delay). At 100,000 charms a
+/// round (400 pages) cost the database about 11 s of CPU (issue 18's
+/// twenty-fourth round); back to back, that can take a core for those
+/// seconds on a 2-core node that needs 1.3 to 1.5 of them for its runs. A
+/// round is at most four times as long: at 100,000 charms, if the round's
+/// time is about its database CPU, under a minute of the ten between
+/// rounds (not measured). Acknowledged events are pruned in batches
 /// without a pause.
 const PRUNE_PAUSE_FACTOR: u32 = 3;
 
@@ -576,6 +577,8 @@ const PG_FINISHERS: usize = 2;
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[tokio::test]
@@ -593,8 +596,7 @@ mod tests {
 
     /// A round of `pages` pages of 10 ms each, on tokio's paused clock:
     /// how long it took, and how many pages it read.
-    async fn paced_round(pages: u64, stop: &CancellationToken) -> (std::time::Duration, u64) {
-        use std::time::Duration;
+    async fn paced_round(pages: u64, stop: &CancellationToken) -> (Duration, u64) {
         let read = std::sync::atomic::AtomicU64::new(0);
         let started = tokio::time::Instant::now();
         prune_by_pages("test rows", "pruned test rows", stop, |_after| {
@@ -616,7 +618,7 @@ mod tests {
         let (took, pages) = paced_round(3, &CancellationToken::new()).await;
         assert_eq!(pages, 3);
         // Three pages of 10 ms, a 30 ms pause after each but the last.
-        assert_eq!(took, std::time::Duration::from_millis(3 * 10 + 2 * 30));
+        assert_eq!(took, Duration::from_millis(3 * 10 + 2 * 30));
     }
 
     #[tokio::test(start_paused = true)]
@@ -624,11 +626,11 @@ mod tests {
         let stop = CancellationToken::new();
         let stopper = stop.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+            tokio::time::sleep(Duration::from_millis(15)).await;
             stopper.cancel();
         });
         let (took, pages) = paced_round(100, &stop).await;
         assert_eq!(pages, 1, "the pause after the first page was cut short");
-        assert_eq!(took, std::time::Duration::from_millis(15));
+        assert_eq!(took, Duration::from_millis(15));
     }
 }
