@@ -778,9 +778,6 @@ pub struct Before {
     pub failures: u32,
     /// Runs in a row that used most of a limit (fuel or time).
     pub heavy_runs: u32,
-    /// Its next scheduled run (ms since the epoch): for a scheduled run,
-    /// where the scheduler put it when it queued that run.
-    pub next_run_at: i64,
 }
 
 /// Decides a finished run's [`CharmUpdate`] from the charm as it was before

@@ -643,13 +643,12 @@ impl Lineage {
     }
 }
 
-/// A charm's [`crate::Before`] from a row with `consecutive_failures`,
-/// `heavy_runs` and `next_run_at`.
+/// A charm's [`crate::Before`] from a row with `consecutive_failures` and
+/// `heavy_runs`.
 pub(crate) fn before_from(row: &impl Columns) -> Result<crate::Before, StoreError> {
     Ok(crate::Before {
         failures: to_u32("failure count", row.int("consecutive_failures")?)?,
         heavy_runs: to_u32("heavy runs", row.int("heavy_runs")?)?,
-        next_run_at: row.int("next_run_at")?,
     })
 }
 

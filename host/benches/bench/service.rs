@@ -90,17 +90,17 @@ pub struct Load {
     /// The most registrations a second (`SERVICE_REGISTER_PER_S`, default
     /// 300). They are paced evenly over the fewest whole intervals this
     /// allows. A new charm first runs within ten seconds of its
-    /// registration and then keeps that phase (a scheduled run up to half
-    /// an interval late does not move it), so the registrations' pace
-    /// becomes the due rate's shape. At the daemon's full speed (about 500
-    /// a second on PostgreSQL for 100,000 charms every 60 s) they came
-    /// unevenly: 6,720 to 11,733 charms per 5 s of the minute (8,333
-    /// even), and the window measured those bunched phases rather than
-    /// the steady due rate (issue 18's twenty-fifth and twenty-sixth
-    /// rounds). The scheduler's ±10% jitter evens phases out only over
-    /// tens of intervals. Pacing keeps the phases even only while the
-    /// daemon keeps the pace: registrations that fall behind go at full
-    /// speed until they catch up with the plan.
+    /// registration, and a success restarts its interval, so a run that
+    /// starts late moves its charm's phase. At the daemon's full speed (514
+    /// a second on PostgreSQL for 100,000 charms every 60 s, 3.2
+    /// intervals; issue 18's twenty-fifth round) the registrations left
+    /// 13,231 runs queued, and after the catch-up the charms' next runs
+    /// per 5 s of the minute ranged from 6,283 to 11,313 (8,333 even): the
+    /// window measured those bunched phases rather than the steady due
+    /// rate. (The scheduler's ±10% jitter evens phases out only over tens
+    /// of intervals.) Pacing keeps the phases even only while the daemon
+    /// keeps the pace and the runs: registrations that fall behind go at
+    /// full speed until they catch up with the plan.
     pub register_per_s: f64,
 }
 

@@ -32,7 +32,7 @@ use charm_engine::{RecordMode, Recording, RunPlan, RunRequest, Sandbox, StateCha
 use charm_store::recordings::NewRecording;
 use charm_store::{
     Before, CharmCode, ClaimedRun, FairShare, Finish, Finished, NodeId, RunOutcome, Store,
-    StoreError, Trigger,
+    StoreError,
 };
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -453,7 +453,6 @@ async fn record(
     loop {
         let (outcome, error, policy) = (finished.outcome, finished.error.clone(), d.policy);
         let (attempt, had_events) = (claimed.attempt, !claimed.events.is_empty());
-        let scheduled = claimed.trigger == Trigger::Schedule;
         let cadence = cadence.clone();
         let decide: Decide = Arc::new(move |before: Before, now: i64| {
             let end = RunEnd {
@@ -463,7 +462,6 @@ async fn record(
                 requested_next_ms,
                 heavy,
                 had_events,
-                scheduled,
             };
             policy.decide(&end, before, &cadence, now)
         });

@@ -121,10 +121,6 @@ pub struct RunEnd<'a> {
     /// Whether it was given inbox events: a run without any has none to
     /// settle, so its finish skips the inbox.
     pub had_events: bool,
-    /// Whether the charm's schedule queued it ([`Trigger::Schedule`]): a
-    /// scheduled run keeps its charm's phase (see
-    /// [`SchedulePolicy::decide`]).
-    pub scheduled: bool,
 }
 
 /// Default: the soonest next run a charm may ask for, in seconds.
@@ -164,9 +160,9 @@ impl SchedulePolicy {
         }
     }
 
-    /// The next scheduled run after one is queued (or after a success that
-    /// restarts the interval): one interval on, give or take 10%, or the
-    /// cron schedule's next time after `now`.
+    /// The next scheduled run after one is queued (or after a success):
+    /// one interval on, give or take 10%, or the cron schedule's next time
+    /// after `now`.
     pub fn next_run_at(&self, now: i64, cadence: &Cadence) -> i64 {
         let interval_s = match cadence {
             Cadence::Every(interval_s) => *interval_s,
@@ -247,27 +243,11 @@ impl SchedulePolicy {
     }
 
     /// How a finished run changes its charm: [`Self::after_run`], then the
-    /// phase kept, then the penalty box.
-    ///
-    /// A successful scheduled run of an interval charm keeps its charm's
-    /// phase: its next run stays where the scheduler put it when it queued
-    /// this one (one interval after this one was due, give or take 10%),
-    /// if that is at least half an interval after `now`. Restarting the
-    /// interval at every success moved a late run's charm by its lateness,
-    /// so the charms a backlog delayed came due together again one
-    /// interval later (issue 18's twenty-fifth and twenty-sixth rounds: at
-    /// 100,000 charms every 60 s on PostgreSQL, 13 of 46 five-second
-    /// windows after a catch-up had a lag p99 over 1 s, and 3 of 48 with
-    /// the phase kept). A run later than that, a run a trigger or a user
-    /// queued, and a run that asked for its next one (`ctx.scheduleNext`)
-    /// restart the interval as [`Self::after_run`] says. Under a load the
-    /// node cannot keep, this lets the lag grow to about half an interval
-    /// before the intervals stretch.
-    ///
-    /// A charm whose last `penalty_after_runs` runs were all heavy waits
-    /// `penalty_factor` times as long for its next run (its interval, its
-    /// backoff, or its cron schedule's next time after that), with the
-    /// reason recorded; its first run that is not heavy lets it out.
+    /// penalty box. A charm whose last `penalty_after_runs` runs were all
+    /// heavy waits `penalty_factor` times as long for its next run (its
+    /// interval, its backoff, or its cron schedule's next time after that),
+    /// with the reason recorded; its first run that is not heavy lets it
+    /// out.
     pub fn decide(
         &self,
         run: &RunEnd<'_>,
@@ -286,14 +266,6 @@ impl SchedulePolicy {
         );
         if !run.had_events {
             update.events = EventsAfter::Keep;
-        }
-        if let (RunOutcome::Ok, None, true, Cadence::Every(interval_s)) =
-            (run.outcome, run.requested_next_ms, run.scheduled, cadence)
-        {
-            let half = interval_ms(*interval_s) / 2;
-            if before.next_run_at >= now.saturating_add(half) {
-                update.next_run_at = Some(before.next_run_at);
-            }
         }
         update.heavy_runs = if run.heavy {
             before.heavy_runs.saturating_add(1)
@@ -337,7 +309,6 @@ impl SchedulePolicy {
     /// the schedule: the next scheduled run comes one interval after it (so
     /// "run now" does not run twice in a row), or at the cron schedule's
     /// next time, or when the charm asked (`ctx.scheduleNext`), bounded.
-    /// ([`Self::decide`] keeps a scheduled run's phase instead.)
     #[allow(clippy::too_many_arguments)]
     pub fn after_run(
         &self,
@@ -542,12 +513,10 @@ mod tests {
             requested_next_ms: None,
             heavy,
             had_events: true,
-            scheduled: false,
         };
         let before = |heavy_runs| Before {
             failures: 0,
             heavy_runs,
-            next_run_at: 0,
         };
         let u = p.decide(&end(true), before(1), &every, 0);
         assert_eq!((u.heavy_runs, u.penalty.is_none()), (2, true));
@@ -587,93 +556,6 @@ mod tests {
             p.decide(&eventless, before(0), &every, 0).events,
             EventsAfter::Keep,
             "a run given no events settles none"
-        );
-    }
-
-    #[test]
-    fn a_scheduled_success_keeps_its_phase_unless_half_an_interval_late() {
-        let p = SchedulePolicy::default();
-        let every = Cadence::Every(60);
-        let run = |scheduled, outcome, requested_next_ms| RunEnd {
-            outcome,
-            error: None,
-            attempt: 1,
-            requested_next_ms,
-            heavy: false,
-            had_events: false,
-            scheduled,
-        };
-        // Due at 0 and queued then, so the scheduler put the next run at
-        // 61 s; the run ends 20 s late.
-        let before = Before {
-            failures: 0,
-            heavy_runs: 0,
-            next_run_at: 61_000,
-        };
-        let next =
-            |end: RunEnd<'_>, before: Before, now| p.decide(&end, before, &every, now).next_run_at;
-        assert_eq!(
-            next(run(true, RunOutcome::Ok, None), before, 20_000),
-            Some(61_000),
-            "kept: 41 s away"
-        );
-        assert_eq!(
-            next(run(true, RunOutcome::Ok, None), before, 31_000),
-            Some(61_000),
-            "kept: exactly half an interval away"
-        );
-        let restarted = |at: Option<i64>, now: i64| {
-            at.is_some_and(|t| (now + 54_000..=now + 66_000).contains(&t))
-        };
-        for _ in 0..100 {
-            let late = next(run(true, RunOutcome::Ok, None), before, 31_001);
-            assert!(restarted(late, 31_001), "too late to keep: {late:?}");
-            let manual = next(run(false, RunOutcome::Ok, None), before, 20_000);
-            assert!(restarted(manual, 20_000), "run now: {manual:?}");
-        }
-        assert_eq!(
-            next(run(true, RunOutcome::Ok, Some(600_000)), before, 20_000),
-            Some(620_000),
-            "the charm asked"
-        );
-        assert_eq!(
-            next(run(true, RunOutcome::Error, None), before, 20_000),
-            Some(140_000),
-            "a failure backs off from now"
-        );
-        let hourly = Cadence::of(60, Some(r#"{"cron":"0 * * * *","tz":"UTC"}"#));
-        let hour = 3_600_000;
-        assert_eq!(
-            p.decide(
-                &run(true, RunOutcome::Ok, None),
-                Before {
-                    next_run_at: 3 * hour,
-                    ..before
-                },
-                &hourly,
-                hour + 5
-            )
-            .next_run_at,
-            Some(2 * hour),
-            "a cron charm runs at its next time"
-        );
-        let heavy = RunEnd {
-            heavy: true,
-            ..run(true, RunOutcome::Ok, None)
-        };
-        let boxed = p.decide(
-            &heavy,
-            Before {
-                heavy_runs: 2,
-                ..before
-            },
-            &every,
-            20_000,
-        );
-        assert_eq!(
-            boxed.next_run_at,
-            Some(20_000 + 4 * 41_000),
-            "the penalty box stretches the kept wait"
         );
     }
 

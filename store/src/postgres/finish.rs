@@ -49,7 +49,7 @@ use crate::{Finish, NodeId, Quota, RunId, RunOutcome, RunToFinish, StoreError};
 /// could close a cycle (the scheduler's pass holds due charms while it
 /// queues wake-ups, which wait for their charms).
 const LOOKUP: &str = "SELECT r.id, r.charm_id, r.base_version, c.consecutive_failures, \
-       c.heavy_runs, c.next_run_at, charm_host_now_ms() AS now, c.space, q.max_charms, \
+       c.heavy_runs, charm_host_now_ms() AS now, c.space, q.max_charms, \
        q.max_runs_in_flight, q.max_fuel_per_hour, q.max_state_bytes, q.keep_runs, \
        (SELECT s.version FROM charm_state s WHERE s.charm_id = r.charm_id) AS state_version_now \
      FROM runs r JOIN charms c ON c.id = r.charm_id LEFT JOIN space_quotas q ON q.space = c.space \

@@ -608,8 +608,7 @@ async fn finish_in(
     quota: crate::Quota,
 ) -> Result<(Finish, bool), StoreError> {
     let charm = sqlx::query(
-        "SELECT id, consecutive_failures, heavy_runs, next_run_at, charm_host_now_ms() AS now \
-         FROM charms \
+        "SELECT id, consecutive_failures, heavy_runs, charm_host_now_ms() AS now FROM charms \
          WHERE id = (SELECT charm_id FROM runs WHERE id = $1) FOR UPDATE",
     )
     .bind(run)

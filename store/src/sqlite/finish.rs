@@ -34,7 +34,7 @@ fn lookup_sql() -> &'static str {
     SQL.get_or_init(|| {
         format!(
             "SELECT r.id, r.owner, r.charm_id, r.base_version, c.consecutive_failures, c.heavy_runs, \
-               c.next_run_at, {NOW} AS now, c.space, q.max_charms, q.max_runs_in_flight, q.max_fuel_per_hour, \
+               {NOW} AS now, c.space, q.max_charms, q.max_runs_in_flight, q.max_fuel_per_hour, \
                q.max_state_bytes, q.keep_runs, \
                (SELECT s.version FROM charm_state s WHERE s.charm_id = r.charm_id) AS state_version_now \
              FROM runs r JOIN charms c ON c.id = r.charm_id \
