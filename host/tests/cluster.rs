@@ -511,6 +511,24 @@ fn a_manual_trigger_on_an_idle_postgres_node_starts_within_50_ms() {
 }
 
 #[test]
+fn a_postgres_node_logs_under_a_per_module_filter() {
+    // sqlx's `log` checks once made a per-layer filter drop the next event
+    // on their thread: "registered as a node" and every prune round's line
+    // (each follows a query) never appeared.
+    let db = pg::fresh_database();
+    let d = Daemon::start_with_env(
+        &["--db", &db.url, "--prune-interval-s", "1"],
+        &[("CHARM_HOST_LOG", "warn,charm_host::service=debug")],
+    );
+    let log = wait_for("a prune round's line", 30, || {
+        let log = d.log_text();
+        log.contains("pruned old runs").then_some(log)
+    });
+    assert!(log.contains("registered as a node"), "{log}");
+    assert!(log.contains("is listening"), "{log}");
+}
+
+#[test]
 fn a_trigger_on_a_busy_node_is_started_by_another_through_notify() {
     let db = pg::fresh_database();
     let server = slow_server(5_000);

@@ -59,21 +59,30 @@ pub fn init_for_run(format: LogFormat) {
 /// Logging for `charm-host serve`: everything at `info` and above by default,
 /// charms' console lines included, as structured events with their charm,
 /// space and run ids.
+///
+/// The filter is the subscriber's, not the layer's. As a per-layer filter
+/// it lost events: sqlx asks `log::log_enabled!` after each query, which
+/// reaches the filter outside `tracing`'s callsites and leaves the layer
+/// marked disabled on that thread, so the next event there that every
+/// filter always takes was dropped (tokio-rs/tracing#2519). On PostgreSQL,
+/// with `CHARM_HOST_LOG=warn,charm_host=info`, "registered as a node" never
+/// appeared.
 pub fn init_for_service(format: LogFormat) {
     let layer = match format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_ansi(std::io::stderr().is_terminal())
-            .with_filter(filter("info"))
             .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
             .with_current_span(true)
             .with_writer(std::io::stderr)
-            .with_filter(filter("info"))
             .boxed(),
     };
-    let _ = tracing_subscriber::registry().with(layer).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(filter("info"))
+        .with(layer)
+        .try_init();
 }
 
 /// Writes charm console lines to stderr as `[level: ]message`.

@@ -486,6 +486,12 @@ impl Daemon {
         Daemon::start_in_with_env(dir, args, &[])
     }
 
+    /// [`Daemon::start`] with environment variables set (such as
+    /// `CHARM_HOST_LOG`).
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Daemon {
+        Daemon::start_in_with_env(Daemon::new_dir(), args, env)
+    }
+
     /// [`Daemon::start_in`] with environment variables set (such as
     /// `CHARM_HOST_LOG`).
     pub fn start_in_with_env(dir: PathBuf, args: &[&str], env: &[(&str, &str)]) -> Daemon {
