@@ -63,10 +63,13 @@ pub fn init_for_run(format: LogFormat) {
 /// The filter is the subscriber's, not the layer's. As a per-layer filter
 /// it lost events: sqlx asks `log::log_enabled!` after each query, which
 /// reaches the filter outside `tracing`'s callsites and leaves the layer
-/// marked disabled on that thread, so the next event there that every
-/// filter always takes was dropped (tokio-rs/tracing#2519). On PostgreSQL,
-/// with `CHARM_HOST_LOG=warn,charm_host=info`, "registered as a node" never
-/// appeared.
+/// marked disabled on that thread, so the next event there from a callsite
+/// cached as enabled was dropped (tokio-rs/tracing#2519). On PostgreSQL,
+/// with `CHARM_HOST_LOG=warn,charm_host::service=debug`, "registered as a
+/// node" and every prune round's line never appeared. (`init_for_run`
+/// keeps per-layer filters for its console layer; only a `trace`
+/// directive lets its crates' `log` checks through, so it is left until
+/// the upstream fix.)
 pub fn init_for_service(format: LogFormat) {
     let layer = match format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
