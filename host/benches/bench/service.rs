@@ -91,16 +91,15 @@ pub struct Load {
     /// 300). They are paced evenly over the fewest whole intervals this
     /// allows. A new charm first runs within ten seconds of its
     /// registration, and a success restarts its interval, so a run that
-    /// starts late moves its charm's phase. At the daemon's full speed (514
-    /// a second on PostgreSQL for 100,000 charms every 60 s, 3.2
-    /// intervals; issue 18's twenty-fifth round) the registrations left
-    /// 13,231 runs queued, and after the catch-up the charms' next runs
-    /// per 5 s of the minute ranged from 6,283 to 11,313 (8,333 even): the
-    /// window measured those bunched phases rather than the steady due
-    /// rate. (The scheduler's ±10% jitter evens phases out only over tens
-    /// of intervals.) Pacing keeps the phases even only while the daemon
-    /// keeps the pace and the runs: registrations that fall behind go at
-    /// full speed until they catch up with the plan.
+    /// starts late moves its charm's phase. At the daemon's full speed
+    /// (about 500 a second on PostgreSQL for 100,000 charms every 60 s)
+    /// the registrations came unevenly (6,413 to 12,014 charms per 5 s of
+    /// the minute, 8,333 even) and left 8,048 to 19,956 runs queued, so
+    /// the window measured a catch-up and uneven due times rather than the
+    /// steady due rate (issue 18's twenty-fifth and twenty-sixth rounds).
+    /// Pacing keeps the phases even only while the daemon keeps the pace
+    /// and the runs: registrations that fall behind go at full speed until
+    /// they catch up with the plan.
     pub register_per_s: f64,
 }
 
