@@ -124,9 +124,12 @@ fn main() -> ExitCode {
 /// due: a floor of about 1 ms under the added delay.
 const OPEN_LOOP_SPACING: Duration = Duration::from_micros(500);
 
-/// The service row with its load from `SERVICE_CHARMS` (default 3,000) and
-/// `SERVICE_INTERVAL_S` (default 1): 3,000 runs due a second, more than two
-/// cores finish, so the queue never empties, measured over
+/// The service row with its load from `SERVICE_CHARMS` (default 10,000)
+/// and `SERVICE_INTERVAL_S` (default 1): 10,000 runs due a second, twice
+/// issue 18's goal of 5,000 and more than two cores finish, so the queue
+/// never empties and the rate is the node's capacity (at the 3,000 due a
+/// second this row had before, SQLite kept up, and the row showed the due
+/// rate), measured over
 /// `SERVICE_WINDOW_S` (default 20 s; `make bench-scale` watches 300). On
 /// SQLite, then on PostgreSQL when `CHARM_HOST_TEST_PG` names a server;
 /// on each, with the trivial charm and then with its source padded to
@@ -144,7 +147,7 @@ async fn service_row(
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    let charms = usize::try_from(number("SERVICE_CHARMS", 3000)).unwrap_or(3000);
+    let charms = usize::try_from(number("SERVICE_CHARMS", 10_000)).unwrap_or(10_000);
     let interval_s = number("SERVICE_INTERVAL_S", 1);
     let window = Duration::from_secs(number("SERVICE_WINDOW_S", 20).max(1));
     let large_kb = usize::try_from(number("SERVICE_LARGE_KB", 52)).unwrap_or(52);
