@@ -80,6 +80,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
+use sqlx::{ConnectOptions, Connection};
 
 use crate::alerts::{AlertId, AlertRecord, AlertStatus, AlertTransition};
 use crate::history::{Rollback, StateVersion};
@@ -194,12 +195,15 @@ impl SqliteStore {
         // changes several rows (the claim, the schedule pass's chunks, a
         // write with a trigger) keeps the original of each page it changes
         // in a statement journal, to undo itself alone. Past 64 KiB SQLite
-        // moves that journal to a temporary file, created, written and
-        // deleted for each such statement: 15 of a run's 39 `pwrite`s, and
-        // most of the statement journal's 18% of the claim's CPU samples, at
-        // 10,000 charms due every second (issue 18). In memory it costs a
-        // statement's changed pages until the statement ends (and the
-        // migrations' sorts run in memory too).
+        // moves that journal to a temporary file, created and deleted for
+        // each transaction where that happens: 15 of a run's 39 `pwrite`s,
+        // and most of the statement journal's 18% of the claim's CPU
+        // samples, at 10,000 charms due every second (issue 18). In memory
+        // it costs a statement's changed pages until the statement ends;
+        // the prune's `IN` lists (a page of charms' old state versions) and
+        // sorts on this connection stay in memory too. The migrations,
+        // which may rewrite or index whole tables, run on a connection of
+        // their own with the default, so theirs can spill to disk.
         let write = writer::Writer::new(
             options
                 .clone()
@@ -211,13 +215,14 @@ impl SqliteStore {
                 ),
         );
         {
-            let mut conn = write.acquire().await?;
+            let mut conn = options.connect().await?;
             let migrated = sqlx::migrate!("./migrations/sqlite")
-                .run(&mut *conn)
+                .run(&mut conn)
                 .await
                 .map_err(StoreError::from);
-            conn.settle(&migrated).await;
+            let closed = conn.close().await;
             migrated?;
+            closed?;
         }
         let read = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
@@ -809,21 +814,31 @@ mod tests {
 
     use super::{direct, SqliteStore};
 
+    /// The query planner's stability guarantee on every connection, and
+    /// temporary files in memory on the write connection only.
     #[tokio::test]
-    async fn every_connection_keeps_its_plans() {
+    async fn each_connection_has_its_settings() {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let store = SqliteStore::open(&dir.path().join("charm-host.db"))
             .await
             .expect("the store opens");
         let mut write = store.write.acquire().await.expect("the write connection");
         let mut read = store.read.acquire().await.expect("a read connection");
+        let mut temp_store = Vec::new();
         for conn in [&mut *write, &mut *read] {
-            let stable = direct::with_handle_once(conn, |db| {
+            let stable = direct::with_handle_once(&mut *conn, |db| {
                 Ok(db.db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG)?)
             })
             .await
             .expect("the setting reads");
             assert!(stable, "the query planner stability guarantee is on");
+            let setting: i64 = sqlx::query_scalar("PRAGMA temp_store")
+                .fetch_one(conn)
+                .await
+                .expect("the setting reads");
+            temp_store.push(setting);
         }
+        // 2 is MEMORY, 0 the build's default (a file, here).
+        assert_eq!(temp_store, [2, 0], "write, then read");
     }
 }
