@@ -15,9 +15,11 @@
 //! `synchronous=NORMAL`: a committed transaction survives a crash of the
 //! process (kill -9); a power loss or a crash of the OS can take the
 //! transactions committed since the last checkpoint (the WAL is synced only
-//! then; see `WAL_CHECKPOINT_PAGES`).
+//! then; see `WAL_CHECKPOINT_PAGES`). A task of the store checkpoints the
+//! WAL beside the writes (`checkpoint`).
 
 mod charms;
+mod checkpoint;
 mod direct;
 mod finish;
 mod runs;
@@ -71,7 +73,7 @@ mod secret_rows {
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -98,31 +100,45 @@ use crate::{
 /// How many connections serve reads.
 const READ_CONNECTIONS: u32 = 4;
 
-/// WAL pages (4 KiB each) after which a commit checkpoints, against
-/// SQLite's default of 1,000. A checkpoint costs two `fsync`s whatever it
-/// copies, and the write connection runs it while every write waits;
-/// measured at 3,000 charms due every second (issue 18): 1,000 pages, 531
-/// runs/s; 4,000, 721; 8,000, 811; 16,000, 883. At 100,000 charms a
-/// commit dirties pages all over the tables and indexes, and a checkpoint
-/// copies most of them again: with 100,000 charms due every 30 s (more
-/// than the node runs), 10,000 pages ran 1,627 and 1,727 runs/s and
-/// 40,000 ran 2,038 and 2,356 (the checkpoint was 14% of the daemon's CPU
-/// samples at 10,000); at 3,000 charms every second, no change.
+/// WAL pages (4 KiB each) not yet copied back after which the WAL is
+/// checkpointed, against SQLite's default of 1,000. A checkpoint costs two
+/// `fsync`s whatever it copies, and until the twenty-eighth round the write
+/// connection ran it while every write waited; measured then at 3,000
+/// charms due every second (issue 18): 1,000 pages, 531 runs/s; 4,000,
+/// 721; 8,000, 811; 16,000, 883. At 100,000 charms a commit dirties pages
+/// all over the tables and indexes, and a checkpoint copies most of them
+/// again: with 100,000 charms due every 30 s (more than the node runs),
+/// 10,000 pages ran 1,627 and 1,727 runs/s and 40,000 ran 2,038 and 2,356
+/// (the checkpoint was 14% of the daemon's CPU samples at 10,000). Now the
+/// checkpoint runs beside the writes (`checkpoint`), and holds them only
+/// for its last few hundred frames.
 ///
 /// What it costs: a crash of the process still loses nothing committed (a
 /// commit reaches the WAL before it returns). `synchronous = NORMAL` syncs
 /// the WAL only when a checkpoint copies it back, so a power loss or an OS
-/// crash can take every commit since the last checkpoint: up to this many
-/// pages (10,000 before; SQLite's default is 1,000), on a quiet node
+/// crash can take every commit since the last checkpoint began: up to
+/// this many pages and what the writes add while it copies (10,000 before
+/// the twenty-first round; SQLite's default is 1,000), on a quiet node
 /// however long it takes to write them, and more while a reader holds an
-/// old snapshot and the checkpoint cannot copy. Each checkpoint copies up
-/// to about 160 MiB and syncs while every write waits, four times less
-/// often (at 100,000 charms every 60 s, runs' lag p99 fell from <= 4.1 s
-/// to <= 512 ms with it and the larger charm cache). The WAL takes about
-/// 160 MiB on disk (`journal_size_limit` cuts it back a little under that
-/// once it starts over), and a stop or the next open checkpoints or
-/// replays up to that much.
+/// old snapshot and the checkpoint cannot copy. The WAL takes about 200
+/// MiB on disk at 10,000 charms due every second (`journal_size_limit`
+/// cuts it back to twice this many pages once it starts over), and a stop
+/// or the next open checkpoints or replays up to that much.
 const WAL_CHECKPOINT_PAGES: u32 = 40_000;
+
+/// When the WAL is checkpointed: from `WAL_CHECKPOINT_PAGES` frames, beside
+/// the writes until 1,000 are left, which the write connection then
+/// copies; and the write connection's own automatic checkpoint at twice
+/// that, should the task fall behind. The WAL file is cut back to the
+/// backstop's length, not to `WAL_CHECKPOINT_PAGES`: the WAL ends a round
+/// a little longer than that (about 50,000 frames at 10,000 charms due
+/// every second), and cutting it back each time cost the write connection
+/// 5–10 ms an `ftruncate`.
+const CHECKPOINTS: checkpoint::Checkpoints = checkpoint::Checkpoints {
+    after_frames: WAL_CHECKPOINT_PAGES,
+    tail_frames: 1_000,
+    writer_backstop: 2 * WAL_CHECKPOINT_PAGES,
+};
 
 /// The database's clock in SQL: ms since the Unix epoch.
 pub(crate) const NOW: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
@@ -132,7 +148,9 @@ crate::rows::impl_columns!(sqlx::sqlite::SqliteRow);
 /// The SQLite store.
 #[derive(Debug)]
 pub struct SqliteStore {
-    write: writer::Writer,
+    write: Arc<writer::Writer>,
+    /// Copies the WAL back beside the writes (see [`checkpoint`]).
+    checkpoints: checkpoint::Checkpointer,
     read: SqlitePool,
     path: PathBuf,
     /// The lock that makes this process the database's one node, once it
@@ -186,11 +204,6 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        // The write connection checkpoints the WAL on the commit that takes
-        // it past `WAL_CHECKPOINT_PAGES`, and every write waits behind that
-        // checkpoint: at SQLite's default of 1,000 pages, commits took half
-        // the time the write connection was held (6.1 ms each on average).
-        //
         // `temp_store = MEMORY`: inside a transaction, a statement that
         // changes several rows (the claim, the schedule pass's chunks, a
         // write with a trigger) keeps the original of each page it changes
@@ -204,16 +217,22 @@ impl SqliteStore {
         // sorts on this connection stay in memory too. The migrations,
         // which may rewrite or index whole tables, run on a connection of
         // their own with the default, so theirs can spill to disk.
-        let write = writer::Writer::new(
+        //
+        // The WAL is checkpointed beside the writes (`checkpoint`); the
+        // write connection's own automatic checkpoint is the backstop.
+        let write = Arc::new(writer::Writer::new(
             options
                 .clone()
-                .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES.to_string())
+                .pragma(
+                    "wal_autocheckpoint",
+                    CHECKPOINTS.writer_backstop.to_string(),
+                )
                 .pragma("temp_store", "MEMORY")
                 .pragma(
                     "journal_size_limit",
-                    (u64::from(WAL_CHECKPOINT_PAGES) * 4096).to_string(),
+                    (u64::from(CHECKPOINTS.writer_backstop) * 4096).to_string(),
                 ),
-        );
+        ));
         {
             let mut conn = options.connect().await?;
             let migrated = sqlx::migrate!("./migrations/sqlite")
@@ -227,10 +246,17 @@ impl SqliteStore {
         let read = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
             .after_connect(|conn, _| Box::pin(plan_once(conn)))
-            .connect_with(options.read_only(true))
+            .connect_with(options.clone().read_only(true))
             .await?;
+        let checkpoints = checkpoint::Checkpointer::start(
+            options.clone(),
+            path.to_path_buf(),
+            Arc::downgrade(&write),
+            CHECKPOINTS,
+        );
         Ok(SqliteStore {
             write,
+            checkpoints,
             read,
             path: path.to_path_buf(),
             node_lock: Mutex::new(None),
@@ -331,6 +357,7 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        self.checkpoints.stop().await;
         self.read.close().await;
         self.write.close().await;
         if let Ok(mut held) = self.node_lock.lock() {
