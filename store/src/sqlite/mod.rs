@@ -102,8 +102,9 @@ const READ_CONNECTIONS: u32 = 4;
 
 /// WAL pages (4 KiB each) not yet copied back after which the WAL is
 /// checkpointed, against SQLite's default of 1,000. A checkpoint costs two
-/// `fsync`s whatever it copies, and until the twenty-eighth round the write
-/// connection ran it while every write waited; measured then at 3,000
+/// `fsync`s whatever it copies (each pass beside the writes too), and
+/// until the twenty-eighth round the write connection ran it while every
+/// write waited; measured then at 3,000
 /// charms due every second (issue 18): 1,000 pages, 531 runs/s; 4,000,
 /// 721; 8,000, 811; 16,000, 883. At 100,000 charms a commit dirties pages
 /// all over the tables and indexes, and a checkpoint copies most of them
@@ -111,7 +112,8 @@ const READ_CONNECTIONS: u32 = 4;
 /// 10,000 pages ran 1,627 and 1,727 runs/s and 40,000 ran 2,038 and 2,356
 /// (the checkpoint was 14% of the daemon's CPU samples at 10,000). Now the
 /// checkpoint runs beside the writes (`checkpoint`), and holds them only
-/// for its last few hundred frames.
+/// for what is left after its passes beside them (7–15 ms a round at
+/// 10,000 charms due every second).
 ///
 /// What it costs: a crash of the process still loses nothing committed (a
 /// commit reaches the WAL before it returns). `synchronous = NORMAL` syncs
@@ -120,15 +122,16 @@ const READ_CONNECTIONS: u32 = 4;
 /// this many pages and what the writes add while it copies (10,000 before
 /// the twenty-first round; SQLite's default is 1,000), on a quiet node
 /// however long it takes to write them, and more while a reader holds an
-/// old snapshot and the checkpoint cannot copy. The WAL takes about 200
-/// MiB on disk at 10,000 charms due every second (`journal_size_limit`
-/// cuts it back to twice this many pages once it starts over), and a stop
-/// or the next open checkpoints or replays up to that much.
+/// old snapshot and the checkpoint cannot copy, or should the checkpoint
+/// task fail (then up to twice this many). The WAL takes about 200 MiB on
+/// disk at 10,000 charms due every second (`journal_size_limit` cuts it
+/// back to twice this many pages, 320 MiB, once it starts over), and a
+/// stop or the next open checkpoints or replays up to that much.
 const WAL_CHECKPOINT_PAGES: u32 = 40_000;
 
 /// When the WAL is checkpointed: from `WAL_CHECKPOINT_PAGES` frames, beside
-/// the writes until 1,000 are left, which the write connection then
-/// copies; and the write connection's own automatic checkpoint at twice
+/// the writes until 1,000 are left (or after four passes), and the write
+/// connection copies the rest; and its own automatic checkpoint at twice
 /// that, should the task fall behind. The WAL file is cut back to the
 /// backstop's length, not to `WAL_CHECKPOINT_PAGES`: the WAL ends a round
 /// a little longer than that (about 50,000 frames at 10,000 charms due
@@ -248,12 +251,8 @@ impl SqliteStore {
             .after_connect(|conn, _| Box::pin(plan_once(conn)))
             .connect_with(options.clone().read_only(true))
             .await?;
-        let checkpoints = checkpoint::Checkpointer::start(
-            options.clone(),
-            path.to_path_buf(),
-            Arc::downgrade(&write),
-            CHECKPOINTS,
-        );
+        let checkpoints =
+            checkpoint::Checkpointer::start(options.clone(), Arc::downgrade(&write), CHECKPOINTS);
         Ok(SqliteStore {
             write,
             checkpoints,
