@@ -19,9 +19,9 @@
 //! write begins with every frame copied back, and a checkpoint beside a
 //! writer that keeps appending never gets there (tried twice before, in
 //! the README's "The service row" and its thirteenth round: the WAL grew
-//! to 1.3 GB in 24 s). Each pass beside the writes is followed by a sync
-//! of the database ([`sync_database`]), so the last one syncs little:
-//! it held the writes 7–15 ms a round at that load, where the write
+//! to 1.3 GB in 24 s). The passes beside the writes are followed by a sync
+//! of the database ([`sync_database`]), so the last one syncs little: it
+//! held the writes 14–30 ms a round at that load, where the write
 //! connection's own held them about 140.
 //!
 //! The write connection keeps SQLite's own automatic checkpoint at
@@ -93,13 +93,16 @@ const NOOP: &str = "PRAGMA wal_checkpoint(NOOP)";
 /// Copies back what no reader still needs, without waiting for a lock.
 const PASSIVE: &str = "PRAGMA wal_checkpoint(PASSIVE)";
 
-/// Runs `pragma` ([`NOOP`] or [`PASSIVE`]) on `conn`.
+/// Runs `pragma` ([`NOOP`] or [`PASSIVE`]) on `conn`: the WAL's length, or
+/// `None` when SQLite could not read it (busy: a write was changing its
+/// header, or another checkpoint ran; then the lengths it reports are
+/// stale) or the database is not in WAL mode.
 async fn checkpoint(
     conn: &mut SqliteConnection,
     pragma: &'static str,
-) -> Result<WalLength, StoreError> {
-    let (_busy, frames, copied): (i64, i64, i64) = sqlx::query_as(pragma).fetch_one(conn).await?;
-    Ok(WalLength { frames, copied })
+) -> Result<Option<WalLength>, StoreError> {
+    let (busy, frames, copied): (i64, i64, i64) = sqlx::query_as(pragma).fetch_one(conn).await?;
+    Ok((busy == 0 && frames >= 0).then_some(WalLength { frames, copied }))
 }
 
 /// The running task; [`Checkpointer::stop`] ends it.
@@ -212,7 +215,7 @@ enum Progress {
 /// POSIX lock the process holds on it, SQLite's included.
 ///
 /// It runs on this runtime thread (sqlx runs no closure on its own), for
-/// as long as the disk takes: 7–40 ms a pass at that load.
+/// as long as the disk takes: 30–45 ms a round at that load.
 async fn sync_database(conn: &mut SqliteConnection) -> Result<(), StoreError> {
     use rusqlite::ffi;
     direct::with_handle_once(conn, |db| {
@@ -240,7 +243,16 @@ async fn sync_database(conn: &mut SqliteConnection) -> Result<(), StoreError> {
             ));
         };
         // SAFETY: as above; no other thread uses the connection meanwhile.
-        let rc = unsafe { sync(file, ffi::SQLITE_SYNC_NORMAL) };
+        let sync_now = || unsafe { sync(file, ffi::SQLITE_SYNC_NORMAL) };
+        // Off this runtime thread's other tasks where the runtime can hand
+        // them to another (not on a current-thread runtime, as in tests).
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|rt| rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let rc = if multi_thread {
+            tokio::task::block_in_place(sync_now)
+        } else {
+            sync_now()
+        };
         if rc == ffi::SQLITE_OK {
             Ok(())
         } else {
@@ -257,28 +269,35 @@ async fn round(
     limits: Checkpoints,
     stopped: &watch::Receiver<bool>,
 ) -> Result<Progress, StoreError> {
-    let mut wal = checkpoint(conn, NOOP).await?;
-    if wal.frames < 0 || wal.waiting() < i64::from(limits.after_frames) {
+    let Some(start) = checkpoint(conn, NOOP).await? else {
+        return Ok(Progress::Copied);
+    };
+    if start.waiting() < i64::from(limits.after_frames) {
         return Ok(Progress::Copied);
     }
-    let before = wal.copied;
     let began = Instant::now();
+    let mut wal = start;
     for _ in 0..PASSES_BESIDE {
         if *stopped.borrow() {
             return Ok(Progress::Copied);
         }
         checkpoint(conn, PASSIVE).await?;
-        sync_database(conn).await?;
         // A checkpoint reports the WAL as it was when it began; the writes
         // went on meanwhile.
-        wal = checkpoint(conn, NOOP).await?;
-        if wal.waiting() <= i64::from(limits.tail_frames) {
-            break;
+        if let Some(now) = checkpoint(conn, NOOP).await? {
+            wal = now;
+            if wal.waiting() <= i64::from(limits.tail_frames) {
+                break;
+            }
         }
     }
-    if wal.frames >= 0 && wal.copied <= before {
+    // Neither copied nor started over: a reader's snapshot holds the frames.
+    if wal.frames >= start.frames && wal.copied <= start.copied {
         return Ok(Progress::Held);
     }
+    // Once for the passes together: a page copied again by a later pass
+    // then reaches the disk once.
+    sync_database(conn).await?;
     let Some(writer) = writer.upgrade() else {
         return Ok(Progress::Copied);
     };
@@ -291,9 +310,8 @@ async fn round(
     let last = checkpoint(&mut guard, PASSIVE).await;
     let held = held.elapsed();
     guard.settle(&last).await;
-    let last = last?;
     tracing::debug!(
-        frames = last.frames,
+        frames = last?.map(|last| last.frames),
         left_for_the_writer = wal.waiting(),
         beside_ms = beside.as_millis(),
         writes_held_ms = held.as_millis(),
@@ -384,8 +402,8 @@ mod tests {
             let wal = checkpoint(&mut watch, NOOP)
                 .await
                 .expect("the WAL's length");
-            // -1 when the WAL could not be read (a writer held its header).
-            if wal.frames >= 0 {
+            // None when the WAL could not be read (a write held its header).
+            if let Some(wal) = wal {
                 if wal.frames < longest {
                     break true;
                 }
