@@ -51,8 +51,9 @@ use crate::StoreError;
 /// How often the task reads the WAL's length.
 const POLL: Duration = Duration::from_millis(50);
 
-/// How long the task waits before opening its connection again after an
-/// error (the write connection's own checkpoint covers meanwhile).
+/// How long the task waits after a round that a reader's snapshot held,
+/// and, doubled per failure in a row, after an error (the write
+/// connection's own checkpoint covers meanwhile, past its backstop).
 const RETRY: Duration = Duration::from_secs(1);
 
 /// `PASSIVE` checkpoints beside the writes in one round, at most: each
