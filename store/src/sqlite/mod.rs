@@ -107,9 +107,10 @@ const READ_CONNECTIONS: u32 = 4;
 /// 3,000 charms due every second (issue 18): 1,000 pages, 531 runs/s;
 /// 4,000, 721; 8,000, 811; 16,000, 883. At 100,000 charms a commit
 /// dirties pages all over the tables and indexes, and a checkpoint copies
-/// most of them again: with 100,000 charms due every 30 s (more than the node runs),
-/// 10,000 pages ran 1,627 and 1,727 runs/s and 40,000 ran 2,038 and 2,356
-/// (the checkpoint was 14% of the daemon's CPU samples at 10,000). Now the
+/// most of them again: with 100,000 charms due every 30 s (more than the
+/// node runs), 10,000 pages ran 1,627 and 1,727 runs/s and 40,000 ran
+/// 2,038 and 2,356 (the checkpoint was 14% of the daemon's CPU samples at
+/// 10,000). Now the
 /// checkpoint runs beside the writes (`checkpoint`), and holds them only
 /// for what is left after its passes beside them (14–30 ms a round at
 /// 10,000 charms due every second).
