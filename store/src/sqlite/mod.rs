@@ -110,10 +110,9 @@ const READ_CONNECTIONS: u32 = 4;
 /// most of them again: with 100,000 charms due every 30 s (more than the
 /// node runs), 10,000 pages ran 1,627 and 1,727 runs/s and 40,000 ran
 /// 2,038 and 2,356 (the checkpoint was 14% of the daemon's CPU samples at
-/// 10,000). Now the
-/// checkpoint runs beside the writes (`checkpoint`), and holds them only
-/// for what is left after its passes beside them (14–30 ms a round at
-/// 10,000 charms due every second).
+/// 10,000). Now the checkpoint runs beside the writes (`checkpoint`), and
+/// holds them only for what is left after its passes beside them (14–30
+/// ms a round at 10,000 charms due every second).
 ///
 /// What it costs: a crash of the process still loses nothing committed (a
 /// commit reaches the WAL before it returns). `synchronous = NORMAL` syncs
