@@ -4,9 +4,10 @@
 //! query there and its answer back, and each row a statement returns. For
 //! a batch of finished runs that was a round trip per run, and for the
 //! schedule pass one per due charm, on the one connection every write
-//! waits for (issue 18). [`with_handle`] takes the handle from sqlx's
-//! thread once (one round trip) and runs many statements on it here,
-//! through rusqlite, and then gives it back: the statements join the
+//! waits for (issue 18). The write connection takes the handle from
+//! sqlx's thread (one round trip) and runs many statements on it here,
+//! through rusqlite ([`with_locked`]), and keeps it until a statement goes
+//! through sqlx again (`super::writer::Open`): the statements join the
 //! caller's open transaction, as sqlx's would.
 //!
 //! The statements stay prepared between turns ([`Prepared`]): preparing
@@ -19,7 +20,7 @@
 //! ([`plan_once`], on every connection).
 
 use rusqlite::types::{ToSql, Value};
-use sqlx::sqlite::SqliteConnection;
+use sqlx::sqlite::{LockedSqliteHandle, SqliteConnection};
 
 use crate::StoreError;
 
@@ -30,7 +31,7 @@ use crate::StoreError;
 const KEPT_STATEMENTS: usize = 32;
 
 /// The statements prepared on one connection's handle, kept from one
-/// [`with_handle`] turn to the next.
+/// [`with_locked`] turn to the next.
 ///
 /// It belongs to one connection for its whole life: the connection's owner
 /// keeps the two together (`writer::Open`) and drops this first. Dropping
@@ -89,47 +90,50 @@ impl Prepared {
     }
 }
 
-/// Runs `body` on `conn`'s SQLite handle, on this thread, while sqlx's
-/// thread waits for it back, with the statements `prepared` kept from
-/// earlier turns on `conn` (and keeps the new ones there).
+/// Runs `body` on the SQLite handle `handle` locked from sqlx's thread, on
+/// this thread, while sqlx's thread waits for it back, with the statements
+/// `prepared` kept from earlier turns on the connection (and keeps the new
+/// ones there). The write connection keeps its handle from one turn to the
+/// next ([`super::writer::Open::with_handle`]).
 ///
 /// `body` runs without an await: it holds up this runtime thread for as
 /// long as it takes, as sqlx's thread would be held for its statements.
 /// Keep it bounded (a batch of runs, not a scan). Only the write
 /// transaction ([`super::tx::WriteTx`]) begins, commits or rolls back on
 /// the handle, and it ends every transaction it begins; nothing else may
-/// (sqlx keeps its own count of the transactions it began).
-/// readers never block it), but another process writing to the file (an
-/// operator's `sqlite3` shell) can hold the write lock: then a write here
-/// waits for it, up to `busy_timeout`, on this runtime thread.
+/// (sqlx keeps its own count of the transactions it began). The write lock
+/// is the store's alone within the process (WAL readers never block it),
+/// but another process writing to the file (an operator's `sqlite3` shell)
+/// can hold it: then a write here waits for it, up to `busy_timeout`, on
+/// this runtime thread.
 ///
 /// # Errors
-/// When sqlx's thread is gone, or `body`'s error; [`StoreError::Bug`] when
-/// `prepared` belongs to another connection.
-pub(super) async fn with_handle<T>(
-    conn: &mut SqliteConnection,
+/// `body`'s error; [`StoreError::Bug`] when `prepared` belongs to another
+/// connection.
+pub(super) fn with_locked<T>(
+    handle: &mut LockedSqliteHandle<'_>,
     prepared: &mut Prepared,
     body: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    let mut handle = conn.lock_handle().await?;
     // SAFETY: while `handle` lives, sqlx's thread makes no call on this
     // connection (`LockedSqliteHandle::as_raw_handle`), so this thread is
     // its only user; `prepared` is the caller's for this connection.
     unsafe { prepared.run(handle.as_raw_handle().as_ptr(), body) }
 }
 
-/// [`with_handle`] for a connection that keeps no statements: the ones
-/// `body` prepares are finalized before the handle goes back.
+/// [`with_locked`] on `conn`'s handle, taken from sqlx's thread for this
+/// turn, for a connection that keeps no statements: the ones `body`
+/// prepares are finalized before the handle goes back.
 ///
 /// # Errors
-/// As [`with_handle`].
+/// When sqlx's thread is gone, or as [`with_locked`].
 pub(super) async fn with_handle_once<T>(
     conn: &mut SqliteConnection,
     body: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     let mut handle = conn.lock_handle().await?;
     let mut prepared = Prepared::default();
-    // SAFETY: as in `with_handle`; `prepared` is this turn's own.
+    // SAFETY: as in `with_locked`; `prepared` is this turn's own.
     let out = unsafe { prepared.run(handle.as_raw_handle().as_ptr(), body) };
     // Finalized while the handle is still ours.
     drop(prepared);
@@ -287,8 +291,19 @@ mod tests {
     use rusqlite::types::Value;
     use sqlx::{Connection, Row};
 
-    use super::{first_value, for_each_row, plan_once, with_handle, with_handle_once, Prepared};
+    use super::{first_value, for_each_row, plan_once, with_handle_once, Prepared};
     use crate::StoreError;
+
+    /// A turn on `conn`'s handle, taken from sqlx's thread for it, with
+    /// the statements `prepared` kept on `conn`.
+    async fn with_handle<T>(
+        conn: &mut sqlx::SqliteConnection,
+        prepared: &mut Prepared,
+        body: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut handle = conn.lock_handle().await?;
+        super::with_locked(&mut handle, prepared, body)
+    }
 
     async fn memory() -> sqlx::SqliteConnection {
         let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")

@@ -4,7 +4,7 @@
 //! trip to sqlx's thread each, on the one connection every write waits for
 //! (issue 18), and a claim or a batch of trivial finished runs otherwise
 //! needs none. Here the `BEGIN` joins the first turn on the handle
-//! ([`direct::with_handle`]) and the `COMMIT` the last ([`Then::Commit`]),
+//! ([`super::writer::Open::with_handle`]) and the `COMMIT` the last ([`Then::Commit`]),
 //! so such a write is one turn: one round trip.
 //!
 //! Statements through sqlx still join the open transaction
@@ -56,10 +56,10 @@ impl<'a> WriteTx<'a> {
 
     /// Runs `body` on the handle, in the transaction (begun first, in the
     /// same turn, if this is its first statement). See
-    /// [`direct::with_handle`] for what `body` may do.
+    /// [`direct::with_locked`] for what `body` may do.
     ///
     /// # Errors
-    /// As [`direct::with_handle`]; `BEGIN`'s error; [`StoreError::Bug`]
+    /// As [`super::writer::Open::with_handle`]; `BEGIN`'s error; [`StoreError::Bug`]
     /// after the transaction committed.
     pub(super) async fn direct<T>(
         &mut self,
@@ -81,38 +81,39 @@ impl<'a> WriteTx<'a> {
     ) -> Result<T, StoreError> {
         self.usable()?;
         let phase = &mut self.phase;
-        direct::with_handle(&mut self.open.conn, &mut self.open.prepared, |db| {
-            if *phase == Phase::Idle {
-                // A failed BEGIN leaves the connection in doubt (an open
-                // transaction left behind would fail every later write).
-                *phase = Phase::Failed;
-                run(db, "BEGIN")?;
-                *phase = Phase::Begun;
-            } else if db.is_autocommit() {
-                // SQLite rolled the transaction back on its own (a full
-                // disk, an I/O error) after an error the body passed over:
-                // what follows would commit statement by statement.
-                *phase = Phase::Failed;
-                return Err(StoreError::Bug(
-                    "a write transaction was rolled back under its body".into(),
-                ));
-            }
-            let (value, then) = body(db)?;
-            if then == Then::Commit {
-                if let Err(e) = run(db, "COMMIT") {
+        self.open
+            .with_handle(|db| {
+                if *phase == Phase::Idle {
+                    // A failed BEGIN leaves the connection in doubt (an open
+                    // transaction left behind would fail every later write).
                     *phase = Phase::Failed;
-                    // SQLite rolls some failed commits back itself (a full
-                    // disk, an I/O error) and leaves others open.
-                    if !db.is_autocommit() {
-                        let _ = run(db, "ROLLBACK");
-                    }
-                    return Err(e);
+                    run(db, "BEGIN")?;
+                    *phase = Phase::Begun;
+                } else if db.is_autocommit() {
+                    // SQLite rolled the transaction back on its own (a full
+                    // disk, an I/O error) after an error the body passed over:
+                    // what follows would commit statement by statement.
+                    *phase = Phase::Failed;
+                    return Err(StoreError::Bug(
+                        "a write transaction was rolled back under its body".into(),
+                    ));
                 }
-                *phase = Phase::Committed;
-            }
-            Ok(value)
-        })
-        .await
+                let (value, then) = body(db)?;
+                if then == Then::Commit {
+                    if let Err(e) = run(db, "COMMIT") {
+                        *phase = Phase::Failed;
+                        // SQLite rolls some failed commits back itself (a full
+                        // disk, an I/O error) and leaves others open.
+                        if !db.is_autocommit() {
+                            let _ = run(db, "ROLLBACK");
+                        }
+                        return Err(e);
+                    }
+                    *phase = Phase::Committed;
+                }
+                Ok(value)
+            })
+            .await
     }
 
     /// The connection, for statements through sqlx, in the transaction
@@ -125,7 +126,7 @@ impl<'a> WriteTx<'a> {
             self.direct(|_| Ok(())).await?;
         }
         self.usable()?;
-        Ok(&mut self.open.conn)
+        Ok(self.open.conn())
     }
 
     fn usable(&self) -> Result<(), StoreError> {
@@ -174,11 +175,7 @@ impl<'a> WriteTx<'a> {
                 Err(e) => (Err(e), false),
             },
             (Err(e), Phase::Begun) => {
-                let rolled_back =
-                    direct::with_handle(&mut self.open.conn, &mut self.open.prepared, |db| {
-                        run(db, "ROLLBACK")
-                    })
-                    .await;
+                let rolled_back = self.open.with_handle(|db| run(db, "ROLLBACK")).await;
                 (Err(e), rolled_back.is_ok())
             }
         }
@@ -253,11 +250,10 @@ mod tests {
         let result = body(&mut tx).await;
         let (result, sound) = tx.end(result).await;
         let open = guard.open();
-        let outside = direct::with_handle(&mut open.conn, &mut open.prepared, |db| {
-            Ok(db.is_autocommit())
-        })
-        .await
-        .expect("a turn");
+        let outside = open
+            .with_handle(|db| Ok(db.is_autocommit()))
+            .await
+            .expect("a turn");
         guard.settle(&Ok(())).await;
         (result, sound, outside)
     }
