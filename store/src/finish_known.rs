@@ -56,8 +56,10 @@ impl Owned {
 /// has no fuel budget (no block to compute); and its events, if any, stay
 /// as they are (nothing to settle or follow up). Then the run is recorded as
 /// it finished, its state is written as `base + 1`, and the writes are
-/// those of `write_finish!` and then `quota::account_cost`, in the same
-/// order.
+/// those of `write_finish!`, in the same order, and then what
+/// `quota::account_cost` writes, summed for the batch's runs of a space
+/// (both backends write those once a space, after the other writes of
+/// the known finishes before them).
 pub(crate) struct Known<'a> {
     pub(crate) run: RunId,
     pub(crate) node: &'a NodeId,

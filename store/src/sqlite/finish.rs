@@ -6,7 +6,7 @@
 //! the state not moved) is a [`Known`] finish: its writes run on SQLite's
 //! handle directly ([`direct`]). A batch of known finishes, however many
 //! runs it has, is one turn on the handle: its lookup, its writes and its
-//! commit ([`super::tx`]), one round trip to sqlx's thread. The others go
+//! commit ([`super::tx`]), with no round trip to sqlx's thread. The others go
 //! through [`write_finish!`], which decides each write on the answer of
 //! the one before; both record the same rows.
 
@@ -348,7 +348,7 @@ fn write_all<'k, 'a: 'k>(
 /// each finish made of `quota::account_cost`, summed a space (and a space's
 /// minute) so that each is one statement for the batch, not one a run.
 /// Why: the three statements were 5–6 µs of the write connection a run,
-/// where SQLite's `sqlite3` module took 1.4 µs a run for them once a
+/// where Python's `sqlite3` module took 1.4 µs a run for them once a
 /// space, 64 runs in 10 spaces (issue 18). The sums are what the runs
 /// would have added one by one; no known finish reads them (a space with a
 /// fuel budget takes the checked path).

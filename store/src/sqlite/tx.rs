@@ -4,8 +4,9 @@
 //! trip to sqlx's thread each, on the one connection every write waits for
 //! (issue 18), and a claim or a batch of trivial finished runs otherwise
 //! needs none. Here the `BEGIN` joins the first turn on the handle
-//! ([`super::writer::Open::with_handle`]) and the `COMMIT` the last ([`Then::Commit`]),
-//! so such a write is one turn: one round trip.
+//! ([`super::writer::Open::with_handle`]) and the `COMMIT` the last
+//! ([`Then::Commit`]), so such a write is one turn on the handle, which the
+//! write connection keeps between turns: no round trip at all.
 //!
 //! Statements through sqlx still join the open transaction
 //! ([`WriteTx::conn`]): a SQLite transaction belongs to the connection.

@@ -60,8 +60,10 @@ pub(super) struct Open {
     ///
     /// Its lifetime is the connection's, not `'static`: it is dropped before
     /// `conn` is used through sqlx or dropped (the field order, [`Open::conn`]
-    /// and [`Open::close`]), and `conn` is boxed, so moving an [`Open`]
-    /// does not move what it points into.
+    /// and [`Open::close`]). It points into the state sqlx shares with its
+    /// thread (behind an `Arc` in sqlx 0.9), which moving an [`Open`] does
+    /// not move; `conn` is boxed as well, so that this would hold were that
+    /// state kept in the connection itself.
     held: Option<LockedSqliteHandle<'static>>,
     conn: Box<SqliteConnection>,
     /// Set while a write holds the connection, cleared when it gives the
@@ -101,16 +103,17 @@ impl Open {
     /// [`direct::with_locked`] for what `body` may do.
     ///
     /// # Errors
-    /// When sqlx's thread is gone, or `body`'s error.
+    /// When sqlx's thread is gone, or `body`'s error; [`StoreError::Bug`]
+    /// when `prepared` belongs to another connection.
     pub(super) async fn with_handle<T>(
         &mut self,
         body: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         if self.held.is_none() {
             let handle = self.conn.lock_handle().await?;
-            // SAFETY: only the lifetime changes. The handle borrows the
-            // boxed connection, which outlives it: `held` is dropped before
-            // `conn` is used or dropped (see the field).
+            // SAFETY: only the lifetime changes. What the handle points
+            // into lives as long as the connection, and `held` is dropped
+            // before `conn` is used or dropped (see the field).
             self.held = Some(unsafe {
                 std::mem::transmute::<LockedSqliteHandle<'_>, LockedSqliteHandle<'static>>(handle)
             });
@@ -136,10 +139,11 @@ impl Open {
             conn,
             ..
         } = self;
-        // Finalized with the handle ours, after what is queued on sqlx's
-        // thread (a rollback, say), so that finalizing never waits on
-        // SQLite's mutex on this runtime thread. No handle means sqlx's
-        // thread is gone, and nothing else uses the connection.
+        // Finalized with the handle ours (held, or taken after what is
+        // queued on sqlx's thread, a rollback say), so that finalizing
+        // never waits on SQLite's mutex on this runtime thread. A handle
+        // that cannot be taken means sqlx's thread is gone, and nothing
+        // else uses the connection.
         let conn = *match held {
             Some(held) => {
                 drop(prepared);
