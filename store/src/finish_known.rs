@@ -11,7 +11,9 @@
 //! same rows (the differential tests in `tests/sqlite.rs` and
 //! `tests/postgres.rs`).
 
-use crate::rows::{before_from, Columns};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::rows::{before_from, clamp_i64, run_cost, Columns};
 use crate::{
     Before, CharmId, CharmUpdate, EventsAfter, Finished, NodeId, Quota, RunId, RunOutcome,
     StoreError, UpdatePolicy,
@@ -102,6 +104,43 @@ impl<'a> Known<'a> {
             update,
             state,
         })
+    }
+}
+
+/// What a batch of known finishes adds to its spaces' usage: what
+/// `quota::account_cost` writes run by run, summed a space (the cost) and
+/// a space's minute (the fuel), so that each backend writes each sum once
+/// for the batch. The sums are what the runs would have added one by one;
+/// no known finish reads them (a space with a fuel budget is not known).
+#[derive(Debug, Default)]
+pub(crate) struct SpaceUsage<'k> {
+    /// Each space's cost, in fair-share fuel units (`rows::run_cost`). A
+    /// float, as each run's: a space's sum may pass i64 over time.
+    pub(crate) cost: BTreeMap<&'k str, f64>,
+    /// Each space's fuel, by minute since the epoch.
+    pub(crate) fuel: BTreeMap<(&'k str, i64), i64>,
+    /// Every space of the batch, whatever its runs cost.
+    pub(crate) spaces: BTreeSet<&'k str>,
+}
+
+impl<'k> SpaceUsage<'k> {
+    /// The sums of `known`'s finishes.
+    pub(crate) fn of<'a: 'k>(known: impl IntoIterator<Item = &'k Known<'a>>) -> Self {
+        let mut usage = SpaceUsage::default();
+        for k in known {
+            let space = k.owned.space.as_str();
+            usage.spaces.insert(space);
+            let cost = run_cost(k.finished);
+            if cost > 0 {
+                *usage.cost.entry(space).or_default() += cost as f64;
+            }
+            if k.finished.fuel > 0 {
+                let minute = k.owned.now.div_euclid(60_000);
+                let fuel = usage.fuel.entry((space, minute)).or_default();
+                *fuel = fuel.saturating_add(clamp_i64(k.finished.fuel));
+            }
+        }
+        usage
     }
 }
 

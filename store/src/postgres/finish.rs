@@ -30,13 +30,13 @@
 //! error of the batch records each run alone, so one run's error is its
 //! own.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use sqlx::postgres::PgConnection;
 use sqlx::Row;
 
 use super::{pg_tx, PgStore, CHANNEL};
-use crate::finish_known::{Known, Owned};
+use crate::finish_known::{Known, Owned, SpaceUsage};
 use crate::recordings::NewRecording;
 use crate::rows::{clamp_i64, run_cost, CANCEL_QUEUED};
 use crate::{Finish, NodeId, Quota, RunId, RunOutcome, RunToFinish, StoreError};
@@ -431,23 +431,11 @@ async fn apply_updates(
 /// The known finishes' costs to their spaces, summed per space (and per
 /// minute for the fuel): what `quota::account_cost` writes per run.
 async fn account_costs(conn: &mut PgConnection, known: &[Known<'_>]) -> Result<(), StoreError> {
-    let mut usage: BTreeMap<&str, f64> = BTreeMap::new();
-    let mut fuel: BTreeMap<(&str, i64), i64> = BTreeMap::new();
-    let mut spaces = BTreeSet::new();
-    for k in known {
-        let space = k.owned.space.as_str();
-        spaces.insert(space);
-        let cost = run_cost(k.finished);
-        if cost > 0 {
-            // A float, as each run's: a space's sum may pass i64 over time.
-            *usage.entry(space).or_default() += cost as f64;
-        }
-        if k.finished.fuel > 0 {
-            let minute = k.owned.now.div_euclid(60_000);
-            let bucket = fuel.entry((space, minute)).or_default();
-            *bucket = bucket.saturating_add(clamp_i64(k.finished.fuel));
-        }
-    }
+    let SpaceUsage {
+        cost: usage,
+        fuel,
+        spaces,
+    } = SpaceUsage::of(known);
     if !usage.is_empty() {
         let (names, costs): (Vec<&str>, Vec<f64>) = usage.into_iter().unzip();
         sqlx::query(ADD_SPACES_FUEL)

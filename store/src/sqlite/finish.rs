@@ -6,8 +6,8 @@
 //! the state not moved) is a [`Known`] finish: its writes run on SQLite's
 //! handle directly ([`direct`]). A batch of known finishes, however many
 //! runs it has, is one turn on the handle: its lookup, its writes and its
-//! commit ([`super::tx`]), with no round trip to sqlx's thread. The others go
-//! through [`write_finish!`], which decides each write on the answer of
+//! commit ([`super::tx`]), with no round trip to sqlx's thread. The others
+//! go through [`write_finish!`], which decides each write on the answer of
 //! the one before; both record the same rows.
 
 use super::direct::{self, first_value};
@@ -15,7 +15,7 @@ use super::inbox::settle_events;
 use super::runs::{has_queued, upsert};
 use super::tx::{Then, WriteTx};
 use super::{SqliteStore, NOW};
-use crate::finish_known::{Known, Owned};
+use crate::finish_known::{Known, Owned, SpaceUsage};
 use crate::quota::{ADD_FUEL, TRIM_FUEL};
 use crate::rows::{
     clamp_i64, run_cost, write_finish, APPLY_UPDATE, CANCEL_QUEUED, FINISH_RUN,
@@ -58,12 +58,10 @@ pub(super) async fn finish_if_owned(
         policy,
     };
     let quota = s.quota.get();
-    let mut results = s
+    let results = s
         .write_tx_direct(async |tx| finish_together(tx, std::slice::from_ref(&one), quota).await)
         .await?;
-    let (finish, waiting) = results
-        .pop()
-        .ok_or_else(|| StoreError::Bug("a finish recorded no result".into()))?;
+    let (finish, waiting) = lone(results)?;
     if waiting {
         s.wake.raise();
     }
@@ -218,7 +216,10 @@ async fn finish_in(
         return Ok((finish, false));
     };
     match Known::of(run, node, finished, policy, owned) {
-        Ok(known) => tx.direct(|db| one(write_all(db, [&known])?)).await,
+        Ok(known) => {
+            tx.direct(|db| lone(write_all(db, [&known].into_iter())?))
+                .await
+        }
         Err(owned) => finish_unknown(tx, run, node, finished, policy, &owned).await,
     }
 }
@@ -316,84 +317,46 @@ async fn write_known(
     if known.is_empty() {
         return Ok(Vec::new());
     }
-    tx.direct(|db| write_all(db, known)).await
+    tx.direct(|db| write_all(db, known.iter())).await
 }
 
-/// The one finish of a lone run's writes.
-fn one(mut written: Vec<(Finish, bool)>) -> Result<(Finish, bool), StoreError> {
+/// The one result of a lone run's finish.
+fn lone(mut written: Vec<(Finish, bool)>) -> Result<(Finish, bool), StoreError> {
     written
         .pop()
         .ok_or_else(|| StoreError::Bug("a finish recorded no result".into()))
 }
 
 /// Writes the known finishes in order ([`Known::write`]), then their
-/// spaces' usage, once a space ([`SpaceUsage`]).
+/// spaces' usage, each sum once ([`SpaceUsage`]). Why once: the three
+/// statements a run were 6.9–8.1 µs a run in Python's `sqlite3` on a copy
+/// of a bench database, and 1.4 µs a run once a space (64 runs of 10
+/// spaces a transaction; issue 18).
 fn write_all<'k, 'a: 'k>(
     db: &rusqlite::Connection,
-    known: impl IntoIterator<Item = &'k Known<'a>>,
+    known: impl Iterator<Item = &'k Known<'a>> + Clone,
 ) -> Result<Vec<(Finish, bool)>, StoreError> {
-    let mut usage = SpaceUsage::default();
+    let usage = SpaceUsage::of(known.clone());
     let written = known
-        .into_iter()
-        .map(|k| {
-            usage.add(k);
-            k.write(db)
-        })
+        .map(|k| k.write(db))
         .collect::<Result<Vec<_>, StoreError>>()?;
-    usage.write(db)?;
+    for (space, cost) in &usage.cost {
+        first_value(db, crate::rows::ADD_SPACE_FUEL, &[cost, space])?;
+    }
+    for ((space, minute), fuel) in &usage.fuel {
+        first_value(db, ADD_FUEL, &[space, minute, fuel])?;
+        // Every batch, not once a minute as `account_cost` does: whether
+        // this is the minute's first run is known only after the insert;
+        // trimming nothing is one index seek.
+        first_value(db, TRIM_FUEL, &[space, minute])?;
+    }
     Ok(written)
-}
-
-/// What a batch of known finishes adds to their spaces' usage: the writes
-/// each finish made of `quota::account_cost`, summed a space (and a space's
-/// minute) so that each is one statement for the batch, not one a run.
-/// Why: the three statements were 5–6 µs of the write connection a run,
-/// where Python's `sqlite3` module took 1.4 µs a run for them once a
-/// space, 64 runs in 10 spaces (issue 18). The sums are what the runs
-/// would have added one by one; no known finish reads them (a space with a
-/// fuel budget takes the checked path).
-#[derive(Default)]
-struct SpaceUsage {
-    /// Each space's cost, in fair-share fuel units ([`run_cost`]).
-    cost: std::collections::BTreeMap<String, f64>,
-    /// Each space's fuel, by minute since the epoch.
-    fuel: std::collections::BTreeMap<(String, i64), i64>,
-}
-
-impl SpaceUsage {
-    fn add(&mut self, known: &Known<'_>) {
-        let (finished, space) = (known.finished, &known.owned.space);
-        let cost = run_cost(finished);
-        if cost > 0 {
-            // A float: a space's sum may pass i64 over time.
-            *self.cost.entry(space.clone()).or_default() += cost as f64;
-        }
-        if finished.fuel > 0 {
-            let minute = known.owned.now.div_euclid(60_000);
-            let fuel = self.fuel.entry((space.clone(), minute)).or_default();
-            *fuel = fuel.saturating_add(clamp_i64(finished.fuel));
-        }
-    }
-
-    fn write(&self, db: &rusqlite::Connection) -> Result<(), StoreError> {
-        for (space, cost) in &self.cost {
-            first_value(db, crate::rows::ADD_SPACE_FUEL, &[cost, space])?;
-        }
-        for ((space, minute), fuel) in &self.fuel {
-            first_value(db, ADD_FUEL, &[space, minute, fuel])?;
-            // Every batch, not once a minute as `account_cost` does: whether
-            // this is the minute's first run is known only after the insert;
-            // trimming nothing is one index seek.
-            first_value(db, TRIM_FUEL, &[space, minute])?;
-        }
-        Ok(())
-    }
 }
 
 impl Known<'_> {
     /// Writes the finish on SQLite's handle: the writes of
     /// [`write_finish!`], in the same order; `quota::account_cost`'s follow
-    /// for the batch ([`SpaceUsage`]). Says whether its charm now has a
+    /// for the batch ([`write_all`]). Says whether its charm now has a
     /// queued run that can start.
     fn write(&self, db: &rusqlite::Connection) -> Result<(Finish, bool), StoreError> {
         use rusqlite::types::Value;

@@ -60,8 +60,8 @@ impl<'a> WriteTx<'a> {
     /// [`direct::with_locked`] for what `body` may do.
     ///
     /// # Errors
-    /// As [`super::writer::Open::with_handle`]; `BEGIN`'s error; [`StoreError::Bug`]
-    /// after the transaction committed.
+    /// As [`super::writer::Open::with_handle`]; `BEGIN`'s error;
+    /// [`StoreError::Bug`] after the transaction committed.
     pub(super) async fn direct<T>(
         &mut self,
         body: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
