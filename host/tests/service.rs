@@ -291,6 +291,44 @@ fn a_killed_daemon_recovers_interrupted_runs_without_losing_or_duplicating_state
 }
 
 #[test]
+fn the_sqlite_profile_logs_the_write_connections_statements_without_their_values() {
+    let d = Daemon::start(&["--sqlite-profile-s", "1"]);
+    let marker = "a-value-the-profile-never-shows";
+    let id = d.register(
+        "counter.js",
+        json!({ "interval_s": 1, "state": { "count": 0, "marker": marker } }),
+    );
+    wait_for("two scheduled runs", 30, || {
+        (d.state(&id)["version"].as_i64() >= Some(2)).then_some(())
+    });
+    let profile_lines = || -> Vec<String> {
+        d.log_text()
+            .lines()
+            .filter(|line| line.contains("charm_store::sqlite::profile"))
+            .map(str::to_string)
+            .collect()
+    };
+    // Which statements a period shows depends on their times (SQLite's
+    // clock counts whole milliseconds), so any write will do.
+    let profile = wait_for("a period with the runs' writes", 30, || {
+        let profile = profile_lines();
+        let summary = profile
+            .iter()
+            .any(|line| line.contains("the write connection's statements in the last period"));
+        let write = profile.iter().any(|line| {
+            ["statement=UPDATE ", "statement=INSERT ", "statement=COMMIT"]
+                .iter()
+                .any(|write| line.contains(write))
+        });
+        (summary && write).then_some(profile)
+    });
+    assert!(
+        profile.iter().all(|line| !line.contains(marker)),
+        "statements are shown with their parameters unbound: {profile:#?}"
+    );
+}
+
+#[test]
 fn graceful_shutdown_lets_runs_finish_within_the_grace_period() {
     let server = slow_server();
     let mut d = Daemon::start(&["--shutdown-grace-ms", "20000"]);

@@ -261,6 +261,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_SUMMARY_INTERVAL_S)]
     summary_interval_s: u64,
 
+    /// Every this many seconds, log where SQLite's write connection spent
+    /// its time, statement by statement (1 to 3600; 0, the default, logs
+    /// nothing). SQLite only.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    sqlite_profile_s: u64,
+
     /// Largest request body, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
@@ -418,6 +424,8 @@ pub async fn execute(args: ServeArgs) -> CliResult {
         },
         shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
         summary_interval: Duration::from_secs(args.summary_interval_s),
+        sqlite_profile: (args.sqlite_profile_s > 0)
+            .then(|| Duration::from_secs(args.sqlite_profile_s)),
         max_body_bytes: args.max_body_bytes,
         addr_file: args.addr_file,
         perf_map: super::perf_map(),

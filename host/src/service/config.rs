@@ -208,6 +208,10 @@ pub struct ServiceConfig {
     pub shutdown_grace: Duration,
     /// Time between summary log lines (`--summary-interval-s`).
     pub summary_interval: Duration,
+    /// Time between reports of where SQLite's write connection spent its
+    /// time, statement by statement (`--sqlite-profile-s`); `None`, the
+    /// default, reports nothing (see `charm_store::sqlite::profile`).
+    pub sqlite_profile: Option<Duration>,
     /// Largest request body, in bytes (`--max-body-bytes`).
     pub max_body_bytes: usize,
     /// Where to write the bound address (`--addr-file`; useful with port 0).
@@ -278,6 +282,9 @@ pub enum ConfigError {
         /// The parser's complaint.
         why: String,
     },
+    /// A flag about SQLite given with a PostgreSQL `--db`.
+    #[error("{0} is for a SQLite --db; this one is PostgreSQL (use its own statistics, pg_stat_statements)")]
+    SqliteOnly(&'static str),
     /// A file's folder does not exist.
     #[error("{flag} `{path}`: the folder `{folder}` does not exist")]
     NoFolder {
@@ -493,6 +500,18 @@ impl ServiceConfig {
         if let DbTarget::Sqlite(path) = &self.db {
             check_path("--db", path)?;
         }
+        if let Some(every) = self.sqlite_profile {
+            if matches!(self.db, DbTarget::Postgres(_)) {
+                return Err(ConfigError::SqliteOnly("--sqlite-profile-s"));
+            }
+            let range_s = charm_store::sqlite::profile::PERIOD_RANGE_S;
+            range(
+                "--sqlite-profile-s",
+                every.as_secs(),
+                *range_s.start(),
+                *range_s.end(),
+            )?;
+        }
         if let Some(dir) = &self.cache_dir {
             check_path("--cache-dir", dir)?;
         }
@@ -553,6 +572,7 @@ mod tests {
             dashboard_url: None,
             shutdown_grace: Duration::from_millis(DEFAULT_SHUTDOWN_GRACE_MS),
             summary_interval: Duration::from_secs(DEFAULT_SUMMARY_INTERVAL_S),
+            sqlite_profile: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             addr_file: None,
             perf_map: false,
@@ -692,6 +712,21 @@ mod tests {
                     ..config()
                 },
                 "--allowed-origin takes an origin",
+            ),
+            (
+                ServiceConfig {
+                    sqlite_profile: Some(Duration::from_secs(3601)),
+                    ..config()
+                },
+                "--sqlite-profile-s must be between 1 and 3600, got 3601",
+            ),
+            (
+                ServiceConfig {
+                    sqlite_profile: Some(Duration::from_secs(10)),
+                    db: DbTarget::Postgres("postgres://app@db:5432/charms".into()),
+                    ..config()
+                },
+                "--sqlite-profile-s is for a SQLite --db; this one is PostgreSQL",
             ),
         ];
         for (config, expected) in cases {

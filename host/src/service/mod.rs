@@ -372,9 +372,14 @@ pub async fn serve(
 /// Opens the database `config.db` names.
 async fn open_store(config: &ServiceConfig) -> Result<Arc<dyn Store>, ServiceError> {
     let opened: Result<Arc<dyn Store>, StoreError> = match &config.db {
-        DbTarget::Sqlite(path) => SqliteStore::open(path)
-            .await
-            .map(|s| Arc::new(s) as Arc<dyn Store>),
+        DbTarget::Sqlite(path) => {
+            if let Some(every) = config.sqlite_profile {
+                charm_store::sqlite::profile::enable(every);
+            }
+            SqliteStore::open(path)
+                .await
+                .map(|s| Arc::new(s) as Arc<dyn Store>)
+        }
         DbTarget::Postgres(url) => {
             let options = PgOptions {
                 max_connections: config.db_connections,

@@ -22,6 +22,7 @@ mod charms;
 mod checkpoint;
 mod direct;
 mod finish;
+pub mod profile;
 mod runs;
 mod tx;
 mod writer;

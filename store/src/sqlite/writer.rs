@@ -90,6 +90,13 @@ impl Open {
     async fn connect(options: &SqliteConnectOptions) -> Result<Open, StoreError> {
         let mut conn = options.connect().await?;
         direct::plan_once(&mut conn).await?;
+        if super::profile::enabled() {
+            direct::with_handle_once(&mut conn, |db| {
+                super::profile::install(db);
+                Ok(())
+            })
+            .await?;
+        }
         Ok(Open {
             prepared: Prepared::default(),
             held: None,
