@@ -282,6 +282,18 @@ pub enum ConfigError {
         /// The parser's complaint.
         why: String,
     },
+    /// A flag whose 0 turns something off, set out of its range.
+    #[error("{flag} must be 0 (off) or between {min} and {max}, got {value}")]
+    OffOrOutOfRange {
+        /// The flag.
+        flag: &'static str,
+        /// The value given.
+        value: u64,
+        /// The smallest value that is not 0.
+        min: u64,
+        /// The largest.
+        max: u64,
+    },
     /// A flag about SQLite given with a PostgreSQL `--db`.
     #[error("{0} is for a SQLite --db; this one is PostgreSQL (use its own statistics, pg_stat_statements)")]
     SqliteOnly(&'static str),
@@ -505,12 +517,14 @@ impl ServiceConfig {
                 return Err(ConfigError::SqliteOnly("--sqlite-profile-s"));
             }
             let range_s = charm_store::sqlite::profile::PERIOD_RANGE_S;
-            range(
-                "--sqlite-profile-s",
-                every.as_secs(),
-                *range_s.start(),
-                *range_s.end(),
-            )?;
+            if !range_s.contains(&every.as_secs()) {
+                return Err(ConfigError::OffOrOutOfRange {
+                    flag: "--sqlite-profile-s",
+                    value: every.as_secs(),
+                    min: *range_s.start(),
+                    max: *range_s.end(),
+                });
+            }
         }
         if let Some(dir) = &self.cache_dir {
             check_path("--cache-dir", dir)?;
@@ -718,7 +732,7 @@ mod tests {
                     sqlite_profile: Some(Duration::from_secs(3601)),
                     ..config()
                 },
-                "--sqlite-profile-s must be between 1 and 3600, got 3601",
+                "--sqlite-profile-s must be 0 (off) or between 1 and 3600, got 3601",
             ),
             (
                 ServiceConfig {

@@ -5,8 +5,9 @@
 //! 18), so its busy time bounds the node's rate, and a CPU profile shows
 //! SQLite's inside (`sqlite3VdbeExec`) rather than which statement. SQLite
 //! times each statement itself (`sqlite3_trace_v2` with
-//! `SQLITE_TRACE_PROFILE`: the wall time from its first step to its reset,
-//! the caller's time between rows included). Its clock counts whole
+//! `SQLITE_TRACE_PROFILE`: the wall time from its first step to its last,
+//! the caller's time between rows included, and any time the thread was
+//! off its core, as on a saturated node). Its clock counts whole
 //! milliseconds, so a call of 5 µs counts 0 or 1 ms, 1 ms once in 200
 //! calls: a total over many calls is right on average, a mean over a few
 //! is not.
@@ -38,22 +39,55 @@ const REPORTED: usize = 12;
 /// store's statements apart.
 const SHOWN_CHARS: usize = 120;
 
-/// The shortest and longest periods [`enable`] takes, in seconds.
+/// The periods the service accepts, in seconds (`--sqlite-profile-s`; 0
+/// there means off). [`enable`] itself raises anything under a second to
+/// one.
 pub const PERIOD_RANGE_S: std::ops::RangeInclusive<u64> = 1..=3600;
 
 /// One statement's tally in a period.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Tally {
-    /// Times it ran to its reset.
-    pub calls: u64,
+struct Tally {
+    /// Times it ran, first step to last (done, error or reset).
+    calls: u64,
     /// Its wall time, all calls together.
-    pub total: Duration,
+    total: Duration,
 }
 
+/// The tally of the period under way.
 struct Period {
     every: Duration,
     started: Instant,
     by_statement: HashMap<Box<str>, Tally>,
+}
+
+/// A closed period: its length, and each statement's tally in it.
+type Closed = (Duration, HashMap<Box<str>, Tally>);
+
+impl Period {
+    fn new(every: Duration, now: Instant) -> Period {
+        Period {
+            every,
+            started: now,
+            by_statement: HashMap::new(),
+        }
+    }
+
+    /// Counts a call of `sql` that took `took`, ending at `now`; closes the
+    /// period and starts the next when `now` is past its end.
+    fn record(&mut self, sql: &str, took: Duration, now: Instant) -> Option<Closed> {
+        let tally = match self.by_statement.get_mut(sql) {
+            Some(tally) => tally,
+            None => self.by_statement.entry(sql.into()).or_default(),
+        };
+        tally.calls += 1;
+        tally.total += took;
+        let length = now.saturating_duration_since(self.started);
+        if length < self.every {
+            return None;
+        }
+        self.started = now;
+        Some((length, std::mem::take(&mut self.by_statement)))
+    }
 }
 
 static PERIOD: OnceLock<Mutex<Period>> = OnceLock::new();
@@ -63,13 +97,7 @@ static PERIOD: OnceLock<Mutex<Period>> = OnceLock::new();
 /// first period.
 pub fn enable(every: Duration) {
     let every = every.max(Duration::from_secs(1));
-    PERIOD.get_or_init(|| {
-        Mutex::new(Period {
-            every,
-            started: Instant::now(),
-            by_statement: HashMap::new(),
-        })
-    });
+    PERIOD.get_or_init(|| Mutex::new(Period::new(every, Instant::now())));
 }
 
 /// Whether [`enable`] was called.
@@ -77,7 +105,9 @@ pub(super) fn enabled() -> bool {
     PERIOD.get().is_some()
 }
 
-/// Has `db` report its statements' times to the tally.
+/// Has `db` report its statements' times to the tally. The callback stays
+/// on the handle when this wrapper of it is dropped (rusqlite removes
+/// nothing from a handle it does not own).
 pub(super) fn install(db: &rusqlite::Connection) {
     db.trace_v2(TraceEventCodes::SQLITE_TRACE_PROFILE, Some(on_event));
 }
@@ -89,29 +119,20 @@ fn on_event(event: TraceEvent<'_>) {
     let Some(period) = PERIOD.get() else {
         return;
     };
-    // A poisoned lock only means a report panicked: keep counting.
-    let mut period = period.lock().unwrap_or_else(|e| e.into_inner());
-    let sql = statement.sql();
-    match period.by_statement.get_mut(sql.as_ref()) {
-        Some(tally) => add(tally, took),
-        None => add(period.by_statement.entry(sql.into()).or_default(), took),
-    }
-    if period.started.elapsed() >= period.every {
-        let length = period.started.elapsed();
-        let tallies = std::mem::take(&mut period.by_statement);
-        period.started = Instant::now();
-        drop(period);
+    // Poisoned only if a panic came while it was held, mid-count: the
+    // tally is still one to keep counting on.
+    let closed = period.lock().unwrap_or_else(|e| e.into_inner()).record(
+        &statement.sql(),
+        took,
+        Instant::now(),
+    );
+    if let Some((length, tallies)) = closed {
         report(length, tallies);
     }
 }
 
-fn add(tally: &mut Tally, took: Duration) {
-    tally.calls += 1;
-    tally.total += took;
-}
-
-/// The tally so far, the most time first, and a new period begun.
-pub fn take() -> Vec<(String, Tally)> {
+#[cfg(test)]
+fn take() -> Vec<(String, Tally)> {
     let Some(period) = PERIOD.get() else {
         return Vec::new();
     };
@@ -130,12 +151,15 @@ fn ranked(tallies: HashMap<Box<str>, Tally>) -> Vec<(String, Tally)> {
     ranked
 }
 
+/// Logs a closed period. Its lines have no parent span: the statement that
+/// closed the period may have run inside a run's span, which is not theirs.
 fn report(length: Duration, tallies: HashMap<Box<str>, Tally>) {
     let ranked = ranked(tallies);
     let busy: Duration = ranked.iter().map(|(_, t)| t.total).sum();
     let calls: u64 = ranked.iter().map(|(_, t)| t.calls).sum();
     tracing::info!(
         target: "charm_store::sqlite::profile",
+        parent: None,
         period_ms = ms(length),
         busy_ms = ms(busy),
         busy_share = rounded(busy.as_secs_f64() / length.as_secs_f64().max(f64::MIN_POSITIVE), 3),
@@ -146,6 +170,7 @@ fn report(length: Duration, tallies: HashMap<Box<str>, Tally>) {
     for (rank, (sql, tally)) in ranked.iter().take(REPORTED).enumerate() {
         tracing::info!(
             target: "charm_store::sqlite::profile",
+            parent: None,
             rank = rank + 1,
             calls = tally.calls,
             total_ms = ms(tally.total),
@@ -208,15 +233,26 @@ mod tests {
         // meanwhile: only this test's statements are looked at.
         let tallies = take();
         let insert_sql = "INSERT INTO t (a) VALUES (?1)";
-        let place = |prefix: &str| tallies.iter().position(|(sql, _)| sql.starts_with(prefix));
-        let (Some(insert), Some(count)) = (place(insert_sql), place("WITH RECURSIVE n(i)")) else {
-            panic!("both statements are tallied: {tallies:?}");
+        let tally_of = |prefix: &str| {
+            tallies
+                .iter()
+                .find(|(sql, _)| sql.starts_with(prefix))
+                .map(|(_, tally)| *tally)
         };
-        assert_eq!(tallies[insert].1.calls, 3, "{tallies:?}");
-        assert_eq!(tallies[count].1.calls, 1, "{tallies:?}");
+        assert_eq!(
+            tally_of(insert_sql).map(|t| t.calls),
+            Some(3),
+            "{tallies:?}"
+        );
+        let count = tally_of("WITH RECURSIVE n(i)").expect("the count is tallied");
+        assert_eq!(count.calls, 1);
         assert!(
-            tallies[count].1.total > tallies[insert].1.total && count < insert,
-            "counting 200,000 rows took longer than three inserts, and ranks first: {tallies:?}"
+            count.total >= Duration::from_millis(1),
+            "counting 200,000 rows takes a millisecond or more: {count:?}"
+        );
+        assert!(
+            tallies.windows(2).all(|w| w[0].1.total >= w[1].1.total),
+            "the most time first: {tallies:?}"
         );
         assert!(
             !tallies.iter().any(|(sql, _)| sql.contains("a-bound-value")),
@@ -226,6 +262,47 @@ mod tests {
             !take().iter().any(|(sql, _)| sql == insert_sql),
             "a new period starts without them"
         );
+    }
+
+    #[test]
+    fn a_period_closes_at_its_end_and_the_next_starts_empty() {
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let mut period = Period::new(Duration::from_secs(1), start);
+        let call = Duration::from_micros(5);
+        assert!(period.record("A", call, at(10)).is_none());
+        assert!(period.record("B", call, at(500)).is_none());
+        assert!(period.record("A", call, at(999)).is_none());
+        let (length, tallies) = period
+            .record("B", call, at(1200))
+            .expect("the call past the period's end closes it");
+        assert_eq!(length, Duration::from_millis(1200));
+        assert_eq!(
+            ranked(tallies),
+            [
+                (
+                    "A".to_string(),
+                    Tally {
+                        calls: 2,
+                        total: call * 2
+                    }
+                ),
+                (
+                    "B".to_string(),
+                    Tally {
+                        calls: 2,
+                        total: call * 2
+                    }
+                ),
+            ]
+        );
+        assert!(
+            period.record("C", call, at(2100)).is_none(),
+            "the next period runs from the close (1.2 s), not from the start"
+        );
+        let (length, tallies) = period.record("C", call, at(2200)).expect("closed");
+        assert_eq!(length, Duration::from_millis(1000));
+        assert_eq!(ranked(tallies).len(), 1, "only what came after the close");
     }
 
     #[test]
