@@ -801,9 +801,10 @@ pub struct RunToFinish<'a> {
 }
 
 /// Decides when a charm whose scheduled run was just queued runs next, from
-/// the database's time (ms since the epoch), the charm's interval in
-/// seconds and its schedule (JSON text, if it has one other than the
-/// interval).
+/// the database's time (ms since the epoch; moved on by as long as the
+/// charm's queued run has waited, see [`crate::Store::schedule_due_runs`]),
+/// the charm's interval in seconds and its schedule (JSON text, if it has
+/// one other than the interval).
 pub type NextRunPolicy<'a> = &'a (dyn Fn(i64, u32, Option<&str>) -> i64 + Send + Sync);
 
 /// What a finish wrote.

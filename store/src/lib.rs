@@ -445,7 +445,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Queues a scheduled run at `priority` of up to `limit` enabled charms
     /// that are due by the database's clock, oldest first, and moves each
-    /// one's next run to `next_run(now, interval_s, schedule)`; and queues a
+    /// one's next run to `next_run(now + waited, interval_s, schedule)`,
+    /// where `waited` is how long the charm's queued run, if it has one,
+    /// has waited (ms; 0 without one): a node too busy to start runs as
+    /// often as they come due looks at a waiting charm less and less often,
+    /// instead of rewriting it every interval (a run's finish sets the
+    /// charm's next run itself); and queues a
     /// run at `wakeup_priority` for each run asked for later that is due
     /// (up to `limit`; one asked of a charm disabled since is dropped), all
     /// in one transaction. Charms another node is scheduling at the same moment

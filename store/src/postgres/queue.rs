@@ -66,9 +66,12 @@ const UPSERT_SCHEDULED: &str = concat!(
 /// Due charms, locked; charms another node's pass holds are skipped, and a
 /// charm whose pass committed since this statement's snapshot is re-checked
 /// under its lock (its `next_run_at` moved), so each due time is taken once.
-const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now FROM charms \
-     WHERE enabled AND next_run_at <= charm_host_now_ms() \
-     ORDER BY next_run_at LIMIT $1 FOR UPDATE SKIP LOCKED";
+/// `waited`: how long the charm's queued run has waited (0 without one).
+const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now, \
+       GREATEST(0, charm_host_now_ms() - COALESCE((SELECT q.queued_at FROM runs q \
+         WHERE q.charm_id = charms.id AND q.status = 'queued'), charm_host_now_ms())) AS waited \
+     FROM charms WHERE enabled AND next_run_at <= charm_host_now_ms() \
+     ORDER BY next_run_at LIMIT $1 FOR UPDATE OF charms SKIP LOCKED";
 
 /// Up to `$5` runs for node `$1`, with a lease of `$2` ms; `$3` run slots
 /// per node (0: no cap; see `Store::claim_next_run`), `$4` the default
@@ -373,11 +376,12 @@ pub(super) async fn schedule_due(
         let mut now = None;
         for row in &due {
             let at: i64 = row.try_get("now")?;
+            let waited: i64 = row.try_get("waited")?;
             let interval: i64 = row.try_get("interval_s")?;
             let schedule: Option<String> = row.try_get("schedule")?;
             ids.push(charm_id(row, "id")?.as_str().to_string());
             next.push(next_run(
-                at,
+                at.saturating_add(waited),
                 u32::try_from(interval).unwrap_or(u32::MAX),
                 schedule.as_deref(),
             ));

@@ -1202,6 +1202,60 @@ pub async fn a_scheduled_run_joins_a_queued_run_only_to_change_it(s: &dyn Store)
     );
 }
 
+/// A due charm whose run is still queued moves on by its interval plus as
+/// long as that run has waited, so an overloaded node looks at a waiting
+/// charm less and less often; a charm without a queued run moves on by its
+/// interval alone.
+pub async fn a_waiting_charm_moves_on_by_as_long_as_its_run_has_waited(s: &dyn Store) {
+    let (waiting, fresh) = (add(s, code(1)).await, add(s, code(2)).await);
+    let queued = s
+        .enqueue_run(&waiting, Trigger::Manual, MANUAL, None)
+        .await
+        .unwrap()
+        .expect("an enabled charm")
+        .run_id;
+    let queued_at = s.run(queued).await.unwrap().expect("the run").queued_at;
+    // Until the run has waited 50 ms by the database's clock.
+    while s.now_ms().await.unwrap() < queued_at + 50 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let policy = |now: i64, interval_s: u32, _: Option<&str>| now + i64::from(interval_s) * 1000;
+    let before = s.now_ms().await.unwrap();
+    let pass = s
+        .schedule_due_runs(SCHEDULE, MANUAL, 100, &policy)
+        .await
+        .unwrap();
+    let after = s.now_ms().await.unwrap();
+    assert_eq!(
+        (pass.due, pass.queued),
+        (2, 1),
+        "charm 1's run was queued already, and left as it was"
+    );
+    let interval = i64::from(code(1).interval_s) * 1000;
+    let next = |charm: CharmId| async move {
+        s.charm(&charm)
+            .await
+            .unwrap()
+            .expect("the charm")
+            .next_run_at
+            - interval
+    };
+    // The pass's clock reading `at`, moved on by `at - queued_at`.
+    let twice_at = next(waiting).await + queued_at;
+    assert!(
+        (2 * before..=2 * after).contains(&twice_at),
+        "the waiting charm moved to {} after its interval, not twice the pass's time \
+         ({before}..={after}) less its run's queue time {queued_at}",
+        twice_at - queued_at
+    );
+    let at = next(fresh).await;
+    assert!(
+        (before..=after).contains(&at),
+        "{at} not in {before}..={after}"
+    );
+    assert_eq!(s.counts().await.unwrap().queued, 2, "one run a charm");
+}
+
 pub async fn a_run_reads_the_charm_without_its_source(s: &dyn Store) {
     let a = add(s, code(1)).await;
     let for_run = s.charm_for_run(&a).await.unwrap().unwrap();
@@ -1509,6 +1563,7 @@ macro_rules! conformance_cases {
             scheduling_queues_each_due_charm_once,
             a_large_pass_queues_each_due_charm_once,
             a_scheduled_run_joins_a_queued_run_only_to_change_it,
+            a_waiting_charm_moves_on_by_as_long_as_its_run_has_waited,
             a_run_reads_the_charm_without_its_source,
             a_charms_code_is_replaced_with_its_settings_and_deleted_with_it,
             a_charms_revision_moves_with_what_a_run_reads_and_only_then,
