@@ -763,11 +763,30 @@ pub enum EventsAfter {
 }
 
 /// How a claim shares run slots between spaces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FairShare {
     /// Run slots of each node (its `--max-concurrent`); 0: no cap, only the
     /// ordering by recent fuel.
     pub slots_per_node: u32,
+    /// The claiming node's runs that have ended and wait for their finish
+    /// to be written, by space: still running in the database, but holding
+    /// no run slot, so a space's share does not count them (its quota of
+    /// runs in flight, a limit an operator set, still does). Empty: every
+    /// running run counts.
+    pub finishing: Vec<(String, u32)>,
+}
+
+impl FairShare {
+    /// [`FairShare::finishing`] as the claim statements take it: a JSON
+    /// object of counts by space.
+    pub(crate) fn finishing_json(&self) -> String {
+        let by_space: serde_json::Map<String, serde_json::Value> = self
+            .finishing
+            .iter()
+            .map(|(space, runs)| (space.clone(), serde_json::Value::from(*runs)))
+            .collect();
+        serde_json::Value::Object(by_space).to_string()
+    }
 }
 
 /// What a charm's record said before a run finished: what the policy

@@ -499,7 +499,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// holding its share of them (the slots of the live nodes over the
     /// active spaces) is passed over; so is a space holding its quota of
     /// runs in flight ([`Quota::max_runs_in_flight`], counted on every
-    /// node) and a space blocked for its fuel per hour (its runs wait
+    /// node, every running run counted); the share does not count the runs
+    /// `fair` names as finishing on `node`; a space blocked for its fuel per
+    /// hour is passed over too (its runs wait
     /// queued, not failed). For `node`:
     /// marks it running, owned by `node`, with a lease of `lease_ms` from
     /// now, and reads the state it starts from and the charm's pending
@@ -537,7 +539,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<ClaimedRun>, StoreError> {
         let mut claimed = Vec::new();
         while claimed.len() < usize::try_from(limit).unwrap_or(usize::MAX) {
-            match self.claim_next_run(node, lease_ms, max_events, fair).await {
+            match self
+                .claim_next_run(node, lease_ms, max_events, fair.clone())
+                .await
+            {
                 Ok(Some(run)) => claimed.push(run),
                 Ok(None) => break,
                 Err(error) if claimed.is_empty() => return Err(error),

@@ -45,7 +45,8 @@ pub struct Quota {
     /// Charms the space may have registered.
     pub max_charms: u64,
     /// Runs of the space running at once (across all nodes); more wait
-    /// queued.
+    /// queued. A run that waits for its finish to be written counts
+    /// (unlike in the share of the slots, [`crate::FairShare::finishing`]).
     pub max_runs_in_flight: u64,
     /// Fuel the space's runs may use in a trailing hour; over it, its
     /// runs wait until enough of the hour's fuel has aged out.

@@ -253,7 +253,13 @@ async fn a_failing_claim_fails_its_batch_and_leaves_every_run_queued() {
     let fair = charm_store::FairShare::default();
     // One transaction: the poisoned claim takes the first with it.
     let batch = s
-        .claim_runs(&me, conformance::LEASE, conformance::MAX_EVENTS, fair, 2)
+        .claim_runs(
+            &me,
+            conformance::LEASE,
+            conformance::MAX_EVENTS,
+            fair.clone(),
+            2,
+        )
         .await;
     assert!(batch.is_err(), "{:?}", batch.map(|v| v.len()));
     let record = s.run(queued.run_id).await.unwrap().unwrap();

@@ -1,8 +1,10 @@
 //! The queue's consumer: claims queued runs and executes them.
 //!
-//! Owns concurrency (at most `max_concurrent` runs in flight, each a tokio
+//! Owns concurrency (at most `max_concurrent` runs executing, each a tokio
 //! task; a run waiting on `fetch` is a parked future, not a thread; every
-//! free slot is claimed in one batch), the execution of one claimed run
+//! free slot is claimed in one batch; a run that has ended waits for its
+//! finish out of its slot, in [`super::finishing`]), the execution of one
+//! claimed run
 //! (take its charm as prepared by an earlier run ([`super::ready_charms`])
 //! or load it, its state and its secrets, run `bgUpdater` in a fresh
 //! sandbox task, record the outcome and what the run received
@@ -34,13 +36,14 @@ use charm_store::{
     Before, CharmCode, ClaimedRun, FairShare, Finish, Finished, NodeId, RunOutcome, Store,
     StoreError,
 };
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::alerts::Alerts;
 use super::finisher::{Decide, Finisher};
+use super::finishing::Finishing;
 use super::in_flight::CANCEL_POLL;
 use super::metrics::Metrics;
 use super::node::{Incarnation, NodeState};
@@ -101,6 +104,8 @@ pub(crate) struct Dispatcher {
     pub(crate) finisher: Finisher,
     /// The most runs claimed at once (free slots permitting).
     pub(crate) claim_batch: usize,
+    /// Runs that ended and wait for their finish, out of their slots.
+    pub(crate) finishing: Finishing,
     /// Charms prepared by earlier runs, by revision: most runs start
     /// without reading their charm.
     pub(crate) ready: ReadyCharms,
@@ -243,6 +248,7 @@ async fn claim_loop(
                 d.max_events,
                 FairShare {
                     slots_per_node: u32::try_from(d.max_concurrent).unwrap_or(u32::MAX),
+                    finishing: d.finishing.by_space(),
                 },
                 batch,
             )
@@ -259,8 +265,7 @@ async fn claim_loop(
                         (Arc::clone(&d), cancel_runs.clone(), incarnation.clone());
                     tracker.spawn(
                         async move {
-                            execute(&d, claimed, &incarnation, cancel).await;
-                            drop(permit);
+                            execute(&d, claimed, &incarnation, cancel, permit).await;
                         }
                         .instrument(span),
                     );
@@ -300,14 +305,16 @@ fn failed(outcome: RunOutcome, error: impl Into<String>) -> Finished {
     }
 }
 
-/// Runs one claimed run and records it. Never panics on charm behaviour:
-/// every failure becomes an outcome. When the node fences itself meanwhile
-/// the run stops and records nothing.
+/// Runs one claimed run in its run `slot` and records it from a finishing
+/// place ([`super::finishing`]). Never panics on charm behaviour: every
+/// failure becomes an outcome. When the node fences itself meanwhile the
+/// run stops and records nothing.
 async fn execute(
     d: &Dispatcher,
     claimed: ClaimedRun,
     incarnation: &Incarnation,
     cancel: CancellationToken,
+    slot: OwnedSemaphorePermit,
 ) {
     d.metrics.running(1);
     let started = std::time::Instant::now();
@@ -356,6 +363,10 @@ async fn execute(
             finished.fuel,
         );
     }
+    let finishing = d
+        .finishing
+        .enter(code.map(|code| code.space.as_str()), slot)
+        .await;
     let (finished, recorded) = record(
         d,
         &claimed,
@@ -365,6 +376,7 @@ async fn execute(
         &cancel,
     )
     .await;
+    drop(finishing);
     let outcome = finished.outcome;
     d.metrics.running(-1);
     d.metrics

@@ -39,6 +39,7 @@ mod clock;
 mod config;
 mod dispatcher;
 mod finisher;
+mod finishing;
 mod in_flight;
 mod metrics;
 mod node;
@@ -306,6 +307,8 @@ pub async fn serve(
         secrets: secret_keeper.clone(),
         finisher: Finisher::spawn(Arc::clone(&store), finishers, finish_batch),
         claim_batch,
+        // Two batches a finisher: the one being written and the next.
+        finishing: finishing::Finishing::new(2 * finishers * finish_batch),
         ready: ready_charms::ReadyCharms::new(config.charm_cache_mb << 20),
     }
     .spawn(stop.clone());

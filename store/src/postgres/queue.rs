@@ -75,7 +75,8 @@ const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now, 
 
 /// Up to `$5` runs for node `$1`, with a lease of `$2` ms; `$3` run slots
 /// per node (0: no cap; see `Store::claim_next_run`), `$4` the default
-/// quota of runs in flight per space (0: none), `$6` runs to pass over.
+/// quota of runs in flight per space (0: none), `$6` runs to pass over,
+/// `$7` the node's finishing runs by space.
 /// Exactly the runs `$5` claims one after another would take, in one
 /// statement (issue 18: on PostgreSQL the node's one claim loop was the
 /// limit, a claim and its commit per run).
@@ -109,7 +110,10 @@ const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now, 
 /// `UPDATE`'s re-check did the same: claims took 430 ms at 13,000 queued
 /// runs, and the service ran a tenth of its rate for a minute (issue 18's
 /// twentieth round). `busy`: the running runs (charm and space), read
-/// once; `running` counts them by space, and a candidate whose charm is in
+/// once; `running` counts them by space, all of them (for the quota) and
+/// those that execute (for the share: less the claiming node's runs
+/// finishing there, `$7`, a JSON object of counts by space, which hold no
+/// slot; see `FairShare::finishing`), and a candidate whose charm is in
 /// `busy` is passed over by a `NOT IN` that the planner hashed in every
 /// sampled plan. A `NOT EXISTS` for each candidate was planned, whichever
 /// index of running runs the table had, as a walk of all of them for each
@@ -150,13 +154,14 @@ const CLAIM: &str = "WITH RECURSIVE spaces (space) AS ( \
                                    / GREATEST(1, (SELECT COUNT(*) FROM space_usage))) END), \
      busy (charm_id, space) AS MATERIALIZED ( \
        SELECT charm_id, space FROM runs WHERE status = 'running'), \
-     running (space, runs) AS MATERIALIZED ( \
-       SELECT space, COUNT(*) FROM busy GROUP BY space), \
+     running (space, runs, executing) AS MATERIALIZED ( \
+       SELECT space, COUNT(*), GREATEST(0, COUNT(*) - COALESCE(($7::jsonb ->> space)::bigint, 0)) \
+       FROM busy GROUP BY space), \
      room (space, room) AS MATERIALIZED ( \
        SELECT sp.space, \
-         LEAST(COALESCE((SELECT runs FROM share), 1::bigint << 62), \
-               COALESCE(NULLIF(COALESCE(qy.max_runs_in_flight, $4), 0), 1::bigint << 62)) \
-         - COALESCE(y.runs, 0) \
+         LEAST(COALESCE((SELECT runs FROM share), 1::bigint << 62) - COALESCE(y.executing, 0), \
+               COALESCE(NULLIF(COALESCE(qy.max_runs_in_flight, $4), 0), 1::bigint << 62) \
+               - COALESCE(y.runs, 0)) \
        FROM spaces sp LEFT JOIN space_quotas qy ON qy.space = sp.space \
          LEFT JOIN running y ON y.space = sp.space \
        WHERE sp.space IS NOT NULL \
@@ -481,6 +486,7 @@ pub(super) async fn claim(
         return Ok(Vec::new());
     }
     let mut passed_over: Vec<i64> = Vec::new();
+    let finishing = fair.finishing_json();
     let rows = loop {
         let rows = match sqlx::query(CLAIM)
             .bind(node.as_str())
@@ -489,6 +495,7 @@ pub(super) async fn claim(
             .bind(crate::rows::clamp_i64(s.quota.get().max_runs_in_flight))
             .bind(i64::from(limit))
             .bind(&passed_over)
+            .bind(&finishing)
             .fetch_all(&s.pool)
             .await
         {

@@ -93,7 +93,11 @@ fn sql() -> &'static Sql {
         // them and with `$5`, not with the queue. `INDEXED BY` because
         // without statistics SQLite may prefer another index on the queued
         // runs and read every queued row (it chose the since dropped
-        // `runs_queue`: 3.4 ms a claim at 3,000 queued, measured). `room`:
+        // `runs_queue`: 3.4 ms a claim at 3,000 queued, measured).
+        // `running`: by space, all of them (for the quota) and those that
+        // execute (for the share): less the node's runs finishing there
+        // (`$6`, a JSON object of counts by space), which hold no slot.
+        // `room`:
         // how many more runs each space may have running (`1 << 62` where
         // nothing limits it). `ready`: each space's first ready runs in
         // queue order, as many as the batch or the fair share allows (the
@@ -114,13 +118,15 @@ fn sql() -> &'static Sql {
                share (runs) AS MATERIALIZED ( \
                  SELECT CASE WHEN $3 > 0 THEN MAX(1, $3 * (SELECT COUNT(*) FROM nodes) \
                                              / MAX(1, (SELECT COUNT(*) FROM space_usage))) END), \
-               running (space, runs) AS MATERIALIZED ( \
-                 SELECT space, COUNT(*) FROM runs WHERE status = 'running' GROUP BY space), \
+               running (space, runs, executing) AS MATERIALIZED ( \
+                 SELECT space, COUNT(*), MAX(0, COUNT(*) - COALESCE( \
+                   (SELECT f.value FROM json_each($6) f WHERE f.key = runs.space), 0)) \
+                 FROM runs WHERE status = 'running' GROUP BY space), \
                room (space, room) AS MATERIALIZED ( \
                  SELECT sp.space, \
-                   MIN(COALESCE((SELECT runs FROM share), 1 << 62), \
-                       COALESCE(NULLIF(COALESCE(qy.max_runs_in_flight, $4), 0), 1 << 62)) \
-                   - COALESCE(y.runs, 0) \
+                   MIN(COALESCE((SELECT runs FROM share), 1 << 62) - COALESCE(y.executing, 0), \
+                       COALESCE(NULLIF(COALESCE(qy.max_runs_in_flight, $4), 0), 1 << 62) \
+                       - COALESCE(y.runs, 0)) \
                  FROM spaces sp LEFT JOIN space_quotas qy ON qy.space = sp.space \
                    LEFT JOIN running y ON y.space = sp.space \
                  WHERE sp.space IS NOT NULL \
@@ -500,18 +506,20 @@ pub(super) async fn claim(
         return Ok(Vec::new());
     }
     let max_in_flight = crate::rows::clamp_i64(s.quota.get().max_runs_in_flight);
+    let finishing = fair.finishing_json();
     s.write_tx_direct(async |tx| {
         // On the handle: through sqlx each claimed row was a message from
         // SQLite's thread (issue 18). With no inbox events to hand out, the
         // claim is one turn, its commit included.
         let mut keyed = tx
             .direct_then(|db| {
-                let args: [&dyn rusqlite::ToSql; 5] = [
+                let args: [&dyn rusqlite::ToSql; 6] = [
                     &node.as_str(),
                     &lease_ms,
                     &i64::from(fair.slots_per_node),
                     &max_in_flight,
                     &i64::from(limit),
+                    &finishing,
                 ];
                 let mut keyed = Vec::new();
                 direct::for_each_row(db, sql().claim.as_str(), &args, |row| {

@@ -63,9 +63,12 @@ pub async fn a_space_holding_its_share_waits_while_another_is_active(s: &dyn Sto
         enqueue(s, charm, Trigger::Schedule).await;
     }
     // Two slots on the one node, two active spaces: one slot each.
-    let fair = FairShare { slots_per_node: 2 };
+    let fair = FairShare {
+        slots_per_node: 2,
+        ..FairShare::default()
+    };
     let claim = || async {
-        s.claim_next_run(&me, LEASE, MAX_EVENTS, fair)
+        s.claim_next_run(&me, LEASE, MAX_EVENTS, fair.clone())
             .await
             .unwrap()
     };
@@ -86,6 +89,48 @@ pub async fn a_space_holding_its_share_waits_while_another_is_active(s: &dyn Sto
         .await
         .unwrap();
     assert!(uncapped.is_some_and(|r| r.charm_id != light));
+}
+
+/// A run that has ended and waits for its finish to be written holds no
+/// run slot: its node names it, by space, in [`FairShare::finishing`], and
+/// its space's share does not count it. Named for another space, it frees
+/// nothing.
+pub async fn a_finishing_run_holds_no_share(s: &dyn Store) {
+    let me = node(s).await;
+    let mut heavy = Vec::new();
+    for n in 1..=3 {
+        heavy.push(charm_in(s, n, "heavy").await);
+    }
+    let light = charm_in(s, 4, "light").await;
+    burn(s, &me, &heavy[0], 5_000_000_000).await;
+    burn(s, &me, &light, 100_000).await;
+    for charm in &heavy {
+        enqueue(s, charm, Trigger::Schedule).await;
+    }
+    // Two slots on the one node, two active spaces: one slot each.
+    let share = |space: Option<&str>| FairShare {
+        slots_per_node: 2,
+        finishing: space.map(|sp| (sp.to_string(), 1)).into_iter().collect(),
+    };
+    let me = &me;
+    let claim = |fair: FairShare| async move {
+        s.claim_next_run(me, LEASE, MAX_EVENTS, fair).await.unwrap()
+    };
+    let first = claim(share(None))
+        .await
+        .expect("the heavy space's first run");
+    assert!(
+        claim(share(None)).await.is_none(),
+        "the heavy space holds its share"
+    );
+    assert!(
+        claim(share(Some("light"))).await.is_none(),
+        "the light space's finishing run frees nothing of the heavy one's"
+    );
+    let second = claim(share(Some("heavy")))
+        .await
+        .expect("the heavy space's running run is finishing: it holds no slot");
+    assert_ne!(second.charm_id, first.charm_id);
 }
 
 pub async fn usage_decays_once_per_turn_and_idle_spaces_are_forgotten(s: &dyn Store) {

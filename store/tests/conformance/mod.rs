@@ -594,7 +594,10 @@ async fn claim_scenario(s: &dyn Store, batch: bool) -> Vec<String> {
         .await
         .unwrap()
         .unwrap();
-    let fair = FairShare { slots_per_node: 4 };
+    let fair = FairShare {
+        slots_per_node: 4,
+        ..FairShare::default()
+    };
     let claimed = if batch {
         s.claim_runs(&me, LEASE, MAX_EVENTS, fair, 32)
             .await
@@ -602,7 +605,7 @@ async fn claim_scenario(s: &dyn Store, batch: bool) -> Vec<String> {
     } else {
         let mut v = Vec::new();
         while let Some(r) = s
-            .claim_next_run(&me, LEASE, MAX_EVENTS, fair)
+            .claim_next_run(&me, LEASE, MAX_EVENTS, fair.clone())
             .await
             .unwrap()
         {
@@ -1593,6 +1596,7 @@ macro_rules! conformance_cases {
             a_run_asked_for_later_is_queued_at_its_time_apart_from_the_schedule,
             the_space_that_burnt_less_goes_first,
             a_space_holding_its_share_waits_while_another_is_active,
+            a_finishing_run_holds_no_share,
             usage_decays_once_per_turn_and_idle_spaces_are_forgotten,
             a_run_that_holds_its_slot_costs_its_time,
             within_a_space_the_charm_that_burnt_more_waits_its_fuel,

@@ -156,6 +156,17 @@ pub async fn a_space_at_its_quota_of_runs_in_flight_waits_for_a_slot(s: &dyn Sto
         .collect();
     spaces.sort_unstable();
     assert_eq!(spaces, vec!["a", "b", "b"], "one run of `a` at a time");
+    let finishing = FairShare {
+        finishing: vec![("a".to_string(), 1)],
+        ..FairShare::default()
+    };
+    assert!(
+        s.claim_next_run(&me, LEASE, MAX_EVENTS, finishing)
+            .await
+            .unwrap()
+            .is_none(),
+        "a run of `a` waiting for its finish still counts against the quota"
+    );
     let listed = s.spaces(Some("a")).await.unwrap();
     assert_eq!(
         (
@@ -488,7 +499,15 @@ pub async fn spaces_show_their_quotas_usage_and_overrides(s: &dyn Store) {
     // with slots on.
     enqueue(s, &a, Trigger::Manual).await;
     assert!(s
-        .claim_next_run(&me, LEASE, MAX_EVENTS, FairShare { slots_per_node: 4 })
+        .claim_next_run(
+            &me,
+            LEASE,
+            MAX_EVENTS,
+            FairShare {
+                slots_per_node: 4,
+                ..FairShare::default()
+            }
+        )
         .await
         .unwrap()
         .is_some());
