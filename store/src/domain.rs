@@ -769,23 +769,18 @@ pub struct FairShare {
     /// ordering by recent fuel.
     pub slots_per_node: u32,
     /// The claiming node's runs that have ended and wait for their finish
-    /// to be written, by space: still running in the database, but holding
-    /// no run slot, so a space's share does not count them (its quota of
-    /// runs in flight, a limit an operator set, still does). Empty: every
+    /// to be written: still running in the database, but holding no run
+    /// slot, so a space's share does not count them (its quota of runs in
+    /// flight, a limit an operator set, still does). Ids, so a run whose
+    /// finish has committed since is not taken off twice. Empty: every
     /// running run counts.
-    pub finishing: Vec<(String, u32)>,
+    pub finishing: Vec<RunId>,
 }
 
 impl FairShare {
-    /// [`FairShare::finishing`] as the claim statements take it: a JSON
-    /// object of counts by space.
+    /// [`FairShare::finishing`] as the SQLite claim takes it: a JSON array.
     pub(crate) fn finishing_json(&self) -> String {
-        let by_space: serde_json::Map<String, serde_json::Value> = self
-            .finishing
-            .iter()
-            .map(|(space, runs)| (space.clone(), serde_json::Value::from(*runs)))
-            .collect();
-        serde_json::Value::Object(by_space).to_string()
+        serde_json::Value::from(self.finishing.clone()).to_string()
     }
 }
 
@@ -821,7 +816,8 @@ pub struct RunToFinish<'a> {
 
 /// Decides when a charm whose scheduled run was just queued runs next, from
 /// the database's time (ms since the epoch; moved on by as long as the
-/// charm's queued run has waited, see [`crate::Store::schedule_due_runs`]),
+/// charm's queued run has waited, up to an interval, see
+/// [`crate::Store::schedule_due_runs`]),
 /// the charm's interval in seconds and its schedule (JSON text, if it has
 /// one other than the interval).
 pub type NextRunPolicy<'a> = &'a (dyn Fn(i64, u32, Option<&str>) -> i64 + Send + Sync);

@@ -447,10 +447,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// that are due by the database's clock, oldest first, and moves each
     /// one's next run to `next_run(now + waited, interval_s, schedule)`,
     /// where `waited` is how long the charm's queued run, if it has one,
-    /// has waited (ms; 0 without one): a node too busy to start runs as
-    /// often as they come due looks at a waiting charm less and less often,
-    /// instead of rewriting it every interval (a run's finish sets the
-    /// charm's next run itself); and queues a
+    /// has waited (ms; 0 without one; at most `interval_s`): a node too
+    /// busy to start runs as often as they come due looks at a waiting
+    /// charm up to half as often, instead of rewriting it every interval (a
+    /// run's finish sets the charm's next run itself; one cancelled, or
+    /// over its space's state quota, leaves it, at most one interval
+    /// later than it would have been); and queues a
     /// run at `wakeup_priority` for each run asked for later that is due
     /// (up to `limit`; one asked of a charm disabled since is dropped), all
     /// in one transaction. Charms another node is scheduling at the same moment

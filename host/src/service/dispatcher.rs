@@ -248,7 +248,7 @@ async fn claim_loop(
                 d.max_events,
                 FairShare {
                     slots_per_node: u32::try_from(d.max_concurrent).unwrap_or(u32::MAX),
-                    finishing: d.finishing.by_space(),
+                    finishing: d.finishing.runs(),
                 },
                 batch,
             )
@@ -363,10 +363,9 @@ async fn execute(
             finished.fuel,
         );
     }
-    let finishing = d
-        .finishing
-        .enter(code.map(|code| code.space.as_str()), slot)
-        .await;
+    // Held to the end: the alerts below may read the store, with the
+    // result still in memory.
+    let _finishing = d.finishing.enter(claimed.id, &finished, slot).await;
     let (finished, recorded) = record(
         d,
         &claimed,
@@ -376,7 +375,6 @@ async fn execute(
         &cancel,
     )
     .await;
-    drop(finishing);
     let outcome = finished.outcome;
     d.metrics.running(-1);
     d.metrics

@@ -10,150 +10,165 @@
 //! them waiting for the finish (issue 18's thirty-second round).
 //!
 //! The database counts a finishing run as running until its finish
-//! commits, so the claim is told how many of this node's runs are
-//! finishing in each space ([`charm_store::FairShare::finishing`]): a
-//! space's share of the slots, and its quota of runs in flight, count only
-//! the runs that execute. Finishing places are bounded, so results cannot
-//! pile up faster than they are written: when every place is taken, a run
-//! keeps its slot until one frees, and the node claims no more meanwhile.
+//! commits, so the claim is given the ids of this node's finishing runs
+//! ([`charm_store::FairShare::finishing`]) and a space's share of the
+//! slots counts only the runs that execute. (Its quota of runs in flight,
+//! a limit an operator set, counts every running run.) Ids, not counts: a
+//! run whose finish committed since is no longer running, and is not taken
+//! off twice.
+//!
+//! Places are bounded, by count and by bytes, so results cannot pile up
+//! faster than they are written: a result takes one place per MiB it
+//! holds (its new state, its log, its recording), at least one. When the
+//! places it needs are taken, the run keeps its slot until they free, and
+//! the node claims no more meanwhile.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use charm_store::{Finished, RunId};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// The finishing places of one node, and who holds them.
+/// The finishing places of one node, and the runs in them.
 pub(crate) struct Finishing {
     places: Arc<Semaphore>,
-    /// Runs in a finishing place, by their charm's space.
-    by_space: Mutex<HashMap<String, u32>>,
+    total: u32,
+    runs: Mutex<HashSet<RunId>>,
 }
 
-/// A run in a finishing place; leaving it (drop, once the finish is
-/// written or given up) frees the place.
+/// A run in its finishing places; dropping it frees them.
 pub(crate) struct FinishingRun<'a> {
     finishing: &'a Finishing,
-    space: Option<String>,
-    _place: Option<OwnedSemaphorePermit>,
+    run: RunId,
+    _places: OwnedSemaphorePermit,
 }
 
 impl Finishing {
-    /// `places` finishing places (at least one).
-    pub(crate) fn new(places: usize) -> Finishing {
+    /// `places` finishing places (at least one), one per MiB of results.
+    pub(crate) fn new(places: u32) -> Finishing {
+        let total = places.max(1);
         Finishing {
-            places: Arc::new(Semaphore::new(places.max(1))),
-            by_space: Mutex::new(HashMap::new()),
+            places: Arc::new(Semaphore::new(total as usize)),
+            total,
+            runs: Mutex::new(HashSet::new()),
         }
     }
 
-    /// Moves a run whose sandbox has ended from its run `slot` to a
-    /// finishing place: waits for a place while it still holds the slot,
-    /// then frees the slot. `space` is its charm's (`None` when the charm
-    /// was not read: the claim then counts the run as running until its
-    /// finish commits, as before).
+    /// Moves `run`, whose sandbox has ended with `finished`, from its run
+    /// `slot` to finishing places: waits for them while it still holds the
+    /// slot, then frees the slot.
     pub(crate) async fn enter(
         &self,
-        space: Option<&str>,
+        run: RunId,
+        finished: &Finished,
         slot: OwnedSemaphorePermit,
-    ) -> FinishingRun<'_> {
-        // The semaphore is never closed, so this only fails if that
-        // changes; the run then finishes from its slot.
-        let place = Arc::clone(&self.places).acquire_owned().await.ok();
-        if place.is_none() {
-            return FinishingRun {
-                finishing: self,
-                space: None,
-                _place: None,
-            };
-        }
-        if let Some(space) = space {
-            *self.lock().entry(space.to_string()).or_insert(0) += 1;
-        }
+    ) -> Result<FinishingRun<'_>, OwnedSemaphorePermit> {
+        let needed = places_for(finished).min(self.total);
+        // The semaphore is never closed; if that changed, the run would
+        // finish from its slot.
+        let Ok(places) = Arc::clone(&self.places).acquire_many_owned(needed).await else {
+            return Err(slot);
+        };
+        self.lock().insert(run);
         drop(slot);
-        FinishingRun {
+        Ok(FinishingRun {
             finishing: self,
-            space: space.map(str::to_string),
-            _place: place,
-        }
+            run,
+            _places: places,
+        })
     }
 
-    /// This node's finishing runs by space, for the claim.
-    pub(crate) fn by_space(&self) -> Vec<(String, u32)> {
-        self.lock()
-            .iter()
-            .map(|(space, runs)| (space.clone(), *runs))
-            .collect()
+    /// The ids of this node's finishing runs, for the claim.
+    pub(crate) fn runs(&self) -> Vec<RunId> {
+        self.lock().iter().copied().collect()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, u32>> {
-        self.by_space.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, HashSet<RunId>> {
+        self.runs.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The places a result takes: one per MiB of what it holds, at least one.
+fn places_for(finished: &Finished) -> u32 {
+    let bytes = finished.new_state.as_ref().map_or(0, String::len)
+        + finished.log.len()
+        + finished.error.as_ref().map_or(0, String::len)
+        + finished.recording.as_ref().map_or(0, |r| r.data.len());
+    u32::try_from(1 + (bytes >> 20)).unwrap_or(u32::MAX)
 }
 
 impl Drop for FinishingRun<'_> {
     fn drop(&mut self) {
-        let Some(space) = self.space.take() else {
-            return;
-        };
-        let mut by_space = self.finishing.lock();
-        if let Some(runs) = by_space.get_mut(&space) {
-            *runs = runs.saturating_sub(1);
-            if *runs == 0 {
-                by_space.remove(&space);
-            }
-        }
+        self.finishing.lock().remove(&self.run);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use charm_store::RunOutcome;
+
     use super::*;
 
     fn slots(n: usize) -> Arc<Semaphore> {
         Arc::new(Semaphore::new(n))
     }
 
+    fn slot(slots: &Arc<Semaphore>) -> OwnedSemaphorePermit {
+        Arc::clone(slots)
+            .try_acquire_owned()
+            .expect("a free run slot")
+    }
+
+    fn ended(state_bytes: usize) -> Finished {
+        Finished {
+            outcome: RunOutcome::Ok,
+            error: None,
+            new_state: Some("x".repeat(state_bytes)),
+            fuel: 0,
+            memory_bytes: 0,
+            duration_ms: 0,
+            log: String::new(),
+            recording: None,
+        }
+    }
+
     #[tokio::test]
-    async fn a_run_frees_its_slot_and_is_counted_in_its_space_until_it_leaves() {
+    async fn a_run_frees_its_slot_and_is_named_until_it_leaves() {
         let (finishing, run_slots) = (Finishing::new(4), slots(2));
-        let a = finishing
-            .enter(
-                Some("a"),
-                Arc::clone(&run_slots).acquire_owned().await.unwrap(),
-            )
-            .await;
-        let b = finishing
-            .enter(
-                Some("a"),
-                Arc::clone(&run_slots).acquire_owned().await.unwrap(),
-            )
-            .await;
-        let unread = finishing
-            .enter(None, Arc::clone(&run_slots).acquire_owned().await.unwrap())
-            .await;
+        let a = finishing.enter(1, &ended(10), slot(&run_slots)).await;
+        let b = finishing.enter(2, &ended(10), slot(&run_slots)).await;
         assert_eq!(run_slots.available_permits(), 2, "every slot is free");
-        assert_eq!(finishing.by_space(), vec![("a".to_string(), 2)]);
+        let mut named = finishing.runs();
+        named.sort_unstable();
+        assert_eq!(named, vec![1, 2]);
         drop(a);
-        assert_eq!(finishing.by_space(), vec![("a".to_string(), 1)]);
-        drop((b, unread));
-        assert!(finishing.by_space().is_empty(), "no space left at zero");
+        assert_eq!(finishing.runs(), vec![2]);
+        drop(b);
+        assert!(finishing.runs().is_empty());
         assert_eq!(finishing.places.available_permits(), 4);
     }
 
     #[tokio::test]
-    async fn with_every_place_taken_a_run_keeps_its_slot_until_one_frees() {
+    async fn a_result_takes_a_place_per_mib_and_never_more_than_all() {
+        let finishing = Finishing::new(4);
+        let run_slots = slots(2);
+        let big = finishing.enter(1, &ended(2 << 20), slot(&run_slots)).await;
+        assert_eq!(finishing.places.available_permits(), 1, "3 places");
+        drop(big);
+        let huge = finishing.enter(2, &ended(64 << 20), slot(&run_slots)).await;
+        assert_eq!(finishing.places.available_permits(), 0, "all 4, not 65");
+        drop(huge);
+    }
+
+    #[tokio::test]
+    async fn with_the_places_taken_a_run_keeps_its_slot_until_they_free() {
         let (finishing, run_slots) = (Arc::new(Finishing::new(1)), slots(2));
-        let first = finishing
-            .enter(
-                Some("a"),
-                Arc::clone(&run_slots).acquire_owned().await.unwrap(),
-            )
-            .await;
-        let slot = Arc::clone(&run_slots).acquire_owned().await.unwrap();
+        let first = finishing.enter(1, &ended(10), slot(&run_slots)).await;
+        let second = slot(&run_slots);
         let waiting = {
             let finishing = Arc::clone(&finishing);
             tokio::spawn(async move {
-                let _run = finishing.enter(Some("b"), slot).await;
+                let _run = finishing.enter(2, &ended(10), second).await;
             })
         };
         // On this one-thread runtime, yielding lets the spawned run go as
@@ -163,10 +178,10 @@ mod tests {
         }
         assert!(!waiting.is_finished(), "it waits for a place");
         assert_eq!(run_slots.available_permits(), 1, "the waiting run's slot");
-        assert_eq!(finishing.by_space(), vec![("a".to_string(), 1)]);
+        assert_eq!(finishing.runs(), vec![1]);
         drop(first);
         waiting.await.unwrap();
         assert_eq!(run_slots.available_permits(), 2);
-        assert!(finishing.by_space().is_empty());
+        assert!(finishing.runs().is_empty());
     }
 }

@@ -308,7 +308,9 @@ pub async fn serve(
         finisher: Finisher::spawn(Arc::clone(&store), finishers, finish_batch),
         claim_batch,
         // Two batches a finisher: the one being written and the next.
-        finishing: finishing::Finishing::new(2 * finishers * finish_batch),
+        finishing: finishing::Finishing::new(
+            u32::try_from(2 * finishers * finish_batch).unwrap_or(u32::MAX),
+        ),
         ready: ready_charms::ReadyCharms::new(config.charm_cache_mb << 20),
     }
     .spawn(stop.clone());

@@ -66,17 +66,19 @@ const UPSERT_SCHEDULED: &str = concat!(
 /// Due charms, locked; charms another node's pass holds are skipped, and a
 /// charm whose pass committed since this statement's snapshot is re-checked
 /// under its lock (its `next_run_at` moved), so each due time is taken once.
-/// `waited`: how long the charm's queued run has waited (0 without one).
+/// `waited`: how long the charm's queued run has waited (0 without one),
+/// at most one interval.
 const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now, \
-       GREATEST(0, charm_host_now_ms() - COALESCE((SELECT q.queued_at FROM runs q \
-         WHERE q.charm_id = charms.id AND q.status = 'queued'), charm_host_now_ms())) AS waited \
+       LEAST(interval_s::bigint * 1000, \
+         GREATEST(0, charm_host_now_ms() - COALESCE((SELECT q.queued_at FROM runs q \
+           WHERE q.charm_id = charms.id AND q.status = 'queued'), charm_host_now_ms()))) AS waited \
      FROM charms WHERE enabled AND next_run_at <= charm_host_now_ms() \
      ORDER BY next_run_at LIMIT $1 FOR UPDATE OF charms SKIP LOCKED";
 
 /// Up to `$5` runs for node `$1`, with a lease of `$2` ms; `$3` run slots
 /// per node (0: no cap; see `Store::claim_next_run`), `$4` the default
 /// quota of runs in flight per space (0: none), `$6` runs to pass over,
-/// `$7` the node's finishing runs by space.
+/// `$7` the ids of the node's finishing runs.
 /// Exactly the runs `$5` claims one after another would take, in one
 /// statement (issue 18: on PostgreSQL the node's one claim loop was the
 /// limit, a claim and its commit per run).
@@ -109,11 +111,11 @@ const DUE: &str = "SELECT id, interval_s, schedule, charm_host_now_ms() AS now, 
 /// and sort it, in every space and at every step of the skip scan, and the
 /// `UPDATE`'s re-check did the same: claims took 430 ms at 13,000 queued
 /// runs, and the service ran a tenth of its rate for a minute (issue 18's
-/// twentieth round). `busy`: the running runs (charm and space), read
+/// twentieth round). `busy`: the running runs (id, charm and space), read
 /// once; `running` counts them by space, all of them (for the quota) and
-/// those that execute (for the share: less the claiming node's runs
-/// finishing there, `$7`, a JSON object of counts by space, which hold no
-/// slot; see `FairShare::finishing`), and a candidate whose charm is in
+/// those that execute (for the share: not among the claiming node's
+/// finishing runs, `$7`, which hold no slot; see `FairShare::finishing`),
+/// and a candidate whose charm is in
 /// `busy` is passed over by a `NOT IN` that the planner hashed in every
 /// sampled plan. A `NOT EXISTS` for each candidate was planned, whichever
 /// index of running runs the table had, as a walk of all of them for each
@@ -152,11 +154,11 @@ const CLAIM: &str = "WITH RECURSIVE spaces (space) AS ( \
      share (runs) AS MATERIALIZED ( \
        SELECT CASE WHEN $3 > 0 THEN GREATEST(1, $3 * (SELECT COUNT(*) FROM nodes) \
                                    / GREATEST(1, (SELECT COUNT(*) FROM space_usage))) END), \
-     busy (charm_id, space) AS MATERIALIZED ( \
-       SELECT charm_id, space FROM runs WHERE status = 'running'), \
+     busy (id, charm_id, space) AS MATERIALIZED ( \
+       SELECT id, charm_id, space FROM runs WHERE status = 'running'), \
      running (space, runs, executing) AS MATERIALIZED ( \
-       SELECT space, COUNT(*), GREATEST(0, COUNT(*) - COALESCE(($7::jsonb ->> space)::bigint, 0)) \
-       FROM busy GROUP BY space), \
+       SELECT b.space, COUNT(*), COUNT(*) - COUNT(f.id) \
+       FROM busy b LEFT JOIN UNNEST($7::bigint[]) AS f (id) ON f.id = b.id GROUP BY b.space), \
      room (space, room) AS MATERIALIZED ( \
        SELECT sp.space, \
          LEAST(COALESCE((SELECT runs FROM share), 1::bigint << 62) - COALESCE(y.executing, 0), \
@@ -486,7 +488,6 @@ pub(super) async fn claim(
         return Ok(Vec::new());
     }
     let mut passed_over: Vec<i64> = Vec::new();
-    let finishing = fair.finishing_json();
     let rows = loop {
         let rows = match sqlx::query(CLAIM)
             .bind(node.as_str())
@@ -495,7 +496,7 @@ pub(super) async fn claim(
             .bind(crate::rows::clamp_i64(s.quota.get().max_runs_in_flight))
             .bind(i64::from(limit))
             .bind(&passed_over)
-            .bind(&finishing)
+            .bind(&fair.finishing)
             .fetch_all(&s.pool)
             .await
         {

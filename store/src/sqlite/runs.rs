@@ -95,8 +95,8 @@ fn sql() -> &'static Sql {
         // runs and read every queued row (it chose the since dropped
         // `runs_queue`: 3.4 ms a claim at 3,000 queued, measured).
         // `running`: by space, all of them (for the quota) and those that
-        // execute (for the share): less the node's runs finishing there
-        // (`$6`, a JSON object of counts by space), which hold no slot.
+        // execute (for the share): not among the node's finishing runs
+        // (`$6`, a JSON array of run ids), which hold no slot.
         // `room`:
         // how many more runs each space may have running (`1 << 62` where
         // nothing limits it). `ready`: each space's first ready runs in
@@ -119,8 +119,7 @@ fn sql() -> &'static Sql {
                  SELECT CASE WHEN $3 > 0 THEN MAX(1, $3 * (SELECT COUNT(*) FROM nodes) \
                                              / MAX(1, (SELECT COUNT(*) FROM space_usage))) END), \
                running (space, runs, executing) AS MATERIALIZED ( \
-                 SELECT space, COUNT(*), MAX(0, COUNT(*) - COALESCE( \
-                   (SELECT f.value FROM json_each($6) f WHERE f.key = runs.space), 0)) \
+                 SELECT space, COUNT(*), COUNT(*) - SUM(id IN (SELECT value FROM json_each($6))) \
                  FROM runs WHERE status = 'running' GROUP BY space), \
                room (space, room) AS MATERIALIZED ( \
                  SELECT sp.space, \
@@ -160,11 +159,11 @@ fn sql() -> &'static Sql {
         // a comparison, and scanned every charm otherwise (1.1 ms a pass at
         // 3,000 charms against 5 µs, measured). `waited`: how long the
         // charm's queued run has waited (0 without one), read through
-        // `runs_one_queued`.
+        // `runs_one_queued`, at most one interval.
         due: format!(
             "SELECT id, interval_s, schedule, {NOW} AS now, \
-               MAX(0, {NOW} - COALESCE((SELECT q.queued_at FROM runs q \
-                 WHERE q.charm_id = charms.id AND q.status = 'queued'), {NOW})) AS waited \
+               MIN(interval_s * 1000, MAX(0, {NOW} - COALESCE((SELECT q.queued_at FROM runs q \
+                 WHERE q.charm_id = charms.id AND q.status = 'queued'), {NOW}))) AS waited \
              FROM charms WHERE enabled = TRUE AND next_run_at <= {NOW} ORDER BY next_run_at LIMIT $1"
         ),
         rescue: format!(

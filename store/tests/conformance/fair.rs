@@ -1,6 +1,6 @@
 //! Conformance cases for CPU-fair claiming between spaces.
 
-use charm_store::{CharmId, FairShare, Finished, NodeId, Store, Trigger};
+use charm_store::{CharmId, FairShare, Finished, NodeId, RunId, Store, Trigger};
 
 use super::{add, code, enqueue, finish, node, ok, LEASE, MAX_EVENTS};
 
@@ -10,8 +10,9 @@ async fn charm_in(s: &dyn Store, n: u8, space: &str) -> CharmId {
     add(s, c).await
 }
 
-/// Runs `charm` once, burning `fuel` in no time (its cost is its fuel).
-async fn burn(s: &dyn Store, me: &NodeId, charm: &CharmId, fuel: u64) {
+/// Runs `charm` once, burning `fuel` in no time (its cost is its fuel);
+/// returns the run's id.
+async fn burn(s: &dyn Store, me: &NodeId, charm: &CharmId, fuel: u64) -> RunId {
     enqueue(s, charm, Trigger::Manual).await;
     let run = s
         .claim_next_run(me, LEASE, MAX_EVENTS, FairShare::default())
@@ -25,6 +26,7 @@ async fn burn(s: &dyn Store, me: &NodeId, charm: &CharmId, fuel: u64) {
         ..ok(None)
     };
     finish(s, me, run.id, &ran).await;
+    run.id
 }
 
 pub async fn the_space_that_burnt_less_goes_first(s: &dyn Store) {
@@ -92,9 +94,9 @@ pub async fn a_space_holding_its_share_waits_while_another_is_active(s: &dyn Sto
 }
 
 /// A run that has ended and waits for its finish to be written holds no
-/// run slot: its node names it, by space, in [`FairShare::finishing`], and
-/// its space's share does not count it. Named for another space, it frees
-/// nothing.
+/// run slot: its node names it in [`FairShare::finishing`], and its
+/// space's share does not count it. A named run that is no longer running
+/// (its finish committed) frees nothing.
 pub async fn a_finishing_run_holds_no_share(s: &dyn Store) {
     let me = node(s).await;
     let mut heavy = Vec::new();
@@ -102,32 +104,32 @@ pub async fn a_finishing_run_holds_no_share(s: &dyn Store) {
         heavy.push(charm_in(s, n, "heavy").await);
     }
     let light = charm_in(s, 4, "light").await;
-    burn(s, &me, &heavy[0], 5_000_000_000).await;
+    let done = burn(s, &me, &heavy[0], 5_000_000_000).await;
     burn(s, &me, &light, 100_000).await;
     for charm in &heavy {
         enqueue(s, charm, Trigger::Schedule).await;
     }
     // Two slots on the one node, two active spaces: one slot each.
-    let share = |space: Option<&str>| FairShare {
+    let share = |finishing: Vec<RunId>| FairShare {
         slots_per_node: 2,
-        finishing: space.map(|sp| (sp.to_string(), 1)).into_iter().collect(),
+        finishing,
     };
     let me = &me;
     let claim = |fair: FairShare| async move {
         s.claim_next_run(me, LEASE, MAX_EVENTS, fair).await.unwrap()
     };
-    let first = claim(share(None))
+    let first = claim(share(vec![]))
         .await
         .expect("the heavy space's first run");
     assert!(
-        claim(share(None)).await.is_none(),
+        claim(share(vec![])).await.is_none(),
         "the heavy space holds its share"
     );
     assert!(
-        claim(share(Some("light"))).await.is_none(),
-        "the light space's finishing run frees nothing of the heavy one's"
+        claim(share(vec![done])).await.is_none(),
+        "a finished run named as finishing frees nothing"
     );
-    let second = claim(share(Some("heavy")))
+    let second = claim(share(vec![first.id]))
         .await
         .expect("the heavy space's running run is finishing: it holds no slot");
     assert_ne!(second.charm_id, first.charm_id);

@@ -1206,21 +1206,28 @@ pub async fn a_scheduled_run_joins_a_queued_run_only_to_change_it(s: &dyn Store)
 }
 
 /// A due charm whose run is still queued moves on by its interval plus as
-/// long as that run has waited, so an overloaded node looks at a waiting
-/// charm less and less often; a charm without a queued run moves on by its
-/// interval alone.
+/// long as that run has waited, up to one interval more, so an overloaded
+/// node looks at a waiting charm less often; a charm without a queued run
+/// moves on by its interval alone.
 pub async fn a_waiting_charm_moves_on_by_as_long_as_its_run_has_waited(s: &dyn Store) {
     let (waiting, fresh) = (add(s, code(1)).await, add(s, code(2)).await);
-    let queued = s
-        .enqueue_run(&waiting, Trigger::Manual, MANUAL, None)
-        .await
-        .unwrap()
-        .expect("an enabled charm")
-        .run_id;
-    let queued_at = s.run(queued).await.unwrap().expect("the run").queued_at;
-    // Until the run has waited 50 ms by the database's clock.
-    while s.now_ms().await.unwrap() < queued_at + 50 {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let mut short = code(3);
+    short.interval_s = 1;
+    let short = add(s, short).await;
+    let mut queued_at = Vec::new();
+    for charm in [&waiting, &short] {
+        let run = s
+            .enqueue_run(charm, Trigger::Manual, MANUAL, None)
+            .await
+            .unwrap()
+            .expect("an enabled charm")
+            .run_id;
+        queued_at.push(s.run(run).await.unwrap().expect("the run").queued_at);
+    }
+    // Until both runs have waited more than the short interval, by the
+    // database's clock.
+    while s.now_ms().await.unwrap() < queued_at[1] + 1_100 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let policy = |now: i64, interval_s: u32, _: Option<&str>| now + i64::from(interval_s) * 1000;
     let before = s.now_ms().await.unwrap();
@@ -1231,32 +1238,37 @@ pub async fn a_waiting_charm_moves_on_by_as_long_as_its_run_has_waited(s: &dyn S
     let after = s.now_ms().await.unwrap();
     assert_eq!(
         (pass.due, pass.queued),
-        (2, 1),
-        "charm 1's run was queued already, and left as it was"
+        (3, 1),
+        "charm 1's and 3's runs were queued already, and left as they were"
     );
-    let interval = i64::from(code(1).interval_s) * 1000;
     let next = |charm: CharmId| async move {
         s.charm(&charm)
             .await
             .unwrap()
             .expect("the charm")
             .next_run_at
-            - interval
     };
     // The pass's clock reading `at`, moved on by `at - queued_at`.
-    let twice_at = next(waiting).await + queued_at;
+    let twice_at = next(waiting).await - 60_000 + queued_at[0];
     assert!(
         (2 * before..=2 * after).contains(&twice_at),
         "the waiting charm moved to {} after its interval, not twice the pass's time \
-         ({before}..={after}) less its run's queue time {queued_at}",
-        twice_at - queued_at
+         ({before}..={after}) less its run's queue time {}",
+        twice_at - queued_at[0],
+        queued_at[0]
     );
-    let at = next(fresh).await;
+    let capped = next(short).await - 2_000;
+    assert!(
+        (before..=after).contains(&capped),
+        "the short charm's run waited more than its interval: moved on by two \
+         intervals, to {capped} after them, not in {before}..={after}"
+    );
+    let at = next(fresh).await - 60_000;
     assert!(
         (before..=after).contains(&at),
         "{at} not in {before}..={after}"
     );
-    assert_eq!(s.counts().await.unwrap().queued, 2, "one run a charm");
+    assert_eq!(s.counts().await.unwrap().queued, 3, "one run a charm");
 }
 
 pub async fn a_run_reads_the_charm_without_its_source(s: &dyn Store) {

@@ -156,8 +156,12 @@ pub async fn a_space_at_its_quota_of_runs_in_flight_waits_for_a_slot(s: &dyn Sto
         .collect();
     spaces.sort_unstable();
     assert_eq!(spaces, vec!["a", "b", "b"], "one run of `a` at a time");
+    let running_a = running
+        .iter()
+        .find(|r| r.charm_id == a1 || r.charm_id == a2)
+        .expect("a run of `a`");
     let finishing = FairShare {
-        finishing: vec![("a".to_string(), 1)],
+        finishing: vec![running_a.id],
         ..FairShare::default()
     };
     assert!(
