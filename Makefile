@@ -50,13 +50,16 @@ run:
 	$(CARGO) run --quiet --locked -- run $(FILE)
 
 # Deno for the bench's baseline rows: the one on the PATH, else PyPI's `deno`
-# package in a venv under target/bench.
+# package in a venv under target/bench. Valgrind (callgrind) counts row 1's
+# instructions a task.
 DENO_VENV := target/bench/venv
 bench:
 	@if command -v deno >/dev/null; then echo "Deno: $$(command -v deno)"; \
 	elif test -x $(DENO_VENV)/bin/deno; then echo "Deno: $(DENO_VENV)/bin/deno"; \
 	else echo "installing Deno from PyPI into $(DENO_VENV)"; \
 	  python3 -m venv $(DENO_VENV) && $(DENO_VENV)/bin/pip install --quiet deno; fi
+	@command -v valgrind >/dev/null || { echo "installing valgrind for row 1's instruction count"; \
+	  apt-get install -y -qq valgrind >/dev/null || echo "no valgrind: row 1's instruction count is left out"; }
 	DENO="$$(command -v deno || echo $(CURDIR)/$(DENO_VENV)/bin/deno)" PG_SETTINGS= \
 	  scripts/pg-cluster.sh run $(CARGO) bench --locked -p charm-host --bench charm-bench
 

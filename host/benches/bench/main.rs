@@ -8,7 +8,9 @@
 //! `benches/deno/baseline.js` under `$DENO`.
 //!
 //! Rows (see issue #4 for the targets):
-//! 1. the trivial charm, a fresh sandbox per task, one thread: p50 and p99;
+//! 1. the trivial charm, a fresh sandbox per task, one thread: p50 and p99,
+//!    and its instructions a task under callgrind (`instructions.rs`; needs
+//!    valgrind, and the row is left out without it);
 //! 2. the same on every core: tasks per second;
 //! 3. 2,000 charms at once, each awaiting a 500 ms loopback fetch, then the
 //!    same arriving at a steady 2,000 a second (an open loop);
@@ -30,11 +32,13 @@
 //! runtime size and starts: for comparing runtimes
 //! (`CHARM_HOST_RUNTIME_WASM`) side by side, or for a profiler (`CHARM_HOST_PERFMAP=1 perf record -g ...` names guest functions);
 //! `BENCH_ONLY=cluster` runs row 7 alone; `BENCH_ONLY=service` the service
-//! row (trivial runs through `serve`, with row 1 beside it).
+//! row (trivial runs through `serve`, with row 1 beside it);
+//! `BENCH_ONLY=instructions` row 1's count of instructions a task.
 
 mod cluster;
 mod deno;
 mod idle;
+mod instructions;
 mod loopback;
 mod rows;
 mod service;
@@ -99,6 +103,9 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let _ = rustls::crypto::ring::default_provider().install_default();
+    if let Some(tasks) = std::env::var_os(instructions::CHILD_TASKS_ENV) {
+        return callgrind_child(&tasks.to_string_lossy());
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -116,6 +123,51 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The child that [`instructions::per_task`] runs under callgrind: row 1's
+/// trivial tasks on one thread, `tasks` of them and a tenth more, nothing
+/// else. Two pool slots keep the reservations small (valgrind manages the
+/// address space itself).
+fn callgrind_child(tasks: &str) -> ExitCode {
+    let child = async {
+        let tasks: usize = tasks.parse()?;
+        let (benches, root) = workspace()?;
+        let sandbox = Sandbox::new(SandboxOptions {
+            cache_dir: Some(root.join("target/bench/scratch/cache")),
+            max_instances: 2,
+            // With it, the guest's functions can be named from the perf map.
+            perf_map: std::env::var_os("CHARM_HOST_PERFMAP").is_some_and(|v| v == "1"),
+            runtime_override: std::env::var_os("CHARM_HOST_RUNTIME_WASM").map(PathBuf::from),
+            ..SandboxOptions::default()
+        })
+        .await?;
+        let trivial = rows::compile_file(&sandbox, &benches.join("charms/trivial.js")).await?;
+        rows::trivial_latency(&sandbox, &trivial, tasks).await?;
+        BenchResult::Ok(())
+    };
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Into::into)
+        .and_then(|runtime| runtime.block_on(child));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench (callgrind child) failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The bench's folder and the workspace's root.
+fn workspace() -> BenchResult<(PathBuf, PathBuf)> {
+    let benches = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("no workspace root")?
+        .to_path_buf();
+    Ok((benches, root))
 }
 
 /// Row 3's open loop: a run arrives every 500 µs (2,000 a second), as
@@ -251,11 +303,7 @@ fn render_service(table: &mut String, rows: &[service::Service], sandbox_us: f64
 }
 
 async fn bench() -> BenchResult<()> {
-    let benches = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .ok_or("no workspace root")?
-        .to_path_buf();
+    let (benches, root) = workspace()?;
     let out = std::env::var_os("BENCH_OUT")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target/bench/results.md"));
@@ -295,7 +343,7 @@ async fn bench() -> BenchResult<()> {
         return Ok(());
     }
 
-    eprintln!("[1/10] starting a sandbox (runtime from the cache, or compiled once)");
+    eprintln!("[1/11] starting a sandbox (runtime from the cache, or compiled once)");
     let sandbox = Sandbox::new(SandboxOptions {
         cache_dir: Some(scratch.join("cache")),
         max_instances: u32::try_from(sizes.io_charms + 16)?,
@@ -330,7 +378,7 @@ async fn bench() -> BenchResult<()> {
     let deno = deno::Deno::find(&benches)?;
 
     eprintln!(
-        "[2/10] row 1: {} trivial tasks on one thread",
+        "[2/11] row 1: {} trivial tasks on one thread",
         sizes.trivial
     );
     if std::env::var("BENCH_ONLY").as_deref() == Ok("latency") {
@@ -344,6 +392,17 @@ async fn bench() -> BenchResult<()> {
             latency.memory_bytes as f64 / (1 << 20) as f64,
             latency.faults_per_task
         );
+        return Ok(());
+    }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("instructions") {
+        match instructions::per_task(&scratch)? {
+            Some(counted) => println!(
+                "{} instructions a trivial task in user space (profile: {})",
+                counted.per_task,
+                counted.profile.display()
+            ),
+            None => println!("valgrind is not installed (apt install valgrind)"),
+        }
         return Ok(());
     }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("idle") {
@@ -419,16 +478,20 @@ async fn bench() -> BenchResult<()> {
         .join()
         .map_err(|_| "the one-thread row panicked")??
     };
+    eprintln!(
+        "      the same under callgrind, to count its instructions (15 s; minutes the first time, to compile the runtime for valgrind)"
+    );
+    let instructions = instructions::per_task(&scratch)?;
 
     eprintln!(
-        "[3/10] row 2: {} trivial tasks on {cores} threads",
+        "[3/11] row 2: {} trivial tasks on {cores} threads",
         sizes.throughput
     );
     let per_second =
         rows::trivial_throughput(&sandbox, &trivial, sizes.throughput, cores * 2).await?;
 
     eprintln!(
-        "[4/10] row 3: {} charms at once (twice), then arriving at a steady rate, each awaiting a 500 ms loopback fetch",
+        "[4/11] row 3: {} charms at once (twice), then arriving at a steady rate, each awaiting a 500 ms loopback fetch",
         sizes.io_charms
     );
     // The first pass finds every pool slot cold (copy-on-write faults on the
@@ -464,7 +527,7 @@ async fn bench() -> BenchResult<()> {
     .await?;
 
     eprintln!(
-        "[5/10] row 6: one charm awaiting {FANOUT_FETCHES} fetches of {FANOUT_DELAY_MS} ms at once"
+        "[5/11] row 6: one charm awaiting {FANOUT_FETCHES} fetches of {FANOUT_DELAY_MS} ms at once"
     );
     let fanout = rows::fanout(
         &sandbox,
@@ -477,20 +540,20 @@ async fn bench() -> BenchResult<()> {
     .await?;
 
     eprintln!(
-        "[6/10] row 8: HMAC-SHA256 x{HMAC_OPS} and RS256 x{RS256_OPS} per task, {} tasks each",
+        "[6/11] row 8: HMAC-SHA256 x{HMAC_OPS} and RS256 x{RS256_OPS} per task, {} tasks each",
         sizes.crypto_rounds
     );
     let (hmac, rs256) = crypto_rows(&sandbox, &crypto_charm, sizes.crypto_rounds).await?;
 
     eprintln!(
-        "[7/10] row 4: cold and warm starts, the RSS fixture's compile, {} fresh processes",
+        "[7/11] row 4: cold and warm starts, the RSS fixture's compile, {} fresh processes",
         sizes.cold_starts
     );
     let compile = rows::compile_costs(&root.join("charms-fixtures/rss.js"), &scratch).await?;
     let cold_first_task = rows::cold_first_task(binary, &trivial_js, sizes.cold_starts)?;
 
     eprintln!(
-        "[8/10] idle charms: {} and {} registered, each run once",
+        "[8/11] idle charms: {} and {} registered, each run once",
         sizes.idle_small, sizes.idle_large
     );
     let idle = idle::idle_charms(
@@ -504,7 +567,7 @@ async fn bench() -> BenchResult<()> {
     .await?;
 
     eprintln!(
-        "[9/10] Deno baselines ({}): fresh worker x{}, reused worker x{}, pool of 5 x{}",
+        "[9/11] Deno baselines ({}): fresh worker x{}, reused worker x{}, pool of 5 x{}",
         deno.version(),
         sizes.deno_fresh,
         sizes.deno_reused,
@@ -518,12 +581,13 @@ async fn bench() -> BenchResult<()> {
         .collect();
     let deno_fanout = deno.fanout(&fanout_js, &fanout_urls, FANOUT_REPEATS)?;
 
-    eprintln!("[10/10] row 7: nodes on one PostgreSQL database");
+    eprintln!("[10/11] row 7: nodes on one PostgreSQL database");
     let cluster = cluster::cluster_rows(binary, &benches, &root, &scratch, &server).await?;
 
     let sandbox_p50_us = latency.p50_us;
     let mut table = render(&Results {
         latency,
+        instructions,
         per_second,
         io,
         io_cold,
@@ -569,6 +633,8 @@ async fn crypto_rows(
 
 struct Results {
     latency: rows::Latency,
+    /// `None` when valgrind is not installed.
+    instructions: Option<instructions::Instructions>,
     per_second: f64,
     io: rows::Io,
     io_cold: rows::Io,
@@ -690,6 +756,16 @@ fn render(r: &Results) -> String {
         Some(("reused worker, postMessage", r.reused.p99_us)),
         Target::None,
     );
+    if let Some(counted) = &r.instructions {
+        row(
+            "1",
+            "trivial task: instructions executed in user space (callgrind; the kernel's work not counted)",
+            counted.per_task as f64,
+            "instructions",
+            None,
+            Target::None,
+        );
+    }
     row(
         "2",
         &format!("trivial tasks per second, {} cores", r.cores),
@@ -924,10 +1000,19 @@ fn render(r: &Results) -> String {
     }
     let _ = writeln!(
         t,
-        "\nPer trivial task (row 1): {} fuel, {:.2} MiB of linear memory, {:.1} minor page faults of the process. The Deno pool row ran {} charms (at 5 at a time, {} would take {:.0} s).",
+        "\nPer trivial task (row 1): {} fuel, {:.2} MiB of linear memory, {:.1} minor page faults of the process; {}. The Deno pool row ran {} charms (at 5 at a time, {} would take {:.0} s).",
         r.latency.fuel,
         r.latency.memory_bytes as f64 / (1 << 20) as f64,
         r.latency.faults_per_task,
+        match &r.instructions {
+            Some(counted) => format!(
+                "instructions from the difference of {} and {} tasks under callgrind ({}; `callgrind_annotate` reads it)",
+                instructions::SHORT,
+                instructions::LONG,
+                counted.profile.display()
+            ),
+            None => "no instruction count: valgrind is not installed".to_string(),
+        },
         r.pool.charms,
         r.io.charms,
         r.io.charms as f64 / r.pool.charms_per_s
