@@ -410,10 +410,11 @@ async fn bench() -> BenchResult<()> {
         let (small, large) = (sizes.idle_small, sizes.idle_large);
         let idle = idle::idle_charms(&sandbox, binary, &counter, &scratch, small, large).await?;
         println!(
-            "{:.2} KB of disk and {:.2} KB of daemon RSS per idle charm ({small} -> {large}); {:.1} MiB RSS at {large}",
+            "{:.2} KB of disk and {:.2} KB of daemon RSS per idle charm ({small} -> {large}); {:.1} MiB RSS at {large}; {:.2} KB of disk per finished run",
             idle.disk_per_charm / 1e3,
             idle.rss_per_charm / 1e3,
-            idle.rss_large as f64 / (1 << 20) as f64
+            idle.rss_large as f64 / (1 << 20) as f64,
+            idle.disk_per_run / 1e3
         );
         return Ok(());
     }
