@@ -58,8 +58,9 @@ bench:
 	elif test -x $(DENO_VENV)/bin/deno; then echo "Deno: $(DENO_VENV)/bin/deno"; \
 	else echo "installing Deno from PyPI into $(DENO_VENV)"; \
 	  python3 -m venv $(DENO_VENV) && $(DENO_VENV)/bin/pip install --quiet deno; fi
-	@command -v valgrind >/dev/null || { echo "installing valgrind for row 1's instruction count"; \
-	  apt-get install -y -qq valgrind >/dev/null || echo "no valgrind: row 1's instruction count is left out"; }
+	@command -v valgrind >/dev/null || { echo "installing valgrind for row 1's instruction count (apt)"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; } \
+	  || echo "no valgrind: row 1's instruction count is left out"; }
 	DENO="$$(command -v deno || echo $(CURDIR)/$(DENO_VENV)/bin/deno)" PG_SETTINGS= \
 	  scripts/pg-cluster.sh run $(CARGO) bench --locked -p charm-host --bench charm-bench
 
