@@ -9,7 +9,7 @@
 #   make guest         rebuild the guest runtime from guest-runtime/ (installs its toolchain with apt)
 #   make guest-check   rebuild it and check it matches the committed runtime
 #   make run FILE=...  run one charm once, e.g. make run FILE=charms-fixtures/counter.js
-#   make bench         the performance table against Deno workers (installs Deno from PyPI if missing)
+#   make bench         the performance table against Deno workers (installs Deno from PyPI and valgrind from apt if missing)
 #   make soak          1,000 hostile + 100 good charms for 10 minutes (SOAK_SECS), then a space of
 #                      runaways beside a space of trivial charms as long, report in target/soak-report.md
 
